@@ -1,0 +1,3 @@
+pub mod crypt;
+pub mod devnet;
+pub mod keys;

@@ -1,0 +1,1 @@
+//! medimint-devnet

@@ -1,0 +1,1 @@
+//! Object storage and application database traits with their adapters.
