@@ -1,1 +1,28 @@
 //! Object storage and application database traits with their adapters.
+//!
+//! Two traits meet the rest of MediMint here:
+//! - [`ObjectStore`]: streaming object storage; [`LocalDirStore`] for the embedded default and
+//!   [`S3Store`] for AWS.
+//! - [`AppDb`]: the application database (accounts, releases, idempotency records) with
+//!   versioned migrations; [`SqliteDb`] for the embedded default and [`DynamoDb`] for AWS.
+
+pub mod db;
+pub mod dynamo;
+pub mod error;
+pub mod key;
+pub mod local;
+pub mod object;
+pub mod s3;
+pub mod sqlite;
+
+pub use db::{
+    normalize_email, Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus,
+    SCHEMA_VERSION,
+};
+pub use dynamo::DynamoDb;
+pub use error::StorageError;
+pub use key::validate_key;
+pub use local::LocalDirStore;
+pub use object::{ObjectInfo, ObjectReader, ObjectStore};
+pub use s3::S3Store;
+pub use sqlite::SqliteDb;

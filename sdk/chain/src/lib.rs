@@ -1,0 +1,1 @@
+//! Stellar transactions, the RPC client, contract clients and the relayer core.
