@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 mod cmd;
 
 #[derive(Parser)]
-#[command(name = "medimint", version, about = "MediMint: patient-owned medical imaging on Stellar")]
+#[command(
+    name = "medimint",
+    version,
+    about = "MediMint: patient-owned medical imaging on Stellar"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

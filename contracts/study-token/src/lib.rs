@@ -1,1 +1,34 @@
+//! Study token: one non-transferable token per released imaging study, with the patient's
+//! consent, the roles of those the patient shares it with, and the access audit trail.
+//!
+//! A trusted issuer releases a study either in two transactions (`propose_release`, then the
+//! patient's `approve_release` or `reject_release`) or in one (`mint`, authorized by issuer
+//! and patient over the same arguments). The chain holds no PHI: only addresses, an
+//! `ipfs://` content address of the encrypted metadata, a checksum root and counters.
 #![no_std]
+
+mod contract;
+mod errors;
+mod events;
+mod registry_client;
+mod storage;
+mod types;
+mod validate;
+
+#[cfg(test)]
+extern crate std;
+#[cfg(test)]
+mod test;
+
+pub use contract::{StudyToken, StudyTokenClient};
+pub use errors::StudyTokenError;
+pub use events::*;
+pub use registry_client::{IssuerRegistryClient, IssuerRegistryInterface};
+pub use storage::{
+    DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD, MAX_PAGE,
+    MAX_PENDING_WINDOW, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
+};
+pub use types::{
+    Access, AccessKind, Consent, GrantInfo, RejectReason, Release, Role, Token, TokenStatus,
+};
+pub use validate::{MAX_CID_LEN, MAX_FILE_COUNT, MIN_CID_LEN};

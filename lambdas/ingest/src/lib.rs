@@ -1,1 +1,67 @@
-//! medimint-ingest
+//! medimint-ingest: the release pipeline. A PACS export lands in
+//! `inbox/<issuer>/<release-id>/`; its `release.json`, written last, triggers
+//! [`Ingest::process`], which validates every file against the manifest, hashes it, encrypts
+//! it, stores it with the metadata object and proposes the release on chain. No Lambda types
+//! here: `main.rs` adapts S3 and SQS events to [`Ingest::process`], and the local stack calls
+//! it from a watched directory.
+
+pub mod checksum;
+pub mod header;
+pub mod layout;
+pub mod manifest;
+pub mod pipeline;
+pub mod report;
+pub mod retry;
+mod scan;
+pub mod summary;
+pub mod traits;
+pub mod validate;
+
+pub use checksum::{checksum_root, verify, FileChecksum, PresentedFile, Verification};
+pub use header::{read_file, HeaderError, HeaderFields};
+pub use layout::{decode_s3_key, parse_manifest_key, ReleaseRef};
+pub use manifest::{parse_manifest, Manifest};
+pub use pipeline::{Ingest, IngestConfig, Outcome};
+pub use report::{Problem, ProblemCode, Report};
+pub use traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
+
+/// A failure the caller should retry (storage, database, chain or relayer unavailable), or
+/// an event that is not a release at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Retry later with backoff; after the last attempt, dead-letter.
+    #[error("transient failure while {step}: {message}")]
+    Transient {
+        /// The step that failed.
+        step: &'static str,
+        /// Why (no PHI).
+        message: String,
+    },
+    /// The event does not name a release manifest (ignored, not retried).
+    #[error("not a release: {0}")]
+    NotARelease(String),
+}
+
+impl IngestError {
+    /// Whether retrying may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, IngestError::Transient { .. })
+    }
+
+    pub(crate) fn storage(step: &'static str) -> impl Fn(medimint_storage::StorageError) -> Self {
+        move |e| IngestError::Transient {
+            step,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Processes the release whose manifest is `key` (as stored, not URL-encoded). Keys that
+/// are not `inbox/<issuer>/<release-id>/release.json` give `Ok(None)`: a release's files
+/// arrive before its manifest and trigger nothing.
+pub async fn process_key(ingest: &Ingest, key: &str) -> Result<Option<Outcome>, IngestError> {
+    match parse_manifest_key(key) {
+        Ok(release) => ingest.process(&release).await.map(Some),
+        Err(_) => Ok(None),
+    }
+}

@@ -16,7 +16,7 @@ pub mod s3;
 pub mod sqlite;
 
 pub use db::{
-    normalize_email, Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus,
+    normalize_email, now, Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus,
     SCHEMA_VERSION,
 };
 pub use dynamo::DynamoDb;

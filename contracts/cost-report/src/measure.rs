@@ -1,0 +1,180 @@
+//! Runs each operation once on the optimized WASM and keeps its cost estimate.
+use std::path::{Path, PathBuf};
+
+use medimint_issuer_registry::{IssuerKind, IssuerProfile, IssuerRegistryClient};
+use medimint_study_token::{AccessKind, Release, Role, StudyTokenClient};
+use soroban_env_host::{FeeEstimate, InvocationResources};
+use soroban_sdk::{
+    testutils::{Address as _, EnvTestConfig, Ledger as _},
+    Address, BytesN, Env, String,
+};
+
+pub const MINT: &str = "mint (one transaction, issuer + patient)";
+pub const BASELINE_MINT: &str = "baseline SEP-0050 mint (OZ Base::mint layout)";
+
+/// One measured operation.
+pub struct Row {
+    pub name: &'static str,
+    pub resources: InvocationResources,
+    pub fee: FeeEstimate,
+}
+
+impl Row {
+    /// Fee without rent: what the operation costs apart from paying for storage lifetime.
+    pub fn non_rent_fee(&self) -> i64 {
+        self.fee.total - self.rent_fee()
+    }
+
+    pub fn rent_fee(&self) -> i64 {
+        self.fee.persistent_entry_rent + self.fee.temporary_entry_rent
+    }
+}
+
+/// `$MEDIMINT_WASM_DIR`, else `target/contracts` under the workspace root.
+pub fn wasm_dir() -> PathBuf {
+    std::env::var_os("MEDIMINT_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/contracts"))
+}
+
+fn read_wasm(dir: &Path, package: &str) -> Result<Vec<u8>, std::string::String> {
+    let path = dir.join(format!("{package}.wasm"));
+    std::fs::read(&path).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; run scripts/build-contracts first",
+            path.display()
+        )
+    })
+}
+
+fn record(env: &Env, rows: &mut Vec<Row>, name: &'static str) {
+    let estimate = env.cost_estimate();
+    rows.push(Row {
+        name,
+        resources: estimate.resources(),
+        fee: estimate.fee(),
+    });
+}
+
+fn release(env: &Env, n: u8) -> Release {
+    Release {
+        metadata_uri: String::from_str(
+            env,
+            "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+        ),
+        checksum_root: BytesN::from_array(env, &[n; 32]),
+        file_count: 240,
+        request_id: None,
+    }
+}
+
+/// Measures every reported operation. Each runs after one warm-up of the same kind, so
+/// the figures are those of a steady state (counters and lists already exist).
+pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
+    let registry_wasm = read_wasm(dir, "medimint-issuer-registry")?;
+    let token_wasm = read_wasm(dir, "medimint-study-token")?;
+    let baseline_wasm = read_wasm(dir, "medimint-nft-baseline")?;
+
+    let env = Env::new_with_config(EnvTestConfig {
+        capture_snapshot_at_drop: false,
+    });
+    env.ledger().set_sequence_number(1_000_000);
+    env.ledger().set_timestamp(1_750_000_000);
+    env.mock_all_auths();
+    let admin = Address::generate(&env);
+    let registry_id = env.register(registry_wasm.as_slice(), (&admin,));
+    let registry = IssuerRegistryClient::new(&env, &registry_id);
+    let token_id = env.register(
+        token_wasm.as_slice(),
+        (
+            &admin,
+            &registry_id,
+            String::from_str(&env, "MediMint Study"),
+            String::from_str(&env, "MMS"),
+        ),
+    );
+    let token = StudyTokenClient::new(&env, &token_id);
+    let profile = IssuerProfile {
+        name: String::from_str(&env, "General Hospital Radiology"),
+        kind: IssuerKind::Hospital,
+        jurisdiction: String::from_str(&env, "US-MA"),
+        evidence: BytesN::from_array(&env, &[7; 32]),
+    };
+    let mut rows = Vec::new();
+
+    let warmup_issuer = Address::generate(&env);
+    registry.add_issuer(&warmup_issuer, &profile);
+    let issuer = Address::generate(&env);
+    registry.add_issuer(&issuer, &profile);
+    record(&env, &mut rows, "add_issuer");
+
+    let patient = Address::generate(&env);
+    token.propose_release(&issuer, &patient, &release(&env, 1));
+    let pending = token.propose_release(&issuer, &patient, &release(&env, 2));
+    record(&env, &mut rows, "propose_release");
+
+    token.approve_release(&patient, &pending);
+    record(&env, &mut rows, "approve_release");
+
+    token.mint(&issuer, &patient, &release(&env, 3));
+    let id = token.mint(&issuer, &patient, &release(&env, 4));
+    record(&env, &mut rows, MINT);
+
+    let viewer = Address::generate(&env);
+    token.grant(
+        &patient,
+        &id,
+        &Address::generate(&env),
+        &Role::Viewer,
+        &None,
+    );
+    token.grant(
+        &patient,
+        &id,
+        &viewer,
+        &Role::Viewer,
+        &Some(1_750_000_000 + 86_400 * 30),
+    );
+    record(&env, &mut rows, "grant");
+
+    token.record_access(&viewer, &id, &AccessKind::Download);
+    record(&env, &mut rows, "record_access");
+
+    let other = Address::generate(&env);
+    token.grant(&patient, &id, &other, &Role::Viewer, &None);
+    token.revoke(&patient, &id, &other);
+    record(&env, &mut rows, "revoke");
+
+    let new_key = Address::generate(&env);
+    token.rotate_owner(&id, &patient, &new_key);
+    record(&env, &mut rows, "rotate_owner");
+
+    // Two days later the entries' TTL fell below the threshold: a read extends them.
+    env.ledger().set_sequence_number(1_000_000 + 2 * 17_280);
+    token.record_access(&viewer, &id, &AccessKind::View);
+    record(
+        &env,
+        &mut rows,
+        "record_access 2 days later (TTL extension)",
+    );
+
+    let baseline_id = env.register(baseline_wasm.as_slice(), ());
+    let baseline = baseline::Client::new(&env, &baseline_id);
+    let to = Address::generate(&env);
+    baseline.mint(&to);
+    baseline.mint(&to);
+    record(&env, &mut rows, BASELINE_MINT);
+
+    Ok(rows)
+}
+
+mod baseline {
+    use soroban_sdk::{contractclient, Address, Env};
+
+    /// The baseline contract's interface, declared here so this binary needs only its WASM.
+    #[contractclient(name = "Client")]
+    #[allow(dead_code)]
+    pub trait Baseline {
+        fn mint(env: Env, to: Address) -> u32;
+    }
+}

@@ -1,0 +1,138 @@
+//! Storage layout and TTL policy of the issuer registry.
+//!
+//! Instance: `Admin`, `PendingAdmin`, `Count`. Persistent: one entry per issuer
+//! (`Issuer(address)`) and one per enumeration slot (`At(index)`), so no entry grows with
+//! the number of issuers. Persistent entries are extended on every read and write; the
+//! instance is extended on every state change.
+use soroban_sdk::{contracttype, panic_with_error, Address, Env};
+
+use crate::errors::IssuerRegistryError;
+
+use crate::types::{Issuer, PendingAdmin};
+
+/// Ledgers per day at the nominal 5-second close time.
+const DAY_IN_LEDGERS: u32 = 17_280;
+/// A persistent entry read or written with less TTL left than this is extended.
+pub const PERSISTENT_TTL_THRESHOLD: u32 = 29 * DAY_IN_LEDGERS;
+/// The TTL a persistent entry is extended to (30 days).
+pub const PERSISTENT_EXTEND_TO: u32 = 30 * DAY_IN_LEDGERS;
+/// The instance (and code) is extended when its TTL falls below this.
+pub const INSTANCE_TTL_THRESHOLD: u32 = 29 * DAY_IN_LEDGERS;
+/// The TTL the instance (and code) is extended to (30 days).
+pub const INSTANCE_EXTEND_TO: u32 = 30 * DAY_IN_LEDGERS;
+/// Largest page `issuers` returns.
+pub const MAX_PAGE: u32 = 50;
+
+#[contracttype]
+#[derive(Clone)]
+enum DataKey {
+    Admin,
+    PendingAdmin,
+    Count,
+    Issuer(Address),
+    At(u32),
+}
+
+pub fn bump_instance(env: &Env) {
+    env.storage()
+        .instance()
+        .extend_ttl(INSTANCE_TTL_THRESHOLD, INSTANCE_EXTEND_TO);
+}
+
+fn bump(env: &Env, key: &DataKey) {
+    env.storage()
+        .persistent()
+        .extend_ttl(key, PERSISTENT_TTL_THRESHOLD, PERSISTENT_EXTEND_TO);
+}
+
+pub fn admin(env: &Env) -> Address {
+    // The constructor always sets the admin; the error only guards a corrupted instance.
+    env.storage()
+        .instance()
+        .get(&DataKey::Admin)
+        .unwrap_or_else(|| panic_with_error!(env, IssuerRegistryError::NotInitialized))
+}
+
+pub fn set_admin(env: &Env, admin: &Address) {
+    env.storage().instance().set(&DataKey::Admin, admin);
+}
+
+pub fn pending_admin(env: &Env) -> Option<PendingAdmin> {
+    env.storage().instance().get(&DataKey::PendingAdmin)
+}
+
+pub fn set_pending_admin(env: &Env, pending: &PendingAdmin) {
+    env.storage()
+        .instance()
+        .set(&DataKey::PendingAdmin, pending);
+}
+
+pub fn clear_pending_admin(env: &Env) {
+    env.storage().instance().remove(&DataKey::PendingAdmin);
+}
+
+pub fn count(env: &Env) -> u32 {
+    env.storage().instance().get(&DataKey::Count).unwrap_or(0)
+}
+
+fn set_count(env: &Env, count: u32) {
+    env.storage().instance().set(&DataKey::Count, &count);
+}
+
+pub fn issuer(env: &Env, address: &Address) -> Option<Issuer> {
+    let key = DataKey::Issuer(address.clone());
+    let found: Option<Issuer> = env.storage().persistent().get(&key);
+    if found.is_some() {
+        bump(env, &key);
+    }
+    found
+}
+
+pub fn set_issuer(env: &Env, issuer: &Issuer) {
+    let key = DataKey::Issuer(issuer.address.clone());
+    env.storage().persistent().set(&key, issuer);
+    bump(env, &key);
+}
+
+pub fn issuer_at(env: &Env, index: u32) -> Option<Address> {
+    let key = DataKey::At(index);
+    let found: Option<Address> = env.storage().persistent().get(&key);
+    if found.is_some() {
+        bump(env, &key);
+    }
+    found
+}
+
+fn set_issuer_at(env: &Env, index: u32, address: &Address) {
+    let key = DataKey::At(index);
+    env.storage().persistent().set(&key, address);
+    bump(env, &key);
+}
+
+/// Appends a new issuer to the enumeration and stores it with its slot index.
+pub fn push_issuer(env: &Env, mut issuer: Issuer) {
+    let index = count(env);
+    issuer.index = index;
+    set_issuer_at(env, index, &issuer.address);
+    set_issuer(env, &issuer);
+    set_count(env, index + 1);
+}
+
+/// Removes an issuer; the last slot moves into the freed one so the enumeration stays dense.
+pub fn remove_issuer(env: &Env, issuer: &Issuer) {
+    let last = count(env) - 1;
+    if issuer.index != last {
+        if let Some(moved_address) = issuer_at(env, last) {
+            if let Some(mut moved) = self::issuer(env, &moved_address) {
+                moved.index = issuer.index;
+                set_issuer(env, &moved);
+            }
+            set_issuer_at(env, issuer.index, &moved_address);
+        }
+    }
+    env.storage().persistent().remove(&DataKey::At(last));
+    env.storage()
+        .persistent()
+        .remove(&DataKey::Issuer(issuer.address.clone()));
+    set_count(env, last);
+}

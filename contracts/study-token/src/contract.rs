@@ -1,0 +1,643 @@
+use soroban_sdk::{contract, contractimpl, Address, BytesN, Env, String, TryFromVal, Val, Vec};
+
+use crate::errors::StudyTokenError as Error;
+use crate::events::{
+    AccessRecorded, Minted, OwnerRotated, PendingWindowSet, ReleaseApproved, ReleaseProposed,
+    ReleaseRejected, RoleGranted, RoleRevoked, Upgraded,
+};
+use crate::registry_client::IssuerRegistryClient;
+use crate::storage::{self, List, MAX_PAGE, MAX_PENDING_WINDOW};
+use crate::types::{
+    Access, AccessKind, Consent, GrantInfo, RejectReason, Release, Role, Token, TokenStatus,
+};
+use crate::validate;
+
+/// The study token contract.
+#[contract]
+pub struct StudyToken;
+
+#[contractimpl]
+impl StudyToken {
+    /// Creates the token with its `admin`, the `issuer_registry` it trusts, and SEP-0050
+    /// `name` and `symbol`.
+    pub fn __constructor(
+        env: Env,
+        admin: Address,
+        issuer_registry: Address,
+        name: String,
+        symbol: String,
+    ) {
+        storage::set_config(&env, &admin, &issuer_registry, &name, &symbol);
+        storage::bump_instance(&env);
+    }
+
+    // ----- release and consent -----
+
+    /// First of two transactions: a trusted `issuer` proposes `release` to `patient`.
+    /// Returns the new token id; the token is Pending until the patient approves or rejects
+    /// it, and lapses after the pending window. Issuer's authorization.
+    pub fn propose_release(
+        env: Env,
+        issuer: Address,
+        patient: Address,
+        release: Release,
+    ) -> Result<u32, Error> {
+        issuer.require_auth();
+        let window = storage::pending_window(&env);
+        let mut token = new_token(&env, &issuer, &patient, release, TokenStatus::Pending)?;
+        token.pending_until = env.ledger().sequence().saturating_add(window);
+        token.slot = List::Pending(patient.clone()).push(&env, &token.id);
+        storage::set_token(&env, &token);
+        storage::bump_instance(&env);
+        ReleaseProposed {
+            token_id: token.id,
+            issuer,
+            patient,
+            pending_until: token.pending_until,
+        }
+        .publish(&env);
+        Ok(token.id)
+    }
+
+    /// Second transaction: the patient consents to a pending release; the token becomes
+    /// Active and the releasing issuer holds Viewer. Patient's authorization.
+    pub fn approve_release(env: Env, patient: Address, token_id: u32) -> Result<(), Error> {
+        patient.require_auth();
+        let mut token = pending_of_patient(&env, &patient, token_id)?;
+        if status(&env, &token) == TokenStatus::Lapsed {
+            return Err(Error::ReleaseLapsed);
+        }
+        storage::unlist_token(&env, &List::Pending(patient.clone()), &token);
+        record_consent(&env, &mut token, TokenStatus::Active);
+        activate(&env, &mut token);
+        storage::bump_instance(&env);
+        ReleaseApproved { token_id, patient }.publish(&env);
+        grant_issuer_viewer(&env, &token);
+        Ok(())
+    }
+
+    /// The patient refuses a pending (or lapsed) release: the token becomes Rejected and
+    /// nobody gains access. `reason` comes from a closed list. Patient's authorization.
+    pub fn reject_release(
+        env: Env,
+        patient: Address,
+        token_id: u32,
+        reason: RejectReason,
+    ) -> Result<(), Error> {
+        patient.require_auth();
+        let mut token = pending_of_patient(&env, &patient, token_id)?;
+        storage::unlist_token(&env, &List::Pending(patient.clone()), &token);
+        record_consent(&env, &mut token, TokenStatus::Rejected);
+        storage::set_token(&env, &token);
+        storage::bump_instance(&env);
+        ReleaseRejected {
+            token_id,
+            patient,
+            reason,
+        }
+        .publish(&env);
+        Ok(())
+    }
+
+    /// One transaction: a trusted `issuer` mints `release` to `patient`, Active at once.
+    /// Both the issuer and the patient authorize this call over the same arguments.
+    pub fn mint(
+        env: Env,
+        issuer: Address,
+        patient: Address,
+        release: Release,
+    ) -> Result<u32, Error> {
+        // Checked before the signatures: one address cannot authorize the same call twice.
+        if issuer == patient {
+            return Err(Error::SelfRelease);
+        }
+        issuer.require_auth();
+        patient.require_auth();
+        let mut token = new_token(&env, &issuer, &patient, release, TokenStatus::Active)?;
+        token.consent_by = patient.clone();
+        activate(&env, &mut token);
+        storage::bump_instance(&env);
+        Minted {
+            token_id: token.id,
+            issuer,
+            patient,
+        }
+        .publish(&env);
+        grant_issuer_viewer(&env, &token);
+        Ok(token.id)
+    }
+
+    /// Moves a token to the patient's new address (a key change). Grants are kept; a grant
+    /// the new address held on this token is dropped. Needs both the old and new address's
+    /// authorization.
+    pub fn rotate_owner(env: Env, token_id: u32, old: Address, new: Address) -> Result<(), Error> {
+        // Checked before the signatures: one address cannot authorize the same call twice.
+        if old == new {
+            return Err(Error::SameOwner);
+        }
+        old.require_auth();
+        new.require_auth();
+        let mut token = storage::token(&env, token_id)?;
+        if token.owner != old {
+            return Err(Error::NotOwner);
+        }
+        let (from, to) = match status(&env, &token) {
+            TokenStatus::Active => (List::Owned(old.clone()), List::Owned(new.clone())),
+            TokenStatus::Pending => (List::Pending(old.clone()), List::Pending(new.clone())),
+            TokenStatus::Rejected | TokenStatus::Lapsed => return Err(Error::TokenNotActive),
+        };
+        if let Some(grant) = storage::grant(&env, token_id, &new) {
+            storage::delete_grant(&env, token_id, &grant);
+        }
+        storage::unlist_token(&env, &from, &token);
+        token.slot = to.push(&env, &token_id);
+        token.owner = new.clone();
+        storage::set_token(&env, &token);
+        storage::bump_instance(&env);
+        OwnerRotated {
+            token_id,
+            old_owner: old,
+            new_owner: new,
+        }
+        .publish(&env);
+        Ok(())
+    }
+
+    // ----- roles -----
+
+    /// `granter` gives `grantee` `role` (Viewer or Sharer) on an Active token until
+    /// `expires_at` (Unix seconds; `None` for no expiry), replacing an earlier grant. The
+    /// owner grants either role; a current Sharer grants only Viewer, never past its own
+    /// expiry, and never replaces a grant it did not make. Granter's authorization.
+    pub fn grant(
+        env: Env,
+        granter: Address,
+        token_id: u32,
+        grantee: Address,
+        role: Role,
+        expires_at: Option<u64>,
+    ) -> Result<(), Error> {
+        granter.require_auth();
+        let token = active_token(&env, token_id)?;
+        if role == Role::Owner {
+            return Err(Error::InvalidRole);
+        }
+        if grantee == token.owner {
+            return Err(Error::GrantToOwner);
+        }
+        if let Some(at) = expires_at {
+            if at <= env.ledger().timestamp() {
+                return Err(Error::ExpiryInPast);
+            }
+        }
+        let existing = storage::grant(&env, token_id, &grantee);
+        if granter != token.owner {
+            let own = access_of(&env, &token, &granter).ok_or(Error::NotAuthorizedToGrant)?;
+            if own.role != Role::Sharer {
+                return Err(Error::NotAuthorizedToGrant);
+            }
+            if role != Role::Viewer {
+                return Err(Error::SharerCannotGrantSharer);
+            }
+            if let Some(limit) = own.expires_at {
+                if expires_at.is_none_or(|at| at > limit) {
+                    return Err(Error::ExpiryBeyondGranter);
+                }
+            }
+            if existing.as_ref().is_some_and(|g| g.granter != granter) {
+                return Err(Error::NotGranter);
+            }
+        }
+        put_grant(
+            &env, token_id, existing, &granter, &grantee, role, expires_at,
+        );
+        storage::bump_instance(&env);
+        Ok(())
+    }
+
+    /// Ends `grantee`'s grant on a token. The owner revokes any grant (the issuer's default
+    /// Viewer included); anyone else only grants it made. Revoker's authorization.
+    pub fn revoke(
+        env: Env,
+        revoker: Address,
+        token_id: u32,
+        grantee: Address,
+    ) -> Result<(), Error> {
+        revoker.require_auth();
+        let token = storage::token(&env, token_id)?;
+        let grant = storage::grant(&env, token_id, &grantee).ok_or(Error::GrantNotFound)?;
+        if revoker != token.owner && revoker != grant.granter {
+            return Err(Error::NotGranter);
+        }
+        storage::delete_grant(&env, token_id, &grant);
+        storage::bump_instance(&env);
+        RoleRevoked {
+            token_id,
+            revoker,
+            grantee,
+        }
+        .publish(&env);
+        Ok(())
+    }
+
+    /// The current access of `addr` to a token: role, expiry and granter. `None` when it has
+    /// none, its grant expired, or the token is not Active (Pending, Rejected and lapsed
+    /// tokens give nobody access).
+    pub fn access(env: Env, token_id: u32, addr: Address) -> Result<Option<Access>, Error> {
+        let token = storage::token(&env, token_id)?;
+        Ok(access_of(&env, &token, &addr))
+    }
+
+    /// Records that `viewer` viewed or downloaded the study: the event is the audit trail.
+    /// Needs the viewer's authorization and current access.
+    pub fn record_access(
+        env: Env,
+        viewer: Address,
+        token_id: u32,
+        kind: AccessKind,
+    ) -> Result<(), Error> {
+        viewer.require_auth();
+        let token = active_token(&env, token_id)?;
+        let access = access_of(&env, &token, &viewer).ok_or(Error::NoAccess)?;
+        AccessRecorded {
+            token_id,
+            viewer,
+            kind,
+            role: access.role,
+        }
+        .publish(&env);
+        Ok(())
+    }
+
+    // ----- reads -----
+
+    /// Consent state of a token: effective status, when, and by whom.
+    pub fn consent_status(env: Env, token_id: u32) -> Result<Consent, Error> {
+        let token = storage::token(&env, token_id)?;
+        let status = status(&env, &token);
+        let ledger = if status == TokenStatus::Lapsed {
+            token.pending_until
+        } else {
+            token.consent_ledger
+        };
+        Ok(Consent {
+            status,
+            ledger,
+            timestamp: token.consent_at,
+            by: token.consent_by,
+        })
+    }
+
+    /// Whether the Active token's checksum root equals `checksum_root` (false for a token
+    /// that is not Active).
+    pub fn verify(env: Env, token_id: u32, checksum_root: BytesN<32>) -> Result<bool, Error> {
+        let token = storage::token(&env, token_id)?;
+        Ok(status(&env, &token) == TokenStatus::Active
+            && token.release.checksum_root == checksum_root)
+    }
+
+    /// The full stored token (status as stored; see `consent_status` for lapsing).
+    pub fn token(env: Env, token_id: u32) -> Result<Token, Error> {
+        storage::token(&env, token_id)
+    }
+
+    /// The token released with `checksum_root`, if any: lets a retried upload find it.
+    pub fn token_of_root(env: Env, checksum_root: BytesN<32>) -> Option<u32> {
+        storage::token_of_root(&env, &checksum_root)
+    }
+
+    /// Active tokens owned by `owner`: up to `limit` (1..=50) ids from position `start`.
+    pub fn tokens_of(env: Env, owner: Address, start: u32, limit: u32) -> Result<Vec<u32>, Error> {
+        page(&env, &List::Owned(owner), start, limit)
+    }
+
+    /// Pending (and lapsed, not yet rejected) tokens of `patient`, paginated like `tokens_of`.
+    pub fn pending_of(
+        env: Env,
+        patient: Address,
+        start: u32,
+        limit: u32,
+    ) -> Result<Vec<u32>, Error> {
+        page(&env, &List::Pending(patient), start, limit)
+    }
+
+    /// Tokens on which `grantee` holds a grant (expired ones included until revoked),
+    /// paginated like `tokens_of`.
+    pub fn shared_with(
+        env: Env,
+        grantee: Address,
+        start: u32,
+        limit: u32,
+    ) -> Result<Vec<u32>, Error> {
+        page(&env, &List::Shared(grantee), start, limit)
+    }
+
+    /// Grants of a token, paginated like `tokens_of`.
+    pub fn grants(
+        env: Env,
+        token_id: u32,
+        start: u32,
+        limit: u32,
+    ) -> Result<Vec<GrantInfo>, Error> {
+        let grantees: Vec<Address> = page(&env, &List::Grants(token_id), start, limit)?;
+        let mut out = Vec::new(&env);
+        for grantee in grantees.iter() {
+            if let Some(g) = storage::grant(&env, token_id, &grantee) {
+                out.push_back(g);
+            }
+        }
+        Ok(out)
+    }
+
+    // ----- SEP-0050 -----
+
+    /// SEP-0050: the collection name.
+    pub fn name(env: Env) -> String {
+        storage::name(&env)
+    }
+
+    /// SEP-0050: the collection symbol.
+    pub fn symbol(env: Env) -> String {
+        storage::symbol(&env)
+    }
+
+    /// SEP-0050: number of Active tokens `owner` holds.
+    pub fn balance(env: Env, owner: Address) -> u32 {
+        List::Owned(owner).len(&env)
+    }
+
+    /// SEP-0050: owner of an Active token.
+    pub fn owner_of(env: Env, token_id: u32) -> Result<Address, Error> {
+        Ok(active_token(&env, token_id)?.owner)
+    }
+
+    /// SEP-0050: the metadata URI (`ipfs://<CIDv1>` of the encrypted metadata object) of any
+    /// existing token, so a patient can inspect a pending release before consenting.
+    pub fn token_uri(env: Env, token_id: u32) -> Result<String, Error> {
+        Ok(storage::token(&env, token_id)?.release.metadata_uri)
+    }
+
+    /// SEP-0050: always fails with `NonTransferable`; study tokens never move between people.
+    pub fn transfer(_env: Env, _from: Address, _to: Address, _token_id: u32) -> Result<(), Error> {
+        Err(Error::NonTransferable)
+    }
+
+    /// SEP-0050: always fails with `NonTransferable`.
+    pub fn transfer_from(
+        _env: Env,
+        _spender: Address,
+        _from: Address,
+        _to: Address,
+        _token_id: u32,
+    ) -> Result<(), Error> {
+        Err(Error::NonTransferable)
+    }
+
+    /// SEP-0050: always fails with `NonTransferable` (there is nothing to approve).
+    pub fn approve(
+        _env: Env,
+        _approver: Address,
+        _approved: Address,
+        _token_id: u32,
+        _live_until_ledger: u32,
+    ) -> Result<(), Error> {
+        Err(Error::NonTransferable)
+    }
+
+    /// SEP-0050: always fails with `NonTransferable`.
+    pub fn approve_for_all(
+        _env: Env,
+        _owner: Address,
+        _operator: Address,
+        _live_until_ledger: u32,
+    ) -> Result<(), Error> {
+        Err(Error::NonTransferable)
+    }
+
+    /// SEP-0050: always `None`; approvals do not exist.
+    pub fn get_approved(_env: Env, _token_id: u32) -> Option<Address> {
+        None
+    }
+
+    /// SEP-0050: always `false`; approvals do not exist.
+    pub fn is_approved_for_all(_env: Env, _owner: Address, _operator: Address) -> bool {
+        false
+    }
+
+    // ----- administration -----
+
+    /// Sets the window, in ledgers (1..=`MAX_PENDING_WINDOW`), in which future pending
+    /// releases can be approved. Admin only.
+    pub fn set_pending_window(env: Env, window: u32) -> Result<(), Error> {
+        storage::admin(&env).require_auth();
+        if window == 0 || window > MAX_PENDING_WINDOW {
+            return Err(Error::InvalidPendingWindow);
+        }
+        storage::set_pending_window(&env, window);
+        storage::bump_instance(&env);
+        PendingWindowSet { window }.publish(&env);
+        Ok(())
+    }
+
+    /// The window, in ledgers, in which a new pending release can be approved.
+    pub fn pending_window(env: Env) -> u32 {
+        storage::pending_window(&env)
+    }
+
+    /// The admin.
+    pub fn admin(env: Env) -> Address {
+        storage::admin(&env)
+    }
+
+    /// The issuer registry this token asks whether an issuer is trusted.
+    pub fn issuer_registry(env: Env) -> Address {
+        storage::registry(&env)
+    }
+
+    /// Replaces the contract's code with the uploaded WASM `wasm_hash`. Admin only.
+    pub fn upgrade(env: Env, wasm_hash: BytesN<32>) {
+        storage::admin(&env).require_auth();
+        storage::bump_instance(&env);
+        env.deployer()
+            .update_current_contract(soroban_sdk::ContractExecutable::Wasm(wasm_hash.clone()));
+        Upgraded { wasm_hash }.publish(&env);
+    }
+}
+
+/// Checks everything a release needs and builds its token (not yet stored).
+fn new_token(
+    env: &Env,
+    issuer: &Address,
+    patient: &Address,
+    release: Release,
+    status: TokenStatus,
+) -> Result<Token, Error> {
+    if issuer == patient {
+        return Err(Error::SelfRelease);
+    }
+    validate::release(&release)?;
+    if !IssuerRegistryClient::new(env, &storage::registry(env)).is_trusted(issuer) {
+        return Err(Error::IssuerNotTrusted);
+    }
+    if storage::token_of_root(env, &release.checksum_root).is_some() {
+        return Err(Error::DuplicateChecksumRoot);
+    }
+    let id = storage::next_id(env)?;
+    storage::set_root(env, &release.checksum_root, id);
+    let ledger = env.ledger().sequence();
+    let now = env.ledger().timestamp();
+    Ok(Token {
+        id,
+        owner: patient.clone(),
+        issuer: issuer.clone(),
+        status,
+        release,
+        minted_ledger: ledger,
+        minted_at: now,
+        pending_until: ledger,
+        consent_ledger: ledger,
+        consent_at: now,
+        consent_by: issuer.clone(),
+        slot: 0,
+    })
+}
+
+/// Effective status: a Pending token past its window is Lapsed.
+fn status(env: &Env, token: &Token) -> TokenStatus {
+    if token.status == TokenStatus::Pending && env.ledger().sequence() > token.pending_until {
+        TokenStatus::Lapsed
+    } else {
+        token.status
+    }
+}
+
+fn active_token(env: &Env, token_id: u32) -> Result<Token, Error> {
+    let token = storage::token(env, token_id)?;
+    if status(env, &token) != TokenStatus::Active {
+        return Err(Error::TokenNotActive);
+    }
+    Ok(token)
+}
+
+/// A token of `patient` that is still Pending (possibly lapsed).
+fn pending_of_patient(env: &Env, patient: &Address, token_id: u32) -> Result<Token, Error> {
+    let token = storage::token(env, token_id)?;
+    if &token.owner != patient {
+        return Err(Error::NotOwner);
+    }
+    if token.status != TokenStatus::Pending {
+        return Err(Error::TokenNotPending);
+    }
+    Ok(token)
+}
+
+fn record_consent(env: &Env, token: &mut Token, status: TokenStatus) {
+    token.status = status;
+    token.consent_ledger = env.ledger().sequence();
+    token.consent_at = env.ledger().timestamp();
+    token.consent_by = token.owner.clone();
+}
+
+/// Makes a token Active in its owner's enumeration and stores it.
+fn activate(env: &Env, token: &mut Token) {
+    token.status = TokenStatus::Active;
+    token.slot = List::Owned(token.owner.clone()).push(env, &token.id);
+    storage::set_token(env, token);
+}
+
+/// The releasing issuer holds Viewer by default, granted in the owner's name.
+fn grant_issuer_viewer(env: &Env, token: &Token) {
+    put_grant(
+        env,
+        token.id,
+        None,
+        &token.owner,
+        &token.issuer,
+        Role::Viewer,
+        None,
+    );
+}
+
+/// Stores a grant (new or replacing `existing`) and emits `RoleGranted`.
+fn put_grant(
+    env: &Env,
+    token_id: u32,
+    existing: Option<GrantInfo>,
+    granter: &Address,
+    grantee: &Address,
+    role: Role,
+    expires_at: Option<u64>,
+) {
+    let (token_slot, grantee_slot) = match existing {
+        Some(g) => (g.token_slot, g.grantee_slot),
+        None => (
+            List::Grants(token_id).push(env, grantee),
+            List::Shared(grantee.clone()).push(env, &token_id),
+        ),
+    };
+    storage::set_grant(
+        env,
+        token_id,
+        &GrantInfo {
+            grantee: grantee.clone(),
+            role,
+            expires_at,
+            granter: granter.clone(),
+            token_slot,
+            grantee_slot,
+        },
+    );
+    RoleGranted {
+        token_id,
+        granter: granter.clone(),
+        grantee: grantee.clone(),
+        role,
+        expires_at,
+    }
+    .publish(env);
+}
+
+/// Access of `addr` to `token` now, honouring status and expiry.
+fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
+    if status(env, token) != TokenStatus::Active {
+        return None;
+    }
+    if addr == &token.owner {
+        return Some(Access {
+            role: Role::Owner,
+            expires_at: None,
+            granter: token.owner.clone(),
+        });
+    }
+    let grant = storage::grant(env, token.id, addr)?;
+    if grant
+        .expires_at
+        .is_some_and(|at| env.ledger().timestamp() >= at)
+    {
+        return None;
+    }
+    Some(Access {
+        role: grant.role,
+        expires_at: grant.expires_at,
+        granter: grant.granter,
+    })
+}
+
+fn page<V: TryFromVal<Env, Val> + soroban_sdk::IntoVal<Env, Val>>(
+    env: &Env,
+    list: &List,
+    start: u32,
+    limit: u32,
+) -> Result<Vec<V>, Error> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Error::InvalidPageLimit);
+    }
+    let end = list.len(env).min(start.saturating_add(limit));
+    let mut out = Vec::new(env);
+    for slot in start..end {
+        if let Some(v) = list.at::<V>(env, slot) {
+            out.push_back(v);
+        }
+    }
+    Ok(out)
+}

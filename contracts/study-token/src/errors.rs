@@ -1,0 +1,60 @@
+use soroban_sdk::contracterror;
+
+/// Errors of the study token (codes 200–299).
+#[contracterror]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum StudyTokenError {
+    /// No token has this id.
+    TokenNotFound = 200,
+    /// The address is not the token's owner (patient).
+    NotOwner = 201,
+    /// The token is not pending, so it cannot be approved or rejected.
+    TokenNotPending = 202,
+    /// The pending release lapsed: the approval window has passed.
+    ReleaseLapsed = 203,
+    /// The token is not active (pending, rejected or lapsed): nobody can use it.
+    TokenNotActive = 204,
+    /// The issuer is not trusted by the issuer registry at this moment.
+    IssuerNotTrusted = 205,
+    /// A token with this checksum root was already released.
+    DuplicateChecksumRoot = 206,
+    /// The metadata URI is not `ipfs://` followed by a base32 CIDv1 of bounded length.
+    InvalidMetadataUri = 207,
+    /// The file count is zero or larger than `MAX_FILE_COUNT`.
+    InvalidFileCount = 208,
+    /// The checksum root is all zero bytes.
+    InvalidChecksumRoot = 209,
+    /// The issuer and the patient are the same address.
+    SelfRelease = 210,
+    /// Study tokens never move between people; use `rotate_owner` for a key change.
+    NonTransferable = 211,
+    /// `Owner` cannot be granted.
+    InvalidRole = 212,
+    /// A Sharer may grant only the Viewer role.
+    SharerCannotGrantSharer = 213,
+    /// A Sharer cannot grant access that outlives its own.
+    ExpiryBeyondGranter = 214,
+    /// The expiry is not in the future.
+    ExpiryInPast = 215,
+    /// A Sharer may revoke only grants it made.
+    NotGranter = 216,
+    /// The address has no current access to the token.
+    NoAccess = 217,
+    /// The grantee holds no grant on this token.
+    GrantNotFound = 218,
+    /// The owner already has full access and cannot be a grantee.
+    GrantToOwner = 219,
+    /// A page limit is zero or larger than `MAX_PAGE`.
+    InvalidPageLimit = 220,
+    /// The pending window is zero or longer than `MAX_PENDING_WINDOW`.
+    InvalidPendingWindow = 221,
+    /// The old and new owner are the same address.
+    SameOwner = 222,
+    /// No more token ids are available.
+    TokenIdOverflow = 223,
+    /// Only the owner or a current Sharer may grant.
+    NotAuthorizedToGrant = 224,
+    /// The contract instance is missing configuration (never the case after the constructor).
+    NotInitialized = 225,
+}

@@ -1,0 +1,140 @@
+use soroban_sdk::{contracttype, Address, BytesN, String};
+
+/// What an issuer releases: pointers to the encrypted study, never the study itself.
+#[contracttype]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Release {
+    /// `ipfs://` + CIDv1 (base32, lower case) of the encrypted metadata object.
+    pub metadata_uri: String,
+    /// SHA-256 Merkle root over the study's original files.
+    pub checksum_root: BytesN<32>,
+    /// Number of files in the study (1..=`MAX_FILE_COUNT`).
+    pub file_count: u32,
+    /// The records request this release fulfils, if any (an opaque 16-byte id).
+    pub request_id: Option<BytesN<16>>,
+}
+
+/// Stored status of a token. `Lapsed` is never stored: it is how a `Pending` token whose
+/// window has passed is reported.
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum TokenStatus {
+    /// Proposed by the issuer; awaiting the patient's consent.
+    Pending,
+    /// Consented: the owner and grantees have access.
+    Active,
+    /// The patient rejected it; nobody has access.
+    Rejected,
+    /// Pending past its window; nobody has access and it can no longer be approved.
+    Lapsed,
+}
+
+/// Why a patient rejected a release (a closed list: no free text reaches the chain).
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum RejectReason {
+    /// The study is not the patient's.
+    NotMine,
+    /// The patient already holds this study.
+    Duplicate,
+    /// The patient declines to receive it.
+    Declined,
+    /// Any other reason.
+    Other,
+}
+
+/// A role on a token.
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Role {
+    /// The patient who owns the token (never granted).
+    Owner,
+    /// May view and share as Viewer.
+    Sharer,
+    /// May view.
+    Viewer,
+}
+
+/// Kind of access recorded in the audit trail.
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum AccessKind {
+    /// The study was viewed.
+    View,
+    /// The study was downloaded.
+    Download,
+}
+
+/// A study token as stored.
+#[contracttype]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Token {
+    /// Token id (1, 2, ...).
+    pub id: u32,
+    /// The patient who owns it.
+    pub owner: Address,
+    /// The trusted issuer who released it.
+    pub issuer: Address,
+    /// Stored status (see `TokenStatus`; `consent_status` reports `Lapsed`).
+    pub status: TokenStatus,
+    /// What was released.
+    pub release: Release,
+    /// Ledger at which it was proposed or minted.
+    pub minted_ledger: u32,
+    /// Ledger close time (Unix seconds) at which it was proposed or minted.
+    pub minted_at: u64,
+    /// Last ledger at which a pending token can be approved.
+    pub pending_until: u32,
+    /// Ledger of the last consent decision (or of the proposal while pending).
+    pub consent_ledger: u32,
+    /// Time of the last consent decision (or of the proposal while pending).
+    pub consent_at: u64,
+    /// Who made the last consent decision (the issuer while pending).
+    pub consent_by: Address,
+    /// Position in the owner's pending or owned enumeration.
+    pub slot: u32,
+}
+
+/// Consent state of a token, as returned by `consent_status`.
+#[contracttype]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Consent {
+    /// Effective status (a pending token past its window is `Lapsed`).
+    pub status: TokenStatus,
+    /// Ledger of the decision (of the proposal while pending; of the window's end if lapsed).
+    pub ledger: u32,
+    /// Time of the decision (of the proposal while pending or lapsed).
+    pub timestamp: u64,
+    /// Who decided (the issuer while pending or lapsed).
+    pub by: Address,
+}
+
+/// Current access of an address to a token, as returned by `access`.
+#[contracttype]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Access {
+    /// The role held.
+    pub role: Role,
+    /// Unix time after which the access ends; `None` for no expiry.
+    pub expires_at: Option<u64>,
+    /// Who granted it (the owner for itself).
+    pub granter: Address,
+}
+
+/// A grant as stored and returned by `grants`.
+#[contracttype]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct GrantInfo {
+    /// Who holds the grant.
+    pub grantee: Address,
+    /// Viewer or Sharer.
+    pub role: Role,
+    /// Unix time after which it ends; `None` for no expiry.
+    pub expires_at: Option<u64>,
+    /// Who granted it.
+    pub granter: Address,
+    /// Position in the token's grant enumeration.
+    pub token_slot: u32,
+    /// Position in the grantee's shared-with enumeration.
+    pub grantee_slot: u32,
+}

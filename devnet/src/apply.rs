@@ -1,0 +1,685 @@
+//! Transaction validation and application, as stellar-core does it: signatures against
+//! signers and thresholds, sequence numbers, time bounds, fees and refunds, fee-bumps, and
+//! the supported operations. A failed transaction changes only the fee source's balance and
+//! the source's sequence number.
+
+use std::collections::BTreeMap;
+
+use soroban_env_host::xdr::{
+    AccountEntry, AccountId, DecoratedSignature, FeeBumpTransaction, FeeBumpTransactionInnerTx,
+    Hash, InnerTransactionResult, InnerTransactionResultExt, InnerTransactionResultPair,
+    InnerTransactionResultResult, LedgerEntry, LedgerEntryData, LedgerKey, LedgerKeyAccount,
+    Limits, MuxedAccount, Operation, OperationBody, OperationResult, Preconditions,
+    SorobanTransactionData, Transaction, TransactionEnvelope, TransactionExt, TransactionResult,
+    TransactionResultExt, TransactionResultResult, TransactionSignaturePayload,
+    TransactionSignaturePayloadTaggedTransaction, WriteXdr,
+};
+
+use crate::keys::{sha256, verify};
+use crate::ops::{self, OpOutput};
+use crate::settings::NetworkSettings;
+use crate::state::{LedgerState, StoredEntry};
+
+/// What a transaction is applied against.
+pub struct LedgerContext<'a> {
+    /// Network settings.
+    pub settings: &'a NetworkSettings,
+    /// SHA-256 of the passphrase.
+    pub network_id: [u8; 32],
+    /// The ledger being closed.
+    pub sequence: u32,
+    /// Its close time.
+    pub close_time: u64,
+    /// Parsed contract modules (shared; uploads add to it).
+    pub module_cache: Option<soroban_env_host::ModuleCache>,
+}
+
+/// Pending writes over the ledger state, committed only when a transaction succeeds.
+pub struct Overlay<'a> {
+    base: &'a LedgerState,
+    /// Changed keys: `None` means deleted.
+    pub changes: BTreeMap<LedgerKey, Option<StoredEntry>>,
+}
+
+impl<'a> Overlay<'a> {
+    /// An empty overlay over `base`.
+    pub fn new(base: &'a LedgerState) -> Self {
+        Self {
+            base,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    /// The current value of `key`.
+    pub fn get(&self, key: &LedgerKey) -> Option<StoredEntry> {
+        match self.changes.get(key) {
+            Some(v) => v.clone(),
+            None => self.base.entries.get(key).cloned(),
+        }
+    }
+
+    /// Writes `entry` under `key`.
+    pub fn put(&mut self, key: LedgerKey, entry: StoredEntry) {
+        self.changes.insert(key, Some(entry));
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, key: LedgerKey) {
+        self.changes.insert(key, None);
+    }
+
+    /// The account `id`.
+    pub fn account(&self, id: &AccountId) -> Option<(AccountEntry, LedgerEntry)> {
+        let stored = self.get(&account_key(id))?;
+        match &stored.entry.data {
+            LedgerEntryData::Account(a) => Some((a.clone(), stored.entry)),
+            _ => None,
+        }
+    }
+
+    /// Replaces the account entry, keeping the ledger entry's extension (its sponsor).
+    pub fn put_account(&mut self, account: AccountEntry, mut entry: LedgerEntry, seq: u32) {
+        let key = account_key(&account.account_id);
+        entry.data = LedgerEntryData::Account(account);
+        entry.last_modified_ledger_seq = seq;
+        self.put(
+            key,
+            StoredEntry {
+                entry,
+                live_until: None,
+            },
+        );
+    }
+
+    /// Applies the changes to `state`.
+    pub fn commit_into(changes: BTreeMap<LedgerKey, Option<StoredEntry>>, state: &mut LedgerState) {
+        for (k, v) in changes {
+            match v {
+                Some(e) => {
+                    state.entries.insert(k, e);
+                }
+                None => {
+                    state.entries.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+/// The ledger key of an account.
+pub fn account_key(id: &AccountId) -> LedgerKey {
+    LedgerKey::Account(LedgerKeyAccount {
+        account_id: id.clone(),
+    })
+}
+
+/// The account behind a (possibly muxed) account.
+pub fn muxed_to_account(m: &MuxedAccount) -> AccountId {
+    match m {
+        MuxedAccount::Ed25519(k) => AccountId(
+            soroban_env_host::xdr::PublicKey::PublicKeyTypeEd25519(k.clone()),
+        ),
+        MuxedAccount::MuxedEd25519(m) => AccountId(
+            soroban_env_host::xdr::PublicKey::PublicKeyTypeEd25519(m.ed25519.clone()),
+        ),
+    }
+}
+
+/// A transaction-level failure code (shared by plain and fee-bump inner results).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxFail {
+    /// Before min time.
+    TooEarly,
+    /// After max time.
+    TooLate,
+    /// No operation.
+    MissingOperation,
+    /// Sequence number is not the account's + 1.
+    BadSeq,
+    /// Signatures do not meet the thresholds.
+    BadAuth,
+    /// Fee source cannot pay the fee.
+    InsufficientBalance,
+    /// Source account does not exist.
+    NoAccount,
+    /// Fee below the minimum.
+    InsufficientFee,
+    /// Unused signatures.
+    BadAuthExtra,
+    /// A sponsorship left open at the end of the transaction.
+    BadSponsorship,
+    /// Malformed transaction.
+    Malformed,
+    /// Soroban resources invalid or above the limits.
+    SorobanInvalid,
+    /// An operation failed.
+    Failed(Vec<OperationResult>),
+}
+
+impl TxFail {
+    fn outer(&self) -> TransactionResultResult {
+        use TransactionResultResult as R;
+        match self {
+            TxFail::TooEarly => R::TxTooEarly,
+            TxFail::TooLate => R::TxTooLate,
+            TxFail::MissingOperation => R::TxMissingOperation,
+            TxFail::BadSeq => R::TxBadSeq,
+            TxFail::BadAuth => R::TxBadAuth,
+            TxFail::InsufficientBalance => R::TxInsufficientBalance,
+            TxFail::NoAccount => R::TxNoAccount,
+            TxFail::InsufficientFee => R::TxInsufficientFee,
+            TxFail::BadAuthExtra => R::TxBadAuthExtra,
+            TxFail::BadSponsorship => R::TxBadSponsorship,
+            TxFail::Malformed => R::TxMalformed,
+            TxFail::SorobanInvalid => R::TxSorobanInvalid,
+            TxFail::Failed(r) => R::TxFailed(r.clone().try_into().unwrap_or_default()),
+        }
+    }
+
+    fn inner(&self) -> InnerTransactionResultResult {
+        use InnerTransactionResultResult as R;
+        match self {
+            TxFail::TooEarly => R::TxTooEarly,
+            TxFail::TooLate => R::TxTooLate,
+            TxFail::MissingOperation => R::TxMissingOperation,
+            TxFail::BadSeq => R::TxBadSeq,
+            TxFail::BadAuth => R::TxBadAuth,
+            TxFail::InsufficientBalance => R::TxInsufficientBalance,
+            TxFail::NoAccount => R::TxNoAccount,
+            TxFail::InsufficientFee => R::TxInsufficientFee,
+            TxFail::BadAuthExtra => R::TxBadAuthExtra,
+            TxFail::BadSponsorship => R::TxBadSponsorship,
+            TxFail::Malformed => R::TxMalformed,
+            TxFail::SorobanInvalid => R::TxSorobanInvalid,
+            TxFail::Failed(r) => R::TxFailed(r.clone().try_into().unwrap_or_default()),
+        }
+    }
+}
+
+/// A decoded transaction with what validation and application need.
+#[derive(Clone, Debug)]
+pub struct ParsedTx {
+    /// The envelope as submitted.
+    pub envelope: TransactionEnvelope,
+    /// Hash of the envelope (the outer one for a fee-bump).
+    pub hash: [u8; 32],
+    /// Hash of the inner transaction (equals `hash` unless fee-bump).
+    pub inner_hash: [u8; 32],
+    /// The (inner) transaction.
+    pub tx: Transaction,
+    /// Signatures on the inner transaction.
+    pub tx_signatures: Vec<DecoratedSignature>,
+    /// Fee-bump: fee source, total fee and signatures.
+    pub fee_bump: Option<(AccountId, i64, Vec<DecoratedSignature>)>,
+    /// Envelope size in bytes.
+    pub size: u32,
+}
+
+impl ParsedTx {
+    /// Decodes the envelope. V0 envelopes (pre-protocol 13) are refused as malformed.
+    pub fn new(envelope: TransactionEnvelope, network_id: [u8; 32]) -> Result<Self, String> {
+        let size = envelope
+            .to_xdr(Limits::none())
+            .map_err(|e| format!("envelope does not encode: {e}"))?
+            .len() as u32;
+        let payload_hash =
+            |t: TransactionSignaturePayloadTaggedTransaction| -> Result<[u8; 32], String> {
+                let p = TransactionSignaturePayload {
+                    network_id: Hash(network_id),
+                    tagged_transaction: t,
+                };
+                Ok(sha256(
+                    &p.to_xdr(Limits::none()).map_err(|e| e.to_string())?,
+                ))
+            };
+        match &envelope {
+            TransactionEnvelope::TxV0(_) => {
+                Err("v0 transaction envelopes are not supported".into())
+            }
+            TransactionEnvelope::Tx(v1) => {
+                let h = payload_hash(TransactionSignaturePayloadTaggedTransaction::Tx(
+                    v1.tx.clone(),
+                ))?;
+                Ok(Self {
+                    hash: h,
+                    inner_hash: h,
+                    tx: v1.tx.clone(),
+                    tx_signatures: v1.signatures.to_vec(),
+                    fee_bump: None,
+                    size,
+                    envelope,
+                })
+            }
+            TransactionEnvelope::TxFeeBump(fb) => {
+                let FeeBumpTransactionInnerTx::Tx(inner) = &fb.tx.inner_tx;
+                let h = payload_hash(TransactionSignaturePayloadTaggedTransaction::TxFeeBump(
+                    fb.tx.clone(),
+                ))?;
+                let ih = payload_hash(TransactionSignaturePayloadTaggedTransaction::Tx(
+                    inner.tx.clone(),
+                ))?;
+                let FeeBumpTransaction {
+                    fee_source, fee, ..
+                } = &fb.tx;
+                Ok(Self {
+                    hash: h,
+                    inner_hash: ih,
+                    tx: inner.tx.clone(),
+                    tx_signatures: inner.signatures.to_vec(),
+                    fee_bump: Some((muxed_to_account(fee_source), *fee, fb.signatures.to_vec())),
+                    size,
+                    envelope,
+                })
+            }
+        }
+    }
+
+    /// The Soroban data, if this is a Soroban transaction.
+    pub fn soroban_data(&self) -> Option<&SorobanTransactionData> {
+        match &self.tx.ext {
+            TransactionExt::V1(d) => Some(d),
+            TransactionExt::V0 => None,
+        }
+    }
+
+    /// The declared resource fee (0 for classic transactions).
+    pub fn resource_fee(&self) -> i64 {
+        self.soroban_data().map(|d| d.resource_fee).unwrap_or(0)
+    }
+
+    /// Whether the transaction carries a Soroban operation.
+    pub fn is_soroban(&self) -> bool {
+        self.tx
+            .operations
+            .iter()
+            .any(|op| ops::is_soroban(&op.body))
+    }
+
+    /// The account that pays the fee.
+    pub fn fee_source(&self) -> AccountId {
+        match &self.fee_bump {
+            Some((src, _, _)) => src.clone(),
+            None => muxed_to_account(&self.tx.source_account),
+        }
+    }
+
+    /// The maximum fee the fee source pays.
+    pub fn fee_bid(&self) -> i64 {
+        match &self.fee_bump {
+            Some((_, fee, _)) => *fee,
+            None => self.tx.fee as i64,
+        }
+    }
+
+    /// The transaction source account.
+    pub fn source(&self) -> AccountId {
+        muxed_to_account(&self.tx.source_account)
+    }
+}
+
+/// Applied transaction, as recorded for `getTransaction`.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// The result.
+    pub result: TransactionResult,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Return value and events of a Soroban invocation.
+    pub soroban: Option<ops::SorobanOutput>,
+    /// State changes (key, before, after) in the order applied.
+    pub changes: Vec<(LedgerKey, Option<StoredEntry>, Option<StoredEntry>)>,
+}
+
+fn wrap_result(
+    tx: &ParsedTx,
+    fee_charged: i64,
+    r: Result<Vec<OperationResult>, TxFail>,
+) -> TransactionResult {
+    let result = match (&tx.fee_bump, r) {
+        (None, Ok(ops)) => TransactionResultResult::TxSuccess(ops.try_into().unwrap_or_default()),
+        (None, Err(f)) => f.outer(),
+        (Some(_), r) => {
+            let success = r.is_ok();
+            let inner = InnerTransactionResult {
+                fee_charged: 0,
+                result: match r {
+                    Ok(ops) => {
+                        InnerTransactionResultResult::TxSuccess(ops.try_into().unwrap_or_default())
+                    }
+                    Err(f) => f.inner(),
+                },
+                ext: InnerTransactionResultExt::V0,
+            };
+            let pair = InnerTransactionResultPair {
+                transaction_hash: Hash(tx.inner_hash),
+                result: inner,
+            };
+            if success {
+                TransactionResultResult::TxFeeBumpInnerSuccess(pair)
+            } else {
+                TransactionResultResult::TxFeeBumpInnerFailed(pair)
+            }
+        }
+    };
+    TransactionResult {
+        fee_charged,
+        result,
+        ext: TransactionResultExt::V0,
+    }
+}
+
+/// A result for a transaction refused before it reaches a ledger (`errorResultXdr`).
+pub fn rejection(tx: &ParsedTx, fail: TxFail) -> TransactionResult {
+    // Fee-bump envelope-level failures (the outer fee or signatures) are outer codes.
+    match fail {
+        TxFail::Failed(_) => wrap_result(tx, 0, Err(fail)),
+        f if tx.fee_bump.is_some() && matches!(f, TxFail::InsufficientFee | TxFail::BadAuth) => {
+            TransactionResult {
+                fee_charged: 0,
+                result: f.outer(),
+                ext: TransactionResultExt::V0,
+            }
+        }
+        f => wrap_result(tx, 0, Err(f)),
+    }
+}
+
+fn min_inclusion_fee(tx: &ParsedTx, settings: &NetworkSettings) -> i64 {
+    let ops = tx.tx.operations.len().max(1) as i64;
+    // A fee-bump pays for one more "operation" (CAP-0015).
+    let ops = if tx.fee_bump.is_some() { ops + 1 } else { ops };
+    ops * settings.base_fee
+}
+
+/// Threshold categories, as stellar-core assigns them to operations.
+fn needed_threshold(account: &AccountEntry, body: Option<&OperationBody>) -> u8 {
+    let [_, low, med, _high] = account.thresholds.0;
+    match body {
+        None => low,
+        Some(OperationBody::ExtendFootprintTtl(_)) | Some(OperationBody::RestoreFootprint(_)) => {
+            low
+        }
+        Some(OperationBody::BumpSequence(_)) | Some(OperationBody::AllowTrust(_)) => low,
+        Some(OperationBody::SetOptions(_)) | Some(OperationBody::AccountMerge(_)) => {
+            account.thresholds.0[3]
+        }
+        Some(_) => med,
+    }
+}
+
+/// Signers of an account: master key with its weight, then extra ed25519 signers.
+fn signers(account: &AccountEntry) -> Vec<([u8; 32], u8)> {
+    let soroban_env_host::xdr::PublicKey::PublicKeyTypeEd25519(master) = &account.account_id.0;
+    let mut v = vec![(master.0, account.thresholds.0[0])];
+    for s in account.signers.iter() {
+        if let soroban_env_host::xdr::SignerKey::Ed25519(k) = &s.key {
+            v.push((k.0, s.weight.min(255) as u8));
+        }
+    }
+    v
+}
+
+/// Sum of the weights of `account`'s signers that signed `hash`; marks used signatures.
+fn signed_weight(
+    account: &AccountEntry,
+    hash: &[u8; 32],
+    sigs: &[DecoratedSignature],
+    used: &mut [bool],
+) -> u32 {
+    let mut weight = 0u32;
+    for (key, w) in signers(account) {
+        if w == 0 {
+            continue;
+        }
+        for (i, sig) in sigs.iter().enumerate() {
+            if sig.hint.0 == key[28..32] && verify(&key, hash, sig.signature.as_slice()) {
+                used[i] = true;
+                weight += w as u32;
+                break;
+            }
+        }
+    }
+    weight
+}
+
+fn meets(weight: u32, threshold: u8) -> bool {
+    weight > 0 && weight >= threshold as u32
+}
+
+/// Checks what stellar-core checks before a transaction enters a ledger.
+pub fn validate(tx: &ParsedTx, state: &LedgerState, ctx: &LedgerContext) -> Result<(), TxFail> {
+    let settings = ctx.settings;
+    let ops_len = tx.tx.operations.len();
+    if ops_len == 0 {
+        return Err(TxFail::MissingOperation);
+    }
+    let soroban_ops = tx
+        .tx
+        .operations
+        .iter()
+        .filter(|o| ops::is_soroban(&o.body))
+        .count();
+    if soroban_ops > 0 && (ops_len != 1 || tx.soroban_data().is_none()) {
+        return Err(TxFail::Malformed);
+    }
+    if soroban_ops == 0 && tx.soroban_data().is_some() {
+        return Err(TxFail::Malformed);
+    }
+    // Fee-bump outer checks (CAP-0015): the outer fee covers the inner resource fee plus
+    // an inclusion fee for one more operation, and the fee source signed it.
+    let overlay = Overlay::new(state);
+    if let Some((fee_source, fee, sigs)) = &tx.fee_bump {
+        if *fee < tx.resource_fee() + min_inclusion_fee(tx, settings) || *fee < tx.tx.fee as i64 {
+            return Err(TxFail::InsufficientFee);
+        }
+        let Some((acct, _)) = overlay.account(fee_source) else {
+            return Err(TxFail::NoAccount);
+        };
+        let mut used = vec![false; sigs.len()];
+        if !meets(
+            signed_weight(&acct, &tx.hash, sigs, &mut used),
+            needed_threshold(&acct, None),
+        ) {
+            return Err(TxFail::BadAuth);
+        }
+        if used.iter().any(|u| !u) {
+            return Err(TxFail::BadAuthExtra);
+        }
+    }
+    if let Preconditions::Time(tb)
+    | Preconditions::V2(soroban_env_host::xdr::PreconditionsV2 {
+        time_bounds: Some(tb),
+        ..
+    }) = &tx.tx.cond
+    {
+        if ctx.close_time < tb.min_time.0 {
+            return Err(TxFail::TooEarly);
+        }
+        if tb.max_time.0 != 0 && ctx.close_time > tb.max_time.0 {
+            return Err(TxFail::TooLate);
+        }
+    }
+    if let Some(data) = tx.soroban_data() {
+        ops::check_soroban_resources(tx, data, settings)?;
+    }
+    if tx.fee_bump.is_none()
+        && (tx.tx.fee as i64) < tx.resource_fee() + min_inclusion_fee(tx, settings)
+    {
+        return Err(TxFail::InsufficientFee);
+    }
+    let source = tx.source();
+    let Some((src, _)) = overlay.account(&source) else {
+        return Err(TxFail::NoAccount);
+    };
+    if tx.tx.seq_num.0 != src.seq_num.0.wrapping_add(1) {
+        return Err(TxFail::BadSeq);
+    }
+    let (fee_acct, _) = overlay.account(&tx.fee_source()).ok_or(TxFail::NoAccount)?;
+    if ops::available_balance(&fee_acct, settings) < tx.fee_bid() {
+        return Err(TxFail::InsufficientBalance);
+    }
+    // Signatures: the source at the low threshold, each operation's source at its own.
+    let sigs = &tx.tx_signatures;
+    let mut used = vec![false; sigs.len()];
+    if !meets(
+        signed_weight(&src, &tx.inner_hash, sigs, &mut used),
+        needed_threshold(&src, None),
+    ) {
+        return Err(TxFail::BadAuth);
+    }
+    for op in tx.tx.operations.iter() {
+        let op_source = op
+            .source_account
+            .as_ref()
+            .map(muxed_to_account)
+            .unwrap_or_else(|| source.clone());
+        match overlay.account(&op_source) {
+            Some((a, _)) => {
+                if !meets(
+                    signed_weight(&a, &tx.inner_hash, sigs, &mut used),
+                    needed_threshold(&a, Some(&op.body)),
+                ) {
+                    return Err(TxFail::BadAuth);
+                }
+            }
+            // An account the transaction creates has no signers yet: as stellar-core does,
+            // its own key must have signed (if it still does not exist when the operation
+            // runs, the operation fails with opNO_ACCOUNT).
+            None => {
+                let pseudo = ops::new_account(op_source.clone(), 0, 0);
+                if !meets(signed_weight(&pseudo, &tx.inner_hash, sigs, &mut used), 0) {
+                    return Err(TxFail::BadAuth);
+                }
+            }
+        }
+    }
+    if used.iter().any(|u| !u) {
+        return Err(TxFail::BadAuthExtra);
+    }
+    Ok(())
+}
+
+/// Applies a validated transaction: charges the fee, bumps the sequence, runs the
+/// operations (all or nothing) and refunds the unused refundable resource fee.
+pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> Applied {
+    let settings = ctx.settings;
+    // Re-validate against the state as it stands when this transaction's turn comes.
+    if let Err(fail) = validate(tx, state, ctx) {
+        return Applied {
+            result: rejection(tx, fail),
+            success: false,
+            soroban: None,
+            changes: vec![],
+        };
+    }
+    let mut changes_log = Vec::new();
+    // Fee and sequence: committed whatever the operations do.
+    let inclusion = min_inclusion_fee(tx, settings);
+    let full_fee = tx.resource_fee() + inclusion;
+    {
+        let mut pre = Overlay::new(state);
+        let fee_src = tx.fee_source();
+        if let Some((mut a, e)) = pre.account(&fee_src) {
+            a.balance -= full_fee;
+            pre.put_account(a, e, ctx.sequence);
+        }
+        if let Some((mut a, e)) = pre.account(&tx.source()) {
+            a.seq_num.0 = tx.tx.seq_num.0;
+            pre.put_account(a, e, ctx.sequence);
+        }
+        record(&mut changes_log, state, &pre.changes);
+        let ch = std::mem::take(&mut pre.changes);
+        drop(pre);
+        Overlay::commit_into(ch, state);
+    }
+    let mut overlay = Overlay::new(state);
+    let mut results = Vec::new();
+    let mut sponsorships: BTreeMap<AccountId, AccountId> = BTreeMap::new();
+    let mut failed = false;
+    let mut soroban = None;
+    let mut refundable_used = 0i64;
+    for op in tx.tx.operations.iter() {
+        let source = op
+            .source_account
+            .as_ref()
+            .map(muxed_to_account)
+            .unwrap_or_else(|| tx.source());
+        let OpOutput {
+            result,
+            success,
+            soroban: out,
+            refundable_fee_used,
+        } = ops::apply_op(
+            op_ref(op),
+            &source,
+            tx,
+            &mut overlay,
+            &mut sponsorships,
+            ctx,
+        );
+        results.push(result);
+        refundable_used += refundable_fee_used;
+        if out.is_some() {
+            soroban = out;
+        }
+        if !success {
+            failed = true;
+        }
+    }
+    let outcome = if failed {
+        Err(TxFail::Failed(results))
+    } else if !sponsorships.is_empty() {
+        Err(TxFail::BadSponsorship)
+    } else {
+        Ok(results)
+    };
+    let success = outcome.is_ok();
+    let op_changes = std::mem::take(&mut overlay.changes);
+    drop(overlay);
+    if success {
+        record(&mut changes_log, state, &op_changes);
+        Overlay::commit_into(op_changes, state);
+    } else {
+        soroban = None;
+        refundable_used = 0;
+    }
+    // Refund the unused refundable part of the resource fee to the fee source.
+    let mut charged = full_fee;
+    if let Some(data) = tx.soroban_data() {
+        let non_refundable = ops::non_refundable_fee(tx, data, settings);
+        let refundable_declared = (data.resource_fee - non_refundable).max(0);
+        let refund = (refundable_declared - refundable_used).max(0);
+        if refund > 0 {
+            let mut post = Overlay::new(state);
+            if let Some((mut a, e)) = post.account(&tx.fee_source()) {
+                a.balance += refund;
+                post.put_account(a, e, ctx.sequence);
+            }
+            record(&mut changes_log, state, &post.changes);
+            let ch = std::mem::take(&mut post.changes);
+            drop(post);
+            Overlay::commit_into(ch, state);
+            charged -= refund;
+        }
+    }
+    Applied {
+        result: wrap_result(tx, charged, outcome),
+        success,
+        soroban,
+        changes: changes_log,
+    }
+}
+
+fn op_ref(op: &Operation) -> &OperationBody {
+    &op.body
+}
+
+fn record(
+    log: &mut Vec<(LedgerKey, Option<StoredEntry>, Option<StoredEntry>)>,
+    state: &LedgerState,
+    changes: &BTreeMap<LedgerKey, Option<StoredEntry>>,
+) {
+    for (k, after) in changes {
+        log.push((k.clone(), state.entries.get(k).cloned(), after.clone()));
+    }
+}

@@ -1,0 +1,147 @@
+//! The ledger state in the data directory: one snapshot file, written whole to a temporary
+//! file, synced, then renamed over the old one, so a crash leaves either the old or the new
+//! state and never a mix (see docs/devnet.md for why not an embedded database).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use soroban_env_host::xdr::{LedgerEntry, Limits, ReadXdr, WriteXdr};
+
+use crate::state::{key_of, LedgerState, StoredEntry};
+
+const FILE: &str = "ledger.json";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    passphrase: String,
+    sequence: u32,
+    close_time: u64,
+    entries: Vec<SnapshotEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotEntry {
+    /// Base64 XDR of the LedgerEntry.
+    entry: String,
+    live_until: Option<u32>,
+}
+
+/// Errors reading or writing the data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// I/O on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a snapshot this version understands.
+    #[error("{path}: not a devnet ledger snapshot: {reason}")]
+    Corrupt {
+        /// The path.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The directory holds another network.
+    #[error("{path} holds the network `{found}`, not `{wanted}`: use another data directory")]
+    OtherNetwork {
+        /// The path.
+        path: PathBuf,
+        /// Passphrase on disk.
+        found: String,
+        /// Passphrase asked for.
+        wanted: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
+    move |source| PersistError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Loads the state from `dir`, or `None` if the directory holds no snapshot yet.
+pub fn load(dir: &Path, passphrase: &str) -> Result<Option<LedgerState>, PersistError> {
+    let path = dir.join(FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let corrupt = |reason: String| PersistError::Corrupt {
+        path: path.clone(),
+        reason,
+    };
+    let snap: Snapshot = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if snap.version != FORMAT_VERSION {
+        return Err(corrupt(format!(
+            "format version {} (expected {FORMAT_VERSION})",
+            snap.version
+        )));
+    }
+    if snap.passphrase != passphrase {
+        return Err(PersistError::OtherNetwork {
+            path,
+            found: snap.passphrase,
+            wanted: passphrase.to_string(),
+        });
+    }
+    let mut entries = BTreeMap::new();
+    for e in snap.entries {
+        let entry = LedgerEntry::from_xdr_base64(&e.entry, Limits::none())
+            .map_err(|x| corrupt(x.to_string()))?;
+        let key = key_of(&entry).ok_or_else(|| corrupt("entry of an unsupported type".into()))?;
+        entries.insert(
+            key,
+            StoredEntry {
+                entry,
+                live_until: e.live_until,
+            },
+        );
+    }
+    Ok(Some(LedgerState {
+        sequence: snap.sequence,
+        close_time: snap.close_time,
+        entries,
+    }))
+}
+
+/// Writes `state` to `dir` atomically.
+pub fn save(dir: &Path, passphrase: &str, state: &LedgerState) -> Result<(), PersistError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let snap = Snapshot {
+        version: FORMAT_VERSION,
+        passphrase: passphrase.to_string(),
+        sequence: state.sequence,
+        close_time: state.close_time,
+        entries: state
+            .entries
+            .values()
+            .map(|e| SnapshotEntry {
+                entry: e.entry.to_xdr_base64(Limits::none()).unwrap_or_default(),
+                live_until: e.live_until,
+            })
+            .collect(),
+    };
+    let json = serde_json::to_vec(&snap).map_err(|e| PersistError::Corrupt {
+        path: dir.join(FILE),
+        reason: e.to_string(),
+    })?;
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(&json).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
+    let path = dir.join(FILE);
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! `simulateTransaction`: runs the transaction's Soroban operation in soroban-simulation
+//! over a snapshot of the state and reports resources, fee, auth and events.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use soroban_env_host::e2e_invoke::RecordingInvocationAuthMode;
+use soroban_env_host::xdr::{
+    DiagnosticEvent, LedgerEntry, LedgerKey, Limits, OperationBody, ScVal,
+    SorobanAuthorizationEntry, SorobanTransactionData, TransactionEnvelope, WriteXdr,
+};
+use soroban_simulation::simulation::{
+    simulate_extend_ttl_op, simulate_invoke_host_function_op, simulate_restore_op,
+    SimulationAdjustmentConfig,
+};
+use soroban_simulation::AutoRestoringSnapshotSource;
+
+use crate::apply::{muxed_to_account, ParsedTx};
+use crate::settings::NetworkSettings;
+use crate::state::{LedgerState, StateSnapshot};
+
+/// How recorded authorization is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Check the auth entries the transaction carries.
+    Enforce,
+    /// Record auth entries; only the root invocation may require auth of non-source.
+    Record,
+    /// Record auth entries, allowing non-root authorization.
+    RecordAllowNonroot,
+}
+
+impl AuthMode {
+    /// Parses the RPC spelling.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "enforce" => Ok(Self::Enforce),
+            "record" => Ok(Self::Record),
+            "record_allow_nonroot" => Ok(Self::RecordAllowNonroot),
+            other => Err(format!(
+                "invalid authMode `{other}`: expected enforce, record or record_allow_nonroot"
+            )),
+        }
+    }
+}
+
+/// A successful or failed simulation (failures carry `error`).
+#[derive(Debug, Default)]
+pub struct Simulation {
+    /// Error text when the invocation failed.
+    pub error: Option<String>,
+    /// Return value and auth entries (invocations only).
+    pub result: Option<(ScVal, Vec<SorobanAuthorizationEntry>)>,
+    /// Resources and fee to put in the transaction.
+    pub transaction_data: Option<SorobanTransactionData>,
+    /// Minimum resource fee.
+    pub min_resource_fee: i64,
+    /// CPU instructions and memory measured.
+    pub cost: (u64, u64),
+    /// Diagnostic and contract events.
+    pub events: Vec<DiagnosticEvent>,
+    /// A restore to submit first, when the invocation needs archived entries restored and
+    /// the caller asked to restore separately (transaction data, min resource fee).
+    pub restore_preamble: Option<(SorobanTransactionData, i64)>,
+    /// Entries changed: key, before, after.
+    pub state_changes: Vec<(LedgerKey, Option<LedgerEntry>, Option<LedgerEntry>)>,
+}
+
+/// Simulates `envelope` at ledger `sequence` + 1.
+pub fn simulate(
+    envelope: TransactionEnvelope,
+    state: Arc<LedgerState>,
+    settings: &NetworkSettings,
+    network_id: [u8; 32],
+    auth_mode: Option<AuthMode>,
+) -> Result<Simulation, String> {
+    let tx = ParsedTx::new(envelope, network_id)?;
+    if tx.tx.operations.len() != 1 {
+        return Err("simulateTransaction needs exactly one operation".into());
+    }
+    let op = &tx.tx.operations[0];
+    let source = op
+        .source_account
+        .as_ref()
+        .map(muxed_to_account)
+        .unwrap_or_else(|| tx.source());
+    let sequence = state.sequence + 1;
+    let close_time = crate::node::now().max(state.close_time);
+    let ledger_info = settings.ledger_info(sequence, close_time, network_id);
+    let network_config = settings.network_config();
+    let adjust = SimulationAdjustmentConfig::default_adjustment();
+    let snapshot = StateSnapshot { state, sequence };
+    match &op.body {
+        OperationBody::InvokeHostFunction(invoke) => {
+            let mode = match auth_mode {
+                Some(AuthMode::Enforce) => RecordingInvocationAuthMode::Enforcing(invoke.auth.to_vec()),
+                Some(AuthMode::Record) => RecordingInvocationAuthMode::recording(true, false),
+                Some(AuthMode::RecordAllowNonroot) => RecordingInvocationAuthMode::recording(false, false),
+                None if invoke.auth.is_empty() => RecordingInvocationAuthMode::recording(true, false),
+                None => RecordingInvocationAuthMode::Enforcing(invoke.auth.to_vec()),
+            };
+            let seed = crate::keys::sha256(&tx.hash);
+            // Restore through a snapshot that restores archived entries on read, so the
+            // invocation is simulated as if they were live and a restore preamble is
+            // reported (as Stellar RPC does).
+            let restoring = Rc::new(
+                AutoRestoringSnapshotSource::new(Rc::new(snapshot), &ledger_info)
+                    .map_err(|e| e.to_string())?,
+            );
+            let r = simulate_invoke_host_function_op(
+                restoring.clone(),
+                &network_config,
+                &adjust,
+                &ledger_info,
+                invoke.host_function.clone(),
+                mode,
+                &source,
+                seed,
+                true,
+            )
+            .map_err(|e| format!("simulation failed: {e}"))?;
+            let mut sim = Simulation {
+                cost: (r.simulated_instructions as u64, r.simulated_memory as u64),
+                events: r.diagnostic_events,
+                ..Default::default()
+            };
+            match r.invoke_result {
+                Err(e) => sim.error = Some(format!("host invocation failed: {e:?}")),
+                Ok(v) => {
+                    sim.result = Some((v, r.auth));
+                    if let Some(data) = r.transaction_data {
+                        sim.min_resource_fee = data.resource_fee;
+                        sim.transaction_data = Some(data);
+                    }
+                    sim.state_changes = r
+                        .modified_entries
+                        .into_iter()
+                        .filter_map(|d| {
+                            let e = d.state_after.as_ref().or(d.state_before.as_ref())?;
+                            Some((crate::state::key_of(e)?, d.state_before, d.state_after))
+                        })
+                        .collect();
+                    if let Some(pre) = restoring
+                        .simulate_restore_keys_op(&network_config, &adjust, &ledger_info)
+                        .map_err(|e| e.to_string())?
+                    {
+                        let fee = pre.transaction_data.resource_fee;
+                        sim.restore_preamble = Some((pre.transaction_data, fee));
+                    }
+                }
+            }
+            Ok(sim)
+        }
+        OperationBody::ExtendFootprintTtl(ext) => {
+            let data = tx.soroban_data().ok_or("ExtendFootprintTtl needs sorobanData with a footprint")?;
+            let keys = data.resources.footprint.read_only.to_vec();
+            let r = simulate_extend_ttl_op(&snapshot, &network_config, &adjust, &ledger_info, &keys, ext.extend_to)
+                .map_err(|e| format!("simulation failed: {e}"))?;
+            Ok(Simulation {
+                min_resource_fee: r.transaction_data.resource_fee,
+                transaction_data: Some(r.transaction_data),
+                ..Default::default()
+            })
+        }
+        OperationBody::RestoreFootprint(_) => {
+            let data = tx.soroban_data().ok_or("RestoreFootprint needs sorobanData with a footprint")?;
+            let keys = data.resources.footprint.read_write.to_vec();
+            let r = simulate_restore_op(&snapshot, &network_config, &adjust, &ledger_info, &keys)
+                .map_err(|e| format!("simulation failed: {e}"))?;
+            Ok(Simulation {
+                min_resource_fee: r.transaction_data.resource_fee,
+                transaction_data: Some(r.transaction_data),
+                ..Default::default()
+            })
+        }
+        _ => Err("simulateTransaction needs an InvokeHostFunction, ExtendFootprintTtl or RestoreFootprint operation".into()),
+    }
+}
+
+/// Base64 XDR of `v`.
+pub fn b64(v: &impl WriteXdr) -> String {
+    v.to_xdr_base64(Limits::none()).unwrap_or_default()
+}

@@ -1,0 +1,740 @@
+//! The devnet driven through SDF's stellar-rpc-client (and raw JSON-RPC for the shapes and
+//! errors the client hides).
+
+mod common;
+
+use common::*;
+use medimint_devnet::{Config, Keypair};
+use soroban_env_host::xdr::{
+    AccountEntryExt, AccountEntryExtensionV1Ext, Asset, BeginSponsoringFutureReservesOp,
+    BumpSequenceOp, ContractDataDurability, ContractEventBody, CreateAccountOp,
+    ExtendFootprintTtlOp, ExtensionPoint, FeeBumpTransaction, FeeBumpTransactionEnvelope,
+    FeeBumpTransactionExt, FeeBumpTransactionInnerTx, Hash, InvokeHostFunctionResult,
+    LedgerFootprint, LedgerKey, LedgerKeyContractCode, LedgerKeyContractData, Limits,
+    OperationBody, OperationResult, OperationResultTr, PaymentOp, ReadXdr, RestoreFootprintOp,
+    ScAddress, ScSymbol, ScVal, SequenceNumber, SorobanResources, SorobanTransactionData,
+    SorobanTransactionDataExt, TransactionEnvelope, TransactionExt, TransactionResultResult,
+    TransactionSignaturePayload, TransactionSignaturePayloadTaggedTransaction, WriteXdr,
+};
+use stellar_rpc_client::{EventStart, EventType};
+
+#[test]
+fn network_methods_report_the_network() {
+    let n = start();
+    let net = n.block(n.client.get_network()).unwrap();
+    assert_eq!(net.passphrase, "Standalone Network ; February 2017");
+    assert_eq!(
+        net.friendbot_url.as_deref(),
+        Some(n.net.friendbot_url().as_str())
+    );
+    assert_eq!(
+        net.protocol_version,
+        medimint_devnet::settings::PROTOCOL_VERSION
+    );
+    let health = n.block(n.client.get_health()).unwrap();
+    assert_eq!(health.status, "healthy");
+    assert_eq!(health.latest_ledger, 1);
+    let latest = n.block(n.client.get_latest_ledger()).unwrap();
+    assert_eq!(latest.sequence, 1);
+    let fees = n.block(n.client.get_fee_stats()).unwrap();
+    assert_eq!(fees.inclusion_fee.min, "100");
+    let v = n.block(n.client.get_version_info()).unwrap();
+    assert!(v.version.starts_with("medimint-devnet"));
+    // The root account holds the genesis lumens.
+    let root = n.root();
+    assert_eq!(
+        root.address(),
+        "GBZXN7PIRZGNMHGA7MUUUF4GWPY5AYPV6LY4UV2GL6VJGIQRXFDNMADI"
+    );
+    assert_eq!(n.balance(&root), medimint_devnet::node::GENESIS_BALANCE);
+}
+
+#[test]
+fn friendbot_funds_once_then_refuses() {
+    let n = start();
+    let k = Keypair::from_seed([3; 32]);
+    let (status, body) = http(&n, "GET", &format!("/friendbot?addr={}", k.address()), "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(n.balance(&k), medimint_devnet::FRIENDBOT_STARTING_BALANCE);
+    let (status, body) = http(&n, "GET", &format!("/friendbot?addr={}", k.address()), "");
+    assert_eq!(status, 400);
+    assert!(body.contains("already funded"), "{body}");
+    let (status, body) = http(&n, "GET", "/friendbot?addr=GNOTANADDRESS", "");
+    assert_eq!(status, 400);
+    assert!(body.contains("not a G... account address"), "{body}");
+}
+
+#[test]
+fn payments_move_lumens_and_charge_the_base_fee() {
+    let n = start();
+    let a = Keypair::from_seed([10; 32]);
+    let b = Keypair::from_seed([11; 32]);
+    n.fund(&a, 100);
+    n.fund(&b, 100);
+    let t = tx(
+        &a,
+        n.seq(&a) + 1,
+        1000,
+        vec![op(OperationBody::Payment(PaymentOp {
+            destination: muxed(&b),
+            asset: Asset::Native,
+            amount: 5 * 10_000_000,
+        }))],
+    );
+    let r = n
+        .block(
+            n.client
+                .send_transaction_polling(&sign(n.network_id, t, &[&a])),
+        )
+        .unwrap();
+    assert_eq!(r.result.unwrap().fee_charged, 100);
+    assert_eq!(n.balance(&a), 95 * 10_000_000 - 100);
+    assert_eq!(n.balance(&b), 105 * 10_000_000);
+}
+
+#[test]
+fn counter_deploys_invokes_and_emits_events() {
+    let n = start();
+    let alice = Keypair::from_seed([20; 32]);
+    n.fund(&alice, 1000);
+    let contract = n.deploy_counter(&alice);
+    let before = n.balance(&alice);
+    let r1 = n
+        .invoke(&alice, Net::increment_fn(&contract, &alice))
+        .unwrap();
+    assert_eq!(r1.return_value().unwrap(), ScVal::U32(1));
+    let r2 = n
+        .invoke(&alice, Net::increment_fn(&contract, &alice))
+        .unwrap();
+    assert_eq!(r2.return_value().unwrap(), ScVal::U32(2));
+    // The fee charged is below the bid: the unused refundable part came back.
+    let env2 = r2.envelope.clone().unwrap();
+    let TransactionEnvelope::Tx(v1) = env2 else {
+        panic!()
+    };
+    let charged = r2.result.as_ref().unwrap().fee_charged;
+    assert!(
+        charged > 100 && charged < v1.tx.fee as i64,
+        "charged {charged} of {}",
+        v1.tx.fee
+    );
+    assert!(n.balance(&alice) < before);
+    // Events: one per increment, from this contract, with the value.
+    assert_eq!(r2.events.contract_events.len(), 1);
+    let ScAddress::Contract(cid) = &contract else {
+        panic!()
+    };
+    let cid_str = stellar_strkey::Contract(cid.0 .0).to_string();
+    let ev = n
+        .block(n.client.get_events(
+            EventStart::Ledger(1),
+            Some(EventType::Contract),
+            &[cid_str.clone()],
+            &[],
+            Some(10),
+        ))
+        .unwrap();
+    assert_eq!(ev.events.len(), 2);
+    assert_eq!(ev.events[0].contract_id, cid_str);
+    let v = ScVal::from_xdr_base64(&ev.events[1].value, Limits::none()).unwrap();
+    let ScVal::Map(Some(m)) = v else {
+        panic!("event value is a map: {v:?}")
+    };
+    assert!(m.iter().any(|e| e.val == ScVal::U32(2)));
+    let topic0 = ScVal::from_xdr_base64(&ev.events[0].topic[0], Limits::none()).unwrap();
+    assert_eq!(
+        topic0,
+        ScVal::Symbol(ScSymbol("incremented".try_into().unwrap()))
+    );
+    // Pagination: a page of one, then the next from the cursor.
+    let p1 = n
+        .block(n.client.get_events(
+            EventStart::Ledger(1),
+            None,
+            &[cid_str.clone()],
+            &[],
+            Some(1),
+        ))
+        .unwrap();
+    assert_eq!(p1.events.len(), 1);
+    let p2 = n
+        .block(n.client.get_events(
+            EventStart::Cursor(p1.cursor.clone()),
+            None,
+            &[cid_str.clone()],
+            &[],
+            Some(1),
+        ))
+        .unwrap();
+    assert_eq!(p2.events.len(), 1);
+    assert_ne!(p1.events[0].id, p2.events[0].id);
+    // A filter on another contract finds nothing.
+    let other = stellar_strkey::Contract([9; 32]).to_string();
+    let none = n
+        .block(
+            n.client
+                .get_events(EventStart::Ledger(1), None, &[other], &[], Some(10)),
+        )
+        .unwrap();
+    assert!(none.events.is_empty());
+    // Contract events in getTransaction too.
+    let ContractEventBody::V0(body) = &r1.events.contract_events[0][0].body;
+    assert_eq!(body.topics.len(), 2);
+    // getTransactions lists them in order.
+    let txs = rpc_raw(
+        &n,
+        "getTransactions",
+        serde_json::json!({"startLedger": 1, "pagination": {"limit": 200}}),
+    );
+    let list = txs["result"]["transactions"].as_array().unwrap();
+    assert!(list.len() >= 5, "{txs}");
+    assert!(list.iter().all(|t| t["status"] == "SUCCESS"));
+}
+
+#[test]
+fn auth_of_another_address_is_checked_by_the_host() {
+    let n = start();
+    let alice = Keypair::from_seed([21; 32]);
+    let bob = Keypair::from_seed([22; 32]);
+    n.fund(&alice, 1000);
+    n.fund(&bob, 10);
+    let contract = n.deploy_counter(&alice);
+    // Alice submits an increment for Bob: simulation records Bob's auth entry, which is
+    // unsigned, so the host refuses it on apply.
+    let env = n
+        .assemble(&alice, Net::increment_fn(&contract, &bob))
+        .unwrap();
+    let hash = n.block(n.client.send_transaction(&env)).unwrap();
+    let r = n.block(n.client.get_transaction(&hash)).unwrap();
+    assert_eq!(r.status, "FAILED");
+    let TransactionResultResult::TxFailed(ops) = r.result.unwrap().result else {
+        panic!()
+    };
+    assert_eq!(
+        ops[0],
+        OperationResult::OpInner(OperationResultTr::InvokeHostFunction(
+            InvokeHostFunctionResult::Trapped
+        ))
+    );
+    // Enforce mode in simulation reports the missing signature as an error.
+    let sim = rpc_raw(
+        &n,
+        "simulateTransaction",
+        serde_json::json!({"transaction": env.to_xdr_base64(Limits::none()).unwrap(), "authMode": "enforce"}),
+    );
+    assert!(sim["result"]["error"].is_string(), "{sim}");
+    let bad = rpc_raw(
+        &n,
+        "simulateTransaction",
+        serde_json::json!({"transaction": env.to_xdr_base64(Limits::none()).unwrap(), "authMode": "nope"}),
+    );
+    assert_eq!(bad["error"]["code"], -32602);
+}
+
+#[test]
+fn fee_bump_is_paid_by_the_fee_source() {
+    let n = start();
+    let user = Keypair::from_seed([30; 32]);
+    let sponsor = Keypair::from_seed([31; 32]);
+    let dest = Keypair::from_seed([32; 32]);
+    n.fund(&user, 10);
+    n.fund(&sponsor, 100);
+    n.fund(&dest, 10);
+    let inner = tx(
+        &user,
+        n.seq(&user) + 1,
+        100,
+        vec![op(OperationBody::Payment(PaymentOp {
+            destination: muxed(&dest),
+            asset: Asset::Native,
+            amount: 10_000_000,
+        }))],
+    );
+    let TransactionEnvelope::Tx(inner_env) = sign(n.network_id, inner, &[&user]) else {
+        panic!()
+    };
+    let fb = FeeBumpTransaction {
+        fee_source: muxed(&sponsor),
+        fee: 400,
+        inner_tx: FeeBumpTransactionInnerTx::Tx(inner_env),
+        ext: FeeBumpTransactionExt::V0,
+    };
+    let payload = TransactionSignaturePayload {
+        network_id: Hash(n.network_id),
+        tagged_transaction: TransactionSignaturePayloadTaggedTransaction::TxFeeBump(fb.clone()),
+    };
+    let h = medimint_devnet::keys::sha256(&payload.to_xdr(Limits::none()).unwrap());
+    let env = TransactionEnvelope::TxFeeBump(FeeBumpTransactionEnvelope {
+        tx: fb.clone(),
+        signatures: vec![decorated(&sponsor, &h)].try_into().unwrap(),
+    });
+    let user_before = n.balance(&user);
+    let sponsor_before = n.balance(&sponsor);
+    let r = n.block(n.client.send_transaction_polling(&env)).unwrap();
+    assert_eq!(r.fee_bump, Some(true));
+    let res = r.result.unwrap();
+    assert!(matches!(
+        res.result,
+        TransactionResultResult::TxFeeBumpInnerSuccess(_)
+    ));
+    assert_eq!(res.fee_charged, 200);
+    assert_eq!(n.balance(&user), user_before - 10_000_000);
+    assert_eq!(n.balance(&sponsor), sponsor_before - 200);
+    // A fee-bump whose fee does not cover the extra operation is refused.
+    let mut cheap = fb;
+    cheap.fee = 150;
+    let env = TransactionEnvelope::TxFeeBump(FeeBumpTransactionEnvelope {
+        tx: cheap,
+        signatures: Default::default(),
+    });
+    let (status, err) = send_raw(&n, &env);
+    assert_eq!(status, "ERROR");
+    assert_eq!(
+        err.unwrap().result,
+        TransactionResultResult::TxInsufficientFee
+    );
+}
+
+#[test]
+fn sponsored_account_creation_moves_the_reserve_to_the_sponsor() {
+    let n = start();
+    let sponsor = Keypair::from_seed([40; 32]);
+    let new = Keypair::from_seed([41; 32]);
+    n.fund(&sponsor, 100);
+    let t = tx(
+        &sponsor,
+        n.seq(&sponsor) + 1,
+        300,
+        vec![
+            op(OperationBody::BeginSponsoringFutureReserves(
+                BeginSponsoringFutureReservesOp {
+                    sponsored_id: new.account_id(),
+                },
+            )),
+            op(OperationBody::CreateAccount(CreateAccountOp {
+                destination: new.account_id(),
+                starting_balance: 0,
+            })),
+            op_from(&new, OperationBody::EndSponsoringFutureReserves),
+        ],
+    );
+    n.block(
+        n.client
+            .send_transaction_polling(&sign(n.network_id, t, &[&sponsor, &new])),
+    )
+    .unwrap();
+    let acct = n.block(n.client.get_account(&new.address())).unwrap();
+    assert_eq!(acct.balance, 0);
+    let AccountEntryExt::V1(v1) = &acct.ext else {
+        panic!("sponsored account has ext v1")
+    };
+    let AccountEntryExtensionV1Ext::V2(v2) = &v1.ext else {
+        panic!()
+    };
+    assert_eq!(v2.num_sponsored, 2);
+    let sp = n.block(n.client.get_account(&sponsor.address())).unwrap();
+    let AccountEntryExt::V1(v1) = &sp.ext else {
+        panic!()
+    };
+    let AccountEntryExtensionV1Ext::V2(v2) = &v1.ext else {
+        panic!()
+    };
+    assert_eq!(v2.num_sponsoring, 2);
+    // Without EndSponsoring the transaction fails as a whole: nothing is created.
+    let other = Keypair::from_seed([42; 32]);
+    let t = tx(
+        &sponsor,
+        n.seq(&sponsor) + 1,
+        200,
+        vec![
+            op(OperationBody::BeginSponsoringFutureReserves(
+                BeginSponsoringFutureReservesOp {
+                    sponsored_id: other.account_id(),
+                },
+            )),
+            op(OperationBody::CreateAccount(CreateAccountOp {
+                destination: other.account_id(),
+                starting_balance: 0,
+            })),
+        ],
+    );
+    let hash = n
+        .block(
+            n.client
+                .send_transaction(&sign(n.network_id, t, &[&sponsor])),
+        )
+        .unwrap();
+    let r = n.block(n.client.get_transaction(&hash)).unwrap();
+    assert_eq!(r.status, "FAILED");
+    assert_eq!(
+        r.result.unwrap().result,
+        TransactionResultResult::TxBadSponsorship
+    );
+    assert!(n.block(n.client.get_account(&other.address())).is_err());
+}
+
+fn code_key() -> LedgerKey {
+    LedgerKey::ContractCode(LedgerKeyContractCode {
+        hash: Hash(medimint_devnet::keys::sha256(&counter_wasm())),
+    })
+}
+
+fn soroban_tx(
+    n: &Net,
+    source: &Keypair,
+    body: OperationBody,
+    footprint: LedgerFootprint,
+) -> TransactionEnvelope {
+    let seq = n.seq(source) + 1;
+    let data = SorobanTransactionData {
+        ext: SorobanTransactionDataExt::V0,
+        resources: SorobanResources {
+            footprint,
+            instructions: 0,
+            disk_read_bytes: 0,
+            write_bytes: 0,
+        },
+        resource_fee: 0,
+    };
+    let mut t = tx(source, seq, 100, vec![op(body.clone())]);
+    t.ext = TransactionExt::V1(data);
+    let draft = sign(n.network_id, t, &[source]);
+    let sim = n
+        .block(n.client.simulate_transaction_envelope(&draft, None))
+        .unwrap();
+    let data = sim.transaction_data().unwrap();
+    let mut t = tx(source, seq, 100 + data.resource_fee as u32, vec![op(body)]);
+    t.ext = TransactionExt::V1(data);
+    sign(n.network_id, t, &[source])
+}
+
+fn live_until(n: &Net, key: &LedgerKey) -> u32 {
+    let r = n
+        .block(n.client.get_ledger_entries(&[key.clone()]))
+        .unwrap();
+    r.entries.unwrap()[0]
+        .live_until_ledger_seq_ledger_seq
+        .unwrap()
+}
+
+#[test]
+fn ttl_extension_moves_live_until() {
+    let n = start();
+    let alice = Keypair::from_seed([50; 32]);
+    n.fund(&alice, 1000);
+    n.deploy_counter(&alice);
+    let before = live_until(&n, &code_key());
+    let env = soroban_tx(
+        &n,
+        &alice,
+        OperationBody::ExtendFootprintTtl(ExtendFootprintTtlOp {
+            ext: ExtensionPoint::V0,
+            extend_to: 3_000_000,
+        }),
+        LedgerFootprint {
+            read_only: vec![code_key()].try_into().unwrap(),
+            read_write: Default::default(),
+        },
+    );
+    let r = n.block(n.client.send_transaction_polling(&env)).unwrap();
+    let after = live_until(&n, &code_key());
+    assert_eq!(after, r.ledger.unwrap() + 3_000_000);
+    assert!(after > before);
+}
+
+#[test]
+fn archived_entries_must_be_restored() {
+    let n = start_with(Config {
+        settings: short_ttl_settings(),
+        ..Default::default()
+    });
+    let alice = Keypair::from_seed([60; 32]);
+    n.fund(&alice, 1000);
+    let contract = n.deploy_counter(&alice);
+    assert_eq!(
+        n.invoke(&alice, Net::increment_fn(&contract, &alice))
+            .unwrap()
+            .return_value()
+            .unwrap(),
+        ScVal::U32(1)
+    );
+    n.net.advance_ledgers(40);
+    // Simulation reports what to restore; the invocation itself fails until then.
+    let draft = n
+        .assemble(&alice, Net::increment_fn(&contract, &alice))
+        .unwrap();
+    let sim = rpc_raw(
+        &n,
+        "simulateTransaction",
+        serde_json::json!({"transaction": draft.to_xdr_base64(Limits::none()).unwrap()}),
+    );
+    let pre = &sim["result"]["restorePreamble"];
+    assert!(pre["transactionData"].is_string(), "{sim}");
+    let hash = n.block(n.client.send_transaction(&draft)).unwrap();
+    let r = n.block(n.client.get_transaction(&hash)).unwrap();
+    let TransactionResultResult::TxFailed(ops) = r.result.unwrap().result else {
+        panic!()
+    };
+    assert_eq!(
+        ops[0],
+        OperationResult::OpInner(OperationResultTr::InvokeHostFunction(
+            InvokeHostFunctionResult::EntryArchived
+        ))
+    );
+    // Restore with the preamble's footprint, then the counter goes on from where it was.
+    let data = SorobanTransactionData::from_xdr_base64(
+        pre["transactionData"].as_str().unwrap(),
+        Limits::none(),
+    )
+    .unwrap();
+    let mut t = tx(
+        &alice,
+        n.seq(&alice) + 1,
+        100 + data.resource_fee as u32,
+        vec![op(OperationBody::RestoreFootprint(RestoreFootprintOp {
+            ext: ExtensionPoint::V0,
+        }))],
+    );
+    t.ext = TransactionExt::V1(data);
+    n.block(
+        n.client
+            .send_transaction_polling(&sign(n.network_id, t, &[&alice])),
+    )
+    .unwrap();
+    assert_eq!(
+        n.invoke(&alice, Net::increment_fn(&contract, &alice))
+            .unwrap()
+            .return_value()
+            .unwrap(),
+        ScVal::U32(2)
+    );
+    let key = LedgerKey::ContractData(LedgerKeyContractData {
+        contract: contract.clone(),
+        key: ScVal::LedgerKeyContractInstance,
+        durability: ContractDataDurability::Persistent,
+    });
+    assert!(live_until(&n, &key) > n.net.latest_ledger());
+}
+
+#[test]
+fn state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Keypair::from_seed([70; 32]);
+    let contract;
+    {
+        let n = start_with(Config {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        });
+        n.fund(&alice, 1000);
+        contract = n.deploy_counter(&alice);
+        n.invoke(&alice, Net::increment_fn(&contract, &alice))
+            .unwrap();
+    }
+    let n = start_with(Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    });
+    assert!(n.net.latest_ledger() > 3);
+    assert_eq!(
+        n.invoke(&alice, Net::increment_fn(&contract, &alice))
+            .unwrap()
+            .return_value()
+            .unwrap(),
+        ScVal::U32(2)
+    );
+    drop(n);
+    // Another passphrase on the same directory is refused with a clear error.
+    let err = medimint_devnet::Devnet::start(Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        passphrase: "Other".into(),
+        ..Default::default()
+    })
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("use another data directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ledgers_close_on_a_timer() {
+    let n = start_with(Config {
+        ledger_ms: 50,
+        ..Default::default()
+    });
+    let first = n.net.latest_ledger();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(n.net.latest_ledger() >= first + 3);
+    let k = Keypair::from_seed([80; 32]);
+    let (status, _) = http(&n, "GET", &format!("/friendbot?addr={}", k.address()), "");
+    assert_eq!(status, 200);
+    assert_eq!(n.balance(&k), medimint_devnet::FRIENDBOT_STARTING_BALANCE);
+}
+
+#[test]
+fn bad_input_gets_the_network_codes_and_the_server_keeps_serving() {
+    let n = start();
+    let a = Keypair::from_seed([90; 32]);
+    let stranger = Keypair::from_seed([91; 32]);
+    n.fund(&a, 100);
+    let pay = |fee: u32, seq: i64| {
+        tx(
+            &a,
+            seq,
+            fee,
+            vec![op(OperationBody::Payment(PaymentOp {
+                destination: muxed(&n.root()),
+                asset: Asset::Native,
+                amount: 1,
+            }))],
+        )
+    };
+    let seq = n.seq(&a) + 1;
+    let healthy = |n: &Net| assert_eq!(n.block(n.client.get_health()).unwrap().status, "healthy");
+
+    // Malformed XDR: a JSON-RPC invalid-params error naming the problem.
+    let r = rpc_raw(
+        &n,
+        "sendTransaction",
+        serde_json::json!({"transaction": "bm90IHhkcg=="}),
+    );
+    assert_eq!(r["error"]["code"], -32602);
+    assert!(r["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid transaction"));
+    let r = rpc_raw(&n, "sendTransaction", serde_json::json!({}));
+    assert_eq!(r["error"]["code"], -32602);
+    let (status, body) = http(&n, "POST", "/", "{nope");
+    assert_eq!(status, 200);
+    assert!(body.contains("-32700"));
+    let r = rpc_raw(&n, "noSuchMethod", serde_json::json!({}));
+    assert_eq!(r["error"]["code"], -32601);
+    healthy(&n);
+
+    let code = |env: TransactionEnvelope| {
+        let (status, err) = send_raw(&n, &env);
+        assert_eq!(status, "ERROR");
+        err.unwrap().result
+    };
+    // Wrong network passphrase: the signature does not verify here.
+    let wrong_net = medimint_devnet::keys::network_id("Test SDF Network ; September 2015");
+    assert_eq!(
+        code(sign(wrong_net, pay(100, seq), &[&a])),
+        TransactionResultResult::TxBadAuth
+    );
+    // Missing and foreign signatures.
+    assert_eq!(
+        code(sign(n.network_id, pay(100, seq), &[])),
+        TransactionResultResult::TxBadAuth
+    );
+    assert_eq!(
+        code(sign(n.network_id, pay(100, seq), &[&stranger])),
+        TransactionResultResult::TxBadAuth
+    );
+    // A needless extra signature.
+    assert_eq!(
+        code(sign(n.network_id, pay(100, seq), &[&a, &stranger])),
+        TransactionResultResult::TxBadAuthExtra
+    );
+    // Bad sequence, low fee.
+    assert_eq!(
+        code(sign(n.network_id, pay(100, seq + 5), &[&a])),
+        TransactionResultResult::TxBadSeq
+    );
+    assert_eq!(
+        code(sign(n.network_id, pay(99, seq), &[&a])),
+        TransactionResultResult::TxInsufficientFee
+    );
+    // Resources above the network limits.
+    let mut t = pay(1_000_000, seq);
+    t.operations = vec![op(OperationBody::ExtendFootprintTtl(
+        ExtendFootprintTtlOp {
+            ext: ExtensionPoint::V0,
+            extend_to: 100,
+        },
+    ))]
+    .try_into()
+    .unwrap();
+    t.ext = TransactionExt::V1(SorobanTransactionData {
+        ext: SorobanTransactionDataExt::V0,
+        resources: SorobanResources {
+            footprint: LedgerFootprint {
+                read_only: vec![code_key()].try_into().unwrap(),
+                read_write: Default::default(),
+            },
+            instructions: 500_000_000,
+            disk_read_bytes: 0,
+            write_bytes: 0,
+        },
+        resource_fee: 900_000,
+    });
+    assert_eq!(
+        code(sign(n.network_id, t, &[&a])),
+        TransactionResultResult::TxSorobanInvalid
+    );
+    // Nothing above changed the account.
+    assert_eq!(n.seq(&a), seq - 1);
+    healthy(&n);
+
+    // An unsupported operation: accepted, then failed with opNOT_SUPPORTED; only the fee
+    // and the sequence number change.
+    let before = n.balance(&a);
+    let t = tx(
+        &a,
+        seq,
+        100,
+        vec![op(OperationBody::BumpSequence(BumpSequenceOp {
+            bump_to: SequenceNumber(seq + 100),
+        }))],
+    );
+    let env = sign(n.network_id, t, &[&a]);
+    let (status, _) = send_raw(&n, &env);
+    assert_eq!(status, "PENDING");
+    let (status, _) = send_raw(&n, &env);
+    assert_eq!(status, "DUPLICATE");
+    let txs = rpc_raw(
+        &n,
+        "getTransactions",
+        serde_json::json!({"startLedger": 1, "pagination": {"limit": 200}}),
+    );
+    let last = txs["result"]["transactions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["status"], "FAILED");
+    let res = soroban_env_host::xdr::TransactionResult::from_xdr_base64(
+        last["resultXdr"].as_str().unwrap(),
+        Limits::none(),
+    )
+    .unwrap();
+    let TransactionResultResult::TxFailed(ops) = res.result else {
+        panic!()
+    };
+    assert_eq!(ops[0], OperationResult::OpNotSupported);
+    assert_eq!(n.seq(&a), seq);
+    assert_eq!(n.balance(&a), before - 100);
+    // getTransaction of an unknown hash.
+    let r = rpc_raw(
+        &n,
+        "getTransaction",
+        serde_json::json!({"hash": "00".repeat(32)}),
+    );
+    assert_eq!(r["result"]["status"], "NOT_FOUND");
+    let r = rpc_raw(&n, "getTransaction", serde_json::json!({"hash": "xyz"}));
+    assert_eq!(r["error"]["code"], -32602);
+    // getEvents before the retention window.
+    let r = rpc_raw(&n, "getEvents", serde_json::json!({"startLedger": 0}));
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("startLedger must be between"),
+        "{r}"
+    );
+    healthy(&n);
+}

@@ -1,0 +1,179 @@
+//! Reading one DICOM file from a stream: its SHA-256 and size over every byte, and its
+//! header (everything before the pixel data) parsed by dicom-object, in bounded memory.
+
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, OpenFileOptions, ReadPreamble};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::scan::{scan, STOP_TAG};
+
+/// Default cap on the bytes kept for a header (everything before the pixel data).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024 * 1024;
+
+const CHUNK: usize = 64 * 1024;
+
+/// Why a file's header could not be read. Messages name tags and offsets, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// No `DICM` magic after a 128-byte preamble: not a DICOM Part 10 file.
+    #[error("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)")]
+    NotPart10,
+    /// The file ends inside an element header or an open sequence.
+    #[error("the file is truncated: it ends inside the header at byte {offset}")]
+    Truncated {
+        /// Where the file ended.
+        offset: u64,
+    },
+    /// An element declares more bytes than the file has left.
+    #[error(
+        "element ({:04X},{:04X}) declares {declared} bytes but only {remaining} remain in the file",
+        tag.0, tag.1
+    )]
+    LengthBeyondEnd {
+        /// The element's tag.
+        tag: (u16, u16),
+        /// Its declared length.
+        declared: u64,
+        /// Bytes left in the file after its header.
+        remaining: u64,
+    },
+    /// The header (before the pixel data) is larger than the configured cap.
+    #[error("the header before the pixel data is larger than the {limit}-byte limit")]
+    HeaderTooLarge {
+        /// The cap.
+        limit: u64,
+    },
+    /// A transfer syntax this pipeline does not read.
+    #[error("transfer syntax {0} is not accepted")]
+    UnsupportedTransferSyntax(String),
+    /// dicom-object or the bounds scan rejected the encoding.
+    #[error("malformed DICOM: {0}")]
+    Malformed(String),
+}
+
+/// The header fields the pipeline checks and summarises. PHI: never log these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderFields {
+    /// Transfer Syntax UID (0002,0010).
+    pub transfer_syntax: String,
+    /// SOP Class UID (0008,0016).
+    pub sop_class_uid: Option<String>,
+    /// SOP Instance UID (0008,0018).
+    pub sop_instance_uid: Option<String>,
+    /// Study Instance UID (0020,000D).
+    pub study_instance_uid: Option<String>,
+    /// Series Instance UID (0020,000E).
+    pub series_instance_uid: Option<String>,
+    /// Patient's Name (0010,0010), as stored.
+    pub patient_name: Option<String>,
+    /// Patient's Birth Date (0010,0030), as stored.
+    pub patient_birth_date: Option<String>,
+    /// Patient ID (0010,0020).
+    pub patient_id: Option<String>,
+    /// Modality (0008,0060).
+    pub modality: Option<String>,
+    /// Body Part Examined (0018,0015).
+    pub body_part: Option<String>,
+    /// Study Date (0008,0020).
+    pub study_date: Option<String>,
+    /// Number of Frames (0028,0008), 1 if absent.
+    pub frames: u32,
+}
+
+/// A file's digest and size, over every byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileDigest {
+    /// SHA-256 of the file.
+    pub sha256: [u8; 32],
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The outcome of reading one file.
+#[derive(Debug)]
+pub struct ReadFile {
+    /// Digest and size (always computed, whatever the header).
+    pub digest: FileDigest,
+    /// The parsed header, or why it could not be parsed.
+    pub header: Result<ParsedHeader, HeaderError>,
+}
+
+/// A parsed header.
+#[derive(Debug)]
+pub struct ParsedHeader {
+    /// Fields the pipeline uses.
+    pub fields: HeaderFields,
+    /// The header as parsed (file meta group and data set, without pixel data).
+    pub object: DefaultDicomObject,
+}
+
+impl ParsedHeader {
+    /// The header as DICOM JSON (PS3.18 Annex F), file meta group excluded.
+    pub fn to_dicom_json(&self) -> Result<serde_json::Value, HeaderError> {
+        dicom_json::to_value(&*self.object)
+            .map_err(|e| HeaderError::Malformed(format!("cannot express as DICOM JSON: {e}")))
+    }
+}
+
+/// Streams `reader` to its end: hashes every byte and keeps at most `max_header_bytes` for
+/// the header. An I/O error is returned as such (transient); a bad header is in
+/// [`ReadFile::header`].
+pub async fn read_file(
+    reader: &mut (dyn AsyncRead + Send + Unpin),
+    max_header_bytes: usize,
+) -> std::io::Result<ReadFile> {
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity(CHUNK.min(max_header_bytes));
+    let mut chunk = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = reader.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&chunk[..n]);
+        size += n as u64;
+        let room = max_header_bytes - head.len();
+        head.extend_from_slice(&chunk[..n.min(room)]);
+    }
+    let digest = FileDigest {
+        sha256: hasher.finalize().into(),
+        size,
+    };
+    let header = parse_header(&head, size);
+    Ok(ReadFile { digest, header })
+}
+
+/// Parses the header held in `head`, the first bytes of a file of `file_size` bytes.
+pub fn parse_header(head: &[u8], file_size: u64) -> Result<ParsedHeader, HeaderError> {
+    let scanned = scan(head, file_size)?;
+    let object = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .read_until(dicom_core::Tag(STOP_TAG.0, STOP_TAG.1))
+        .from_reader(head)
+        .map_err(|e| HeaderError::Malformed(e.to_string()))?;
+    let text = |tag| -> Option<String> {
+        object
+            .get(tag)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+    };
+    let fields = HeaderFields {
+        transfer_syntax: scanned.transfer_syntax,
+        sop_class_uid: text(tags::SOP_CLASS_UID),
+        sop_instance_uid: text(tags::SOP_INSTANCE_UID),
+        study_instance_uid: text(tags::STUDY_INSTANCE_UID),
+        series_instance_uid: text(tags::SERIES_INSTANCE_UID),
+        patient_name: text(tags::PATIENT_NAME),
+        patient_birth_date: text(tags::PATIENT_BIRTH_DATE),
+        patient_id: text(tags::PATIENT_ID),
+        modality: text(tags::MODALITY),
+        body_part: text(tags::BODY_PART_EXAMINED),
+        study_date: text(tags::STUDY_DATE),
+        frames: text(tags::NUMBER_OF_FRAMES)
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1),
+    };
+    Ok(ParsedHeader { fields, object })
+}

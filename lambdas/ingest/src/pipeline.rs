@@ -1,0 +1,699 @@
+//! The release pipeline as a function over the storage, database, sealer and chain traits.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use medimint_storage::{
+    now, Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, Release, ReleaseStatus,
+    StorageError,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::checksum::{checksum_root, FileChecksum};
+use crate::header::{read_file, DEFAULT_MAX_HEADER_BYTES};
+use crate::layout::{metadata_key, study_file_key, study_id, wrapped_key_key, ReleaseRef};
+use crate::manifest::{parse_manifest, Manifest, MANIFEST_NAME, MAX_MANIFEST_BYTES};
+use crate::report::{Problem, ProblemCode, Report};
+use crate::summary::{summarise, StudySummary};
+use crate::traits::{Chain, IssuerStatus, Proposal, Sealer};
+use crate::validate::{validate, ExaminedFile};
+use crate::IngestError;
+
+/// Tuning.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Cap on the bytes of a header kept in memory (see [`crate::header`]).
+    pub max_header_bytes: usize,
+    /// How long a `processing` claim holds before another invocation may take over.
+    pub lease_secs: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            // Longer than a Lambda's 15-minute limit.
+            lease_secs: 20 * 60,
+        }
+    }
+}
+
+/// How a release ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Proposed on chain, the upload removed (also returned for a repeat delivery).
+    Released {
+        /// The token id.
+        token_id: String,
+        /// The study id under `studies/`.
+        study_id: String,
+        /// Hex checksum root.
+        checksum_root: String,
+    },
+    /// Refused; the report is at `report_key` and the upload under `quarantine/`.
+    Rejected {
+        /// The report.
+        report: Report,
+        /// Where its JSON is stored.
+        report_key: String,
+    },
+}
+
+/// The pipeline and the parts it runs over.
+pub struct Ingest {
+    store: Arc<dyn ObjectStore>,
+    db: Arc<dyn AppDb>,
+    sealer: Arc<dyn Sealer>,
+    chain: Arc<dyn Chain>,
+    config: IngestConfig,
+}
+
+/// The metadata object, encrypted under the study key. PHI: the headers.
+#[derive(Serialize)]
+struct MetadataObject<'a> {
+    version: u32,
+    study_id: &'a str,
+    issuer: &'a str,
+    release_id: &'a str,
+    checksum_root: &'a str,
+    files: Vec<MetadataFile<'a>>,
+    summary: &'a StudySummary,
+}
+
+#[derive(Serialize)]
+struct MetadataFile<'a> {
+    #[serde(flatten)]
+    checksum: &'a FileChecksum,
+    object_key: String,
+    /// The header as DICOM JSON (PS3.18 Annex F).
+    header: &'a serde_json::Value,
+}
+
+/// A validated file ready to seal.
+struct Checked {
+    path: String,
+    key: String,
+    checksum: FileChecksum,
+    sha256: [u8; 32],
+    header_json: serde_json::Value,
+}
+
+impl Ingest {
+    /// The pipeline over these parts.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        db: Arc<dyn AppDb>,
+        sealer: Arc<dyn Sealer>,
+        chain: Arc<dyn Chain>,
+        config: IngestConfig,
+    ) -> Self {
+        Self {
+            store,
+            db,
+            sealer,
+            chain,
+            config,
+        }
+    }
+
+    /// Processes one release end to end. Safe to call again for the same release at any
+    /// time: a repeat returns the first outcome, and a retry after a failure at any step
+    /// resumes without duplicating anything.
+    pub async fn process(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
+        let existing = self
+            .db
+            .get_release(&release.issuer, &release.release_id)
+            .await
+            .map_err(IngestError::storage("reading the release"))?;
+        if let Some(rel) = &existing {
+            match rel.status {
+                ReleaseStatus::Confirmed => return Ok(released(rel)),
+                ReleaseStatus::Rejected => return self.finish_rejection(release, rel).await,
+                _ => {}
+            }
+        }
+        let manifest_bytes = match self
+            .store
+            .get_bytes(&release.manifest_key(), MAX_MANIFEST_BYTES)
+            .await
+        {
+            Ok(b) => Some(b),
+            Err(StorageError::NotFound(_)) => None,
+            Err(StorageError::Backend {
+                transient: false,
+                message,
+                ..
+            }) if message.contains("limit") => Some(Vec::new()),
+            Err(e) => return Err(IngestError::storage("reading release.json")(e)),
+        };
+        let Some(manifest_bytes) = manifest_bytes else {
+            return match existing {
+                // The manifest goes last when the upload is removed: finish that.
+                Some(rel) if rel.status == ReleaseStatus::Proposed => self.confirm(release, rel).await,
+                _ => Err(IngestError::NotARelease(format!(
+                    "{} does not exist",
+                    release.manifest_key()
+                ))),
+            };
+        };
+        let rel = self
+            .db
+            .insert_release(&Release::received(
+                &release.issuer,
+                &release.release_id,
+                now(),
+            ))
+            .await
+            .map_err(IngestError::storage("recording the release"))?;
+
+        match self.chain.issuer_status(&release.issuer).await? {
+            IssuerStatus::Trusted => {}
+            status => {
+                let why = match status {
+                    IssuerStatus::Suspended => "the issuer is suspended in the issuer registry",
+                    _ => "the issuer is not in the issuer registry",
+                };
+                let problems = vec![Problem::release(ProblemCode::UntrustedIssuer, why)];
+                return self.reject(release, rel, problems, 0).await;
+            }
+        }
+        let manifest = match parse_manifest(&manifest_bytes) {
+            Ok(m) => m,
+            Err(problems) => return self.reject(release, rel, problems, 0).await,
+        };
+        drop(manifest_bytes);
+
+        let (examined, jsons) = self.examine(release).await?;
+        let problems = validate(&manifest, &examined);
+        if !problems.is_empty() {
+            return self.reject(release, rel, problems, examined.len()).await;
+        }
+        let mut checked: Vec<Checked> = examined
+            .into_iter()
+            .zip(jsons)
+            .map(|(f, json)| Checked {
+                key: format!("{}{}", release.inbox_prefix(), f.path),
+                checksum: FileChecksum {
+                    path: f.path.clone(),
+                    sha256: hex::encode(f.digest.sha256),
+                    size: f.digest.size,
+                },
+                sha256: f.digest.sha256,
+                path: f.path,
+                header_json: json.unwrap_or(serde_json::Value::Null),
+            })
+            .collect();
+        checked.sort_by(|a, b| a.path.cmp(&b.path));
+        let digests: Vec<[u8; 32]> = checked.iter().map(|c| c.sha256).collect();
+        let root = hex::encode(checksum_root(&digests));
+
+        // A checksum root is released once: the first release to claim it owns it.
+        let me = format!("{}/{}", release.issuer, release.release_id);
+        match self
+            .db
+            .put_idempotency(&format!("checksum-root:{root}"), &me)
+            .await
+            .map_err(IngestError::storage("claiming the checksum root"))?
+        {
+            IdempotencyOutcome::Inserted => {}
+            IdempotencyOutcome::Existing(owner) if owner == me => {}
+            IdempotencyOutcome::Existing(owner) => {
+                let problems = vec![Problem::release(
+                    ProblemCode::AlreadyReleased,
+                    format!("these files were already released as {owner}"),
+                )];
+                return self.reject(release, rel, problems, checked.len()).await;
+            }
+        }
+
+        let patient = self.patient_address(&manifest).await?;
+        let rel = self.claim(release, rel).await?;
+        let rel = if rel.status == ReleaseStatus::Processing {
+            match self
+                .seal_and_store(release, rel.clone(), &manifest, &checked, &root, &patient)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // Give the lease back so that a retry need not wait for it to expire.
+                    let mut back = rel;
+                    back.status = ReleaseStatus::Received;
+                    let _ = self.db.update_release(&back).await;
+                    return Err(e);
+                }
+            }
+        } else {
+            rel
+        };
+        let rel = if rel.status == ReleaseStatus::Stored {
+            self.propose(rel, &patient).await?
+        } else {
+            rel
+        };
+        self.confirm(release, rel).await
+    }
+
+    /// Reads every uploaded file once: digest, size and header.
+    async fn examine(
+        &self,
+        release: &ReleaseRef,
+    ) -> Result<(Vec<ExaminedFile>, Vec<Option<serde_json::Value>>), IngestError> {
+        let prefix = release.inbox_prefix();
+        let objects = self
+            .store
+            .list(&prefix)
+            .await
+            .map_err(IngestError::storage("listing the upload"))?;
+        let mut files = Vec::new();
+        let mut jsons = Vec::new();
+        for obj in objects {
+            let path = obj.key[prefix.len()..].to_owned();
+            if path == MANIFEST_NAME {
+                continue;
+            }
+            let mut reader = self
+                .store
+                .get_stream(&obj.key)
+                .await
+                .map_err(IngestError::storage("opening an uploaded file"))?;
+            let read = read_file(&mut reader, self.config.max_header_bytes)
+                .await
+                .map_err(|e| IngestError::Transient {
+                    step: "reading an uploaded file",
+                    message: e.to_string(),
+                })?;
+            let (header, json) = match read.header {
+                Ok(parsed) => match parsed.to_dicom_json() {
+                    Ok(json) => (Ok(parsed.fields), Some(json)),
+                    Err(e) => (Err(e), None),
+                },
+                Err(e) => (Err(e), None),
+            };
+            files.push(ExaminedFile {
+                path,
+                digest: read.digest,
+                header,
+            });
+            jsons.push(json);
+        }
+        Ok((files, jsons))
+    }
+
+    /// The patient's address: the account of the manifest's email, created (custodial, with
+    /// its on-chain account) if there is none.
+    async fn patient_address(&self, manifest: &Manifest) -> Result<String, IngestError> {
+        let email = &manifest.patient.email;
+        if let Some(acct) = self
+            .db
+            .account_by_email(email)
+            .await
+            .map_err(IngestError::storage("looking up the patient's account"))?
+        {
+            return Ok(acct.address);
+        }
+        let index = self
+            .db
+            .allocate_hd_index()
+            .await
+            .map_err(IngestError::storage("allocating an HD index"))?;
+        let address = self.chain.ensure_patient_account(index).await?;
+        // If another invocation created the account meanwhile, its address wins; the index
+        // allocated here stays unused.
+        let stored = self
+            .db
+            .insert_account(&Account {
+                email: email.clone(),
+                address,
+                custody: Custody::Custodial,
+                hd_index: Some(index),
+                created_at: now(),
+            })
+            .await
+            .map_err(IngestError::storage("recording the patient's account"))?;
+        Ok(stored.address)
+    }
+
+    /// Takes the `processing` lease, unless the release is already further along. Two
+    /// invocations never seal the same release at once: the version check lets one win.
+    async fn claim(&self, release: &ReleaseRef, mut rel: Release) -> Result<Release, IngestError> {
+        for _ in 0..5 {
+            let t = now();
+            let takeable = match rel.status {
+                ReleaseStatus::Received => true,
+                ReleaseStatus::Processing => t >= rel.updated_at + self.config.lease_secs,
+                _ => return Ok(rel),
+            };
+            if !takeable {
+                return Err(IngestError::Transient {
+                    step: "claiming the release",
+                    message: "another invocation is processing this release".into(),
+                });
+            }
+            let mut next = rel.clone();
+            next.status = ReleaseStatus::Processing;
+            next.updated_at = t;
+            match self.db.update_release(&next).await {
+                Ok(r) => return Ok(r),
+                Err(StorageError::Conflict(_)) => {
+                    rel = self
+                        .db
+                        .get_release(&release.issuer, &release.release_id)
+                        .await
+                        .map_err(IngestError::storage("reading the release"))?
+                        .ok_or_else(|| IngestError::Transient {
+                            step: "claiming the release",
+                            message: "the release record vanished".into(),
+                        })?;
+                }
+                Err(e) => return Err(IngestError::storage("claiming the release")(e)),
+            }
+        }
+        Err(IngestError::Transient {
+            step: "claiming the release",
+            message: "the release record keeps changing".into(),
+        })
+    }
+
+    /// Encrypts every file, wraps the study key to the patient and the issuer, stores the
+    /// metadata object, and records `stored`. Every attempt writes the same keys (and a new
+    /// study key), so a retry overwrites what an interrupted one left.
+    async fn seal_and_store(
+        &self,
+        release: &ReleaseRef,
+        rel: Release,
+        _manifest: &Manifest,
+        files: &[Checked],
+        root: &str,
+        patient: &str,
+    ) -> Result<Release, IngestError> {
+        let sid = study_id(release);
+        let seal = self.sealer.new_study()?;
+        for f in files {
+            let reader = self
+                .store
+                .get_stream(&f.key)
+                .await
+                .map_err(IngestError::storage("opening an uploaded file"))?;
+            let digest = Arc::new(Mutex::new(None));
+            let hashing = HashingReader::new(reader, digest.clone());
+            let mut encrypted = seal.encrypt(Box::new(hashing));
+            self.store
+                .put_stream(&study_file_key(&sid, &f.checksum.sha256), &mut encrypted)
+                .await
+                .map_err(IngestError::storage("storing an encrypted file"))?;
+            let seen = digest.lock().ok().and_then(|d| *d);
+            if seen != Some(f.sha256) {
+                return Err(IngestError::Transient {
+                    step: "storing an encrypted file",
+                    message: format!("{} changed while it was being released", f.path),
+                });
+            }
+        }
+        for address in [patient, release.issuer.as_str()] {
+            let wrapped = seal.wrap_key(address)?;
+            self.store
+                .put_bytes(&wrapped_key_key(&sid, address), Bytes::from(wrapped))
+                .await
+                .map_err(IngestError::storage("storing a wrapped key"))?;
+        }
+        let fields: Vec<crate::HeaderFields> = files
+            .iter()
+            .map(|f| fields_from_json(&f.header_json))
+            .collect();
+        let summary_input: Vec<(&str, u64, &crate::HeaderFields)> = files
+            .iter()
+            .zip(&fields)
+            .map(|(f, h)| (f.path.as_str(), f.checksum.size, h))
+            .collect();
+        let summary = summarise(&summary_input);
+        let meta = MetadataObject {
+            version: 1,
+            study_id: &sid,
+            issuer: &release.issuer,
+            release_id: &release.release_id,
+            checksum_root: root,
+            files: files
+                .iter()
+                .map(|f| MetadataFile {
+                    checksum: &f.checksum,
+                    object_key: study_file_key(&sid, &f.checksum.sha256),
+                    header: &f.header_json,
+                })
+                .collect(),
+            summary: &summary,
+        };
+        let plain = serde_json::to_vec(&meta).map_err(|e| IngestError::Transient {
+            step: "building the metadata object",
+            message: e.to_string(),
+        })?;
+        let (cid, sealed) = seal.seal_metadata(&plain)?;
+        drop(plain);
+        self.store
+            .put_bytes(&metadata_key(&cid), Bytes::from(sealed))
+            .await
+            .map_err(IngestError::storage("storing the metadata object"))?;
+        let mut next = rel;
+        next.status = ReleaseStatus::Stored;
+        next.study_id = Some(sid);
+        next.checksum_root = Some(root.to_owned());
+        next.metadata_cid = Some(cid);
+        next.updated_at = now();
+        self.db
+            .update_release(&next)
+            .await
+            .map_err(IngestError::storage("recording the stored study"))
+    }
+
+    /// Proposes the release on chain, unless an earlier attempt already did.
+    async fn propose(&self, rel: Release, patient: &str) -> Result<Release, IngestError> {
+        let root = rel.checksum_root.clone().unwrap_or_default();
+        let token = match self.chain.token_by_root(&root).await? {
+            Some(t) => t,
+            None => {
+                self.chain
+                    .propose_release(&Proposal {
+                        issuer: rel.issuer.clone(),
+                        patient: patient.to_owned(),
+                        checksum_root: root.clone(),
+                        metadata_uri: format!(
+                            "ipfs://{}",
+                            rel.metadata_cid.as_deref().unwrap_or_default()
+                        ),
+                    })
+                    .await?
+            }
+        };
+        let mut next = rel;
+        next.status = ReleaseStatus::Proposed;
+        next.token_id = Some(token);
+        next.updated_at = now();
+        self.db
+            .update_release(&next)
+            .await
+            .map_err(IngestError::storage("recording the proposal"))
+    }
+
+    /// The chain holds the release: remove the original upload (manifest last, so an
+    /// interrupted removal is finished by the next delivery) and record `confirmed`.
+    async fn confirm(&self, release: &ReleaseRef, rel: Release) -> Result<Outcome, IngestError> {
+        let prefix = release.inbox_prefix();
+        let objects = self
+            .store
+            .list(&prefix)
+            .await
+            .map_err(IngestError::storage("listing the upload"))?;
+        let manifest = release.manifest_key();
+        for obj in objects.iter().filter(|o| o.key != manifest) {
+            self.store
+                .delete(&obj.key)
+                .await
+                .map_err(IngestError::storage("removing the original upload"))?;
+        }
+        self.store
+            .delete(&manifest)
+            .await
+            .map_err(IngestError::storage("removing the original upload"))?;
+        let mut next = rel;
+        next.status = ReleaseStatus::Confirmed;
+        next.updated_at = now();
+        let rel = self
+            .db
+            .update_release(&next)
+            .await
+            .map_err(IngestError::storage("recording the confirmation"))?;
+        tracing::info!(
+            issuer = %release.issuer,
+            release_id = %release.release_id,
+            token_id = rel.token_id.as_deref().unwrap_or(""),
+            "release proposed; upload removed"
+        );
+        Ok(released(&rel))
+    }
+
+    /// Writes the report, records `rejected`, and moves the upload to `quarantine/`.
+    async fn reject(
+        &self,
+        release: &ReleaseRef,
+        rel: Release,
+        problems: Vec<Problem>,
+        files_examined: usize,
+    ) -> Result<Outcome, IngestError> {
+        let report = Report::new(&release.issuer, &release.release_id, files_examined, problems);
+        let q = release.quarantine_prefix();
+        let report_key = format!("{q}report.json");
+        self.store
+            .put_bytes(&report_key, Bytes::from(report.to_json()))
+            .await
+            .map_err(IngestError::storage("storing the report"))?;
+        self.store
+            .put_bytes(&format!("{q}report.txt"), Bytes::from(report.to_text()))
+            .await
+            .map_err(IngestError::storage("storing the report"))?;
+        let mut next = rel;
+        next.status = ReleaseStatus::Rejected;
+        next.report_key = Some(report_key);
+        next.updated_at = now();
+        let rel = match self.db.update_release(&next).await {
+            Ok(r) => r,
+            // Another invocation got there first; its record stands.
+            Err(StorageError::Conflict(_)) => self
+                .db
+                .get_release(&release.issuer, &release.release_id)
+                .await
+                .map_err(IngestError::storage("reading the release"))?
+                .unwrap_or(next),
+            Err(e) => return Err(IngestError::storage("recording the rejection")(e)),
+        };
+        tracing::warn!(
+            issuer = %release.issuer,
+            release_id = %release.release_id,
+            problems = report.problems.len(),
+            codes = ?report.codes(),
+            "release rejected"
+        );
+        self.finish_rejection(release, &rel).await
+    }
+
+    /// Moves what is left of the upload to `quarantine/` (manifest last) and returns the
+    /// stored report.
+    async fn finish_rejection(
+        &self,
+        release: &ReleaseRef,
+        rel: &Release,
+    ) -> Result<Outcome, IngestError> {
+        let prefix = release.inbox_prefix();
+        let q = release.quarantine_prefix();
+        let objects = self
+            .store
+            .list(&prefix)
+            .await
+            .map_err(IngestError::storage("listing the upload"))?;
+        let manifest = release.manifest_key();
+        let mut ordered: Vec<_> = objects.iter().filter(|o| o.key != manifest).collect();
+        ordered.extend(objects.iter().filter(|o| o.key == manifest));
+        for obj in ordered {
+            let to = format!("{q}upload/{}", &obj.key[prefix.len()..]);
+            self.store
+                .rename(&obj.key, &to)
+                .await
+                .map_err(IngestError::storage("moving the upload to quarantine"))?;
+        }
+        let report_key = rel
+            .report_key
+            .clone()
+            .unwrap_or_else(|| format!("{q}report.json"));
+        let bytes = self
+            .store
+            .get_bytes(&report_key, 64 * 1024 * 1024)
+            .await
+            .map_err(IngestError::storage("reading the report"))?;
+        let report: Report = serde_json::from_slice(&bytes).map_err(|e| IngestError::Transient {
+            step: "reading the report",
+            message: e.to_string(),
+        })?;
+        Ok(Outcome::Rejected { report, report_key })
+    }
+}
+
+fn released(rel: &Release) -> Outcome {
+    Outcome::Released {
+        token_id: rel.token_id.clone().unwrap_or_default(),
+        study_id: rel.study_id.clone().unwrap_or_default(),
+        checksum_root: rel.checksum_root.clone().unwrap_or_default(),
+    }
+}
+
+/// The summary's fields back from a DICOM JSON header (the parsed objects are not kept
+/// between the validation and sealing passes, to bound memory).
+fn fields_from_json(json: &serde_json::Value) -> crate::HeaderFields {
+    let get = |tag: &str| -> Option<String> {
+        json.get(tag)?
+            .get("Value")?
+            .get(0)?
+            .as_str()
+            .map(str::to_owned)
+    };
+    crate::HeaderFields {
+        transfer_syntax: String::new(),
+        sop_class_uid: get("00080016"),
+        series_instance_uid: get("0020000E"),
+        modality: get("00080060"),
+        body_part: get("00180015"),
+        study_date: get("00080020"),
+        frames: json
+            .get("00280008")
+            .and_then(|e| e.get("Value")?.get(0).cloned())
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1),
+        ..Default::default()
+    }
+}
+
+/// Passes bytes through while hashing them; stores the digest at the end of the stream.
+struct HashingReader {
+    inner: medimint_storage::ObjectReader,
+    hasher: Option<Sha256>,
+    out: Arc<Mutex<Option<[u8; 32]>>>,
+}
+
+impl HashingReader {
+    fn new(inner: medimint_storage::ObjectReader, out: Arc<Mutex<Option<[u8; 32]>>>) -> Self {
+        Self {
+            inner,
+            hasher: Some(Sha256::new()),
+            out,
+        }
+    }
+}
+
+impl AsyncRead for HashingReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let fresh = &buf.filled()[before..];
+                if fresh.is_empty() {
+                    if let Some(h) = this.hasher.take() {
+                        if let Ok(mut slot) = this.out.lock() {
+                            *slot = Some(h.finalize().into());
+                        }
+                    }
+                } else if let Some(h) = this.hasher.as_mut() {
+                    h.update(fresh);
+                }
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! The release pipeline over a local directory and SQLite, with test versions of the sealer
+//! and the chain, on real DICOM files (pydicom's) and studies generated from them.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use common::*;
+use medimint_ingest::checksum::{hash_reader, FileChecksum, PresentedFile};
+use medimint_ingest::{
+    checksum_root, verify, Ingest, IngestConfig, Outcome, ProblemCode, ReleaseRef, Report,
+};
+use medimint_storage::{AppDb, LocalDirStore, ObjectStore, ReleaseStatus, SqliteDb};
+use medimint_testkit::pydicom_file;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn ObjectStore>,
+    db: Arc<dyn AppDb>,
+    sealer: Arc<TestSealer>,
+    chain: Arc<TestChain>,
+    faults: Arc<Faults>,
+    ingest: Ingest,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalDirStore::new(dir.path()).unwrap());
+    let db: Arc<dyn AppDb> = Arc::new(SqliteDb::open_in_memory().await.unwrap());
+    env_over(dir, store, db)
+}
+
+fn env_over(dir: tempfile::TempDir, store: Arc<dyn ObjectStore>, db: Arc<dyn AppDb>) -> Env {
+    let faults = Arc::new(Faults::default());
+    let sealer = Arc::new(TestSealer::new(faults.clone()));
+    let chain = Arc::new(TestChain::new(faults.clone()));
+    let ingest = Ingest::new(
+        store.clone(),
+        db.clone(),
+        sealer.clone(),
+        chain.clone(),
+        IngestConfig::default(),
+    );
+    Env {
+        _dir: dir,
+        store,
+        db,
+        sealer,
+        chain,
+        faults,
+        ingest,
+    }
+}
+
+fn rel(issuer: &str, id: &str) -> ReleaseRef {
+    ReleaseRef {
+        issuer: issuer.into(),
+        release_id: id.into(),
+    }
+}
+
+fn ct() -> std::path::PathBuf {
+    pydicom_file("CT_small.dcm").expect("pydicom test data")
+}
+
+async fn keys(store: &dyn ObjectStore, prefix: &str) -> Vec<String> {
+    store
+        .list(prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
+}
+
+/// Runs a release through an env and checks what a full release leaves behind.
+async fn assert_released(e: &Env, files: &[(String, Vec<u8>)], release_id: &str) -> String {
+    let r = rel(ISSUER, release_id);
+    let outcome = e.ingest.process(&r).await.unwrap();
+    let Outcome::Released {
+        token_id,
+        study_id,
+        checksum_root: root,
+    } = outcome.clone()
+    else {
+        panic!("not released: {outcome:?}");
+    };
+    let digests: Vec<[u8; 32]> = files.iter().map(|(_, b)| Sha256::digest(b).into()).collect();
+    assert_eq!(root, hex::encode(checksum_root(&digests)));
+    // Every original is stored encrypted, under its digest, and decrypts to itself.
+    let stored = keys(&*e.store, &format!("studies/{study_id}/files/")).await;
+    assert_eq!(stored.len(), files.len());
+    for (_, bytes) in files {
+        let key = format!("studies/{study_id}/files/{}", hex::encode(Sha256::digest(bytes)));
+        let ct = e.store.get_bytes(&key, 1 << 30).await.unwrap();
+        assert_ne!(&ct[..], &bytes[..]);
+        assert_eq!(unseal(&ct), *bytes);
+    }
+    // The key is wrapped to the patient and to the issuer.
+    let account = e.db.account_by_email("Jane.Doe@example.org").await.unwrap().unwrap();
+    let wrapped = keys(&*e.store, &format!("keys/{study_id}/")).await;
+    let mut expected = vec![
+        format!("keys/{study_id}/{}", account.address),
+        format!("keys/{study_id}/{ISSUER}"),
+    ];
+    expected.sort();
+    assert_eq!(wrapped, expected);
+    // The token was proposed to the patient with the metadata's address.
+    let (id, proposal) = e.chain.tokens.lock().unwrap().get(&root).cloned().unwrap();
+    assert_eq!(id, token_id);
+    assert_eq!(proposal.patient, account.address);
+    assert_eq!(proposal.issuer, ISSUER);
+    let cid = proposal.metadata_uri.strip_prefix("ipfs://").unwrap().to_owned();
+    // The upload is gone; the release is confirmed.
+    assert!(keys(&*e.store, &r.inbox_prefix()).await.is_empty());
+    let record = e.db.get_release(ISSUER, release_id).await.unwrap().unwrap();
+    assert_eq!(record.status, ReleaseStatus::Confirmed);
+    assert_eq!(record.metadata_cid.as_deref(), Some(cid.as_str()));
+    cid
+}
+
+async fn metadata(e: &Env, cid: &str) -> Value {
+    let ct = e.store.get_bytes(&format!("meta/{cid}"), 1 << 30).await.unwrap();
+    serde_json::from_slice(&unseal(&ct)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_a_generated_study_of_dozens_of_instances() {
+    let e = env().await;
+    let files = generated_study(&ct(), 3, 12);
+    upload(&*e.store, ISSUER, "r1", &files, &manifest_for(&files, &JANE)).await;
+    let cid = assert_released(&e, &files, "r1").await;
+
+    let meta = metadata(&e, &cid).await;
+    assert_eq!(meta["files"].as_array().unwrap().len(), 36);
+    // The full header, as DICOM JSON, is in the (encrypted) metadata.
+    let first = &meta["files"][0];
+    assert_eq!(first["path"], "S01/IM0001.dcm");
+    assert_eq!(first["header"]["00100020"]["Value"][0], "MRN-001");
+    assert_eq!(first["header"]["00100010"]["vr"], "PN");
+    assert!(first["header"].get("7FE00010").is_none(), "pixel data must not be read");
+    let summary = &meta["summary"];
+    assert_eq!(summary["instance_count"], 36);
+    assert_eq!(summary["series_count"], 3);
+    assert_eq!(summary["modalities"], json!(["CT"]));
+    assert_eq!(summary["study_year"], 2024);
+    assert_eq!(summary["series"][2]["instances"], 12);
+    let text = summary.to_string();
+    for phi in ["Doe", "Jane", "19800131", "MRN-001", STUDY_UID, "20240115"] {
+        assert!(!text.contains(phi), "summary holds {phi}");
+    }
+
+    // The same manifest again: the same release, nothing done twice.
+    let again = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap();
+    assert!(matches!(again, Outcome::Released { .. }));
+    assert_eq!(e.sealer.studies.load(Ordering::SeqCst), 1);
+    assert_eq!(e.chain.proposals.load(Ordering::SeqCst), 1);
+    assert_eq!(e.chain.accounts.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_failure_at_any_step_gives_one_release() {
+    let files = generated_study(&ct(), 1, 4);
+    for step in [
+        "issuer",
+        "account",
+        "seal",
+        "metadata",
+        "lookup",
+        "propose",
+        "propose-after",
+    ] {
+        let e = env().await;
+        upload(&*e.store, ISSUER, "r1", &files, &manifest_for(&files, &JANE)).await;
+        e.faults.arm(step, 1);
+        let err = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap_err();
+        assert!(err.is_transient(), "{step}: {err}");
+        // The upload stays until the release is confirmed.
+        assert_eq!(keys(&*e.store, "inbox/").await.len(), 5, "{step}");
+        assert_released(&e, &files, "r1").await;
+        assert_eq!(e.chain.tokens.lock().unwrap().len(), 1, "{step}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_files_under_another_release_id_are_refused() {
+    let e = env().await;
+    let files = generated_study(&ct(), 1, 2);
+    upload(&*e.store, ISSUER, "r1", &files, &manifest_for(&files, &JANE)).await;
+    assert_released(&e, &files, "r1").await;
+    upload(&*e.store, ISSUER, "r2", &files, &manifest_for(&files, &JANE)).await;
+    let out = e.ingest.process(&rel(ISSUER, "r2")).await.unwrap();
+    let Outcome::Rejected { report, .. } = out else { panic!("{out:?}") };
+    assert_eq!(report.codes(), [ProblemCode::AlreadyReleased]);
+    assert_eq!(e.chain.tokens.lock().unwrap().len(), 1);
+}
+
+/// Processes a bad release and checks: rejected with exactly `codes` (as a set), the report
+/// beside the release in JSON and text, the upload quarantined, nothing sealed or proposed.
+async fn assert_rejected(
+    issuer: &str,
+    files: &[(String, Vec<u8>)],
+    manifest: Value,
+    codes: &[ProblemCode],
+) -> Report {
+    let e = env().await;
+    upload(&*e.store, issuer, "bad", files, &manifest).await;
+    let out = e.ingest.process(&rel(issuer, "bad")).await.unwrap();
+    let Outcome::Rejected { report, report_key } = out else {
+        panic!("not rejected: {out:?}")
+    };
+    let mut want = codes.to_vec();
+    want.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(report.codes(), want, "{}", report.to_text());
+    assert_eq!(report_key, format!("quarantine/{issuer}/bad/report.json"));
+    let stored: Report =
+        serde_json::from_slice(&e.store.get_bytes(&report_key, 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(stored, report);
+    let text = e
+        .store
+        .get_bytes(&format!("quarantine/{issuer}/bad/report.txt"), 1 << 20)
+        .await
+        .unwrap();
+    assert!(String::from_utf8(text).unwrap().contains("rejected"));
+    assert!(keys(&*e.store, "inbox/").await.is_empty());
+    let quarantined = keys(&*e.store, &format!("quarantine/{issuer}/bad/upload/")).await;
+    assert_eq!(quarantined.len(), files.len() + 1);
+    for prefix in ["studies/", "meta/", "keys/"] {
+        assert!(keys(&*e.store, prefix).await.is_empty(), "{prefix}");
+    }
+    assert_eq!(e.sealer.studies.load(Ordering::SeqCst), 0);
+    assert!(e.chain.tokens.lock().unwrap().is_empty());
+    assert_eq!(
+        e.db.get_release(issuer, "bad").await.unwrap().unwrap().status,
+        ReleaseStatus::Rejected
+    );
+    // A repeat delivery gives the same report and changes nothing.
+    let again = e.ingest.process(&rel(issuer, "bad")).await.unwrap();
+    assert!(matches!(again, Outcome::Rejected { report: ref r, .. } if *r == report));
+    // No PHI in the report.
+    let json = report.to_json();
+    for phi in ["Doe", "Jane", "19800131", "1980-01-31", "MRN-001", "jane.doe"] {
+        assert!(!json.contains(phi), "report holds {phi}: {json}");
+    }
+    report
+}
+
+fn with(files: &[(String, Vec<u8>)], path: &str, bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
+    let mut out = files.to_vec();
+    out.push((path.into(), bytes));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_files_are_rejected() {
+    let files = generated_study(&ct(), 1, 2);
+    let whole = &files[1].1;
+    // Cut inside the pixel data, and inside the header.
+    for cut in [whole.len() / 2, 700] {
+        let bad = vec![files[0].clone(), (files[1].0.clone(), whole[..cut].to_vec())];
+        let report = assert_rejected(
+            ISSUER,
+            &bad,
+            manifest_for(&bad, &JANE),
+            &[if cut == 700 {
+                ProblemCode::LengthBeyondEnd
+            } else {
+                ProblemCode::LengthBeyondEnd
+            }],
+        )
+        .await;
+        assert_eq!(report.problems[0].file.as_deref(), Some("S01/IM0002.dcm"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_dicom_is_rejected() {
+    let files = generated_study(&ct(), 1, 1);
+    let bad = with(&files, "notes.txt", b"not an image".to_vec());
+    assert_rejected(ISSUER, &bad, manifest_for(&bad, &JANE), &[ProblemCode::NotDicom]).await;
+    // A DICOM data set without the Part 10 preamble and meta group (pydicom's no_meta.dcm).
+    let raw = std::fs::read(pydicom_file("no_meta.dcm").unwrap()).unwrap();
+    let bad = with(&files, "no_meta.dcm", raw);
+    assert_rejected(ISSUER, &bad, manifest_for(&bad, &JANE), &[ProblemCode::NotDicom]).await;
+}
+
+/// A Part 10 file whose one data element declares 4 GiB - 16 bytes.
+fn huge_length_file() -> Vec<u8> {
+    let mut f = vec![0u8; 128];
+    f.extend_from_slice(b"DICM");
+    let ts = b"1.2.840.10008.1.2.1\0";
+    f.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+    f.extend_from_slice(&(ts.len() as u16).to_le_bytes());
+    f.extend_from_slice(ts);
+    f.extend_from_slice(&[0x29, 0x00, 0x10, 0x10, b'O', b'B', 0, 0]);
+    f.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    f.extend_from_slice(&[0u8; 64]);
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_declared_length_is_an_error_not_an_allocation() {
+    let files = generated_study(&ct(), 1, 1);
+    let bad = with(&files, "huge.dcm", huge_length_file());
+    let report =
+        assert_rejected(ISSUER, &bad, manifest_for(&bad, &JANE), &[ProblemCode::LengthBeyondEnd])
+            .await;
+    let p = &report.problems[0];
+    assert_eq!(p.file.as_deref(), Some("huge.dcm"));
+    assert!(p.message.contains("(0029,1010)"), "{}", p.message);
+    assert!(p.message.contains("4294967280"), "{}", p.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patient_mismatches_are_each_reported() {
+    let files = generated_study(&ct(), 1, 2);
+    let others = [
+        (Person { name: "Doe^John", ..JANE }, ProblemCode::PatientNameMismatch),
+        (Person { birth_date: "19800201", ..JANE }, ProblemCode::BirthDateMismatch),
+        (Person { id: "MRN-002", ..JANE }, ProblemCode::PatientIdMismatch),
+    ];
+    for (who, code) in others {
+        let odd = instance_from(&ct(), &who, STUDY_UID, &format!("{STUDY_UID}.1"), "1.2.3.999");
+        let bad = with(&files, "odd.dcm", odd);
+        let report = assert_rejected(ISSUER, &bad, manifest_for(&bad, &JANE), &[code]).await;
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems[0].file.as_deref(), Some("odd.dcm"));
+    }
+    // All three at once, in every file: every problem is reported, not just the first.
+    let stranger = Person {
+        name: "Roe^Richard",
+        birth_date: "19700101",
+        id: "X",
+    };
+    let report = assert_rejected(
+        ISSUER,
+        &files,
+        manifest_for(&files, &stranger),
+        &[
+            ProblemCode::PatientNameMismatch,
+            ProblemCode::BirthDateMismatch,
+            ProblemCode::PatientIdMismatch,
+        ],
+    )
+    .await;
+    assert_eq!(report.problems.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn study_and_instance_uid_problems() {
+    let files = generated_study(&ct(), 1, 2);
+    let other_study = instance_from(&ct(), &JANE, "1.2.3.4", "1.2.3.4.1", "1.2.3.4.1.1");
+    let bad = with(&files, "other.dcm", other_study);
+    assert_rejected(ISSUER, &bad, manifest_for(&bad, &JANE), &[ProblemCode::MultipleStudies]).await;
+
+    let dup = instance_from(&ct(), &JANE, STUDY_UID, &format!("{STUDY_UID}.1"), &format!("{STUDY_UID}.1.1"));
+    let mut bad = with(&files, "dup.dcm", dup);
+    // Differs in bytes from S01/IM0001.dcm but has its SOP Instance UID.
+    bad.last_mut().unwrap().1.push(0);
+    let report =
+        assert_rejected(ISSUER, &bad, manifest_for(&bad, &JANE), &[ProblemCode::DuplicateSopInstance])
+            .await;
+    assert!(report.problems[0].message.contains("S01/IM0001.dcm"));
+
+    let mut manifest = manifest_for(&files, &JANE);
+    manifest["study_instance_uid"] = json!("1.2.3.4.5");
+    assert_rejected(ISSUER, &files, manifest, &[ProblemCode::StudyUidMismatch]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_files_of_one_image_in_three_syntaxes_share_a_sop_instance() {
+    // pydicom's MR_small in explicit little endian, big endian and implicit VR.
+    let files: Vec<(String, Vec<u8>)> = ["MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm"]
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read(pydicom_file(n).unwrap()).unwrap()))
+        .collect();
+    let who = Person {
+        name: "CompressedSamples^MR1",
+        birth_date: "19800131",
+        id: "4MR1",
+    };
+    let report = assert_rejected(
+        ISSUER,
+        &files,
+        manifest_for(&files, &who),
+        // pydicom's files have an empty birth date.
+        &[ProblemCode::DuplicateSopInstance, ProblemCode::BirthDateMismatch],
+    )
+    .await;
+    let dups: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.code == ProblemCode::DuplicateSopInstance)
+        .collect();
+    assert_eq!(dups.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_list_problems() {
+    let files = generated_study(&ct(), 1, 3);
+    // Empty release.
+    assert_rejected(ISSUER, &[], manifest_for(&[], &JANE), &[ProblemCode::EmptyRelease]).await;
+    // Listed but not uploaded, uploaded but not listed, size differs.
+    let mut manifest = manifest_for(&files, &JANE);
+    manifest["files"][0]["path"] = json!("S01/ghost.dcm");
+    manifest["files"][1]["size"] = json!(12);
+    let report = assert_rejected(
+        ISSUER,
+        &files,
+        manifest,
+        &[ProblemCode::FileMissing, ProblemCode::FileUnlisted, ProblemCode::SizeMismatch],
+    )
+    .await;
+    assert_eq!(report.problems.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_problems_are_all_named() {
+    let files = generated_study(&ct(), 1, 1);
+    let manifest = json!({
+        "version": 1,
+        "patient": {"email": "not-an-email", "family_name": "Doe", "birth_date": "1980-02-30", "nickname": "J"},
+        "files": [{"path": "../escape.dcm", "size": -1}, {"size": 1}],
+        "extra": true
+    });
+    let report = assert_rejected(
+        ISSUER,
+        &files,
+        manifest,
+        &[
+            ProblemCode::ManifestMalformed,
+            ProblemCode::ManifestMissingField,
+            ProblemCode::ManifestUnknownField,
+        ],
+    )
+    .await;
+    let fields: Vec<&str> = report.problems.iter().filter_map(|p| p.field.as_deref()).collect();
+    for f in [
+        "$.patient.email",
+        "$.patient.given_names",
+        "$.patient.birth_date",
+        "$.patient.patient_id",
+        "$.patient.nickname",
+        "$.files[0].path",
+        "$.files[0].size",
+        "$.files[1].path",
+        "$.extra",
+    ] {
+        assert!(fields.contains(&f), "{f} not in {fields:?}");
+    }
+
+    // Not JSON at all.
+    let e = env().await;
+    upload(&*e.store, ISSUER, "r", &files, &json!(null)).await;
+    e.store
+        .put_bytes(
+            &format!("inbox/{ISSUER}/r/release.json"),
+            bytes::Bytes::from_static(b"{\"version\": 1,"),
+        )
+        .await
+        .unwrap();
+    let Outcome::Rejected { report, .. } = e.ingest.process(&rel(ISSUER, "r")).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(report.codes(), [ProblemCode::ManifestMalformed]);
+    assert!(report.problems[0].message.contains("line 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_and_suspended_issuers_are_refused() {
+    let files = generated_study(&ct(), 1, 1);
+    for issuer in [SUSPENDED, "GUNKNOWNISSUERAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let report =
+            assert_rejected(issuer, &files, manifest_for(&files, &JANE), &[ProblemCode::UntrustedIssuer])
+                .await;
+        assert_eq!(report.problems.len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_files_after_a_restore() {
+    let e = env().await;
+    let files = generated_study(&ct(), 1, 5);
+    upload(&*e.store, ISSUER, "r1", &files, &manifest_for(&files, &JANE)).await;
+    let cid = assert_released(&e, &files, "r1").await;
+    let meta = metadata(&e, &cid).await;
+    let root = meta["checksum_root"].as_str().unwrap().to_owned();
+    let listed: Vec<FileChecksum> = meta["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| FileChecksum {
+            path: f["path"].as_str().unwrap().into(),
+            sha256: f["sha256"].as_str().unwrap().into(),
+            size: f["size"].as_u64().unwrap(),
+        })
+        .collect();
+    let mut presented = Vec::new();
+    for (path, bytes) in &files {
+        let (sha256, _) = hash_reader(&mut &bytes[..]).await.unwrap();
+        presented.push(PresentedFile {
+            name: format!("/restore/{path}"),
+            sha256,
+        });
+    }
+    assert!(verify(&presented, &root, &listed).is_intact());
+    // One file altered, one lost, one stranger.
+    presented[1].sha256[0] ^= 1;
+    presented.remove(3);
+    presented.push(PresentedFile {
+        name: "/restore/extra.dcm".into(),
+        sha256: [7; 32],
+    });
+    let v = verify(&presented, &root, &listed);
+    assert!(!v.root_matches);
+    assert_eq!(v.differs, ["/restore/S01/IM0002.dcm"]);
+    assert_eq!(v.missing, ["S01/IM0004.dcm"]);
+    assert_eq!(v.extra, ["/restore/extra.dcm"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_rejection_is_finished_by_the_next_delivery() {
+    let e = env().await;
+    let files = generated_study(&ct(), 1, 2);
+    let other = Person { id: "nope", ..JANE };
+    upload(&*e.store, ISSUER, "bad", &files, &manifest_for(&files, &other)).await;
+    let first = e.ingest.process(&rel(ISSUER, "bad")).await.unwrap();
+    // Put a file back into the inbox as if the move had been cut short.
+    e.store
+        .copy(
+            &format!("quarantine/{ISSUER}/bad/upload/S01/IM0001.dcm"),
+            &format!("inbox/{ISSUER}/bad/S01/IM0001.dcm"),
+        )
+        .await
+        .unwrap();
+    let second = e.ingest.process(&rel(ISSUER, "bad")).await.unwrap();
+    assert_eq!(first, second);
+    assert!(keys(&*e.store, "inbox/").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_through_s3_and_dynamodb_on_moto() {
+    use medimint_storage::{DynamoDb, S3Store};
+    use medimint_testkit::{MotoServer, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+    let moto = MotoServer::start().expect("moto server");
+    let s3 = S3Store::for_endpoint(&moto.endpoint(), REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY, "medimint");
+    s3.ensure_bucket().await.unwrap();
+    let db = DynamoDb::for_endpoint(&moto.endpoint(), REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY, "medimint-app");
+    db.migrate().await.unwrap();
+    let e = env_over(tempfile::tempdir().unwrap(), Arc::new(s3), Arc::new(db));
+
+    let files = generated_study(&ct(), 2, 6);
+    upload(&*e.store, ISSUER, "r1", &files, &manifest_for(&files, &JANE)).await;
+    assert_released(&e, &files, "r1").await;
+
+    let other = Person { birth_date: "19991231", ..JANE };
+    let bad = generated_study(&ct(), 1, 1)
+        .into_iter()
+        .map(|(p, _)| (p, instance_from(&ct(), &other, "1.2.9", "1.2.9.1", "1.2.9.1.1")))
+        .collect::<Vec<_>>();
+    upload(&*e.store, ISSUER, "r2", &bad, &manifest_for(&bad, &JANE)).await;
+    let Outcome::Rejected { report, report_key } = e.ingest.process(&rel(ISSUER, "r2")).await.unwrap()
+    else {
+        panic!("not rejected")
+    };
+    assert_eq!(report.codes(), [ProblemCode::BirthDateMismatch]);
+    assert!(e.store.head(&report_key).await.unwrap().is_some());
+    assert_eq!(keys(&*e.store, &format!("quarantine/{ISSUER}/r2/upload/")).await.len(), 2);
+    drop(moto);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_then_dead_lettered() {
+    use medimint_ingest::retry::{process_with_retries, RetryPolicy};
+    use std::time::Duration;
+    let policy = RetryPolicy {
+        attempts: 3,
+        first_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(4),
+    };
+    let files = generated_study(&ct(), 1, 2);
+
+    // Two failures, then success within the three attempts.
+    let e = env().await;
+    let dead = tempfile::tempdir().unwrap();
+    let dead_letters = LocalDirStore::new(dead.path()).unwrap();
+    upload(&*e.store, ISSUER, "r1", &files, &manifest_for(&files, &JANE)).await;
+    e.faults.arm("propose", 2);
+    let out = process_with_retries(&e.ingest, &rel(ISSUER, "r1"), &policy, &dead_letters)
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::Released { .. }));
+    assert!(dead_letters.list("").await.unwrap().is_empty());
+
+    // Failing every time: dead-lettered with its reason, the upload kept for a replay.
+    let e = env().await;
+    upload(&*e.store, ISSUER, "r2", &files, &manifest_for(&files, &JANE)).await;
+    e.faults.arm("seal", 100);
+    let err = process_with_retries(&e.ingest, &rel(ISSUER, "r2"), &policy, &dead_letters)
+        .await
+        .unwrap_err();
+    assert!(err.is_transient());
+    let letter: Value = serde_json::from_slice(
+        &dead_letters
+            .get_bytes(&format!("{ISSUER}/r2.json"), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(letter["attempts"], 3);
+    assert_eq!(letter["release_id"], "r2");
+    assert!(letter["reason"].as_str().unwrap().contains("injected fault"));
+    assert_eq!(keys(&*e.store, "inbox/").await.len(), 3);
+    // Once the fault is gone, replaying the dead letter releases the study.
+    e.faults.arm("seal", 0);
+    assert!(matches!(
+        e.ingest.process(&rel(ISSUER, "r2")).await.unwrap(),
+        Outcome::Released { .. }
+    ));
+}

@@ -1,0 +1,385 @@
+//! The study-token contract: release and consent, roles, access records, reads.
+
+use stellar_xdr::ScVal;
+
+use super::encode::{contract_struct, field, unit_variant, variant_name};
+use crate::error::{Error, Result};
+use crate::outcome::Landed;
+use crate::relayer::Relayer;
+use crate::scval::{arg, decode, Address};
+use crate::signer::Signer;
+
+/// What an issuer releases (no PHI: a CID of encrypted metadata and a checksum root).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// `ipfs://b…` CIDv1 of the encrypted metadata object.
+    pub metadata_uri: String,
+    /// SHA-256 Merkle root over the study's original files.
+    pub checksum_root: [u8; 32],
+    /// Number of files (1..=1,000,000).
+    pub file_count: u32,
+    /// The records request this release fulfils, if any.
+    pub request_id: Option<[u8; 16]>,
+}
+
+impl Release {
+    fn to_sc_val(&self) -> Result<ScVal> {
+        contract_struct(vec![
+            ("metadata_uri", arg::string(&self.metadata_uri)?),
+            ("checksum_root", arg::bytes(&self.checksum_root)?),
+            ("file_count", arg::u32(self.file_count)),
+            (
+                "request_id",
+                match &self.request_id {
+                    Some(id) => arg::bytes(id)?,
+                    None => ScVal::Void,
+                },
+            ),
+        ])
+    }
+}
+
+macro_rules! unit_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            fn to_sc_val(self) -> Result<ScVal> {
+                unit_variant(match self { $(Self::$variant => stringify!($variant)),+ })
+            }
+
+            fn from_sc_val(v: &ScVal) -> Result<Self> {
+                let name = variant_name(v)?;
+                match name.as_str() {
+                    $(stringify!($variant) => Ok(Self::$variant),)+
+                    _ => Err(Error::Decode { expected: stringify!($name), got: name }),
+                }
+            }
+        }
+    };
+}
+
+unit_enum!(
+    /// A role on a token.
+    Role {
+        /// The patient.
+        Owner,
+        /// May view and grant Viewer.
+        Sharer,
+        /// May view.
+        Viewer,
+    }
+);
+unit_enum!(
+    /// Why a patient rejects a release.
+    RejectReason {
+        /// Not my study.
+        NotMine,
+        /// Already released.
+        Duplicate,
+        /// I do not want it on record.
+        Declined,
+        /// Anything else.
+        Other,
+    }
+);
+unit_enum!(
+    /// What kind of access is recorded.
+    AccessKind {
+        /// Viewed in the app.
+        View,
+        /// Downloaded.
+        Download,
+    }
+);
+
+/// Someone's access to a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// Their role.
+    pub role: Role,
+    /// Unix time the access ends, if it does.
+    pub expires_at: Option<u64>,
+    /// Who granted it (the owner for the owner).
+    pub granter: String,
+}
+
+/// A study-token contract reached through a relayer.
+#[derive(Debug)]
+pub struct StudyToken<'r> {
+    relayer: &'r Relayer,
+    contract: String,
+}
+
+impl<'r> StudyToken<'r> {
+    /// The contract `contract` (a `C…` id) through `relayer`.
+    pub fn new(relayer: &'r Relayer, contract: impl Into<String>) -> Self {
+        Self {
+            relayer,
+            contract: contract.into(),
+        }
+    }
+
+    async fn call(
+        &self,
+        key: &str,
+        user: &dyn Signer,
+        function: &str,
+        args: Vec<ScVal>,
+        signers: &[&dyn Signer],
+    ) -> Result<Landed> {
+        self.relayer
+            .invoke(key, &user.address(), &self.contract, function, args, signers)
+            .await
+    }
+
+    fn returned<T: crate::scval::FromScVal>(landed: &Landed) -> Result<T> {
+        decode(landed.return_value.as_ref().ok_or(Error::Decode {
+            expected: "a return value",
+            got: "none".into(),
+        })?)
+    }
+
+    /// The issuer proposes a release to `patient`; returns the pending token's id.
+    ///
+    /// # Errors
+    /// Contract errors (e.g. `IssuerNotTrusted`) surface as simulation errors.
+    pub async fn propose_release(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        patient: &str,
+        release: &Release,
+    ) -> Result<(u32, Landed)> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::address(patient)?,
+            release.to_sc_val()?,
+        ];
+        let landed = self.call(key, issuer, "propose_release", args, &[issuer]).await?;
+        Ok((Self::returned(&landed)?, landed))
+    }
+
+    /// Issuer and patient sign one call that mints the token active.
+    ///
+    /// # Errors
+    /// As [`StudyToken::propose_release`].
+    pub async fn mint(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        patient: &dyn Signer,
+        release: &Release,
+    ) -> Result<(u32, Landed)> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::address(&patient.address())?,
+            release.to_sc_val()?,
+        ];
+        let landed = self.call(key, issuer, "mint", args, &[issuer, patient]).await?;
+        Ok((Self::returned(&landed)?, landed))
+    }
+
+    /// The patient approves a pending release.
+    ///
+    /// # Errors
+    /// Contract and submission errors.
+    pub async fn approve_release(&self, key: &str, patient: &dyn Signer, token_id: u32) -> Result<Landed> {
+        let args = vec![arg::address(&patient.address())?, arg::u32(token_id)];
+        self.call(key, patient, "approve_release", args, &[patient]).await
+    }
+
+    /// The patient rejects a pending release.
+    ///
+    /// # Errors
+    /// Contract and submission errors.
+    pub async fn reject_release(
+        &self,
+        key: &str,
+        patient: &dyn Signer,
+        token_id: u32,
+        reason: RejectReason,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&patient.address())?,
+            arg::u32(token_id),
+            reason.to_sc_val()?,
+        ];
+        self.call(key, patient, "reject_release", args, &[patient]).await
+    }
+
+    /// Grants `role` on a token to `grantee` until `expires_at` (Unix seconds).
+    ///
+    /// # Errors
+    /// Contract and submission errors.
+    pub async fn grant(
+        &self,
+        key: &str,
+        granter: &dyn Signer,
+        token_id: u32,
+        grantee: &str,
+        role: Role,
+        expires_at: Option<u64>,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&granter.address())?,
+            arg::u32(token_id),
+            arg::address(grantee)?,
+            role.to_sc_val()?,
+            expires_at.map(arg::u64).unwrap_or(ScVal::Void),
+        ];
+        self.call(key, granter, "grant", args, &[granter]).await
+    }
+
+    /// Revokes a grant the revoker made (or any, for the owner).
+    ///
+    /// # Errors
+    /// Contract and submission errors.
+    pub async fn revoke(&self, key: &str, revoker: &dyn Signer, token_id: u32, grantee: &str) -> Result<Landed> {
+        let args = vec![
+            arg::address(&revoker.address())?,
+            arg::u32(token_id),
+            arg::address(grantee)?,
+        ];
+        self.call(key, revoker, "revoke", args, &[revoker]).await
+    }
+
+    /// Records a view or download by `viewer`.
+    ///
+    /// # Errors
+    /// Contract (`NoAccess`) and submission errors.
+    pub async fn record_access(
+        &self,
+        key: &str,
+        viewer: &dyn Signer,
+        token_id: u32,
+        kind: AccessKind,
+    ) -> Result<Landed> {
+        let args = vec![arg::address(&viewer.address())?, arg::u32(token_id), kind.to_sc_val()?];
+        self.call(key, viewer, "record_access", args, &[viewer]).await
+    }
+
+    /// Whether the token is active with this checksum root.
+    ///
+    /// # Errors
+    /// Simulation errors (e.g. `TokenNotFound`).
+    pub async fn verify(&self, token_id: u32, checksum_root: &[u8; 32]) -> Result<bool> {
+        let v = self
+            .relayer
+            .read(&self.contract, "verify", vec![arg::u32(token_id), arg::bytes(checksum_root)?])
+            .await?;
+        decode(&v)
+    }
+
+    /// The owner of an active token.
+    ///
+    /// # Errors
+    /// Simulation errors (`TokenNotActive`, `TokenNotFound`).
+    pub async fn owner_of(&self, token_id: u32) -> Result<String> {
+        let v = self.relayer.read(&self.contract, "owner_of", vec![arg::u32(token_id)]).await?;
+        Ok(decode::<Address>(&v)?.0)
+    }
+
+    /// The token released with this checksum root, if any.
+    ///
+    /// # Errors
+    /// Simulation errors.
+    pub async fn token_of_root(&self, checksum_root: &[u8; 32]) -> Result<Option<u32>> {
+        let v = self
+            .relayer
+            .read(&self.contract, "token_of_root", vec![arg::bytes(checksum_root)?])
+            .await?;
+        decode(&v)
+    }
+
+    /// Someone's access to a token.
+    ///
+    /// # Errors
+    /// Simulation errors.
+    pub async fn access(&self, token_id: u32, address: &str) -> Result<Option<Access>> {
+        let v = self
+            .relayer
+            .read(&self.contract, "access", vec![arg::u32(token_id), arg::address(address)?])
+            .await?;
+        decode_access(&v)
+    }
+
+    /// A page of token ids: `tokens_of`, `pending_of` or `shared_with` of `address`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for another function name; simulation errors.
+    pub async fn page(&self, function: &str, address: &str, start: u32, limit: u32) -> Result<Vec<u32>> {
+        if !matches!(function, "tokens_of" | "pending_of" | "shared_with") {
+            return Err(Error::InvalidArgument(format!("{function} is not a token-id page")));
+        }
+        let v = self
+            .relayer
+            .read(&self.contract, function, vec![arg::address(address)?, arg::u32(start), arg::u32(limit)])
+            .await?;
+        decode(&v)
+    }
+}
+
+fn decode_access(v: &ScVal) -> Result<Option<Access>> {
+    if matches!(v, ScVal::Void) {
+        return Ok(None);
+    }
+    Ok(Some(Access {
+        role: Role::from_sc_val(field(v, "role")?)?,
+        expires_at: decode(field(v, "expires_at")?)?,
+        granter: decode::<Address>(field(v, "granter")?)?.0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::contract_strkey;
+
+    #[test]
+    fn release_encodes_as_a_sorted_struct_with_optional_request_id() {
+        let r = Release {
+            metadata_uri: "ipfs://bafy".into(),
+            checksum_root: [7; 32],
+            file_count: 3,
+            request_id: None,
+        };
+        let ScVal::Map(Some(m)) = r.to_sc_val().unwrap() else { panic!("not a map") };
+        let keys: Vec<String> = m.iter().map(|e| decode::<String>(&e.key).unwrap()).collect();
+        assert_eq!(keys, ["checksum_root", "file_count", "metadata_uri", "request_id"]);
+        assert_eq!(m[3].val, ScVal::Void);
+        assert_eq!(decode::<[u8; 32]>(&m[0].val).unwrap(), [7; 32]);
+    }
+
+    #[test]
+    fn enums_round_trip_and_unknown_variants_are_named() {
+        for r in [Role::Owner, Role::Sharer, Role::Viewer] {
+            assert_eq!(Role::from_sc_val(&r.to_sc_val().unwrap()).unwrap(), r);
+        }
+        let err = Role::from_sc_val(&unit_variant("Admin").unwrap()).unwrap_err().to_string();
+        assert!(err.contains("Admin") && err.contains("Role"), "{err}");
+        assert_eq!(variant_name(&RejectReason::NotMine.to_sc_val().unwrap()).unwrap(), "NotMine");
+    }
+
+    #[test]
+    fn access_decodes_from_the_contract_struct() {
+        let granter = contract_strkey(&[3; 32]);
+        let v = contract_struct(vec![
+            ("role", Role::Viewer.to_sc_val().unwrap()),
+            ("expires_at", arg::u64(99)),
+            ("granter", arg::address(&granter).unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(
+            decode_access(&v).unwrap(),
+            Some(Access {
+                role: Role::Viewer,
+                expires_at: Some(99),
+                granter
+            })
+        );
+        assert_eq!(decode_access(&ScVal::Void).unwrap(), None);
+    }
+}

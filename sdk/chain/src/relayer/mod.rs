@@ -1,0 +1,555 @@
+//! The fee-sponsoring relayer: users sign only their authorization entries; a channel
+//! account is each transaction's source; the sponsor wraps it in a fee-bump and pays.
+
+mod channels;
+mod policy;
+mod requests;
+
+pub use channels::{Channel, ChannelPool, Release};
+pub use policy::{Policy, Refusal, SpendBook};
+pub use requests::{MemoryRequestStore, RequestRecord, RequestStore};
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use stellar_xdr::{HostFunction, Limits, ScVal, TransactionEnvelope, WriteXdr};
+
+use crate::auth::{required_signers, sign_auth_entries};
+use crate::error::{Error, Result};
+use crate::network::Network;
+use crate::outcome::{classify, lookup, result_code, wait_for, Backoff, Landed, Refused, Status};
+use crate::rpc::{Rpc, SendStatus};
+use crate::signer::Signer;
+use crate::tx::{
+    assemble, fee_bump, fee_bump_fee, hex_hash, invocation_tx, sign_tx, sponsored_account_tx,
+    Simulated, TxHeader, BASE_FEE,
+};
+
+/// Tunables of the relayer. The defaults suit a public network; tests shorten them.
+#[derive(Clone, Debug)]
+pub struct RelayerConfig {
+    /// Starting inclusion fee bid per operation, in stroops.
+    pub inclusion_fee: u32,
+    /// How many ledgers a user's authorization signature stays valid.
+    pub auth_validity_ledgers: u32,
+    /// How long a transaction stays valid (its time bound); also the cool-down of a
+    /// channel whose transaction's outcome is unknown, after which it can no longer land.
+    pub tx_validity: Duration,
+    /// Polling for the outcome.
+    pub backoff: Backoff,
+    /// How many times to resend on TRY_AGAIN_LATER or an unreachable RPC before giving up.
+    pub send_attempts: u32,
+    /// How many times to rebuild after txBAD_SEQ or txINSUFFICIENT_FEE.
+    pub rebuilds: u32,
+}
+
+impl Default for RelayerConfig {
+    fn default() -> Self {
+        Self {
+            inclusion_fee: BASE_FEE,
+            auth_validity_ledgers: 60,
+            tx_validity: Duration::from_secs(120),
+            backoff: Backoff::default(),
+            send_attempts: 5,
+            rebuilds: 3,
+        }
+    }
+}
+
+/// What to submit.
+#[derive(Clone, Debug)]
+enum Work {
+    /// A Soroban host function.
+    Soroban(HostFunction),
+    /// A CAP-0033 sponsored account creation for this user key.
+    SponsoredAccount,
+}
+
+/// The relayer.
+pub struct Relayer {
+    rpc: Arc<dyn Rpc>,
+    network: Network,
+    sponsor: Arc<dyn Signer>,
+    channels: ChannelPool,
+    policy: Policy,
+    config: RelayerConfig,
+    spend: Mutex<SpendBook>,
+    requests: Arc<dyn RequestStore>,
+    in_flight: Mutex<std::collections::HashSet<String>>,
+}
+
+impl std::fmt::Debug for Relayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relayer")
+            .field("network", &self.network)
+            .field("sponsor", &self.sponsor.address())
+            .field("channels", &self.channels)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn today() -> u64 {
+    unix_now() / 86_400
+}
+
+/// The outcome of one send of one envelope.
+enum Sent {
+    Landed(Landed),
+    /// Refused at submission; the kind says whether a rebuild can help.
+    Refused(Refused, String),
+}
+
+impl Relayer {
+    /// A relayer paying from `sponsor`, with `channels` as transaction sources.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] without channels.
+    pub fn new(
+        rpc: Arc<dyn Rpc>,
+        network: Network,
+        sponsor: Arc<dyn Signer>,
+        channels: Vec<Arc<dyn Signer>>,
+        policy: Policy,
+        config: RelayerConfig,
+    ) -> Result<Self> {
+        if channels.is_empty() {
+            return Err(Error::InvalidArgument(
+                "the relayer needs at least one channel account".into(),
+            ));
+        }
+        Ok(Self {
+            rpc,
+            network,
+            sponsor,
+            channels: ChannelPool::new(channels),
+            policy,
+            config,
+            spend: Mutex::new(SpendBook::default()),
+            requests: Arc::new(MemoryRequestStore::default()),
+            in_flight: Mutex::new(Default::default()),
+        })
+    }
+
+    /// Uses `store` for request records (e.g. the API's database).
+    pub fn with_request_store(mut self, store: Arc<dyn RequestStore>) -> Self {
+        self.requests = store;
+        self
+    }
+
+    /// The network this relayer signs for.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The channel accounts' addresses.
+    pub fn channel_addresses(&self) -> Vec<String> {
+        self.channels.addresses()
+    }
+
+    /// What `user` was charged (or has reserved) today, in stroops.
+    pub fn spent_today(&self, user: &str) -> i64 {
+        self.spend
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .spent(user, today())
+    }
+
+    /// Calls a read-only function by simulation: no transaction, no fee.
+    ///
+    /// # Errors
+    /// [`Error::Simulation`] if the call fails; RPC errors.
+    pub async fn read(&self, contract: &str, function: &str, args: Vec<ScVal>) -> Result<ScVal> {
+        let f = crate::tx::invoke_contract(contract, function, args)?;
+        let source = self.channels.addresses().remove(0);
+        let header = TxHeader {
+            source: crate::address::account_public_key(&source)?,
+            seq: 0,
+            max_time: None,
+        };
+        let tx = invocation_tx(&header, f)?;
+        let env = TransactionEnvelope::Tx(stellar_xdr::TransactionV1Envelope {
+            tx,
+            signatures: Default::default(),
+        });
+        let sim = Simulated::from_response(&self.rpc.simulate(&env).await?)?;
+        sim.return_value
+            .ok_or_else(|| Error::Simulation("no return value".into()))
+    }
+
+    /// Calls `function` of `contract` for `user`, with `signers` authorizing whatever the
+    /// call requires. `request_key` makes it idempotent: the same key never lands twice.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] by policy; simulation, signing and submission errors.
+    pub async fn invoke(
+        &self,
+        request_key: &str,
+        user: &str,
+        contract: &str,
+        function: &str,
+        args: Vec<ScVal>,
+        signers: &[&dyn Signer],
+    ) -> Result<Landed> {
+        let f = crate::tx::invoke_contract(contract, function, args)?;
+        self.submit(request_key, user, f, signers).await
+    }
+
+    /// Submits any host function (invocation, upload, creation) under the policy.
+    ///
+    /// # Errors
+    /// As [`Relayer::invoke`].
+    pub async fn submit(
+        &self,
+        request_key: &str,
+        user: &str,
+        function: HostFunction,
+        signers: &[&dyn Signer],
+    ) -> Result<Landed> {
+        self.policy.check(&function)?;
+        self.run(request_key, user, Work::Soroban(function), signers)
+            .await
+    }
+
+    /// Creates `new_account` with its reserves sponsored by the sponsor and a zero
+    /// balance (CAP-0033), so its address can authorize contract calls.
+    ///
+    /// # Errors
+    /// Submission errors (e.g. `txFAILED: createAccount AlreadyExist`).
+    pub async fn create_sponsored_account(
+        &self,
+        request_key: &str,
+        new_account: &dyn Signer,
+    ) -> Result<Landed> {
+        let user = new_account.address();
+        self.run(request_key, &user, Work::SponsoredAccount, &[new_account])
+            .await
+    }
+
+    fn fingerprint(user: &str, work: &Work) -> Result<[u8; 32]> {
+        let mut h = Sha256::new();
+        h.update(user.as_bytes());
+        match work {
+            Work::Soroban(f) => h.update(f.to_xdr(Limits::none())?),
+            Work::SponsoredAccount => h.update(b"sponsored-account"),
+        }
+        Ok(h.finalize().into())
+    }
+
+    async fn run(
+        &self,
+        key: &str,
+        user: &str,
+        work: Work,
+        signers: &[&dyn Signer],
+    ) -> Result<Landed> {
+        let fingerprint = Self::fingerprint(user, &work)?;
+        {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            if !in_flight.insert(key.to_string()) {
+                return Err(Refusal::InFlight(key.to_string()).into());
+            }
+        }
+        let result = self.run_once(key, user, &work, fingerprint, signers).await;
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        result
+    }
+
+    async fn run_once(
+        &self,
+        key: &str,
+        user: &str,
+        work: &Work,
+        fingerprint: [u8; 32],
+        signers: &[&dyn Signer],
+    ) -> Result<Landed> {
+        if let Some(record) = self.requests.get(key) {
+            if record.fingerprint != fingerprint {
+                return Err(Refusal::KeyReused(key.to_string()).into());
+            }
+            if let Some(landed) = self.resume(&record).await? {
+                return Ok(landed);
+            }
+        }
+        let mut channel = self.channels.acquire().await;
+        let result = self
+            .with_channel(key, user, work, fingerprint, signers, &mut channel)
+            .await;
+        let release = match &result {
+            Ok(_) => Release::Seq(channel.seq),
+            // Only an unknown outcome after a send can leave a transaction that may still
+            // land; errors before sending leave the channel as it was.
+            Err(Error::OutcomeUnknown { .. }) => Release::Unknown(self.config.tx_validity),
+            Err(_) => Release::Seq(channel.seq),
+        };
+        self.channels.release(channel, release);
+        result
+    }
+
+    /// A request seen before: find out what became of its transaction. `Ok(None)` means it
+    /// did not land and never will, so a new transaction may be built.
+    async fn resume(&self, record: &RequestRecord) -> Result<Option<Landed>> {
+        match lookup(self.rpc.as_ref(), record.hash).await? {
+            Status::Success(l) => return Ok(Some(*l)),
+            Status::Failed(code) => {
+                return Err(Error::Failed {
+                    hash: hex_hash(&record.hash),
+                    code,
+                })
+            }
+            Status::NotFound => {}
+        }
+        if unix_now() > record.max_time {
+            // Past its time bound: it can no longer be included.
+            return Ok(None);
+        }
+        // Still valid: resend the very same envelope. It carries the same sequence number,
+        // so at most one of the sends can ever be applied.
+        match self.send_and_wait(&record.envelope, record.hash).await {
+            Ok(Sent::Landed(l)) => Ok(Some(l)),
+            // A rejection (e.g. its sequence was taken meanwhile) means this envelope will
+            // not land; look once more in case a previous send landed it.
+            Ok(Sent::Refused(..)) => match lookup(self.rpc.as_ref(), record.hash).await? {
+                Status::Success(l) => Ok(Some(*l)),
+                _ => Ok(None),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn with_channel(
+        &self,
+        key: &str,
+        user: &str,
+        work: &Work,
+        fingerprint: [u8; 32],
+        signers: &[&dyn Signer],
+        channel: &mut Channel,
+    ) -> Result<Landed> {
+        let mut rate = self.config.inclusion_fee.max(BASE_FEE);
+        let mut rebuilds = 0;
+        loop {
+            let seq = match channel.seq {
+                Some(s) => s,
+                None => {
+                    let s = self
+                        .rpc
+                        .account_sequence(&channel.address)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::InvalidArgument(format!(
+                                "channel account {} does not exist",
+                                channel.address
+                            ))
+                        })?;
+                    channel.seq = Some(s);
+                    s
+                }
+            };
+            let max_time = unix_now() + self.config.tx_validity.as_secs();
+            let header = TxHeader {
+                source: channel.signer.public_key(),
+                seq: seq + 1,
+                max_time: Some(max_time),
+            };
+            let inner = self.build(&header, work, signers, channel, rate).await?;
+            let fee = fee_bump_fee(&inner, rate)?;
+            self.policy.check_fee(fee)?;
+            let day = today();
+            self.spend
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .reserve(user, day, fee, self.policy.max_spend_per_user_per_day)?;
+            let envelope = fee_bump(&self.network, inner, self.sponsor.as_ref(), fee)?;
+            let hash = crate::tx::envelope_hash(&self.network, &envelope)?;
+            // Written before sending: a retry after a timeout must find this hash.
+            self.requests.put(
+                key,
+                RequestRecord {
+                    fingerprint,
+                    hash,
+                    envelope: envelope.clone(),
+                    max_time,
+                    channel: channel.address.clone(),
+                },
+            );
+            let outcome = self.send_and_wait(&envelope, hash).await;
+            let settle = |charged: i64| {
+                self.spend
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .settle(user, day, fee, charged)
+            };
+            match outcome {
+                Ok(Sent::Landed(l)) => {
+                    channel.seq = Some(seq + 1);
+                    settle(l.fee_charged);
+                    return Ok(l);
+                }
+                Err(Error::Failed { hash, code }) => {
+                    // Applied and failed: the sequence is consumed and the fee was paid.
+                    channel.seq = Some(seq + 1);
+                    return Err(Error::Failed { hash, code });
+                }
+                Err(e @ Error::TryAgainLater { .. }) => {
+                    // Never accepted: nothing was charged.
+                    settle(0);
+                    return Err(e);
+                }
+                Err(e) => return Err(e), // unknown outcome: the reservation stands
+                Ok(Sent::Refused(kind, code)) => {
+                    settle(0);
+                    rebuilds += 1;
+                    if rebuilds > self.config.rebuilds {
+                        return Err(Error::Rejected {
+                            hash: hex_hash(&hash),
+                            code,
+                        });
+                    }
+                    match kind {
+                        Refused::BadSeq => channel.seq = None,
+                        Refused::InsufficientFee => {
+                            let raised = rate.saturating_mul(2);
+                            // Raise within the cap, or refuse naming the fee it would need.
+                            self.policy
+                                .check_fee(fee_bump_fee(&envelope_inner(&envelope), raised)?)?;
+                            rate = raised;
+                        }
+                        Refused::TooLate | Refused::Other => {
+                            return Err(Error::Rejected {
+                                hash: hex_hash(&hash),
+                                code,
+                            })
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        header: &TxHeader,
+        work: &Work,
+        signers: &[&dyn Signer],
+        channel: &Channel,
+        rate: u32,
+    ) -> Result<TransactionEnvelope> {
+        match work {
+            Work::SponsoredAccount => {
+                let new_account = signers
+                    .first()
+                    .ok_or_else(|| Error::InvalidArgument("no key for the new account".into()))?;
+                let tx = sponsored_account_tx(header, self.sponsor.as_ref(), *new_account)?;
+                sign_tx(
+                    &self.network,
+                    tx,
+                    &[channel.signer.as_ref(), self.sponsor.as_ref(), *new_account],
+                )
+            }
+            Work::Soroban(function) => {
+                let unsigned = invocation_tx(header, function.clone())?;
+                let sim = self.simulate(&unsigned).await?;
+                let needed = required_signers(&sim.auth);
+                let (sim, auth) = if needed.is_empty() {
+                    (sim, None)
+                } else {
+                    let expiration = sim.latest_ledger + self.config.auth_validity_ledgers;
+                    let signed =
+                        sign_auth_entries(&self.network, sim.auth.clone(), signers, expiration)?;
+                    // Re-simulate with the signatures: verifying them costs resources that a
+                    // recording simulation did not count, and this also catches a bad or
+                    // expired signature before anything is paid.
+                    let with_auth = assemble(unsigned.clone(), &sim, Some(signed.clone()), rate)?;
+                    (self.simulate(&with_auth).await?, Some(signed))
+                };
+                let tx = assemble(unsigned, &sim, auth, rate)?;
+                sign_tx(&self.network, tx, &[channel.signer.as_ref()])
+            }
+        }
+    }
+
+    async fn simulate(&self, tx: &stellar_xdr::Transaction) -> Result<Simulated> {
+        let env = TransactionEnvelope::Tx(stellar_xdr::TransactionV1Envelope {
+            tx: tx.clone(),
+            signatures: Default::default(),
+        });
+        Simulated::from_response(&self.rpc.simulate(&env).await?)
+    }
+
+    /// Sends one envelope until the network accepted or refused it, then waits for its
+    /// outcome. Resending the same envelope is always safe (same sequence number).
+    async fn send_and_wait(&self, envelope: &TransactionEnvelope, hash: [u8; 32]) -> Result<Sent> {
+        let started = Instant::now();
+        let mut wait = self.config.backoff.initial;
+        let mut last_unavailable = None;
+        for attempt in 1..=self.config.send_attempts {
+            match self.rpc.send(envelope).await {
+                Ok(resp) => match SendStatus::from_response(&resp)? {
+                    SendStatus::Pending | SendStatus::Duplicate => {
+                        return wait_for(self.rpc.as_ref(), hash, self.config.backoff)
+                            .await
+                            .map(Sent::Landed)
+                    }
+                    SendStatus::TryAgainLater => {
+                        if attempt == self.config.send_attempts {
+                            return Err(Error::TryAgainLater {
+                                hash: hex_hash(&hash),
+                                attempts: attempt,
+                            });
+                        }
+                    }
+                    SendStatus::Error(result) => {
+                        let (kind, code) = match result {
+                            Some(r) => (classify(&r), result_code(&r)),
+                            None => (Refused::Other, "ERROR without a result".into()),
+                        };
+                        return Ok(Sent::Refused(kind, code));
+                    }
+                },
+                Err(Error::RpcUnavailable(m)) => {
+                    // We do not know whether the server got it: look before resending.
+                    if let Ok(Status::Success(l)) = lookup(self.rpc.as_ref(), hash).await {
+                        return Ok(Sent::Landed(*l));
+                    }
+                    last_unavailable = Some(m);
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.config.backoff.max);
+        }
+        match last_unavailable {
+            Some(_) => Err(Error::OutcomeUnknown {
+                hash: hex_hash(&hash),
+                waited: started.elapsed(),
+            }),
+            None => Err(Error::TryAgainLater {
+                hash: hex_hash(&hash),
+                attempts: self.config.send_attempts,
+            }),
+        }
+    }
+}
+
+/// The inner transaction of a fee-bump envelope (for fee arithmetic).
+fn envelope_inner(envelope: &TransactionEnvelope) -> TransactionEnvelope {
+    match envelope {
+        TransactionEnvelope::TxFeeBump(e) => {
+            let stellar_xdr::FeeBumpTransactionInnerTx::Tx(inner) = &e.tx.inner_tx;
+            TransactionEnvelope::Tx(inner.clone())
+        }
+        other => other.clone(),
+    }
+}

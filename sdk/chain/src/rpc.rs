@@ -1,0 +1,176 @@
+//! The RPC boundary: the few Stellar RPC calls this crate makes, behind a trait so tests
+//! can inject faults, and its implementation on SDF's `stellar-rpc-client`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::params::ObjectParams;
+use stellar_rpc_client::{
+    Client, GetTransactionResponse, SendTransactionResponse, SimulateTransactionResponse,
+};
+use stellar_xdr::{Hash, Limits, ReadXdr, TransactionEnvelope, TransactionResult, WriteXdr};
+
+use crate::error::{Error, Result};
+
+/// What `sendTransaction` said about a transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SendStatus {
+    /// Accepted into the queue; poll for the outcome.
+    Pending,
+    /// Already known to the server (a resend of the same envelope); poll for the outcome.
+    Duplicate,
+    /// The server is saturated; the transaction was not accepted, send it again later.
+    TryAgainLater,
+    /// Refused at validation (it consumed nothing); the result says why.
+    Error(Option<Box<TransactionResult>>),
+}
+
+impl SendStatus {
+    /// Reads the JSON-RPC response.
+    ///
+    /// # Errors
+    /// [`Error::Rpc`] for an unknown status or an unreadable error result.
+    pub fn from_response(response: &SendTransactionResponse) -> Result<Self> {
+        Ok(match response.status.as_str() {
+            "PENDING" => Self::Pending,
+            "DUPLICATE" => Self::Duplicate,
+            "TRY_AGAIN_LATER" => Self::TryAgainLater,
+            "ERROR" => Self::Error(
+                response
+                    .error_result_xdr
+                    .as_deref()
+                    .map(|x| TransactionResult::from_xdr_base64(x, Limits::depth(500)))
+                    .transpose()
+                    .map_err(|e| Error::Rpc(format!("unreadable errorResultXdr: {e}")))?
+                    .map(Box::new),
+            ),
+            other => {
+                return Err(Error::Rpc(format!(
+                    "unknown sendTransaction status {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+/// The Stellar RPC calls the chain layer needs.
+#[async_trait]
+pub trait Rpc: Send + Sync {
+    /// The network passphrase (`getNetwork`).
+    async fn network_passphrase(&self) -> Result<String>;
+    /// The latest closed ledger (`getLatestLedger`).
+    async fn latest_ledger(&self) -> Result<u32>;
+    /// The account's current sequence number, `None` if it does not exist.
+    async fn account_sequence(&self, address: &str) -> Result<Option<i64>>;
+    /// `simulateTransaction` (auth recorded when the transaction carries none).
+    async fn simulate(&self, tx: &TransactionEnvelope) -> Result<SimulateTransactionResponse>;
+    /// `sendTransaction`, with its full status.
+    async fn send(&self, tx: &TransactionEnvelope) -> Result<SendTransactionResponse>;
+    /// `getTransaction` by hash (status SUCCESS, FAILED or NOT_FOUND).
+    async fn transaction(&self, hash: &[u8; 32]) -> Result<GetTransactionResponse>;
+}
+
+/// [`Rpc`] over HTTP JSON-RPC with `stellar-rpc-client`.
+#[derive(Clone, Debug)]
+pub struct StellarRpc {
+    client: Client,
+    timeout: Duration,
+}
+
+impl StellarRpc {
+    /// A client for the server at `url` (e.g. `http://127.0.0.1:8000/rpc`), each call
+    /// bounded by `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an unusable URL.
+    pub fn new(url: &str, timeout: Duration) -> Result<Self> {
+        let client = Client::new(url)
+            .map_err(|e| Error::InvalidArgument(format!("rpc url {url:?}: {e}")))?;
+        Ok(Self { client, timeout })
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = std::result::Result<T, stellar_rpc_client::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r.map_err(map_error),
+            Err(_) => Err(Error::RpcUnavailable(format!(
+                "no answer within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+}
+
+/// Transport failures mean the server's state is unknown to us; anything else is an
+/// answer we could not use.
+fn map_error(e: stellar_rpc_client::Error) -> Error {
+    match e {
+        stellar_rpc_client::Error::JsonRpc(inner) => map_jsonrpc(inner),
+        other => Error::Rpc(other.to_string()),
+    }
+}
+
+fn map_jsonrpc(e: jsonrpsee_core::ClientError) -> Error {
+    use jsonrpsee_core::ClientError as C;
+    match e {
+        C::Transport(_) | C::RequestTimeout | C::RestartNeeded(_) => {
+            Error::RpcUnavailable(e.to_string())
+        }
+        other => Error::Rpc(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Rpc for StellarRpc {
+    async fn network_passphrase(&self) -> Result<String> {
+        Ok(self.bounded(self.client.get_network()).await?.passphrase)
+    }
+
+    async fn latest_ledger(&self) -> Result<u32> {
+        Ok(self
+            .bounded(self.client.get_latest_ledger())
+            .await?
+            .sequence)
+    }
+
+    async fn account_sequence(&self, address: &str) -> Result<Option<i64>> {
+        match self.bounded(self.client.get_account(address)).await {
+            Ok(entry) => Ok(Some(entry.seq_num.0)),
+            Err(Error::Rpc(m)) if m.contains("not found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn simulate(&self, tx: &TransactionEnvelope) -> Result<SimulateTransactionResponse> {
+        self.bounded(self.client.simulate_transaction_envelope(tx, None))
+            .await
+    }
+
+    async fn send(&self, tx: &TransactionEnvelope) -> Result<SendTransactionResponse> {
+        // The client's own send_transaction reports TRY_AGAIN_LATER and DUPLICATE as
+        // success; the relayer must tell them apart, so read the raw response.
+        let mut params = ObjectParams::new();
+        params
+            .insert("transaction", tx.to_xdr_base64(Limits::depth(500))?)
+            .map_err(|e| Error::Rpc(e.to_string()))?;
+        let call = self
+            .client
+            .client()
+            .request::<SendTransactionResponse, _>("sendTransaction", params);
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r.map_err(map_jsonrpc),
+            Err(_) => Err(Error::RpcUnavailable(format!(
+                "no answer within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+
+    async fn transaction(&self, hash: &[u8; 32]) -> Result<GetTransactionResponse> {
+        self.bounded(self.client.get_transaction(&Hash(*hash)))
+            .await
+    }
+}

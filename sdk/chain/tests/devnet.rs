@@ -1,0 +1,475 @@
+//! The relayer against the local devnet (a real Soroban host behind the Stellar RPC API):
+//! deploy the counter fixture, create a sponsored user account, call it with the user's
+//! auth, decode results and events, and inject faults at the `Rpc` boundary.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use medimint_chain::outcome::submit_envelope;
+use medimint_chain::relayer::{Policy, Refusal, Relayer, RelayerConfig};
+use medimint_chain::rpc::{Rpc, StellarRpc};
+use medimint_chain::scval::{arg, decode, Address};
+use medimint_chain::tx::{self, TxHeader};
+use medimint_chain::{Backoff, Error, Network, Signer};
+use support::{Fault, Faulty};
+
+fn counter_wasm() -> Vec<u8> {
+    let dir = std::env::var("MEDIMINT_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/contracts")
+        });
+    let path = dir.join("medimint-devnet-counter.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build it with scripts/build-contracts medimint-devnet-counter",
+            path.display()
+        )
+    })
+}
+
+fn secret_key(secret: &str) -> SigningKey {
+    SigningKey::from_bytes(
+        &stellar_strkey::ed25519::PrivateKey::from_string(secret)
+            .unwrap()
+            .0,
+    )
+}
+
+fn fast() -> RelayerConfig {
+    RelayerConfig {
+        backoff: Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            deadline: Duration::from_secs(10),
+        },
+        tx_validity: Duration::from_secs(30),
+        ..RelayerConfig::default()
+    }
+}
+
+struct Env {
+    _devnet: medimint_devnet::Devnet,
+    rpc: Arc<StellarRpc>,
+    network: Network,
+    sponsor: Arc<SigningKey>,
+    channels: Vec<Arc<SigningKey>>,
+    counter: String,
+}
+
+/// Funds the sponsor and `n` channels from the root account, then deploys the counter
+/// through a relayer whose policy allows deploys.
+async fn env(devnet: medimint_devnet::Devnet, n: u8) -> Env {
+    let rpc = Arc::new(StellarRpc::new(&devnet.rpc_url(), Duration::from_secs(10)).unwrap());
+    let network = Network::new(rpc.network_passphrase().await.unwrap());
+    let root = secret_key(&devnet.root_keypair().secret());
+    let sponsor = Arc::new(SigningKey::from_bytes(&[200; 32]));
+    let channels: Vec<_> = (1..=n)
+        .map(|i| Arc::new(SigningKey::from_bytes(&[100 + i; 32])))
+        .collect();
+    let mut seq = rpc
+        .account_sequence(&root.address())
+        .await
+        .unwrap()
+        .unwrap();
+    for acct in std::iter::once(&sponsor).chain(channels.iter()) {
+        seq += 1;
+        let header = TxHeader {
+            source: root.public_key(),
+            seq,
+            max_time: None,
+        };
+        let t = tx::create_account_tx(&header, &acct.address(), 1_000 * 10_000_000).unwrap();
+        let env = tx::sign_tx(&network, t, &[&root]).unwrap();
+        submit_envelope(rpc.as_ref(), &network, &env, fast().backoff)
+            .await
+            .unwrap();
+    }
+    let admin = Arc::new(SigningKey::from_bytes(&[7; 32]));
+    let salt = tx::salt(b"medimint/test/counter");
+    let counter = tx::contract_address(&network, &admin.address(), salt).unwrap();
+    let deployer = Relayer::new(
+        rpc.clone(),
+        network.clone(),
+        sponsor.clone(),
+        channels
+            .iter()
+            .map(|c| c.clone() as Arc<dyn Signer>)
+            .collect(),
+        Policy::new(100_000_000, 1_000_000_000).with_deploy(),
+        fast(),
+    )
+    .unwrap();
+    deployer
+        .create_sponsored_account("admin-account", admin.as_ref())
+        .await
+        .unwrap();
+    let wasm = counter_wasm();
+    deployer
+        .submit(
+            "upload",
+            &admin.address(),
+            tx::upload_wasm(&wasm).unwrap(),
+            &[],
+        )
+        .await
+        .unwrap();
+    let created = deployer
+        .submit(
+            "create",
+            &admin.address(),
+            tx::create_contract(&admin.address(), tx::wasm_hash(&wasm), salt, vec![]).unwrap(),
+            &[admin.as_ref()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        decode::<Address>(created.return_value.as_ref().unwrap()).unwrap(),
+        Address(counter.clone())
+    );
+    Env {
+        _devnet: devnet,
+        rpc,
+        network,
+        sponsor,
+        channels,
+        counter,
+    }
+}
+
+fn relayer(e: &Env, rpc: Arc<dyn Rpc>, policy: Policy) -> Relayer {
+    Relayer::new(
+        rpc,
+        e.network.clone(),
+        e.sponsor.clone(),
+        e.channels
+            .iter()
+            .map(|c| c.clone() as Arc<dyn Signer>)
+            .collect(),
+        policy,
+        fast(),
+    )
+    .unwrap()
+}
+
+fn policy(e: &Env) -> Policy {
+    Policy::new(10_000_000, 100_000_000).allow(&e.counter, &["increment", "get"])
+}
+
+fn start() -> medimint_devnet::Devnet {
+    medimint_devnet::Devnet::start(medimint_devnet::Config {
+        port: 0,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn sponsored_user_calls_the_counter_with_their_own_auth() {
+    let devnet = start();
+    block_on(async move {
+        let e = env(devnet, 2).await;
+        let r = relayer(&e, e.rpc.clone(), policy(&e));
+        let alice = SigningKey::from_bytes(&[1; 32]);
+        r.create_sponsored_account("alice-account", &alice)
+            .await
+            .unwrap();
+        assert!(e
+            .rpc
+            .account_sequence(&alice.address())
+            .await
+            .unwrap()
+            .is_some());
+        let sponsor_seq = e.rpc.account_sequence(&e.sponsor.address()).await.unwrap();
+        for expected in 1..=2u32 {
+            let landed = r
+                .invoke(
+                    &format!("alice-inc-{expected}"),
+                    &alice.address(),
+                    &e.counter,
+                    "increment",
+                    vec![arg::address(&alice.address()).unwrap()],
+                    &[&alice],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                decode::<u32>(landed.return_value.as_ref().unwrap()).unwrap(),
+                expected
+            );
+            assert!(landed.fee_charged > 0);
+            let ev = landed
+                .events
+                .iter()
+                .find(|ev| ev.name().as_deref() == Some("incremented"))
+                .unwrap();
+            assert_eq!(ev.contract.as_deref(), Some(e.counter.as_str()));
+            assert_eq!(ev.topic::<Address>(1).unwrap(), Address(alice.address()));
+        }
+        // The sponsor paid but never used its own sequence (it only signs fee-bumps).
+        assert_eq!(
+            e.rpc.account_sequence(&e.sponsor.address()).await.unwrap(),
+            sponsor_seq
+        );
+        let v = r
+            .read(
+                &e.counter,
+                "get",
+                vec![arg::address(&alice.address()).unwrap()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(decode::<u32>(&v).unwrap(), 2);
+        assert!(r.spent_today(&alice.address()) > 0);
+        // Someone else cannot act for alice.
+        let mallory = SigningKey::from_bytes(&[2; 32]);
+        let err = r
+            .invoke(
+                "m",
+                &mallory.address(),
+                &e.counter,
+                "increment",
+                vec![arg::address(&alice.address()).unwrap()],
+                &[&mallory],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::MissingSigner(a) if *a == alice.address()),
+            "{err}"
+        );
+        let err = r
+            .invoke(
+                "x",
+                &alice.address(),
+                &e.counter,
+                "upgrade",
+                vec![],
+                &[&alice],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Refused(Refusal::FunctionNotAllowed { .. })),
+            "{err}"
+        );
+    });
+}
+
+/// Runs `n` increments through a relayer over `rpc` and returns the counter afterwards.
+async fn increments(
+    e: &Env,
+    r: &Relayer,
+    user: &SigningKey,
+    keys: &[&str],
+) -> Vec<Result<u32, Error>> {
+    let mut out = vec![];
+    for k in keys {
+        out.push(
+            r.invoke(
+                k,
+                &user.address(),
+                &e.counter,
+                "increment",
+                vec![arg::address(&user.address()).unwrap()],
+                &[user],
+            )
+            .await
+            .and_then(|l| decode::<u32>(l.return_value.as_ref().unwrap())),
+        );
+    }
+    out
+}
+
+async fn counter_of(e: &Env, r: &Relayer, user: &SigningKey) -> u32 {
+    decode::<u32>(
+        &r.read(
+            &e.counter,
+            "get",
+            vec![arg::address(&user.address()).unwrap()],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn faults_at_the_rpc_end_with_exactly_one_landed_transaction_or_a_clear_error() {
+    let devnet = start();
+    block_on(async move {
+        let e = env(devnet, 2).await;
+        let user = SigningKey::from_bytes(&[3; 32]);
+        let plain = relayer(&e, e.rpc.clone(), policy(&e));
+        plain.create_sponsored_account("user", &user).await.unwrap();
+
+        // Timeout after the send, once landed and once not: each lands exactly once.
+        let faulty = Faulty::new(
+            e.rpc.clone(),
+            &[Fault::LostAnswer, Fault::LostRequest, Fault::TryAgainLater],
+        );
+        let r = relayer(&e, faulty.clone(), policy(&e));
+        let got = increments(&e, &r, &user, &["lost-answer", "lost-request", "busy"]).await;
+        assert_eq!(
+            got.iter().map(|g| *g.as_ref().unwrap()).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(counter_of(&e, &r, &user).await, 3);
+        // Retrying the same keys lands nothing more.
+        let again = increments(&e, &r, &user, &["lost-answer", "lost-request", "busy"]).await;
+        assert!(again.iter().all(|g| g.is_ok()));
+        assert_eq!(counter_of(&e, &r, &user).await, 3);
+
+        // A bad sequence: another relayer instance shares the channels and moves them on.
+        plain
+            .invoke(
+                "other-1",
+                &user.address(),
+                &e.counter,
+                "increment",
+                vec![arg::address(&user.address()).unwrap()],
+                &[&user],
+            )
+            .await
+            .unwrap();
+        plain
+            .invoke(
+                "other-2",
+                &user.address(),
+                &e.counter,
+                "increment",
+                vec![arg::address(&user.address()).unwrap()],
+                &[&user],
+            )
+            .await
+            .unwrap();
+        let got = increments(&e, &r, &user, &["after-bad-seq"]).await;
+        assert_eq!(*got[0].as_ref().unwrap(), 6);
+
+        // RPC down: a clear error, and nothing landed.
+        faulty.down.store(true, Ordering::SeqCst);
+        let got = increments(&e, &r, &user, &["down"]).await;
+        assert!(
+            matches!(got[0], Err(Error::RpcUnavailable(_))),
+            "{:?}",
+            got[0]
+        );
+        faulty.down.store(false, Ordering::SeqCst);
+        assert_eq!(counter_of(&e, &r, &user).await, 6);
+        // And a retry once it is back lands once.
+        let got = increments(&e, &r, &user, &["down"]).await;
+        assert_eq!(*got[0].as_ref().unwrap(), 7);
+    });
+}
+
+#[test]
+fn an_expired_auth_entry_is_a_clear_error() {
+    let devnet = start();
+    block_on(async move {
+        let e = env(devnet, 1).await;
+        let user = SigningKey::from_bytes(&[4; 32]);
+        let mut config = fast();
+        // Valid for no ledger after the simulated one; the devnet closes a ledger per
+        // submission, so the entry has expired when the transaction applies.
+        config.auth_validity_ledgers = 0;
+        let plain = relayer(&e, e.rpc.clone(), policy(&e));
+        plain.create_sponsored_account("user", &user).await.unwrap();
+        let r = Relayer::new(
+            e.rpc.clone(),
+            e.network.clone(),
+            e.sponsor.clone(),
+            e.channels
+                .iter()
+                .map(|c| c.clone() as Arc<dyn Signer>)
+                .collect(),
+            policy(&e),
+            config,
+        )
+        .unwrap();
+        let got = increments(&e, &r, &user, &["expired"]).await;
+        let err = got[0].as_ref().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Failed { .. } | Error::Simulation(_) | Error::Rejected { .. }
+            ),
+            "{err}"
+        );
+        assert_eq!(counter_of(&e, &plain, &user).await, 0);
+    });
+}
+
+/// Sponsored transactions per second through the relayer with 1, 4 and 16 channels.
+/// Run: `cargo test -p medimint-chain --test devnet -- --ignored --nocapture bench`
+#[test]
+#[ignore = "benchmark; run explicitly"]
+fn bench_sponsored_tx_per_second() {
+    for ledger_ms in [0u64, 1_000] {
+        for n in [1u8, 4, 16] {
+            let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config {
+                port: 0,
+                ledger_ms,
+                ..Default::default()
+            })
+            .unwrap();
+            block_on(async move {
+                let e = env(devnet, n).await;
+                let r = Arc::new(relayer(&e, e.rpc.clone(), policy(&e)));
+                let users: Vec<Arc<SigningKey>> = (0..16u8)
+                    .map(|i| Arc::new(SigningKey::from_bytes(&[30 + i; 32])))
+                    .collect();
+                for u in &users {
+                    r.create_sponsored_account(&u.address(), u.as_ref())
+                        .await
+                        .unwrap();
+                }
+                let total = 48usize;
+                let started = std::time::Instant::now();
+                let mut tasks = vec![];
+                for i in 0..total {
+                    let r = r.clone();
+                    let u = users[i % users.len()].clone();
+                    let counter = e.counter.clone();
+                    tasks.push(tokio::spawn(async move {
+                        r.invoke(
+                            &format!("bench-{i}"),
+                            &u.address(),
+                            &counter,
+                            "increment",
+                            vec![arg::address(&u.address()).unwrap()],
+                            &[u.as_ref()],
+                        )
+                        .await
+                        .map(|_| ())
+                    }));
+                }
+                let mut ok = 0;
+                for t in tasks {
+                    if t.await.unwrap().is_ok() {
+                        ok += 1;
+                    }
+                }
+                let secs = started.elapsed().as_secs_f64();
+                println!(
+                    "BENCH ledger_ms={ledger_ms} channels={n} landed={ok}/{total} seconds={secs:.2} tx_per_s={:.2}",
+                    ok as f64 / secs
+                );
+                assert_eq!(ok, total);
+            });
+        }
+    }
+}

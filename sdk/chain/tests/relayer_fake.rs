@@ -1,0 +1,536 @@
+//! The relayer against an in-memory ledger, with faults injected at the `Rpc` boundary.
+//! Each test ends with exactly one landed transaction or a clear error.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use medimint_chain::relayer::{Policy, Refusal, Relayer, RelayerConfig};
+use medimint_chain::rpc::Rpc;
+use medimint_chain::scval::decode;
+use medimint_chain::{Backoff, Error, Signer};
+use support::{fake_contract, FakeLedger, Fault, Faulty};
+
+fn key(n: u8) -> Arc<SigningKey> {
+    Arc::new(SigningKey::from_bytes(&[n; 32]))
+}
+
+fn fast_config() -> RelayerConfig {
+    RelayerConfig {
+        backoff: Backoff {
+            initial: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+            deadline: Duration::from_millis(200),
+        },
+        tx_validity: Duration::from_secs(30),
+        ..RelayerConfig::default()
+    }
+}
+
+struct Setup {
+    ledger: Arc<FakeLedger>,
+    faulty: Arc<Faulty>,
+    relayer: Relayer,
+    channels: Vec<Arc<SigningKey>>,
+}
+
+fn setup(channels: u8, faults: &[Fault], policy: Policy, config: RelayerConfig) -> Setup {
+    let ledger = FakeLedger::new();
+    let sponsor = key(200);
+    ledger.fund(sponsor.public_key(), 1 << 32);
+    let chans: Vec<Arc<SigningKey>> = (1..=channels).map(|i| key(100 + i)).collect();
+    for c in &chans {
+        ledger.fund(c.public_key(), 5 << 32);
+    }
+    let faulty = Faulty::new(ledger.clone() as Arc<dyn Rpc>, faults);
+    let relayer = Relayer::new(
+        faulty.clone(),
+        ledger.network.clone(),
+        sponsor,
+        chans.iter().map(|c| c.clone() as Arc<dyn Signer>).collect(),
+        policy,
+        config,
+    )
+    .unwrap();
+    Setup {
+        ledger,
+        faulty,
+        relayer,
+        channels: chans,
+    }
+}
+
+fn policy() -> Policy {
+    Policy::new(100_000, 1_000_000).allow(&fake_contract(), &["increment"])
+}
+
+#[tokio::test]
+async fn a_sponsored_call_lands_once_with_user_auth_and_typed_results() {
+    let s = setup(1, &[], policy(), fast_config());
+    let alice = key(1);
+    *s.ledger.require_auth.lock().unwrap() = Some(alice.address());
+    let landed = s
+        .relayer
+        .invoke(
+            "req-1",
+            &alice.address(),
+            &fake_contract(),
+            "increment",
+            vec![],
+            &[alice.as_ref()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        decode::<u32>(landed.return_value.as_ref().unwrap()).unwrap(),
+        1
+    );
+    assert_eq!(landed.events.len(), 1);
+    assert_eq!(landed.events[0].name().as_deref(), Some("incremented"));
+    assert_eq!(
+        landed.events[0].contract.as_deref(),
+        Some(fake_contract().as_str())
+    );
+    let applied = s.ledger.applied();
+    assert_eq!(applied.len(), 1);
+    assert!(applied[0].success);
+    // The channel was the source, the sponsor paid: resource fee 1000 + 2 × 100.
+    assert_eq!(applied[0].inner_source, s.channels[0].public_key());
+    assert_eq!(applied[0].fee, 1_200);
+    assert_eq!(s.relayer.spent_today(&alice.address()), 1_200);
+}
+
+#[tokio::test]
+async fn a_missing_user_signature_is_named_and_nothing_is_sent() {
+    let s = setup(1, &[], policy(), fast_config());
+    let (alice, mallory) = (key(1), key(2));
+    *s.ledger.require_auth.lock().unwrap() = Some(alice.address());
+    let err = s
+        .relayer
+        .invoke(
+            "req-1",
+            &mallory.address(),
+            &fake_contract(),
+            "increment",
+            vec![],
+            &[mallory.as_ref()],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingSigner(a) if *a == alice.address()),
+        "{err}"
+    );
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 0);
+    assert!(s.ledger.applied().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_request_key_never_lands_twice_and_cannot_be_reused() {
+    let s = setup(2, &[], policy(), fast_config());
+    let u = key(1).address();
+    let first = s
+        .relayer
+        .invoke("k", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    let again = s
+        .relayer
+        .invoke("k", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(first.hash, again.hash);
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert_eq!(s.ledger.counter(), 1);
+    let other_args = vec![medimint_chain::scval::arg::u32(5)];
+    let err = s
+        .relayer
+        .invoke("k", &u, &fake_contract(), "increment", other_args, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Refused(Refusal::KeyReused(ref k)) if k == "k"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn policy_refuses_with_a_reason_before_anything_is_sent() {
+    let s = setup(
+        1,
+        &[],
+        Policy::new(1_100, 1_000_000).allow(&fake_contract(), &["increment"]),
+        fast_config(),
+    );
+    let u = key(1).address();
+    let err = s
+        .relayer
+        .invoke("a", &u, &fake_contract(), "burn", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("burn"), "{err}");
+    let other = medimint_chain::address::contract_strkey(&[9; 32]);
+    let err = s
+        .relayer
+        .invoke("b", &u, &other, "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Refused(Refusal::UnknownContract(_))),
+        "{err}"
+    );
+    // 1000 resource + 200 inclusion is over the 1100 cap.
+    let err = s
+        .relayer
+        .invoke("c", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused(Refusal::FeeCap {
+                fee: 1_200,
+                cap: 1_100
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn daily_spend_cap_per_user() {
+    let s = setup(
+        1,
+        &[],
+        Policy::new(10_000, 2_500).allow(&fake_contract(), &["increment"]),
+        fast_config(),
+    );
+    let (u, v) = (key(1).address(), key(2).address());
+    s.relayer
+        .invoke("1", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    s.relayer
+        .invoke("2", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    let err = s
+        .relayer
+        .invoke("3", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused(Refusal::DailySpend {
+                would: 3_600,
+                cap: 2_500,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    // Another user still has their own budget.
+    s.relayer
+        .invoke("4", &v, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 3);
+}
+
+#[tokio::test]
+async fn timeout_after_a_send_that_landed_returns_that_transaction() {
+    let s = setup(1, &[Fault::LostAnswer], policy(), fast_config());
+    let u = key(1).address();
+    let landed = s
+        .relayer
+        .invoke("t", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert_eq!(s.ledger.applied()[0].hash, landed.hash);
+    // Found by looking the hash up: no second send was needed.
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn timeout_after_a_send_that_did_not_land_resends_the_same_envelope() {
+    let s = setup(
+        1,
+        &[Fault::LostRequest, Fault::LostRequest],
+        policy(),
+        fast_config(),
+    );
+    let u = key(1).address();
+    let landed = s
+        .relayer
+        .invoke("t", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    let applied = s.ledger.applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].hash, landed.hash);
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn try_again_later_is_retried_then_lands_once() {
+    let s = setup(
+        1,
+        &[Fault::TryAgainLater, Fault::TryAgainLater],
+        policy(),
+        fast_config(),
+    );
+    let u = key(1).address();
+    s.relayer
+        .invoke("t", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn persistent_try_again_later_is_a_clear_error_and_nothing_lands() {
+    let faults = [Fault::TryAgainLater; 5];
+    let s = setup(1, &faults, policy(), fast_config());
+    let u = key(1).address();
+    let err = s
+        .relayer
+        .invoke("t", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TryAgainLater { attempts: 5, .. }),
+        "{err}"
+    );
+    assert!(s.ledger.applied().is_empty());
+    assert_eq!(
+        s.relayer.spent_today(&u),
+        0,
+        "a refused send costs the user nothing"
+    );
+}
+
+#[tokio::test]
+async fn bad_sequence_resyncs_the_channel_and_lands_once() {
+    let s = setup(1, &[], policy(), fast_config());
+    let u = key(1).address();
+    s.relayer
+        .invoke("1", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    // Someone else uses the channel's next sequence number.
+    s.ledger.bump_seq(s.channels[0].public_key());
+    let before = s.ledger.seq(s.channels[0].public_key()).unwrap();
+    s.relayer
+        .invoke("2", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 2);
+    assert_eq!(
+        s.ledger.seq(s.channels[0].public_key()).unwrap(),
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn insufficient_fee_is_raised_within_the_cap() {
+    let s = setup(1, &[], policy(), fast_config());
+    s.ledger.min_rate.store(400, Ordering::SeqCst);
+    let u = key(1).address();
+    let landed = s
+        .relayer
+        .invoke("f", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    let applied = s.ledger.applied();
+    assert_eq!(applied.len(), 1);
+    // 100 → 200 → 400 per operation, two operations counted.
+    assert_eq!(applied[0].fee, 1_000 + 2 * 400);
+    assert_eq!(landed.fee_charged, 1_800);
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn insufficient_fee_beyond_the_cap_is_refused_naming_the_fee() {
+    let s = setup(
+        1,
+        &[],
+        Policy::new(1_500, 1_000_000).allow(&fake_contract(), &["increment"]),
+        fast_config(),
+    );
+    s.ledger.min_rate.store(400, Ordering::SeqCst);
+    let u = key(1).address();
+    let err = s
+        .relayer
+        .invoke("f", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    // 100 → 200 per operation fits (1400); 400 would need 1800.
+    assert!(
+        matches!(
+            err,
+            Error::Refused(Refusal::FeeCap {
+                fee: 1_800,
+                cap: 1_500
+            })
+        ),
+        "{err}"
+    );
+    assert!(s.ledger.applied().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_auth_entry_fails_clearly_and_lands_nothing_successful() {
+    let mut config = fast_config();
+    config.auth_validity_ledgers = 0;
+    let s = setup(1, &[], policy(), config);
+    let alice = key(1);
+    *s.ledger.require_auth.lock().unwrap() = Some(alice.address());
+    // The signature is valid until the simulated ledger only; the transaction applies in
+    // the next one, where the network refuses the expired entry.
+    let err = s
+        .relayer
+        .invoke(
+            "e",
+            &alice.address(),
+            &fake_contract(),
+            "increment",
+            vec![],
+            &[alice.as_ref()],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Failed { code, .. } if code.contains("Trapped")),
+        "{err}"
+    );
+    assert_eq!(s.ledger.counter(), 0);
+    assert_eq!(s.ledger.applied().iter().filter(|a| a.success).count(), 0);
+}
+
+#[tokio::test]
+async fn rpc_down_is_a_clear_error_and_a_retry_with_the_key_lands_once() {
+    let s = setup(1, &[Fault::LostRequest], policy(), fast_config());
+    let u = key(1).address();
+    s.faulty.down.store(true, Ordering::SeqCst);
+    let err = s
+        .relayer
+        .invoke("d", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RpcUnavailable(_)), "{err}");
+    s.faulty.down.store(false, Ordering::SeqCst);
+    s.relayer
+        .invoke("d", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 1);
+}
+
+#[tokio::test]
+async fn rpc_down_after_the_send_then_retry_finds_the_landed_transaction() {
+    // The send reaches the server but the answer is lost, and the server stays down while
+    // we poll: the outcome is unknown. The retry with the same key looks the hash up.
+    let s = setup(2, &[Fault::LostAnswerThenDown], policy(), fast_config());
+    let u = key(1).address();
+    let err = s
+        .relayer
+        .invoke("x", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+    s.faulty.down.store(false, Ordering::SeqCst);
+    let landed = s
+        .relayer
+        .invoke("x", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    let applied = s.ledger.applied();
+    assert_eq!(applied.len(), 1, "never a duplicate");
+    assert_eq!(applied[0].hash, landed.hash);
+}
+
+#[tokio::test]
+async fn n_channels_carry_n_transactions_in_flight() {
+    let s = Arc::new(setup(4, &[], policy(), fast_config()));
+    *s.faulty.latency.lock().unwrap() = Duration::from_millis(20);
+    let started = std::time::Instant::now();
+    let mut tasks = vec![];
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.relayer
+                .invoke(
+                    &format!("r{i}"),
+                    &key(1).address(),
+                    &fake_contract(),
+                    "increment",
+                    vec![],
+                    &[],
+                )
+                .await
+                .map(|l| l.hash)
+        }));
+    }
+    let mut hashes = vec![];
+    for t in tasks {
+        hashes.push(t.await.unwrap().unwrap());
+    }
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 16);
+    let applied = s.ledger.applied();
+    assert_eq!(applied.len(), 16);
+    let mut sources: Vec<_> = applied.iter().map(|a| a.inner_source).collect();
+    sources.sort();
+    sources.dedup();
+    assert_eq!(sources.len(), 4, "all four channels carried transactions");
+    // 16 sends of 20 ms each, four at a time: well under the 320 ms they take in series.
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_sponsored_account_is_created_with_zero_balance() {
+    let s = setup(1, &[], policy(), fast_config());
+    let newbie = key(50);
+    assert_eq!(s.ledger.seq(newbie.public_key()), None);
+    s.relayer
+        .create_sponsored_account("acct", newbie.as_ref())
+        .await
+        .unwrap();
+    assert!(s.ledger.seq(newbie.public_key()).is_some());
+    // Idempotent: a retry with the key does not try to create it again.
+    s.relayer
+        .create_sponsored_account("acct", newbie.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert_eq!(
+        s.ledger.applied()[0].fee,
+        400,
+        "three operations plus the bump at 100"
+    );
+}
+
+#[tokio::test]
+async fn read_only_calls_simulate_without_sending() {
+    let s = setup(1, &[], policy(), fast_config());
+    let v = s
+        .relayer
+        .read(&fake_contract(), "get", vec![])
+        .await
+        .unwrap();
+    assert_eq!(decode::<u32>(&v).unwrap(), 1);
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 0);
+}

@@ -1,0 +1,97 @@
+//! The stream format over tokio's `AsyncRead` / `AsyncWrite`, for Lambda handlers that pipe
+//! S3 bodies. Same format, same errors and the same guarantees as the sync functions in
+//! [`super::stream`], and the same one-chunk memory bound.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::stream::{frame_buffer, Opener, Sealer, CHUNK_SIZE, FRAME_LEN, HEADER_LEN};
+use super::{Error, StudyKey};
+
+async fn read_full<R: AsyncRead + Unpin>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]).await {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Async [`super::encrypt`]: encrypts `input` under `key` into `output`; returns the plaintext
+/// length.
+pub async fn encrypt_async<R, W>(key: &StudyKey, mut input: R, mut output: W) -> Result<u64, Error>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (mut sealer, header) = Sealer::new(key);
+    output.write_all(&header).await?;
+    let mut frame = frame_buffer();
+    let mut carried: Option<u8> = None;
+    let mut total = 0u64;
+    loop {
+        let mut len = 0;
+        if let Some(byte) = carried.take() {
+            frame[FRAME_LEN] = byte;
+            len = 1;
+        }
+        len += read_full(
+            &mut input,
+            &mut frame[FRAME_LEN + len..FRAME_LEN + CHUNK_SIZE],
+        )
+        .await?;
+        let mut last = len < CHUNK_SIZE;
+        if !last {
+            let mut next = [0u8; 1];
+            if read_full(&mut input, &mut next).await? == 0 {
+                last = true;
+            } else {
+                carried = Some(next[0]);
+            }
+        }
+        let n = sealer.seal_frame(&mut frame, len, last)?;
+        output.write_all(&frame[..n]).await?;
+        total += len as u64;
+        if last {
+            output.flush().await?;
+            return Ok(total);
+        }
+    }
+}
+
+/// Async [`super::decrypt`]: decrypts a stream under `key` into `output`; returns the
+/// plaintext length.
+pub async fn decrypt_async<R, W>(key: &StudyKey, mut input: R, mut output: W) -> Result<u64, Error>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut header = [0u8; HEADER_LEN];
+    let n = read_full(&mut input, &mut header).await?;
+    let mut opener = Opener::new(key, &header[..n])?;
+    let mut chunk = frame_buffer();
+    let mut total = 0u64;
+    loop {
+        let mut word = [0u8; FRAME_LEN];
+        let n = read_full(&mut input, &mut word).await?;
+        let (len, last) = opener.frame(&word[..n])?;
+        if read_full(&mut input, &mut chunk[..len]).await? < len {
+            return Err(Error::Truncated {
+                index: opener.index(),
+            });
+        }
+        let plain = opener.open(&mut chunk[..len], last)?;
+        if last && read_full(&mut input, &mut [0u8; 1]).await? > 0 {
+            return Err(Error::TrailingData);
+        }
+        output.write_all(&chunk[..plain]).await?;
+        total += plain as u64;
+        if last {
+            output.flush().await?;
+            return Ok(total);
+        }
+    }
+}

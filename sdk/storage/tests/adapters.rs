@@ -1,0 +1,90 @@
+//! The object store and database suites over every adapter: local directory and SQLite on
+//! disk, S3 and DynamoDB through moto's server with the real AWS SDK clients.
+
+mod common;
+
+use std::sync::Arc;
+
+use medimint_storage::{AppDb, DynamoDb, LocalDirStore, S3Store, SqliteDb, StorageError};
+use medimint_testkit::{MotoServer, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+
+#[tokio::test]
+async fn local_dir_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDirStore::new(dir.path()).unwrap();
+    common::object_store_suite(&store).await;
+    // No temporary file survives, failed or not.
+    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(".medimint-tmp"))
+        .unwrap()
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_store_on_moto() {
+    let moto = MotoServer::start().expect("moto server");
+    let store = S3Store::for_endpoint(
+        &moto.endpoint(),
+        REGION,
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        "medimint-test",
+    );
+    store.ensure_bucket().await.unwrap();
+    store.ensure_bucket().await.unwrap();
+    common::object_store_suite(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_store_reports_a_missing_bucket() {
+    let moto = MotoServer::start().expect("moto server");
+    let store = S3Store::for_endpoint(
+        &moto.endpoint(),
+        REGION,
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        "no-such-bucket",
+    );
+    let err = store.list("inbox/").await.unwrap_err();
+    assert!(matches!(err, StorageError::Backend { transient: false, .. }), "{err}");
+    assert!(err.to_string().contains("NoSuchBucket"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_db_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let db = SqliteDb::open(&path).await.unwrap();
+    common::app_db_suite(Arc::new(db)).await;
+    // Reopening keeps the data and the schema version.
+    let db = SqliteDb::open(&path).await.unwrap();
+    assert!(db.get_release("GISSUER", "rel-1").await.unwrap().is_some());
+    assert_eq!(db.allocate_hd_index().await.unwrap(), 18);
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    drop(SqliteDb::open(&path).await.unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteDb::open(&path).await.unwrap_err();
+    assert!(matches!(err, StorageError::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("99"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_db_on_moto() {
+    let moto = MotoServer::start().expect("moto server");
+    let db = DynamoDb::for_endpoint(
+        &moto.endpoint(),
+        REGION,
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        "medimint-app",
+    );
+    assert_eq!(db.schema_version().await.unwrap(), 0);
+    common::app_db_suite(Arc::new(db)).await;
+}

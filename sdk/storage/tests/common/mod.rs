@@ -1,0 +1,302 @@
+//! Behavioural suites written once and run over every adapter.
+
+#![allow(dead_code)]
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use medimint_storage::{
+    Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, Release, ReleaseStatus,
+    StorageError, SCHEMA_VERSION,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+/// Deterministic bytes: position `i` holds a value that depends on `i` beyond its low byte,
+/// so a swapped or repeated part would be noticed.
+pub fn pattern(i: u64) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 13)) as u8
+}
+
+/// A reader of `len` pattern bytes that fails with an I/O error after `fail_at` bytes, if
+/// given: the one fault (a dying upload source) the suites cannot cause with a real part.
+pub struct PatternReader {
+    pos: u64,
+    len: u64,
+    fail_at: Option<u64>,
+}
+
+impl PatternReader {
+    pub fn new(len: u64, fail_at: Option<u64>) -> Self {
+        Self {
+            pos: 0,
+            len,
+            fail_at,
+        }
+    }
+}
+
+impl AsyncRead for PatternReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.fail_at.is_some_and(|f| self.pos >= f) {
+            return Poll::Ready(Err(std::io::Error::other("source went away")));
+        }
+        let end = self
+            .len
+            .min(self.fail_at.unwrap_or(u64::MAX))
+            .min(self.pos + buf.remaining() as u64);
+        while self.pos < end {
+            buf.put_slice(&[pattern(self.pos)]);
+            self.pos += 1;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+async fn assert_pattern(store: &dyn ObjectStore, key: &str, len: u64) {
+    let mut reader = store.get_stream(key).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        for b in &buf[..n] {
+            assert_eq!(*b, pattern(pos), "byte {pos} of {key}");
+            pos += 1;
+        }
+    }
+    assert_eq!(pos, len, "length of {key}");
+}
+
+pub async fn object_store_suite(store: &dyn ObjectStore) {
+    // Round trip, head, overwrite.
+    store
+        .put_bytes("inbox/G1/r1/a.dcm", Bytes::from_static(b"hello"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bytes("inbox/G1/r1/a.dcm", 100).await.unwrap(),
+        b"hello"
+    );
+    assert_eq!(
+        store.head("inbox/G1/r1/a.dcm").await.unwrap().unwrap().size,
+        5
+    );
+    store
+        .put_bytes("inbox/G1/r1/a.dcm", Bytes::from_static(b"hello again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bytes("inbox/G1/r1/a.dcm", 100).await.unwrap(),
+        b"hello again"
+    );
+    assert!(store.head("inbox/G1/r1/none").await.unwrap().is_none());
+    assert!(matches!(
+        store.get_stream("inbox/G1/r1/none").await,
+        Err(StorageError::NotFound(_))
+    ));
+
+    // get_bytes refuses more than its limit instead of allocating for it.
+    assert!(store.get_bytes("inbox/G1/r1/a.dcm", 4).await.is_err());
+
+    // Listing by prefix, sorted, nothing outside the prefix.
+    store
+        .put_bytes("inbox/G1/r1/b c.dcm", Bytes::from_static(b"b"))
+        .await
+        .unwrap();
+    store
+        .put_bytes("inbox/G1/r10/x.dcm", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    store
+        .put_bytes("inbox/G2/r1/y.dcm", Bytes::from_static(b"y"))
+        .await
+        .unwrap();
+    let keys: Vec<_> = store
+        .list("inbox/G1/r1/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys, ["inbox/G1/r1/a.dcm", "inbox/G1/r1/b c.dcm"]);
+    let all = store.list("inbox/G1/r1").await.unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(store.list("").await.unwrap().len(), 4);
+
+    // Copy, rename, delete (twice).
+    store
+        .copy("inbox/G1/r1/b c.dcm", "quarantine/G1/r1/b c.dcm")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bytes("quarantine/G1/r1/b c.dcm", 10).await.unwrap(),
+        b"b"
+    );
+    store
+        .rename("inbox/G1/r1/a.dcm", "quarantine/G1/r1/a.dcm")
+        .await
+        .unwrap();
+    assert!(store.head("inbox/G1/r1/a.dcm").await.unwrap().is_none());
+    assert_eq!(
+        store.get_bytes("quarantine/G1/r1/a.dcm", 100).await.unwrap(),
+        b"hello again"
+    );
+    assert!(matches!(
+        store.copy("inbox/none", "x/none").await,
+        Err(StorageError::NotFound(_))
+    ));
+    store.delete("inbox/G2/r1/y.dcm").await.unwrap();
+    store.delete("inbox/G2/r1/y.dcm").await.unwrap();
+    assert!(store.list("inbox/G2/").await.unwrap().is_empty());
+
+    // Keys that could escape a root are refused by every adapter.
+    for bad in ["../etc/passwd", "/abs", "a//b", ""] {
+        assert!(
+            matches!(
+                store.put_bytes(bad, Bytes::new()).await,
+                Err(StorageError::InvalidKey { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+
+    // A large object streams through (multipart on S3) and reads back byte for byte.
+    let big = 20 * 1024 * 1024 + 12_345;
+    let written = store
+        .put_stream("studies/s1/big.bin", &mut PatternReader::new(big, None))
+        .await
+        .unwrap();
+    assert_eq!(written, big);
+    assert_eq!(store.head("studies/s1/big.bin").await.unwrap().unwrap().size, big);
+    assert_pattern(store, "studies/s1/big.bin", big).await;
+
+    // A source that dies mid-upload leaves nothing under the key, small or multipart.
+    for (key, fail_at) in [("studies/s1/dies-small", 1000), ("studies/s1/dies-big", 9 << 20)] {
+        let err = store
+            .put_stream(key, &mut PatternReader::new(big, Some(fail_at)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(key), "{err}");
+        assert!(store.head(key).await.unwrap().is_none(), "{key} exists");
+    }
+    let left: Vec<_> = store
+        .list("studies/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(left, ["studies/s1/big.bin"]);
+}
+
+fn account(email: &str, address: &str, hd: Option<u32>) -> Account {
+    Account {
+        email: email.into(),
+        address: address.into(),
+        custody: if hd.is_some() {
+            Custody::Custodial
+        } else {
+            Custody::External
+        },
+        hd_index: hd,
+        created_at: 1_700_000_000,
+    }
+}
+
+pub async fn app_db_suite(db: Arc<dyn AppDb>) {
+    // Migrations are idempotent and recorded.
+    assert_eq!(db.migrate().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(db.migrate().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
+
+    // HD indices: start at 0, never repeat, even when allocated concurrently.
+    assert_eq!(db.allocate_hd_index().await.unwrap(), 0);
+    assert_eq!(db.allocate_hd_index().await.unwrap(), 1);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move { db.allocate_hd_index().await }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().unwrap());
+    }
+    got.sort();
+    assert_eq!(got, (2..18).collect::<Vec<u32>>());
+
+    // Accounts: email normalised; the first insert wins.
+    assert!(db.account_by_email("p@x.org").await.unwrap().is_none());
+    let a = db
+        .insert_account(&account(" P@X.org ", "GAAA", Some(3)))
+        .await
+        .unwrap();
+    assert_eq!(a.email, "p@x.org");
+    assert_eq!(a.custody, Custody::Custodial);
+    assert_eq!(a.hd_index, Some(3));
+    let again = db
+        .insert_account(&account("p@x.org", "GBBB", Some(4)))
+        .await
+        .unwrap();
+    assert_eq!(again.address, "GAAA");
+    let ext = db
+        .insert_account(&account("e@x.org", "GEXT", None))
+        .await
+        .unwrap();
+    assert_eq!(ext.custody, Custody::External);
+    assert_eq!(ext.hd_index, None);
+    assert_eq!(
+        db.account_by_email("P@x.ORG").await.unwrap().unwrap(),
+        a
+    );
+
+    // Releases: put-if-absent, optimistic updates.
+    let r = Release::received("GISSUER", "rel-1", 10);
+    let stored = db.insert_release(&r).await.unwrap();
+    assert_eq!(stored, r);
+    let mut other = r.clone();
+    other.status = ReleaseStatus::Stored;
+    assert_eq!(db.insert_release(&other).await.unwrap().status, ReleaseStatus::Received);
+    let mut next = stored.clone();
+    next.status = ReleaseStatus::Stored;
+    next.checksum_root = Some("ab".repeat(32));
+    next.study_id = Some("s1".into());
+    next.metadata_cid = Some("bafkcid".into());
+    next.updated_at = 11;
+    let updated = db.update_release(&next).await.unwrap();
+    assert_eq!(updated.version, 1);
+    assert_eq!(updated.status, ReleaseStatus::Stored);
+    assert_eq!(db.get_release("GISSUER", "rel-1").await.unwrap().unwrap(), updated);
+    // A writer holding the old version loses.
+    let stale = db.update_release(&next).await.unwrap_err();
+    assert!(matches!(stale, StorageError::Conflict(_)), "{stale}");
+    let missing = db
+        .update_release(&Release::received("GISSUER", "nope", 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, StorageError::NotFound(_)), "{missing}");
+    assert!(db.get_release("GISSUER", "rel-2").await.unwrap().is_none());
+    assert!(db.get_release("GOTHER", "rel-1").await.unwrap().is_none());
+
+    // Idempotency records: put-if-absent returns the first value.
+    assert_eq!(
+        db.put_idempotency("root:ab", "GISSUER/rel-1").await.unwrap(),
+        IdempotencyOutcome::Inserted
+    );
+    assert_eq!(
+        db.put_idempotency("root:ab", "GISSUER/rel-2").await.unwrap(),
+        IdempotencyOutcome::Existing("GISSUER/rel-1".into())
+    );
+    assert_eq!(
+        db.get_idempotency("root:ab").await.unwrap().as_deref(),
+        Some("GISSUER/rel-1")
+    );
+    assert!(db.get_idempotency("root:cd").await.unwrap().is_none());
+}
