@@ -2,7 +2,8 @@
 //! `increment`) submitted through the RPC API from several funded accounts at once.
 //!
 //!   CARGO_TARGET_DIR=/work/targets/devnet cargo bench -p medimint-devnet --bench throughput
-//!   (env BENCH_ACCOUNTS, BENCH_TXS_PER_ACCOUNT, BENCH_LEDGER_MS to vary)
+//!   (env BENCH_ACCOUNTS, BENCH_TXS_PER_ACCOUNT for the close-on-submission run;
+//!   BENCH_INTERVAL_ACCOUNTS, BENCH_INTERVAL_TXS_PER_ACCOUNT, BENCH_LEDGER_MS for the timed one)
 //!
 //! Each account submits its next invocation when the previous one is in a ledger, as a
 //! relayer's channel account does. Transactions are simulated once per account up front,
@@ -25,15 +26,18 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
-    let accounts = env_or("BENCH_ACCOUNTS", 8) as usize;
-    let per_account = env_or("BENCH_TXS_PER_ACCOUNT", 100) as i64;
-    let ledger_ms = env_or("BENCH_LEDGER_MS", 0);
-    for ledger_ms in [ledger_ms]
-        .into_iter()
-        .chain((ledger_ms == 0).then_some(100))
-    {
-        run(accounts, per_account, ledger_ms);
-    }
+    // Close-on-submission: every invocation is its own ledger.
+    run(
+        env_or("BENCH_ACCOUNTS", 8) as usize,
+        env_or("BENCH_TXS_PER_ACCOUNT", 100) as i64,
+        0,
+    );
+    // Timed ledgers: many channel accounts, each waiting for its ledger.
+    run(
+        env_or("BENCH_INTERVAL_ACCOUNTS", 64) as usize,
+        env_or("BENCH_INTERVAL_TXS_PER_ACCOUNT", 10) as i64,
+        env_or("BENCH_LEDGER_MS", 100),
+    );
 }
 
 fn run(accounts: usize, per_account: i64, ledger_ms: u64) {

@@ -469,7 +469,11 @@ pub fn validate(tx: &ParsedTx, state: &LedgerState, ctx: &LedgerContext) -> Resu
     // an inclusion fee for one more operation, and the fee source signed it.
     let overlay = Overlay::new(state);
     if let Some((fee_source, fee, sigs)) = &tx.fee_bump {
-        if *fee < tx.resource_fee() + min_inclusion_fee(tx, settings) || *fee < tx.tx.fee as i64 {
+        if *fee
+            < tx.resource_fee()
+                .saturating_add(min_inclusion_fee(tx, settings))
+            || *fee < tx.tx.fee as i64
+        {
             return Err(TxFail::InsufficientFee);
         }
         let Some((acct, _)) = overlay.account(fee_source) else {
@@ -503,7 +507,9 @@ pub fn validate(tx: &ParsedTx, state: &LedgerState, ctx: &LedgerContext) -> Resu
         ops::check_soroban_resources(tx, data, settings)?;
     }
     if tx.fee_bump.is_none()
-        && (tx.tx.fee as i64) < tx.resource_fee() + min_inclusion_fee(tx, settings)
+        && (tx.tx.fee as i64)
+            < tx.resource_fee()
+                .saturating_add(min_inclusion_fee(tx, settings))
     {
         return Err(TxFail::InsufficientFee);
     }
@@ -575,7 +581,7 @@ pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> App
     let mut changes_log = Vec::new();
     // Fee and sequence: committed whatever the operations do.
     let inclusion = min_inclusion_fee(tx, settings);
-    let full_fee = tx.resource_fee() + inclusion;
+    let full_fee = tx.resource_fee().saturating_add(inclusion);
     {
         let mut pre = Overlay::new(state);
         let fee_src = tx.fee_source();
@@ -681,5 +687,192 @@ fn record(
 ) {
     for (k, after) in changes {
         log.push((k.clone(), state.entries.get(k).cloned(), after.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keypair;
+    use soroban_env_host::xdr::{
+        Asset, Memo, PaymentOp, SequenceNumber, Signature, SignatureHint, Signer, SignerKey,
+        Thresholds, TimeBounds, TimePoint, TransactionV1Envelope, Uint256,
+    };
+
+    const NET: [u8; 32] = [9; 32];
+
+    fn state_with(accounts: Vec<AccountEntry>) -> LedgerState {
+        let mut s = LedgerState {
+            sequence: 10,
+            close_time: 1_000,
+            ..Default::default()
+        };
+        for a in accounts {
+            s.entries.insert(
+                account_key(&a.account_id),
+                StoredEntry {
+                    entry: ops::account_ledger_entry(a, 1, None),
+                    live_until: None,
+                },
+            );
+        }
+        s
+    }
+
+    fn payment(src: &Keypair, cond: Preconditions) -> Transaction {
+        Transaction {
+            source_account: MuxedAccount::Ed25519(Uint256(src.public_key())),
+            fee: 100,
+            seq_num: SequenceNumber(1),
+            cond,
+            memo: Memo::None,
+            operations: vec![Operation {
+                source_account: None,
+                body: OperationBody::Payment(PaymentOp {
+                    destination: MuxedAccount::Ed25519(Uint256(src.public_key())),
+                    asset: Asset::Native,
+                    amount: 1,
+                }),
+            }]
+            .try_into()
+            .unwrap(),
+            ext: TransactionExt::V0,
+        }
+    }
+
+    fn signed(tx: Transaction, keys: &[&Keypair]) -> ParsedTx {
+        let unsigned = ParsedTx::new(
+            TransactionEnvelope::Tx(TransactionV1Envelope {
+                tx: tx.clone(),
+                signatures: Default::default(),
+            }),
+            NET,
+        )
+        .unwrap();
+        let sigs: Vec<DecoratedSignature> = keys
+            .iter()
+            .map(|k| {
+                let pk = k.public_key();
+                DecoratedSignature {
+                    hint: SignatureHint([pk[28], pk[29], pk[30], pk[31]]),
+                    signature: Signature(k.sign(&unsigned.hash).to_vec().try_into().unwrap()),
+                }
+            })
+            .collect();
+        ParsedTx::new(
+            TransactionEnvelope::Tx(TransactionV1Envelope {
+                tx,
+                signatures: sigs.try_into().unwrap(),
+            }),
+            NET,
+        )
+        .unwrap()
+    }
+
+    fn ctx(settings: &NetworkSettings) -> LedgerContext<'_> {
+        LedgerContext {
+            settings,
+            network_id: NET,
+            sequence: 11,
+            close_time: 1_000,
+            module_cache: None,
+        }
+    }
+
+    #[test]
+    fn extra_signers_and_thresholds_are_weighed() {
+        let master = Keypair::from_seed([1; 32]);
+        let cosigner = Keypair::from_seed([2; 32]);
+        let mut account = ops::new_account(master.account_id(), 100_000_000, 0);
+        // Master weight 1, extra signer weight 1, every threshold 2: both must sign.
+        account.thresholds = Thresholds([1, 2, 2, 2]);
+        account.signers = vec![Signer {
+            key: SignerKey::Ed25519(Uint256(cosigner.public_key())),
+            weight: 1,
+        }]
+        .try_into()
+        .unwrap();
+        account.num_sub_entries = 1;
+        let state = state_with(vec![account]);
+        let settings = NetworkSettings::default();
+        let tx = payment(&master, Preconditions::None);
+        assert_eq!(
+            validate(&signed(tx.clone(), &[&master]), &state, &ctx(&settings)),
+            Err(TxFail::BadAuth)
+        );
+        assert_eq!(
+            validate(&signed(tx.clone(), &[&cosigner]), &state, &ctx(&settings)),
+            Err(TxFail::BadAuth)
+        );
+        assert_eq!(
+            validate(&signed(tx, &[&master, &cosigner]), &state, &ctx(&settings)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn time_bounds_are_enforced() {
+        let k = Keypair::from_seed([3; 32]);
+        let state = state_with(vec![ops::new_account(k.account_id(), 100_000_000, 0)]);
+        let settings = NetworkSettings::default();
+        let bounds = |min: u64, max: u64| {
+            Preconditions::Time(TimeBounds {
+                min_time: TimePoint(min),
+                max_time: TimePoint(max),
+            })
+        };
+        let check = |cond| validate(&signed(payment(&k, cond), &[&k]), &state, &ctx(&settings));
+        assert_eq!(check(bounds(2_000, 0)), Err(TxFail::TooEarly));
+        assert_eq!(check(bounds(0, 999)), Err(TxFail::TooLate));
+        assert_eq!(check(bounds(999, 1_001)), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_transaction_changes_only_fee_and_sequence() {
+        let k = Keypair::from_seed([4; 32]);
+        let other = Keypair::from_seed([5; 32]);
+        let mut state = state_with(vec![ops::new_account(k.account_id(), 100_000_000, 0)]);
+        let settings = NetworkSettings::default();
+        // Two operations: a CreateAccount that succeeds, then a payment to a missing account.
+        let mut tx = payment(&k, Preconditions::None);
+        tx.fee = 200;
+        tx.operations = vec![
+            Operation {
+                source_account: None,
+                body: OperationBody::CreateAccount(soroban_env_host::xdr::CreateAccountOp {
+                    destination: other.account_id(),
+                    starting_balance: 20_000_000,
+                }),
+            },
+            Operation {
+                source_account: None,
+                body: OperationBody::Payment(PaymentOp {
+                    destination: MuxedAccount::Ed25519(Uint256([7; 32])),
+                    asset: Asset::Native,
+                    amount: 1,
+                }),
+            },
+        ]
+        .try_into()
+        .unwrap();
+        let out = apply(&signed(tx, &[&k]), &mut state, &ctx(&settings));
+        assert!(!out.success);
+        assert_eq!(out.result.fee_charged, 200);
+        let TransactionResultResult::TxFailed(results) = &out.result.result else {
+            panic!("{:?}", out.result)
+        };
+        assert_eq!(
+            results[1],
+            OperationResult::OpInner(soroban_env_host::xdr::OperationResultTr::Payment(
+                soroban_env_host::xdr::PaymentResult::NoDestination
+            ))
+        );
+        let acct = state.account(&account_key(&k.account_id())).unwrap();
+        assert_eq!(acct.balance, 100_000_000 - 200);
+        assert_eq!(acct.seq_num.0, 1);
+        assert!(
+            state.account(&account_key(&other.account_id())).is_none(),
+            "the created account was rolled back"
+        );
     }
 }

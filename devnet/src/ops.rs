@@ -295,15 +295,15 @@ pub fn apply_op(
     }
 }
 
-fn soroban_parts(tx: &ParsedTx) -> (&SorobanTransactionData, Vec<u32>) {
-    let data = tx
-        .soroban_data()
-        .expect("validated: Soroban ops carry Soroban data");
+/// The Soroban data and the indices of entries marked for restoration; `None` only for a
+/// transaction validation would have refused (a Soroban operation without Soroban data).
+fn soroban_parts(tx: &ParsedTx) -> Option<(&SorobanTransactionData, Vec<u32>)> {
+    let data = tx.soroban_data()?;
     let restored = match &data.ext {
         SorobanTransactionDataExt::V1(e) => e.archived_soroban_entries.to_vec(),
         SorobanTransactionDataExt::V0 => vec![],
     };
-    (data, restored)
+    Some((data, restored))
 }
 
 fn is_classic(key: &LedgerKey) -> bool {
@@ -408,7 +408,9 @@ fn invoke(
     let fail = |r| done(OperationResultTr::InvokeHostFunction(r), false);
     let settings = ctx.settings;
     let seq = ctx.sequence;
-    let (data, restored) = soroban_parts(tx);
+    let Some((data, restored)) = soroban_parts(tx) else {
+        return fail(R::Malformed);
+    };
     let fp = &data.resources.footprint;
     let min_persistent_until = seq + settings.min_persistent_entry_ttl - 1;
     let ro_len = fp.read_only.len();
@@ -517,6 +519,16 @@ fn invoke(
     for ch in &result.ledger_changes {
         if let Some(v) = &ch.encoded_new_value {
             write_bytes += v.len() as u32;
+            let too_big = match LedgerKey::from_xdr(&ch.encoded_key, Limits::none()) {
+                Ok(LedgerKey::ContractCode(_)) => v.len() as u32 > settings.max_contract_size_bytes,
+                Ok(LedgerKey::ContractData(_)) => {
+                    v.len() as u32 > settings.max_contract_data_entry_size_bytes
+                }
+                _ => false,
+            };
+            if too_big {
+                return fail(R::ResourceLimitExceeded);
+            }
         }
     }
     if write_bytes > data.resources.write_bytes {
@@ -624,7 +636,9 @@ fn extend_ttl(
     let fail = |r| done(OperationResultTr::ExtendFootprintTtl(r), false);
     let settings = ctx.settings;
     let seq = ctx.sequence;
-    let (data, _) = soroban_parts(tx);
+    let Some((data, _)) = soroban_parts(tx) else {
+        return fail(R::Malformed);
+    };
     let fp = &data.resources.footprint;
     if !fp.read_write.is_empty()
         || extend_to > settings.max_entry_ttl - 1
@@ -684,7 +698,9 @@ fn restore(tx: &ParsedTx, overlay: &mut Overlay, ctx: &LedgerContext) -> OpOutpu
     let fail = |r| done(OperationResultTr::RestoreFootprint(r), false);
     let settings = ctx.settings;
     let seq = ctx.sequence;
-    let (data, _) = soroban_parts(tx);
+    let Some((data, _)) = soroban_parts(tx) else {
+        return fail(R::Malformed);
+    };
     let fp = &data.resources.footprint;
     let persistent = |k: &LedgerKey| {
         durability(k) == Some(soroban_env_host::xdr::ContractDataDurability::Persistent)

@@ -145,3 +145,32 @@ pub fn save(dir: &Path, passphrase: &str, state: &LedgerState) -> Result<(), Per
     fs::rename(&tmp, &path).map_err(io(&path))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("devnet-persist-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        assert!(load(&dir, "P").unwrap().is_none());
+        let state = LedgerState {
+            sequence: 42,
+            close_time: 7,
+            entries: BTreeMap::new(),
+        };
+        save(&dir, "P", &state).unwrap();
+        let back = load(&dir, "P").unwrap().unwrap();
+        assert_eq!((back.sequence, back.close_time), (42, 7));
+        let err = load(&dir, "Q").err().unwrap();
+        assert!(matches!(err, PersistError::OtherNetwork { .. }), "{err}");
+        fs::write(dir.join(FILE), b"{ torn").unwrap();
+        let err = load(&dir, "P").err().unwrap();
+        assert!(
+            err.to_string().contains("not a devnet ledger snapshot"),
+            "{err}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -19,6 +19,40 @@ use soroban_env_host::xdr::{
 use stellar_rpc_client::{EventStart, EventType};
 
 #[test]
+#[should_panic(expected = "scripts/build-contracts medimint-devnet-counter")]
+fn a_missing_fixture_fails_with_the_build_command() {
+    let empty = tempfile::tempdir().unwrap();
+    counter_wasm_in(empty.path());
+}
+
+#[test]
+fn a_contract_above_the_size_limit_is_refused() {
+    let settings = medimint_devnet::NetworkSettings {
+        max_contract_size_bytes: 64,
+        ..Default::default()
+    };
+    let n = start_with(Config {
+        settings,
+        ..Default::default()
+    });
+    let alice = Keypair::from_seed([23; 32]);
+    n.fund(&alice, 1000);
+    let err = n
+        .invoke(
+            &alice,
+            soroban_env_host::xdr::HostFunction::UploadContractWasm(
+                counter_wasm().try_into().unwrap(),
+            ),
+        )
+        .expect_err("upload refused");
+    assert!(
+        format!("{err:?}").contains("ResourceLimitExceeded"),
+        "{err:?}"
+    );
+    assert!(n.block(n.client.get_health()).is_ok());
+}
+
+#[test]
 fn network_methods_report_the_network() {
     let n = start();
     let net = n.block(n.client.get_network()).unwrap();
@@ -129,7 +163,7 @@ fn counter_deploys_invokes_and_emits_events() {
         .block(n.client.get_events(
             EventStart::Ledger(1),
             Some(EventType::Contract),
-            &[cid_str.clone()],
+            std::slice::from_ref(&cid_str),
             &[],
             Some(10),
         ))
@@ -151,7 +185,7 @@ fn counter_deploys_invokes_and_emits_events() {
         .block(n.client.get_events(
             EventStart::Ledger(1),
             None,
-            &[cid_str.clone()],
+            std::slice::from_ref(&cid_str),
             &[],
             Some(1),
         ))
@@ -161,7 +195,7 @@ fn counter_deploys_invokes_and_emits_events() {
         .block(n.client.get_events(
             EventStart::Cursor(p1.cursor.clone()),
             None,
-            &[cid_str.clone()],
+            std::slice::from_ref(&cid_str),
             &[],
             Some(1),
         ))
@@ -223,6 +257,25 @@ fn auth_of_another_address_is_checked_by_the_host() {
         serde_json::json!({"transaction": env.to_xdr_base64(Limits::none()).unwrap(), "authMode": "enforce"}),
     );
     assert!(sim["result"]["error"].is_string(), "{sim}");
+    for mode in ["record", "record_allow_nonroot"] {
+        let sim = rpc_raw(
+            &n,
+            "simulateTransaction",
+            serde_json::json!({"transaction": env.to_xdr_base64(Limits::none()).unwrap(), "authMode": mode}),
+        );
+        let auth = sim["result"]["results"][0]["auth"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{sim}"));
+        assert_eq!(auth.len(), 1, "{mode}: Bob's auth entry is recorded");
+        assert!(
+            sim["result"]["minResourceFee"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                > 0
+        );
+    }
     let bad = rpc_raw(
         &n,
         "simulateTransaction",
@@ -410,7 +463,7 @@ fn soroban_tx(
 
 fn live_until(n: &Net, key: &LedgerKey) -> u32 {
     let r = n
-        .block(n.client.get_ledger_entries(&[key.clone()]))
+        .block(n.client.get_ledger_entries(std::slice::from_ref(key)))
         .unwrap();
     r.entries.unwrap()[0]
         .live_until_ledger_seq_ledger_seq

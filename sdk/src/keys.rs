@@ -106,7 +106,6 @@ impl fmt::Debug for Seed {
 
 /// The SEP-0005 account key `m/44'/148'/index'` of `seed`.
 pub fn derive_keypair(seed: &Seed, index: u32) -> Result<Keypair, KeyError> {
-    let hardened = |i: u32| ChildIndex::Hardened(i);
     if index >= 1 << 31 {
         return Err(KeyError::IndexOutOfRange(index));
     }
@@ -117,7 +116,7 @@ pub fn derive_keypair(seed: &Seed, index: u32) -> Result<Keypair, KeyError> {
         .expect("SLIP-0010 master derivation accepts any seed");
     for step in [PURPOSE, STELLAR_COIN_TYPE, index] {
         let mut next = node
-            .derive_child(hardened(step))
+            .derive_child(ChildIndex::Hardened(step))
             .expect("hardened derivation below 2^31 cannot fail");
         std::mem::swap(&mut node, &mut next);
         next.chain_code.zeroize();

@@ -1,4 +1,4 @@
-//! MediMint SDK: the key and crypto half.
+//! MediMint SDK: what the ingest function, the API and the CLI share.
 //!
 //! - [`keys`]: BIP-39 mnemonics, SEP-0005 account keys (`m/44'/148'/i'`), [`keys::Keypair`].
 //! - [`strkey`]: Stellar StrKey encoding of accounts (G), secrets (S), contracts (C) and muxed
@@ -8,6 +8,8 @@
 //! - [`crypto`]: study keys, the chunked AES-256-GCM stream format, and study keys sealed to a
 //!   Stellar address with HPKE.
 //! - [`cid`]: CIDv1 content addresses of stored objects.
+//! - [`chain`]: Stellar transactions, the RPC client, contract clients, the relayer.
+//! - [`storage`]: object storage and the application database, with their adapters.
 //!
 //! The byte formats are specified in `docs/formats.md`; key handling in `docs/keys.md`.
 
@@ -16,3 +18,17 @@ pub mod crypto;
 pub mod keys;
 pub mod strkey;
 pub mod vault;
+
+pub use medimint_chain as chain;
+pub use medimint_storage as storage;
+
+/// Custodial keys sign transactions and authorization entries through the relayer.
+impl chain::Signer for keys::Keypair {
+    fn public_key(&self) -> [u8; 32] {
+        keys::Keypair::public_key(self)
+    }
+
+    fn sign(&self, payload: &[u8]) -> chain::Result<[u8; 64]> {
+        Ok(keys::Keypair::sign(self, payload))
+    }
+}

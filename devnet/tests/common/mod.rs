@@ -1,6 +1,8 @@
 //! Helpers for the devnet's tests: a devnet with an RPC client, signing, funding, and the
 //! fixture contract.
 #![allow(dead_code)]
+// The client's own error type is large; these helpers only pass it through.
+#![allow(clippy::result_large_err)]
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -62,6 +64,11 @@ pub fn counter_wasm() -> Vec<u8> {
     let dir = std::env::var_os("MEDIMINT_WASM_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/contracts"));
+    counter_wasm_in(&dir)
+}
+
+/// The counter fixture from `dir`; panics with the command that builds it.
+pub fn counter_wasm_in(dir: &std::path::Path) -> Vec<u8> {
     let path = dir.join("medimint-devnet-counter.wasm");
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
@@ -216,6 +223,29 @@ impl Net {
             &[&root],
         )));
         r.expect("funding succeeds");
+    }
+
+    /// Creates every account of `keys` with `xlm` lumens, in one transaction per 100.
+    pub fn fund_many(&self, keys: &[Keypair], xlm: i64) {
+        let root = self.root();
+        for chunk in keys.chunks(100) {
+            let ops = chunk
+                .iter()
+                .map(|k| {
+                    op(OperationBody::CreateAccount(CreateAccountOp {
+                        destination: k.account_id(),
+                        starting_balance: xlm * 10_000_000,
+                    }))
+                })
+                .collect();
+            let fee = BASE_FEE * chunk.len() as u32;
+            let t = tx(&root, self.seq(&root) + 1, fee, ops);
+            self.block(
+                self.client
+                    .send_transaction_polling(&sign(self.network_id, t, &[&root])),
+            )
+            .expect("funding succeeds");
+        }
     }
 
     /// Simulates, assembles, signs and sends a host function call from `source`.

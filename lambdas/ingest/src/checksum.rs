@@ -100,14 +100,21 @@ pub struct Verification {
 impl Verification {
     /// Whether the files are exactly the study.
     pub fn is_intact(&self) -> bool {
-        self.root_matches && self.differs.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+        self.root_matches
+            && self.differs.is_empty()
+            && self.missing.is_empty()
+            && self.extra.is_empty()
     }
 }
 
 /// Compares presented files with the study's root and (when known) its per-file digests.
 /// A file is matched by content first, so a renamed file still matches; a file not matched
 /// by content but named like a listed file (same path, or same last path component) differs.
-pub fn verify(files: &[PresentedFile], expected_root: &str, listed: &[FileChecksum]) -> Verification {
+pub fn verify(
+    files: &[PresentedFile],
+    expected_root: &str,
+    listed: &[FileChecksum],
+) -> Verification {
     let digests: Vec<[u8; 32]> = files.iter().map(|f| f.sha256).collect();
     let computed_root = hex::encode(checksum_root(&digests));
     let root_matches = computed_root.eq_ignore_ascii_case(expected_root.trim());
@@ -221,11 +228,19 @@ mod tests {
 
     #[test]
     fn verify_names_what_differs_is_missing_or_extra() {
-        let study = [listed("s/a.dcm", 1), listed("s/b.dcm", 2), listed("s/c.dcm", 3)];
+        let study = [
+            listed("s/a.dcm", 1),
+            listed("s/b.dcm", 2),
+            listed("s/c.dcm", 3),
+        ];
         let root = hex::encode(checksum_root(&[d(1), d(2), d(3)]));
         // Intact, renamed and reordered.
         let ok = verify(
-            &[presented("/r/x", 3), presented("/r/y", 1), presented("/r/z", 2)],
+            &[
+                presented("/r/x", 3),
+                presented("/r/y", 1),
+                presented("/r/z", 2),
+            ],
             &root,
             &study,
         );
@@ -233,7 +248,11 @@ mod tests {
         assert_eq!(ok.matching.len(), 3);
         // b changed, c gone, an extra file.
         let bad = verify(
-            &[presented("/r/a.dcm", 1), presented("/restore/b.dcm", 9), presented("/r/new.dcm", 7)],
+            &[
+                presented("/r/a.dcm", 1),
+                presented("/restore/b.dcm", 9),
+                presented("/r/new.dcm", 7),
+            ],
             &root,
             &study,
         );

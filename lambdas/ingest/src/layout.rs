@@ -47,7 +47,8 @@ fn is_release_id(s: &str) -> bool {
 fn is_g_address(s: &str) -> bool {
     s.len() == 56
         && s.starts_with('G')
-        && s.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 /// The release a key `inbox/<issuer>/<release-id>/release.json` triggers, or why the key is
@@ -109,7 +110,10 @@ mod tests {
         let r = parse_manifest_key(&format!("inbox/{G}/rel-2024.01_a/release.json")).unwrap();
         assert_eq!(r.issuer, G);
         assert_eq!(r.release_id, "rel-2024.01_a");
-        assert_eq!(r.manifest_key(), format!("inbox/{G}/rel-2024.01_a/release.json"));
+        assert_eq!(
+            r.manifest_key(),
+            format!("inbox/{G}/rel-2024.01_a/release.json")
+        );
         for bad in [
             format!("inbox/{G}/r1/IM0001.dcm"),
             format!("inbox/{G}/r1/sub/release.json"),
@@ -123,8 +127,14 @@ mod tests {
 
     #[test]
     fn study_ids_are_stable_and_distinct() {
-        let a = ReleaseRef { issuer: G.into(), release_id: "r1".into() };
-        let b = ReleaseRef { issuer: G.into(), release_id: "r2".into() };
+        let a = ReleaseRef {
+            issuer: G.into(),
+            release_id: "r1".into(),
+        };
+        let b = ReleaseRef {
+            issuer: G.into(),
+            release_id: "r2".into(),
+        };
         assert_eq!(study_id(&a), study_id(&a.clone()));
         assert_ne!(study_id(&a), study_id(&b));
         assert_eq!(study_id(&a).len(), 32);
@@ -164,7 +174,10 @@ mod decode_tests {
 
     #[test]
     fn decodes_notification_keys() {
-        assert_eq!(decode_s3_key("inbox/G/r1/a+b%2Bc.dcm"), "inbox/G/r1/a b+c.dcm");
+        assert_eq!(
+            decode_s3_key("inbox/G/r1/a+b%2Bc.dcm"),
+            "inbox/G/r1/a b+c.dcm"
+        );
         assert_eq!(decode_s3_key("x%"), "x%");
         assert_eq!(decode_s3_key("x%zz"), "x%zz");
         assert_eq!(decode_s3_key("%C3%A9"), "é");

@@ -12,8 +12,8 @@ use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use medimint_ingest::{
-    decode_s3_key, process_key, Chain, Ingest, IngestConfig, IngestError, IssuerStatus,
-    Proposal, Sealer, StudySeal,
+    decode_s3_key, process_key, Chain, Ingest, IngestConfig, IngestError, IssuerStatus, Proposal,
+    Sealer, StudySeal,
 };
 use medimint_storage::{DynamoDb, S3Store};
 use serde_json::Value;
@@ -131,5 +131,8 @@ async fn main() -> Result<(), Error> {
         IngestConfig::default(),
     );
     let ingest = &ingest;
-    lambda_runtime::run(service_fn(move |event| async move { handle(ingest, event).await })).await
+    lambda_runtime::run(service_fn(move |event| async move {
+        handle(ingest, event).await
+    }))
+    .await
 }

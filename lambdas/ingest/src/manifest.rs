@@ -203,7 +203,11 @@ fn check_manifest(value: &Value, problems: &mut Vec<Problem>) {
     match root.get("patient") {
         None => c.push(ProblemCode::ManifestMissingField, "$.patient", "missing"),
         Some(Value::Object(p)) => check_patient(&mut c, p),
-        Some(_) => c.push(ProblemCode::ManifestMalformed, "$.patient", "must be an object"),
+        Some(_) => c.push(
+            ProblemCode::ManifestMalformed,
+            "$.patient",
+            "must be an object",
+        ),
     }
     if let Some(uid) = c.string(root, "$", "study_instance_uid", false) {
         if !is_uid(uid) {
@@ -217,7 +221,11 @@ fn check_manifest(value: &Value, problems: &mut Vec<Problem>) {
     match root.get("files") {
         None => c.push(ProblemCode::ManifestMissingField, "$.files", "missing"),
         Some(Value::Array(files)) => check_files(&mut c, files),
-        Some(_) => c.push(ProblemCode::ManifestMalformed, "$.files", "must be an array"),
+        Some(_) => c.push(
+            ProblemCode::ManifestMalformed,
+            "$.files",
+            "must be an array",
+        ),
     }
 }
 
@@ -392,7 +400,7 @@ pub fn is_date(s: &str) -> bool {
     let y: u32 = digits[..4].parse().unwrap_or(0);
     let m: u32 = digits[4..6].parse().unwrap_or(0);
     let d: u32 = digits[6..].parse().unwrap_or(0);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

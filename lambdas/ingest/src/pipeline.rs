@@ -153,7 +153,9 @@ impl Ingest {
         let Some(manifest_bytes) = manifest_bytes else {
             return match existing {
                 // The manifest goes last when the upload is removed: finish that.
-                Some(rel) if rel.status == ReleaseStatus::Proposed => self.confirm(release, rel).await,
+                Some(rel) if rel.status == ReleaseStatus::Proposed => {
+                    self.confirm(release, rel).await
+                }
                 _ => Err(IngestError::NotARelease(format!(
                     "{} does not exist",
                     release.manifest_key()
@@ -542,7 +544,12 @@ impl Ingest {
         problems: Vec<Problem>,
         files_examined: usize,
     ) -> Result<Outcome, IngestError> {
-        let report = Report::new(&release.issuer, &release.release_id, files_examined, problems);
+        let report = Report::new(
+            &release.issuer,
+            &release.release_id,
+            files_examined,
+            problems,
+        );
         let q = release.quarantine_prefix();
         let report_key = format!("{q}report.json");
         self.store
@@ -611,10 +618,11 @@ impl Ingest {
             .get_bytes(&report_key, 64 * 1024 * 1024)
             .await
             .map_err(IngestError::storage("reading the report"))?;
-        let report: Report = serde_json::from_slice(&bytes).map_err(|e| IngestError::Transient {
-            step: "reading the report",
-            message: e.to_string(),
-        })?;
+        let report: Report =
+            serde_json::from_slice(&bytes).map_err(|e| IngestError::Transient {
+                step: "reading the report",
+                message: e.to_string(),
+            })?;
         Ok(Outcome::Rejected { report, report_key })
     }
 }

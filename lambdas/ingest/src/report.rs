@@ -70,7 +70,12 @@ pub struct Problem {
 
 impl Problem {
     /// A problem about a file.
-    pub fn file(code: ProblemCode, file: &str, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn file(
+        code: ProblemCode,
+        file: &str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             code,
             file: Some(file.to_owned()),
@@ -112,7 +117,12 @@ pub struct Report {
 
 impl Report {
     /// A report for `problems` (rejected if any).
-    pub fn new(issuer: &str, release_id: &str, files_examined: usize, mut problems: Vec<Problem>) -> Self {
+    pub fn new(
+        issuer: &str,
+        release_id: &str,
+        files_examined: usize,
+        mut problems: Vec<Problem>,
+    ) -> Self {
         problems.sort_by(|a, b| {
             (a.file.is_some(), &a.file, &a.field).cmp(&(b.file.is_some(), &b.file, &b.field))
         });
@@ -120,7 +130,12 @@ impl Report {
             version: REPORT_VERSION,
             issuer: issuer.to_owned(),
             release_id: release_id.to_owned(),
-            outcome: if problems.is_empty() { "accepted" } else { "rejected" }.into(),
+            outcome: if problems.is_empty() {
+                "accepted"
+            } else {
+                "rejected"
+            }
+            .into(),
             files_examined,
             problems,
         }
@@ -162,7 +177,10 @@ impl Report {
             out.push_str(&format!(
                 "- [{code}] {}{}: {}\n",
                 p.file.as_deref().unwrap_or("release"),
-                p.field.as_deref().map(|f| format!(" {f}")).unwrap_or_default(),
+                p.field
+                    .as_deref()
+                    .map(|f| format!(" {f}"))
+                    .unwrap_or_default(),
                 p.message
             ));
         }

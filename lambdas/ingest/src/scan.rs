@@ -10,6 +10,9 @@ use crate::header::HeaderError;
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
+/// An element header: tag, VR (explicit VR only), declared length, header size.
+type ElementHeader = ((u16, u16), Option<[u8; 2]>, u32, usize);
+
 /// First root-level tag that is no longer header: (7FE0,0008) Float Pixel Data, then Double
 /// Float Pixel Data and Pixel Data.
 pub(crate) const STOP_TAG: (u16, u16) = (0x7FE0, 0x0008);
@@ -69,11 +72,7 @@ impl Cursor<'_> {
     }
 
     /// Reads an element header at `pos`: (tag, VR if explicit, length, header size).
-    fn element(
-        &self,
-        pos: usize,
-        enc: Encoding,
-    ) -> Result<((u16, u16), Option<[u8; 2]>, u32, usize), HeaderError> {
+    fn element(&self, pos: usize, enc: Encoding) -> Result<ElementHeader, HeaderError> {
         let tag = (self.u16(pos, enc)?, self.u16(pos + 2, enc)?);
         if tag.0 == 0xFFFE || enc == Encoding::ImplicitLe {
             return Ok((tag, None, self.u32(pos + 4, enc)?, 8));
@@ -81,8 +80,19 @@ impl Cursor<'_> {
         let vr = self.bytes::<2>(pos + 4)?;
         if matches!(
             &vr,
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN"
-                | b"UR" | b"UT" | b"UV"
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
         ) {
             Ok((tag, Some(vr), self.u32(pos + 8, enc)?, 12))
         } else {

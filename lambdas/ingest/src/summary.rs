@@ -129,7 +129,11 @@ pub fn summarise(files: &[(&str, u64, &HeaderFields)]) -> StudySummary {
         instance_count: sorted.len(),
         frame_count: frames,
         total_bytes: bytes,
-        study_year: if years.len() == 1 { years.into_iter().next() } else { None },
+        study_year: if years.len() == 1 {
+            years.into_iter().next()
+        } else {
+            None
+        },
         transfer_syntaxes: syntaxes.into_iter().collect(),
         sop_classes: classes.into_iter().collect(),
         series,

@@ -222,7 +222,10 @@ mod tests {
     fn pn_rules() {
         assert_eq!(pn_components("Doe^Jane"), ["doe", "jane"]);
         assert_eq!(pn_components(" DOE ^ jane ^^^"), ["doe", "jane"]);
-        assert_eq!(pn_components("Doe^Jane  Q^^Dr"), ["doe", "jane q", "", "dr"]);
+        assert_eq!(
+            pn_components("Doe^Jane  Q^^Dr"),
+            ["doe", "jane q", "", "dr"]
+        );
         assert_eq!(pn_components("Yamada^Tarou=山田^太郎"), ["yamada", "tarou"]);
         assert_eq!(pn_components("Doe^Jane\\Other^Name"), ["doe", "jane"]);
         assert_ne!(pn_components("Jane^Doe"), pn_components("Doe^Jane"));

@@ -1,5 +1,6 @@
 //! Stellar transactions, the RPC client, contract values and the fee-sponsoring relayer.
 //!
+//! - [`accounts`] creates the operational accounts (sponsor, channels) if missing;
 //! - [`tx`] builds, assembles, hashes and signs transactions (pure functions);
 //! - [`auth`] signs Soroban authorization entries for any address with a [`Signer`];
 //! - [`rpc`] is the RPC boundary ([`Rpc`]) and its `stellar-rpc-client` implementation;
@@ -10,6 +11,7 @@
 //!
 //! See `docs/chain.md` for how the relayer works and fails.
 
+pub mod accounts;
 pub mod address;
 pub mod auth;
 pub mod clients;

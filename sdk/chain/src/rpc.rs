@@ -137,10 +137,15 @@ impl Rpc for StellarRpc {
     }
 
     async fn account_sequence(&self, address: &str) -> Result<Option<i64>> {
-        match self.bounded(self.client.get_account(address)).await {
-            Ok(entry) => Ok(Some(entry.seq_num.0)),
-            Err(Error::Rpc(m)) if m.contains("not found") => Ok(None),
-            Err(e) => Err(e),
+        let call = self.client.get_account(address);
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(entry)) => Ok(Some(entry.seq_num.0)),
+            Ok(Err(stellar_rpc_client::Error::NotFound(..))) => Ok(None),
+            Ok(Err(e)) => Err(map_error(e)),
+            Err(_) => Err(Error::RpcUnavailable(format!(
+                "no answer within {:?}",
+                self.timeout
+            ))),
         }
     }
 

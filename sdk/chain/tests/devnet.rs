@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use medimint_chain::outcome::submit_envelope;
+use medimint_chain::accounts::ensure_funded_accounts;
 use medimint_chain::relayer::{Policy, Refusal, Relayer, RelayerConfig};
 use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::{arg, decode, Address};
-use medimint_chain::tx::{self, TxHeader};
+use medimint_chain::tx;
 use medimint_chain::{Backoff, Error, Network, Signer};
 use support::{Fault, Faulty};
 
@@ -54,7 +54,6 @@ fn fast() -> RelayerConfig {
 }
 
 struct Env {
-    _devnet: medimint_devnet::Devnet,
     rpc: Arc<StellarRpc>,
     network: Network,
     sponsor: Arc<SigningKey>,
@@ -64,7 +63,7 @@ struct Env {
 
 /// Funds the sponsor and `n` channels from the root account, then deploys the counter
 /// through a relayer whose policy allows deploys.
-async fn env(devnet: medimint_devnet::Devnet, n: u8) -> Env {
+async fn env(devnet: &medimint_devnet::Devnet, n: u8) -> Env {
     let rpc = Arc::new(StellarRpc::new(&devnet.rpc_url(), Duration::from_secs(10)).unwrap());
     let network = Network::new(rpc.network_passphrase().await.unwrap());
     let root = secret_key(&devnet.root_keypair().secret());
@@ -72,24 +71,34 @@ async fn env(devnet: medimint_devnet::Devnet, n: u8) -> Env {
     let channels: Vec<_> = (1..=n)
         .map(|i| Arc::new(SigningKey::from_bytes(&[100 + i; 32])))
         .collect();
-    let mut seq = rpc
-        .account_sequence(&root.address())
-        .await
-        .unwrap()
-        .unwrap();
-    for acct in std::iter::once(&sponsor).chain(channels.iter()) {
-        seq += 1;
-        let header = TxHeader {
-            source: root.public_key(),
-            seq,
-            max_time: None,
-        };
-        let t = tx::create_account_tx(&header, &acct.address(), 1_000 * 10_000_000).unwrap();
-        let env = tx::sign_tx(&network, t, &[&root]).unwrap();
-        submit_envelope(rpc.as_ref(), &network, &env, fast().backoff)
-            .await
-            .unwrap();
-    }
+    let wanted: Vec<String> = std::iter::once(&sponsor)
+        .chain(channels.iter())
+        .map(|k| k.address())
+        .collect();
+    let balance = 1_000 * 10_000_000;
+    let created = ensure_funded_accounts(
+        rpc.as_ref(),
+        &network,
+        &root,
+        &wanted,
+        balance,
+        fast().backoff,
+    )
+    .await
+    .unwrap();
+    assert_eq!(created, wanted);
+    // A second run finds them all and creates nothing.
+    let again = ensure_funded_accounts(
+        rpc.as_ref(),
+        &network,
+        &root,
+        &wanted,
+        balance,
+        fast().backoff,
+    )
+    .await
+    .unwrap();
+    assert!(again.is_empty());
     let admin = Arc::new(SigningKey::from_bytes(&[7; 32]));
     let salt = tx::salt(b"medimint/test/counter");
     let counter = tx::contract_address(&network, &admin.address(), salt).unwrap();
@@ -101,7 +110,7 @@ async fn env(devnet: medimint_devnet::Devnet, n: u8) -> Env {
             .iter()
             .map(|c| c.clone() as Arc<dyn Signer>)
             .collect(),
-        Policy::new(100_000_000, 1_000_000_000).with_deploy(),
+        Policy::new(1_000_000_000, 5_000_000_000).with_deploy(),
         fast(),
     )
     .unwrap();
@@ -133,7 +142,6 @@ async fn env(devnet: medimint_devnet::Devnet, n: u8) -> Env {
         Address(counter.clone())
     );
     Env {
-        _devnet: devnet,
         rpc,
         network,
         sponsor,
@@ -181,8 +189,8 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[test]
 fn sponsored_user_calls_the_counter_with_their_own_auth() {
     let devnet = start();
-    block_on(async move {
-        let e = env(devnet, 2).await;
+    block_on(async {
+        let e = env(&devnet, 2).await;
         let r = relayer(&e, e.rpc.clone(), policy(&e));
         let alice = SigningKey::from_bytes(&[1; 32]);
         r.create_sponsored_account("alice-account", &alice)
@@ -311,8 +319,8 @@ async fn counter_of(e: &Env, r: &Relayer, user: &SigningKey) -> u32 {
 #[test]
 fn faults_at_the_rpc_end_with_exactly_one_landed_transaction_or_a_clear_error() {
     let devnet = start();
-    block_on(async move {
-        let e = env(devnet, 2).await;
+    block_on(async {
+        let e = env(&devnet, 2).await;
         let user = SigningKey::from_bytes(&[3; 32]);
         let plain = relayer(&e, e.rpc.clone(), policy(&e));
         plain.create_sponsored_account("user", &user).await.unwrap();
@@ -335,30 +343,40 @@ fn faults_at_the_rpc_end_with_exactly_one_landed_transaction_or_a_clear_error() 
         assert_eq!(counter_of(&e, &r, &user).await, 3);
 
         // A bad sequence: another relayer instance shares the channels and moves them on.
+        // (For another user: the devnet seeds recording simulation from the transaction
+        // hash, so an identical transaction would get an already used auth nonce.)
+        let other = SigningKey::from_bytes(&[5; 32]);
+        plain
+            .create_sponsored_account("other", &other)
+            .await
+            .unwrap();
         plain
             .invoke(
                 "other-1",
-                &user.address(),
+                &other.address(),
                 &e.counter,
                 "increment",
-                vec![arg::address(&user.address()).unwrap()],
-                &[&user],
+                vec![arg::address(&other.address()).unwrap()],
+                &[&other],
             )
             .await
             .unwrap();
         plain
             .invoke(
                 "other-2",
-                &user.address(),
+                &other.address(),
                 &e.counter,
                 "increment",
-                vec![arg::address(&user.address()).unwrap()],
-                &[&user],
+                vec![arg::address(&other.address()).unwrap()],
+                &[&other],
             )
             .await
             .unwrap();
+        let sends = faulty.sends.load(Ordering::SeqCst);
         let got = increments(&e, &r, &user, &["after-bad-seq"]).await;
-        assert_eq!(*got[0].as_ref().unwrap(), 6);
+        assert_eq!(*got[0].as_ref().unwrap(), 4);
+        // One send refused with txBAD_SEQ, one after re-reading the sequence.
+        assert_eq!(faulty.sends.load(Ordering::SeqCst) - sends, 2);
 
         // RPC down: a clear error, and nothing landed.
         faulty.down.store(true, Ordering::SeqCst);
@@ -369,18 +387,19 @@ fn faults_at_the_rpc_end_with_exactly_one_landed_transaction_or_a_clear_error() 
             got[0]
         );
         faulty.down.store(false, Ordering::SeqCst);
-        assert_eq!(counter_of(&e, &r, &user).await, 6);
+        assert_eq!(counter_of(&e, &r, &user).await, 4);
         // And a retry once it is back lands once.
         let got = increments(&e, &r, &user, &["down"]).await;
-        assert_eq!(*got[0].as_ref().unwrap(), 7);
+        assert_eq!(*got[0].as_ref().unwrap(), 5);
+        assert_eq!(counter_of(&e, &r, &other).await, 2);
     });
 }
 
 #[test]
 fn an_expired_auth_entry_is_a_clear_error() {
     let devnet = start();
-    block_on(async move {
-        let e = env(devnet, 1).await;
+    block_on(async {
+        let e = env(&devnet, 1).await;
         let user = SigningKey::from_bytes(&[4; 32]);
         let mut config = fast();
         // Valid for no ledger after the simulated one; the devnet closes a ledger per
@@ -402,13 +421,12 @@ fn an_expired_auth_entry_is_a_clear_error() {
         .unwrap();
         let got = increments(&e, &r, &user, &["expired"]).await;
         let err = got[0].as_ref().unwrap_err();
+        // Caught by the re-simulation with the signed entry, before anything is paid.
         assert!(
-            matches!(
-                err,
-                Error::Failed { .. } | Error::Simulation(_) | Error::Rejected { .. }
-            ),
+            matches!(err, Error::Simulation(m) if m.contains("valid until ledger") && m.contains(&user.address())),
             "{err}"
         );
+        assert_eq!(r.spent_today(&user.address()), 0);
         assert_eq!(counter_of(&e, &plain, &user).await, 0);
     });
 }
@@ -426,8 +444,8 @@ fn bench_sponsored_tx_per_second() {
                 ..Default::default()
             })
             .unwrap();
-            block_on(async move {
-                let e = env(devnet, n).await;
+            block_on(async {
+                let e = env(&devnet, n).await;
                 let r = Arc::new(relayer(&e, e.rpc.clone(), policy(&e)));
                 let users: Vec<Arc<SigningKey>> = (0..16u8)
                     .map(|i| Arc::new(SigningKey::from_bytes(&[30 + i; 32])))

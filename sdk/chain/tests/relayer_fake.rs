@@ -534,3 +534,25 @@ async fn read_only_calls_simulate_without_sending() {
     assert_eq!(decode::<u32>(&v).unwrap(), 1);
     assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn debug_output_and_errors_never_show_a_secret_key() {
+    let s = setup(2, &[], policy(), fast_config());
+    let debug = format!("{:?}", s.relayer);
+    for k in s.channels.iter().chain(std::iter::once(&key(200))) {
+        let secret = stellar_strkey::ed25519::PrivateKey(k.to_bytes()).to_string();
+        assert!(!debug.contains(&secret), "secret in Debug output");
+        assert!(
+            !debug.contains(&hex::encode(k.to_bytes())),
+            "secret hex in Debug output"
+        );
+        assert!(debug.contains(&k.address()) || k.address() == key(200).address());
+    }
+    let seed = stellar_strkey::ed25519::PrivateKey(key(1).to_bytes()).to_string();
+    let err = s
+        .relayer
+        .invoke("s", &seed, &seed, "increment", vec![], &[])
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains(&seed), "{err}");
+}

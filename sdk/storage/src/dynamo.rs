@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ReturnValue, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -415,7 +415,10 @@ impl AppDb for DynamoDb {
         match result {
             Ok(_) => Ok(next),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                match self.get_release(&release.issuer, &release.release_id).await? {
+                match self
+                    .get_release(&release.issuer, &release.release_id)
+                    .await?
+                {
                     None => Err(StorageError::NotFound(format!(
                         "release {}/{}",
                         release.issuer, release.release_id

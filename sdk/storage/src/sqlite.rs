@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::db::{now, normalize_email};
+use crate::db::{normalize_email, now};
 use crate::{
     Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, StorageError,
     SCHEMA_VERSION,

@@ -21,9 +21,9 @@ pub fn contract_struct(mut fields: Vec<(&str, ScVal)>) -> Result<ScVal> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(ScVal::Map(Some(ScMap(entries.try_into().map_err(|_| {
-        Error::InvalidArgument("too many fields".into())
-    })?))))
+    Ok(ScVal::Map(Some(ScMap(entries.try_into().map_err(
+        |_| Error::InvalidArgument("too many fields".into()),
+    )?))))
 }
 
 /// A unit variant of a `#[contracttype]` enum.
@@ -75,7 +75,9 @@ mod tests {
     #[test]
     fn struct_fields_are_sorted_and_variants_are_symbol_vecs() {
         let s = contract_struct(vec![("zeta", arg::u32(1)), ("alpha", arg::u32(2))]).unwrap();
-        let ScVal::Map(Some(m)) = &s else { panic!("not a map") };
+        let ScVal::Map(Some(m)) = &s else {
+            panic!("not a map")
+        };
         assert_eq!(m[0].key, arg::symbol("alpha").unwrap());
         assert_eq!(m[1].key, arg::symbol("zeta").unwrap());
         assert_eq!(u32::from_sc_val(field(&s, "zeta").unwrap()).unwrap(), 1);

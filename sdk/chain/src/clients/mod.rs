@@ -1,8 +1,11 @@
-//! Typed clients for the suite's contracts (interfaces in `docs/contracts.md`), on top of
+//! Typed clients for the suite's contracts (study-token and issuer-registry; the suite
+//! registry is driven by the admin CLI) (interfaces in `docs/contracts.md`), on top of
 //! the [`Relayer`](crate::relayer::Relayer): writes are sponsored, reads are simulated.
 
 mod encode;
+mod issuer_registry;
 mod study_token;
 
 pub use encode::{contract_struct, unit_variant, variant_name};
+pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRegistry};
 pub use study_token::{Access, AccessKind, RejectReason, Release, Role, StudyToken};

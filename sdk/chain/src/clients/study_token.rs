@@ -39,6 +39,7 @@ impl Release {
     }
 }
 
+/// Declares a `#[contracttype]` unit enum with its encoder and decoder.
 macro_rules! unit_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$doc])*
@@ -46,11 +47,19 @@ macro_rules! unit_enum {
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl $name {
-            fn to_sc_val(self) -> Result<ScVal> {
+            /// The contract value.
+            ///
+            /// # Errors
+            /// Never for these names; kept fallible like every encoder here.
+            pub fn to_sc_val(self) -> Result<ScVal> {
                 unit_variant(match self { $(Self::$variant => stringify!($variant)),+ })
             }
 
-            fn from_sc_val(v: &ScVal) -> Result<Self> {
+            /// Decodes a contract value (e.g. from an event).
+            ///
+            /// # Errors
+            /// [`Error::Decode`] naming an unknown variant.
+            pub fn from_sc_val(v: &ScVal) -> Result<Self> {
                 let name = variant_name(v)?;
                 match name.as_str() {
                     $(stringify!($variant) => Ok(Self::$variant),)+
@@ -60,6 +69,7 @@ macro_rules! unit_enum {
         }
     };
 }
+pub(crate) use unit_enum;
 
 unit_enum!(
     /// A role on a token.
@@ -131,7 +141,14 @@ impl<'r> StudyToken<'r> {
         signers: &[&dyn Signer],
     ) -> Result<Landed> {
         self.relayer
-            .invoke(key, &user.address(), &self.contract, function, args, signers)
+            .invoke(
+                key,
+                &user.address(),
+                &self.contract,
+                function,
+                args,
+                signers,
+            )
             .await
     }
 
@@ -158,7 +175,9 @@ impl<'r> StudyToken<'r> {
             arg::address(patient)?,
             release.to_sc_val()?,
         ];
-        let landed = self.call(key, issuer, "propose_release", args, &[issuer]).await?;
+        let landed = self
+            .call(key, issuer, "propose_release", args, &[issuer])
+            .await?;
         Ok((Self::returned(&landed)?, landed))
     }
 
@@ -178,7 +197,9 @@ impl<'r> StudyToken<'r> {
             arg::address(&patient.address())?,
             release.to_sc_val()?,
         ];
-        let landed = self.call(key, issuer, "mint", args, &[issuer, patient]).await?;
+        let landed = self
+            .call(key, issuer, "mint", args, &[issuer, patient])
+            .await?;
         Ok((Self::returned(&landed)?, landed))
     }
 
@@ -186,9 +207,15 @@ impl<'r> StudyToken<'r> {
     ///
     /// # Errors
     /// Contract and submission errors.
-    pub async fn approve_release(&self, key: &str, patient: &dyn Signer, token_id: u32) -> Result<Landed> {
+    pub async fn approve_release(
+        &self,
+        key: &str,
+        patient: &dyn Signer,
+        token_id: u32,
+    ) -> Result<Landed> {
         let args = vec![arg::address(&patient.address())?, arg::u32(token_id)];
-        self.call(key, patient, "approve_release", args, &[patient]).await
+        self.call(key, patient, "approve_release", args, &[patient])
+            .await
     }
 
     /// The patient rejects a pending release.
@@ -207,7 +234,8 @@ impl<'r> StudyToken<'r> {
             arg::u32(token_id),
             reason.to_sc_val()?,
         ];
-        self.call(key, patient, "reject_release", args, &[patient]).await
+        self.call(key, patient, "reject_release", args, &[patient])
+            .await
     }
 
     /// Grants `role` on a token to `grantee` until `expires_at` (Unix seconds).
@@ -237,7 +265,13 @@ impl<'r> StudyToken<'r> {
     ///
     /// # Errors
     /// Contract and submission errors.
-    pub async fn revoke(&self, key: &str, revoker: &dyn Signer, token_id: u32, grantee: &str) -> Result<Landed> {
+    pub async fn revoke(
+        &self,
+        key: &str,
+        revoker: &dyn Signer,
+        token_id: u32,
+        grantee: &str,
+    ) -> Result<Landed> {
         let args = vec![
             arg::address(&revoker.address())?,
             arg::u32(token_id),
@@ -257,8 +291,13 @@ impl<'r> StudyToken<'r> {
         token_id: u32,
         kind: AccessKind,
     ) -> Result<Landed> {
-        let args = vec![arg::address(&viewer.address())?, arg::u32(token_id), kind.to_sc_val()?];
-        self.call(key, viewer, "record_access", args, &[viewer]).await
+        let args = vec![
+            arg::address(&viewer.address())?,
+            arg::u32(token_id),
+            kind.to_sc_val()?,
+        ];
+        self.call(key, viewer, "record_access", args, &[viewer])
+            .await
     }
 
     /// Whether the token is active with this checksum root.
@@ -268,7 +307,11 @@ impl<'r> StudyToken<'r> {
     pub async fn verify(&self, token_id: u32, checksum_root: &[u8; 32]) -> Result<bool> {
         let v = self
             .relayer
-            .read(&self.contract, "verify", vec![arg::u32(token_id), arg::bytes(checksum_root)?])
+            .read(
+                &self.contract,
+                "verify",
+                vec![arg::u32(token_id), arg::bytes(checksum_root)?],
+            )
             .await?;
         decode(&v)
     }
@@ -278,7 +321,10 @@ impl<'r> StudyToken<'r> {
     /// # Errors
     /// Simulation errors (`TokenNotActive`, `TokenNotFound`).
     pub async fn owner_of(&self, token_id: u32) -> Result<String> {
-        let v = self.relayer.read(&self.contract, "owner_of", vec![arg::u32(token_id)]).await?;
+        let v = self
+            .relayer
+            .read(&self.contract, "owner_of", vec![arg::u32(token_id)])
+            .await?;
         Ok(decode::<Address>(&v)?.0)
     }
 
@@ -289,7 +335,11 @@ impl<'r> StudyToken<'r> {
     pub async fn token_of_root(&self, checksum_root: &[u8; 32]) -> Result<Option<u32>> {
         let v = self
             .relayer
-            .read(&self.contract, "token_of_root", vec![arg::bytes(checksum_root)?])
+            .read(
+                &self.contract,
+                "token_of_root",
+                vec![arg::bytes(checksum_root)?],
+            )
             .await?;
         decode(&v)
     }
@@ -301,7 +351,11 @@ impl<'r> StudyToken<'r> {
     pub async fn access(&self, token_id: u32, address: &str) -> Result<Option<Access>> {
         let v = self
             .relayer
-            .read(&self.contract, "access", vec![arg::u32(token_id), arg::address(address)?])
+            .read(
+                &self.contract,
+                "access",
+                vec![arg::u32(token_id), arg::address(address)?],
+            )
             .await?;
         decode_access(&v)
     }
@@ -310,13 +364,25 @@ impl<'r> StudyToken<'r> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for another function name; simulation errors.
-    pub async fn page(&self, function: &str, address: &str, start: u32, limit: u32) -> Result<Vec<u32>> {
+    pub async fn page(
+        &self,
+        function: &str,
+        address: &str,
+        start: u32,
+        limit: u32,
+    ) -> Result<Vec<u32>> {
         if !matches!(function, "tokens_of" | "pending_of" | "shared_with") {
-            return Err(Error::InvalidArgument(format!("{function} is not a token-id page")));
+            return Err(Error::InvalidArgument(format!(
+                "{function} is not a token-id page"
+            )));
         }
         let v = self
             .relayer
-            .read(&self.contract, function, vec![arg::address(address)?, arg::u32(start), arg::u32(limit)])
+            .read(
+                &self.contract,
+                function,
+                vec![arg::address(address)?, arg::u32(start), arg::u32(limit)],
+            )
             .await?;
         decode(&v)
     }
@@ -346,9 +412,17 @@ mod tests {
             file_count: 3,
             request_id: None,
         };
-        let ScVal::Map(Some(m)) = r.to_sc_val().unwrap() else { panic!("not a map") };
-        let keys: Vec<String> = m.iter().map(|e| decode::<String>(&e.key).unwrap()).collect();
-        assert_eq!(keys, ["checksum_root", "file_count", "metadata_uri", "request_id"]);
+        let ScVal::Map(Some(m)) = r.to_sc_val().unwrap() else {
+            panic!("not a map")
+        };
+        let keys: Vec<String> = m
+            .iter()
+            .map(|e| decode::<String>(&e.key).unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["checksum_root", "file_count", "metadata_uri", "request_id"]
+        );
         assert_eq!(m[3].val, ScVal::Void);
         assert_eq!(decode::<[u8; 32]>(&m[0].val).unwrap(), [7; 32]);
     }
@@ -358,9 +432,14 @@ mod tests {
         for r in [Role::Owner, Role::Sharer, Role::Viewer] {
             assert_eq!(Role::from_sc_val(&r.to_sc_val().unwrap()).unwrap(), r);
         }
-        let err = Role::from_sc_val(&unit_variant("Admin").unwrap()).unwrap_err().to_string();
+        let err = Role::from_sc_val(&unit_variant("Admin").unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Admin") && err.contains("Role"), "{err}");
-        assert_eq!(variant_name(&RejectReason::NotMine.to_sc_val().unwrap()).unwrap(), "NotMine");
+        assert_eq!(
+            variant_name(&RejectReason::NotMine.to_sc_val().unwrap()).unwrap(),
+            "NotMine"
+        );
     }
 
     #[test]

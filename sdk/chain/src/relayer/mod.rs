@@ -472,7 +472,16 @@ impl Relayer {
                     // recording simulation did not count, and this also catches a bad or
                     // expired signature before anything is paid.
                     let with_auth = assemble(unsigned.clone(), &sim, Some(signed.clone()), rate)?;
-                    (self.simulate(&with_auth).await?, Some(signed))
+                    let sim = self.simulate(&with_auth).await.map_err(|e| match e {
+                        Error::Simulation(m) => Error::Simulation(format!(
+                            "with the signed authorization of {} (valid until ledger \
+                             {expiration}, simulated at {}): {m}",
+                            needed.join(", "),
+                            sim.latest_ledger
+                        )),
+                        other => other,
+                    })?;
+                    (sim, Some(signed))
                 };
                 let tx = assemble(unsigned, &sim, auth, rate)?;
                 sign_tx(&self.network, tx, &[channel.signer.as_ref()])
