@@ -26,6 +26,8 @@ enum Command {
     Crypt(cmd::crypt::Args),
     /// Run a local Stellar network that speaks the Stellar RPC API.
     Devnet(cmd::devnet::Args),
+    /// The whole mission on one machine: release, consent, share, download, revoke, audit.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::Keys(args) => cmd::keys::run(args),
         Command::Crypt(args) => cmd::crypt::run(args),
         Command::Devnet(args) => cmd::devnet::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -140,8 +140,9 @@ impl SuitePlan {
 /// The relayer policy for the suite: its state-changing functions, deployments allowed
 /// when `allow_deploy` (admin tooling only).
 pub fn suite_policy(plan: &SuitePlan, allow_deploy: bool) -> Policy {
-    // Fee caps: 50 XLM per transaction (uploads are the dearest), 1,000 XLM per user a day.
-    let mut policy = Policy::new(500_000_000, 10_000_000_000)
+    // Fee caps: 500 XLM per transaction (WASM uploads cost ~130 XLM at mainnet's
+    // settings), 10,000 XLM per user a day.
+    let mut policy = Policy::new(5_000_000_000, 100_000_000_000)
         .allow(&plan.issuer_registry, ISSUER_REGISTRY_FUNCTIONS)
         .allow(&plan.study_token, STUDY_TOKEN_FUNCTIONS);
     if allow_deploy {

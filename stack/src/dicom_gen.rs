@@ -69,8 +69,8 @@ fn instance(
     obj.put_str(tags::BODY_PART_EXAMINED, VR::CS, "CHEST");
     obj.put_str(tags::STUDY_INSTANCE_UID, VR::UI, study_uid);
     obj.put_str(tags::SERIES_INSTANCE_UID, VR::UI, series_uid);
-    obj.put_str(tags::SERIES_NUMBER, VR::IS, &series.to_string());
-    obj.put_str(tags::INSTANCE_NUMBER, VR::IS, &number.to_string());
+    obj.put_str(tags::SERIES_NUMBER, VR::IS, series.to_string());
+    obj.put_str(tags::INSTANCE_NUMBER, VR::IS, number.to_string());
     obj.put(DataElement::new(
         tags::SAMPLES_PER_PIXEL,
         VR::US,

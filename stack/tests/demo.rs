@@ -27,6 +27,8 @@ fn demo_runs_end_to_end_and_reports_what_the_chain_says() {
         })),
         ..DemoOptions::default()
     });
+    // Shown with `-- --nocapture`.
+    println!("{report}");
     assert_eq!(report.status_after_release, "pending");
     assert_eq!(report.token_status, "active");
     assert_eq!(report.doctor_role, "Viewer");

@@ -114,7 +114,10 @@ pub fn pydicom_file(name: &str) -> Result<PathBuf, String> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("{} is missing from pydicom's test data", path.display()))
+        Err(format!(
+            "{} is missing from pydicom's test data",
+            path.display()
+        ))
     }
 }
 

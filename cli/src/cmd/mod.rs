@@ -1,3 +1,4 @@
 pub mod crypt;
+pub mod demo;
 pub mod devnet;
 pub mod keys;
