@@ -678,13 +678,9 @@ fn extend_ttl(
             },
         ));
     }
-    let rent = compute_rent_fee(&rent_changes, &settings.rent_fee_configuration(), seq);
-    if rent > refundable_budget(tx, data, settings) {
+    let Some(rent) = charge_rent(tx, data, ctx, &rent_changes, updates, overlay) else {
         return fail(R::InsufficientRefundableFee);
-    }
-    for (k, v) in updates {
-        overlay.put(k, v);
-    }
+    };
     OpOutput {
         result: OperationResult::OpInner(OperationResultTr::ExtendFootprintTtl(R::Success)),
         success: true,
@@ -735,17 +731,37 @@ fn restore(tx: &ParsedTx, overlay: &mut Overlay, ctx: &LedgerContext) -> OpOutpu
             },
         ));
     }
-    let rent = compute_rent_fee(&rent_changes, &settings.rent_fee_configuration(), seq);
-    if rent > refundable_budget(tx, data, settings) {
+    let Some(rent) = charge_rent(tx, data, ctx, &rent_changes, updates, overlay) else {
         return fail(R::InsufficientRefundableFee);
-    }
-    for (k, v) in updates {
-        overlay.put(k, v);
-    }
+    };
     OpOutput {
         result: OperationResult::OpInner(OperationResultTr::RestoreFootprint(R::Success)),
         success: true,
         soroban: None,
         refundable_fee_used: rent,
     }
+}
+
+/// The rent of `rent_changes`, if the transaction's refundable fee covers it; only then are
+/// the new TTLs written (a TTL extension and a restore charge and apply rent the same way).
+fn charge_rent(
+    tx: &ParsedTx,
+    data: &SorobanTransactionData,
+    ctx: &LedgerContext,
+    rent_changes: &[LedgerEntryRentChange],
+    updates: Vec<(LedgerKey, StoredEntry)>,
+    overlay: &mut Overlay,
+) -> Option<i64> {
+    let rent = compute_rent_fee(
+        rent_changes,
+        &ctx.settings.rent_fee_configuration(),
+        ctx.sequence,
+    );
+    if rent > refundable_budget(tx, data, ctx.settings) {
+        return None;
+    }
+    for (k, v) in updates {
+        overlay.put(k, v);
+    }
+    Some(rent)
 }
