@@ -28,6 +28,28 @@ enum Command {
     Devnet(cmd::devnet::Args),
     /// The whole mission on one machine: release, consent, share, download, revoke, audit.
     Demo(cmd::demo::Args),
+    /// The local stack: devnet, deployed suite, storage, database, watched inbox.
+    Up(cmd::up::Args),
+    /// Deploy the contract suite and write the deployment file.
+    Deploy(cmd::admin::DeployArgs),
+    /// Trusted issuers: add, suspend, reinstate, remove, list (admin).
+    Issuer(cmd::admin::IssuerArgs),
+    /// Release DICOM files to a patient (token pending their consent).
+    Release(cmd::release::Args),
+    /// Approve or reject a pending release (patient).
+    Consent(cmd::sharing::ConsentArgs),
+    /// Share a token with a viewer or sharer, optionally until a date.
+    Share(cmd::sharing::ShareArgs),
+    /// Revoke a grant.
+    Revoke(cmd::sharing::RevokeArgs),
+    /// Who may see a token.
+    Access(cmd::sharing::AccessArgs),
+    /// Download, decrypt and verify a token's files.
+    Download(cmd::viewer::DownloadArgs),
+    /// Check files against a token's checksum root.
+    Verify(cmd::viewer::VerifyArgs),
+    /// The audit trail of a token or an address, from chain events.
+    History(cmd::viewer::HistoryArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +59,17 @@ fn main() -> std::process::ExitCode {
         Command::Crypt(args) => cmd::crypt::run(args),
         Command::Devnet(args) => cmd::devnet::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Up(args) => cmd::up::run(args),
+        Command::Deploy(args) => cmd::admin::deploy(args),
+        Command::Issuer(args) => cmd::admin::issuer(args),
+        Command::Release(args) => cmd::release::run(args),
+        Command::Consent(args) => cmd::sharing::consent(args),
+        Command::Share(args) => cmd::sharing::share(args),
+        Command::Revoke(args) => cmd::sharing::revoke(args),
+        Command::Access(args) => cmd::sharing::access(args),
+        Command::Download(args) => cmd::viewer::download(args),
+        Command::Verify(args) => cmd::viewer::verify(args),
+        Command::History(args) => cmd::viewer::history(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 //! (zeroized) after use.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use medimint_chain::clients::{IssuerRegistry, Release, StudyToken};
@@ -12,6 +12,7 @@ use medimint_chain::scval::arg;
 use medimint_chain::{Relayer, Rpc};
 use medimint_ingest::{Chain, IngestError, IssuerStatus, Proposal};
 use medimint_sdk::keys::{derive_keypair, Keypair, Seed};
+use medimint_storage::AppDb;
 use stellar_xdr::ScVal;
 
 /// The chain through the relayer, over the suite at `issuer_registry` / `study_token`.
@@ -23,9 +24,8 @@ pub struct StackChain {
     study_token: String,
     /// Custodial issuers: address → HD index under the platform seed.
     issuers: HashMap<String, u32>,
-    /// File counts of releases about to be proposed, by hex checksum root (the pipeline's
-    /// `Proposal` carries no file count; see [`StackChain::expect_release`]).
-    file_counts: Mutex<HashMap<String, u32>>,
+    /// Where custodial issuers not in `issuers` are looked up (the application database).
+    accounts: Option<Arc<dyn AppDb>>,
 }
 
 fn transient(step: &'static str, e: impl std::fmt::Display) -> IngestError {
@@ -51,7 +51,7 @@ impl StackChain {
             issuer_registry: issuer_registry.into(),
             study_token: study_token.into(),
             issuers: HashMap::new(),
-            file_counts: Mutex::new(HashMap::new()),
+            accounts: None,
         }
     }
 
@@ -66,15 +66,32 @@ impl StackChain {
         Ok((self, address))
     }
 
-    /// Tells the adapter how many files the release with this checksum root has. The
-    /// contract requires a file count and the pipeline's [`Proposal`] does not carry one:
-    /// whoever triggers a release notes it here first (the demo computes the root from the
-    /// files it uploads). A release not noted is proposed with a file count of 1.
-    pub fn expect_release(&self, checksum_root_hex: &str, file_count: u32) {
-        self.file_counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(checksum_root_hex.to_owned(), file_count);
+    /// Looks up custodial issuers' HD indexes in the application database (accounts with a
+    /// custodial key), for issuers not registered with [`Self::with_custodial_issuer`].
+    #[must_use]
+    pub fn with_accounts(mut self, db: Arc<dyn AppDb>) -> Self {
+        self.accounts = Some(db);
+        self
+    }
+
+    /// The HD index of a custodial issuer's key.
+    async fn issuer_index(&self, issuer: &str) -> Result<u32, IngestError> {
+        if let Some(i) = self.issuers.get(issuer) {
+            return Ok(*i);
+        }
+        if let Some(db) = &self.accounts {
+            let account = db
+                .account_by_address(issuer)
+                .await
+                .map_err(|e| transient("looking up the issuer's key", e))?;
+            if let Some(i) = account.and_then(|a| a.hd_index) {
+                return Ok(i);
+            }
+        }
+        Err(transient(
+            "proposing the release",
+            format!("no custodial key for issuer {issuer}"),
+        ))
     }
 
     /// The custodial keypair at `index` (derived now; zeroized when dropped).
@@ -163,24 +180,12 @@ impl Chain for StackChain {
     }
 
     async fn propose_release(&self, proposal: &Proposal) -> Result<String, IngestError> {
-        let index = *self.issuers.get(&proposal.issuer).ok_or_else(|| {
-            transient(
-                "proposing the release",
-                format!("no custodial key for issuer {}", proposal.issuer),
-            )
-        })?;
+        let index = self.issuer_index(&proposal.issuer).await?;
         let issuer = self.keypair(index)?;
-        let file_count = self
-            .file_counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&proposal.checksum_root)
-            .copied()
-            .unwrap_or(1);
         let release = Release {
             metadata_uri: proposal.metadata_uri.clone(),
             checksum_root: parse_root(&proposal.checksum_root)?,
-            file_count,
+            file_count: proposal.file_count,
             request_id: None,
         };
         let (id, _) = self

@@ -7,10 +7,12 @@ pub mod chain;
 pub mod demo;
 pub mod deploy;
 pub mod dicom_gen;
+pub mod platform;
 pub mod sealer;
 mod trail;
 
 pub use chain::StackChain;
 pub use demo::{run_demo, DemoError, DemoOptions, DemoReport, StepTiming, TrailEntry};
 pub use deploy::{deploy_suite, suite_policy, ContractRef, DeployError, Deployment, SuitePlan};
+pub use platform::{Config, Platform, PlatformError};
 pub use sealer::SdkSealer;

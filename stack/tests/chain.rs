@@ -153,12 +153,12 @@ fn deploy_and_chain_adapter_on_the_devnet() {
         // Proposal and lookup by root.
         let root = hex::encode([9u8; 32]);
         assert_eq!(chain.token_by_root(&root).await.unwrap(), None);
-        chain.expect_release(&root, 3);
         let proposal = Proposal {
             issuer: issuer.clone(),
             patient: patient.clone(),
             checksum_root: root.clone(),
             metadata_uri: format!("ipfs://b{}", "a".repeat(58)),
+            file_count: 3,
         };
         let id = chain.propose_release(&proposal).await.unwrap();
         assert_eq!(chain.token_by_root(&root).await.unwrap(), Some(id.clone()));

@@ -1,4 +1,10 @@
+pub mod admin;
+pub mod common;
 pub mod crypt;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod release;
+pub mod sharing;
+pub mod up;
+pub mod viewer;

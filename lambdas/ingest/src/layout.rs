@@ -72,15 +72,22 @@ pub fn parse_manifest_key(key: &str) -> Result<ReleaseRef, String> {
     }
 }
 
-/// Study id: derived from the release, so every attempt writes the same keys.
-pub fn study_id(release: &ReleaseRef) -> String {
+/// Study id: derived from the study's checksum root, which the token carries on chain and
+/// which can be released once. Anyone holding the token finds the study's objects, and every
+/// attempt at one release writes the same keys.
+///
+/// # Errors
+/// A root that is not 64 hex digits.
+pub fn study_id(checksum_root_hex: &str) -> Result<String, String> {
     use sha2::{Digest, Sha256};
+    let root: [u8; 32] = hex::decode(checksum_root_hex.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("checksum root {checksum_root_hex:?} is not 64 hex digits"))?;
     let mut h = Sha256::new();
-    h.update(b"medimint/study-id/v1\0");
-    h.update(release.issuer.as_bytes());
-    h.update([0u8]);
-    h.update(release.release_id.as_bytes());
-    hex::encode(&h.finalize()[..16])
+    h.update(b"medimint/study-id/v2\0");
+    h.update(root);
+    Ok(hex::encode(&h.finalize()[..16]))
 }
 
 /// Where an encrypted original goes: named by the plaintext digest, never by the exported
@@ -127,17 +134,13 @@ mod tests {
 
     #[test]
     fn study_ids_are_stable_and_distinct() {
-        let a = ReleaseRef {
-            issuer: G.into(),
-            release_id: "r1".into(),
-        };
-        let b = ReleaseRef {
-            issuer: G.into(),
-            release_id: "r2".into(),
-        };
-        assert_eq!(study_id(&a), study_id(&a.clone()));
-        assert_ne!(study_id(&a), study_id(&b));
-        assert_eq!(study_id(&a).len(), 32);
+        let a = "ab".repeat(32);
+        let b = "cd".repeat(32);
+        assert_eq!(study_id(&a).unwrap(), study_id(&a.to_uppercase()).unwrap());
+        assert_ne!(study_id(&a).unwrap(), study_id(&b).unwrap());
+        assert_eq!(study_id(&a).unwrap().len(), 32);
+        let err = study_id("abc").unwrap_err();
+        assert!(err.contains("64 hex digits"), "{err}");
     }
 }
 

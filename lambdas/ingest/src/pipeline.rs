@@ -252,7 +252,8 @@ impl Ingest {
             rel
         };
         let rel = if rel.status == ReleaseStatus::Stored {
-            self.propose(rel, &patient).await?
+            self.propose(rel, &patient, file_count(checked.len()))
+                .await?
         } else {
             rel
         };
@@ -392,7 +393,10 @@ impl Ingest {
         root: &str,
         patient: &str,
     ) -> Result<Release, IngestError> {
-        let sid = study_id(release);
+        let sid = study_id(root).map_err(|message| IngestError::Transient {
+            step: "naming the study",
+            message,
+        })?;
         let seal = self.sealer.new_study()?;
         for f in files {
             let reader = self
@@ -471,7 +475,12 @@ impl Ingest {
     }
 
     /// Proposes the release on chain, unless an earlier attempt already did.
-    async fn propose(&self, rel: Release, patient: &str) -> Result<Release, IngestError> {
+    async fn propose(
+        &self,
+        rel: Release,
+        patient: &str,
+        file_count: u32,
+    ) -> Result<Release, IngestError> {
         let root = rel.checksum_root.clone().unwrap_or_default();
         let token = match self.chain.token_by_root(&root).await? {
             Some(t) => t,
@@ -485,6 +494,7 @@ impl Ingest {
                             "ipfs://{}",
                             rel.metadata_cid.as_deref().unwrap_or_default()
                         ),
+                        file_count,
                     })
                     .await?
             }
@@ -704,4 +714,9 @@ impl AsyncRead for HashingReader {
             other => other,
         }
     }
+}
+
+/// The file count the contract records (the manifest caps it far below `u32::MAX`).
+fn file_count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

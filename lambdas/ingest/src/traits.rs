@@ -46,6 +46,9 @@ pub struct Proposal {
     pub checksum_root: String,
     /// `ipfs://<cid>` of the encrypted metadata object.
     pub metadata_uri: String,
+    /// How many original files the checksum root covers (the contract records it so that
+    /// a verifier knows how many files to expect).
+    pub file_count: u32,
 }
 
 /// The chain, through the relayer. Every call is idempotent where it can be: the checksum

@@ -123,6 +123,7 @@ async fn assert_released(e: &Env, files: &[(String, Vec<u8>)], release_id: &str)
     assert_eq!(id, token_id);
     assert_eq!(proposal.patient, account.address);
     assert_eq!(proposal.issuer, ISSUER);
+    assert_eq!(proposal.file_count as usize, files.len());
     let cid = proposal
         .metadata_uri
         .strip_prefix("ipfs://")

@@ -7,7 +7,7 @@ use crate::StorageError;
 
 /// The schema version this code writes. Adapters migrate up to it and refuse a database
 /// whose version is newer (written by later code).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How the platform holds a user's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +174,10 @@ pub trait AppDb: Send + Sync {
 
     /// The account of `email` (normalised before lookup).
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>, StorageError>;
+
+    /// The account whose key is `address` (a G-address), e.g. to find the HD index of a
+    /// custodial issuer or token owner.
+    async fn account_by_address(&self, address: &str) -> Result<Option<Account>, StorageError>;
 
     /// Inserts `release` unless one with the same issuer and release id exists; returns the
     /// stored release either way.

@@ -2,6 +2,7 @@
 //!
 //! Items share a string partition key `pk`:
 //! `meta#schema` (schema version), `counter#hd_index`, `account#<email>`,
+//! `address#<G-address>` (→ email),
 //! `release#<issuer>#<release-id>` and `idem#<key>`.
 
 use std::collections::HashMap;
@@ -244,6 +245,46 @@ fn account_pk(email: &str) -> String {
     format!("account#{email}")
 }
 
+impl DynamoDb {
+    /// Migration 1 → 2: the address index of accounts written before it existed.
+    async fn index_account_addresses(&self) -> Result<(), StorageError> {
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :p)")
+                .expression_attribute_values(":p", s("account#"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("listing accounts to index".into(), e))?;
+            for item in page.items() {
+                let account = account_from(item)?;
+                let mut index = Item::new();
+                index.insert("pk".into(), s(&address_pk(&account.address)));
+                index.insert("email".into(), s(&account.email));
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(index))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("writing an account's address index".into(), e))?;
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+fn address_pk(address: &str) -> String {
+    format!("address#{address}")
+}
+
 fn release_pk(issuer: &str, release_id: &str) -> String {
     format!("release#{issuer}#{release_id}")
 }
@@ -323,6 +364,7 @@ impl AppDb for DynamoDb {
         for version in current..SCHEMA_VERSION {
             match version {
                 0 => self.create_table().await?,
+                1 => self.index_account_addresses().await?,
                 _ => unreachable!("no migration beyond SCHEMA_VERSION"),
             }
             self.set_version(version, version + 1).await?;
@@ -368,9 +410,37 @@ impl AppDb for DynamoDb {
         account.email = normalize_email(&account.email);
         self.put_if_absent(account_item(&account), "an account")
             .await?;
-        self.account_by_email(&account.email)
+        let stored = self
+            .account_by_email(&account.email)
             .await?
-            .ok_or_else(|| StorageError::Corrupt("account vanished after insert".into()))
+            .ok_or_else(|| StorageError::Corrupt("account vanished after insert".into()))?;
+        // The address index is written after the account (and again by any repeat of this
+        // insert), so an interrupted insert is completed by its retry.
+        let mut index = Item::new();
+        index.insert("pk".into(), s(&address_pk(&stored.address)));
+        index.insert("email".into(), s(&stored.email));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(index))
+            .send()
+            .await
+            .map_err(|e| aws_error("writing the account's address index".into(), e))?;
+        Ok(stored)
+    }
+
+    async fn account_by_address(&self, address: &str) -> Result<Option<Account>, StorageError> {
+        let Some(index) = self
+            .get(&address_pk(address), "an account's address index")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let email = get_s(&index, "email")?;
+        Ok(self
+            .account_by_email(&email)
+            .await?
+            .filter(|a| a.address == address))
     }
 
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>, StorageError> {

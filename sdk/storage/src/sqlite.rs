@@ -45,6 +45,8 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
      );",
+    // 2: accounts found by address.
+    "CREATE INDEX accounts_by_address ON accounts (address);",
 ];
 
 /// SQLite behind a mutex; calls run on Tokio's blocking pool.
@@ -165,20 +167,29 @@ fn read_release(
 }
 
 fn read_account(conn: &Connection, email: &str) -> Result<Option<Account>, StorageError> {
+    read_account_where(conn, "email", email)
+}
+
+/// The account whose `column` (a fixed column name, never input) equals `value`.
+fn read_account_where(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+) -> Result<Option<Account>, StorageError> {
+    let sql = format!(
+        "SELECT email, address, custody, hd_index, created_at FROM accounts WHERE {column} = ?1 \
+         ORDER BY created_at LIMIT 1"
+    );
     let row = conn
-        .query_row(
-            "SELECT email, address, custody, hd_index, created_at FROM accounts WHERE email = ?1",
-            params![email],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            },
-        )
+        .query_row(&sql, params![value], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
         .optional()
         .map_err(db_err("reading an account"))?;
     row.map(|(email, address, custody, hd, created)| {
@@ -267,6 +278,12 @@ impl AppDb for SqliteDb {
     async fn account_by_email(&self, email: &str) -> Result<Option<Account>, StorageError> {
         let email = normalize_email(email);
         self.run(move |conn| read_account(conn, &email)).await
+    }
+
+    async fn account_by_address(&self, address: &str) -> Result<Option<Account>, StorageError> {
+        let address = address.to_owned();
+        self.run(move |conn| read_account_where(conn, "address", &address))
+            .await
     }
 
     async fn insert_release(&self, release: &Release) -> Result<Release, StorageError> {

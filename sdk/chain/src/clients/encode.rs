@@ -52,7 +52,11 @@ pub fn variant_name(v: &ScVal) -> Result<String> {
 ///
 /// # Errors
 /// [`Error::Decode`] if `v` is not a map or lacks the field.
-pub(crate) fn field<'a>(v: &'a ScVal, name: &'static str) -> Result<&'a ScVal> {
+/// The field `name` of a `#[contracttype]` struct value.
+///
+/// # Errors
+/// Not a struct, or no such field.
+pub fn field<'a>(v: &'a ScVal, name: &'static str) -> Result<&'a ScVal> {
     let ScVal::Map(Some(map)) = v else {
         return Err(Error::Decode {
             expected: "struct",

@@ -2,12 +2,12 @@
 
 use stellar_xdr::ScVal;
 
-use super::encode::{contract_struct, unit_variant, variant_name};
+use super::encode::{contract_struct, field, unit_variant, variant_name};
 use super::study_token::unit_enum;
 use crate::error::{Error, Result};
 use crate::outcome::Landed;
 use crate::relayer::Relayer;
-use crate::scval::{arg, decode};
+use crate::scval::{arg, decode, Address};
 use crate::signer::Signer;
 
 unit_enum!(
@@ -45,6 +45,44 @@ impl IssuerProfile {
             ("jurisdiction", arg::string(&self.jurisdiction)?),
             ("evidence", arg::bytes(&self.evidence)?),
         ])
+    }
+}
+
+/// An issuer as the registry holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerRecord {
+    /// The issuer's address.
+    pub address: String,
+    /// `Active` or `Suspended`.
+    pub status: String,
+    /// Display name.
+    pub name: String,
+    /// Kind of issuer.
+    pub kind: IssuerKind,
+    /// Jurisdiction code.
+    pub jurisdiction: String,
+    /// Ledger of registration.
+    pub added_ledger: u32,
+    /// Ledger of the last change.
+    pub changed_ledger: u32,
+}
+
+impl IssuerRecord {
+    /// Decodes the contract's `Issuer` struct.
+    ///
+    /// # Errors
+    /// A value of another shape.
+    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
+        let profile = field(v, "profile")?;
+        Ok(Self {
+            address: decode::<Address>(field(v, "address")?)?.0,
+            status: variant_name(field(v, "status")?)?,
+            name: decode(field(profile, "name")?)?,
+            kind: IssuerKind::from_sc_val(field(profile, "kind")?)?,
+            jurisdiction: decode(field(profile, "jurisdiction")?)?,
+            added_ledger: decode(field(v, "added_ledger")?)?,
+            changed_ledger: decode(field(v, "changed_ledger")?)?,
+        })
     }
 }
 
@@ -140,6 +178,54 @@ impl<'r> IssuerRegistry<'r> {
                 .read(&self.contract, "is_trusted", vec![arg::address(issuer)?])
                 .await?,
         )
+    }
+
+    /// Removes an issuer from the registry (admin). Tokens it released stay valid.
+    ///
+    /// # Errors
+    /// `IssuerNotFound` (#101); relayer errors.
+    pub async fn remove_issuer(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        issuer: &str,
+    ) -> Result<Landed> {
+        self.admin_call(key, admin, "remove_issuer", issuer, vec![])
+            .await
+    }
+
+    /// One issuer's record.
+    ///
+    /// # Errors
+    /// `IssuerNotFound` (#101) as a simulation error; decoding errors.
+    pub async fn issuer(&self, issuer: &str) -> Result<IssuerRecord> {
+        let v = self
+            .relayer
+            .read(&self.contract, "issuer", vec![arg::address(issuer)?])
+            .await?;
+        IssuerRecord::from_sc_val(&v)
+    }
+
+    /// A page of issuers in registration order (`limit` ≤ 50).
+    ///
+    /// # Errors
+    /// `InvalidPageLimit`; decoding errors.
+    pub async fn issuers(&self, start: u32, limit: u32) -> Result<Vec<IssuerRecord>> {
+        let v = self
+            .relayer
+            .read(
+                &self.contract,
+                "issuers",
+                vec![arg::u32(start), arg::u32(limit)],
+            )
+            .await?;
+        let ScVal::Vec(Some(items)) = &v else {
+            return Err(Error::Decode {
+                expected: "Vec<Issuer>",
+                got: v.name().to_string(),
+            });
+        };
+        items.iter().map(IssuerRecord::from_sc_val).collect()
     }
 
     /// How many issuers are registered.

@@ -6,6 +6,8 @@ mod encode;
 mod issuer_registry;
 mod study_token;
 
-pub use encode::{contract_struct, unit_variant, variant_name};
-pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRegistry};
-pub use study_token::{Access, AccessKind, RejectReason, Release, Role, StudyToken};
+pub use encode::{contract_struct, field, unit_variant, variant_name};
+pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry};
+pub use study_token::{
+    Access, AccessKind, GrantRecord, RejectReason, Release, Role, StudyToken, TokenRecord,
+};

@@ -386,6 +386,109 @@ impl<'r> StudyToken<'r> {
             .await?;
         decode(&v)
     }
+
+    /// The token as stored: owner, issuer, status and what was released.
+    ///
+    /// # Errors
+    /// `TokenNotFound` (#2xx) as a simulation error; decoding errors.
+    pub async fn token(&self, token_id: u32) -> Result<TokenRecord> {
+        let v = self
+            .relayer
+            .read(&self.contract, "token", vec![arg::u32(token_id)])
+            .await?;
+        TokenRecord::from_sc_val(&v)
+    }
+
+    /// A page of the token's grants (expired ones included until revoked).
+    ///
+    /// # Errors
+    /// `InvalidPageLimit` for a limit over the contract's page size; decoding errors.
+    pub async fn grants(&self, token_id: u32, start: u32, limit: u32) -> Result<Vec<GrantRecord>> {
+        let v = self
+            .relayer
+            .read(
+                &self.contract,
+                "grants",
+                vec![arg::u32(token_id), arg::u32(start), arg::u32(limit)],
+            )
+            .await?;
+        let ScVal::Vec(Some(items)) = &v else {
+            return Err(Error::Decode {
+                expected: "Vec<GrantInfo>",
+                got: v.name().to_string(),
+            });
+        };
+        items.iter().map(GrantRecord::from_sc_val).collect()
+    }
+}
+
+/// A token as the contract stores it (the fields callers need).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Token id.
+    pub id: u32,
+    /// The patient who owns it.
+    pub owner: String,
+    /// The issuer who released it.
+    pub issuer: String,
+    /// Stored status: `Pending`, `Active` or `Rejected`.
+    pub status: String,
+    /// `ipfs://…` of the encrypted metadata object.
+    pub metadata_uri: String,
+    /// Checksum root of the original files.
+    pub checksum_root: [u8; 32],
+    /// How many files the root covers.
+    pub file_count: u32,
+    /// Ledger of the proposal or mint.
+    pub minted_ledger: u32,
+}
+
+impl TokenRecord {
+    /// Decodes the contract's `Token` struct.
+    ///
+    /// # Errors
+    /// A value of another shape.
+    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
+        let release = field(v, "release")?;
+        Ok(Self {
+            id: decode(field(v, "id")?)?,
+            owner: decode::<Address>(field(v, "owner")?)?.0,
+            issuer: decode::<Address>(field(v, "issuer")?)?.0,
+            status: variant_name(field(v, "status")?)?,
+            metadata_uri: decode(field(release, "metadata_uri")?)?,
+            checksum_root: decode(field(release, "checksum_root")?)?,
+            file_count: decode(field(release, "file_count")?)?,
+            minted_ledger: decode(field(v, "minted_ledger")?)?,
+        })
+    }
+}
+
+/// One grant of a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Who holds it.
+    pub grantee: String,
+    /// Viewer or Sharer.
+    pub role: Role,
+    /// Unix time after which it ends.
+    pub expires_at: Option<u64>,
+    /// Who granted it.
+    pub granter: String,
+}
+
+impl GrantRecord {
+    /// Decodes the contract's `GrantInfo` struct.
+    ///
+    /// # Errors
+    /// A value of another shape.
+    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
+        Ok(Self {
+            grantee: decode::<Address>(field(v, "grantee")?)?.0,
+            role: Role::from_sc_val(field(v, "role")?)?,
+            expires_at: decode(field(v, "expires_at")?)?,
+            granter: decode::<Address>(field(v, "granter")?)?.0,
+        })
+    }
 }
 
 fn decode_access(v: &ScVal) -> Result<Option<Access>> {

@@ -276,6 +276,10 @@ pub async fn app_db_suite(db: Arc<dyn AppDb>) {
     assert_eq!(ext.custody, Custody::External);
     assert_eq!(ext.hd_index, None);
     assert_eq!(db.account_by_email("P@x.ORG").await.unwrap().unwrap(), a);
+    // By address: the stored account (not the loser of the race), none for an unknown one.
+    assert_eq!(db.account_by_address("GAAA").await.unwrap().unwrap(), a);
+    assert_eq!(db.account_by_address("GEXT").await.unwrap().unwrap(), ext);
+    assert!(db.account_by_address("GBBB").await.unwrap().is_none());
 
     // Releases: put-if-absent, optimistic updates.
     let r = Release::received("GISSUER", "rel-1", 10);

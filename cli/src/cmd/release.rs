@@ -1,0 +1,112 @@
+//! `medimint release`: an issuer releases DICOM files to a patient.
+
+use std::path::PathBuf;
+
+use medimint_ingest::Outcome;
+use medimint_stack::platform::{PatientSpec, ReleaseSpec};
+
+use super::common::{open, output, progress, runtime, Global};
+
+/// Release DICOM files (or directories of them) to a patient: upload into the inbox, check
+/// the headers against the patient, encrypt, store and propose the token on chain.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or directories.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The patient's email (their account; made if new).
+    #[arg(long)]
+    patient_email: String,
+    /// The patient's name as in the DICOM headers: FAMILY^GIVEN (e.g. DOE^JANE).
+    #[arg(long)]
+    patient_name: String,
+    /// Birth date, YYYY-MM-DD.
+    #[arg(long)]
+    birth_date: String,
+    /// Patient id / MRN as in the headers.
+    #[arg(long)]
+    patient_id: String,
+    /// The issuer's address (default: the only registered issuer).
+    #[arg(long)]
+    issuer: Option<String>,
+    /// Release id (default: one derived from the time); repeat a release with the same id
+    /// to retry it.
+    #[arg(long)]
+    release_id: Option<String>,
+    /// The StudyInstanceUID every file must carry.
+    #[arg(long)]
+    study_uid: Option<String>,
+    #[command(flatten)]
+    global: Global,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut name = args.patient_name.splitn(2, '^');
+    let family_name = name.next().unwrap_or_default().to_owned();
+    let given_names = name.next().unwrap_or_default().replace('^', " ");
+    if family_name.is_empty() || given_names.is_empty() {
+        anyhow::bail!(
+            "--patient-name {:?}: give FAMILY^GIVEN as in the DICOM header, e.g. DOE^JANE",
+            args.patient_name
+        );
+    }
+    runtime()?.block_on(async {
+        let platform = open(&args.global, false).await?;
+        let issuer = match args.issuer {
+            Some(i) => i,
+            None => {
+                let issuers = platform.issuers().await?;
+                match issuers.as_slice() {
+                    [one] => one.address.clone(),
+                    [] => anyhow::bail!("no issuer is registered; run `medimint issuer add` first"),
+                    _ => anyhow::bail!("{} issuers are registered; say which with --issuer", issuers.len()),
+                }
+            }
+        };
+        let spec = ReleaseSpec {
+            issuer,
+            release_id: args
+                .release_id
+                .unwrap_or_else(|| format!("cli-{}", medimint_storage::now())),
+            patient: PatientSpec {
+                email: args.patient_email,
+                family_name,
+                given_names,
+                birth_date: args.birth_date,
+                patient_id: args.patient_id,
+            },
+            study_instance_uid: args.study_uid,
+            paths: args.paths,
+        };
+        let outcome = platform
+            .release(&spec, progress(&args.global, "uploading"))
+            .await?;
+        match outcome {
+            Outcome::Released {
+                token_id,
+                study_id,
+                checksum_root,
+            } => output(
+                &args.global,
+                &serde_json::json!({
+                    "outcome": "released", "token_id": token_id, "study_id": study_id,
+                    "checksum_root": checksum_root, "release_id": spec.release_id,
+                }),
+                |_| {
+                    format!(
+                        "released as token {token_id} (pending the patient's consent)\n  checksum root {checksum_root}\n  next: medimint consent approve --token {token_id} --as {}",
+                        spec.patient.email
+                    )
+                },
+            ),
+            Outcome::Rejected { report, report_key } => {
+                output(
+                    &args.global,
+                    &serde_json::json!({ "outcome": "rejected", "report_key": report_key, "report": report }),
+                    |_| format!("refused; nothing was minted. Report at {report_key}:\n{}", report.to_text()),
+                )?;
+                std::process::exit(2)
+            }
+        }
+    })
+}

@@ -1,0 +1,308 @@
+//! The platform commands as the README shows them, against `medimint up` running as a
+//! process: issuer add/list, release, consent, share until a date, access, download,
+//! verify (intact and tampered), revoke and the refused download, history, and a release
+//! dropped into the watched inbox.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
+use serde_json::Value;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Stack {
+    data: tempfile::TempDir,
+    rpc_url: String,
+}
+
+impl Stack {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_medimint"))
+            .args(args)
+            .env("MEDIMINT_DATA_DIR", self.data.path())
+            .env("MEDIMINT_RPC_URL", &self.rpc_url)
+            .output()
+            .expect("run medimint")
+    }
+
+    /// Runs a command that must succeed and returns its `--json` output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cmd(&all);
+        assert!(
+            out.status.success(),
+            "medimint {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "medimint {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+fn write_study(dir: &Path, id: &str, uid: &str) -> Vec<(String, Vec<u8>)> {
+    let patient = SyntheticPatient {
+        name: "DOE^JANE".into(),
+        birth_date: "19800102".into(),
+        id: id.into(),
+    };
+    let files = generate_study(&patient, uid, 2, 2).unwrap();
+    for (name, bytes) in &files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    files
+}
+
+#[test]
+fn the_platform_commands_against_medimint_up() {
+    let port = medimint_testkit::free_port().unwrap();
+    let stack = Stack {
+        data: tempfile::tempdir().unwrap(),
+        rpc_url: format!("http://127.0.0.1:{port}"),
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
+        .args(["up", "--ledger-ms", "100", "--poll-ms", "100"])
+        .env("MEDIMINT_DATA_DIR", stack.data.path())
+        .env("MEDIMINT_RPC_URL", &stack.rpc_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start medimint up");
+    let mut up = Killed(child);
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let stdout = up.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("`medimint up` never printed {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    let inbox_line = wait_for("inbox:");
+    wait_for("ready");
+    assert!(stack.data.path().join("deployment.json").exists());
+    assert!(stack.data.path().join("seed").exists());
+
+    // Admin: whitelist an issuer.
+    let added = stack.json(&[
+        "issuer",
+        "add",
+        "--email",
+        "pacs@general.example",
+        "--name",
+        "General Hospital",
+        "--kind",
+        "hospital",
+        "--jurisdiction",
+        "US-CA",
+        "--evidence",
+        "NPI 1234567890",
+    ]);
+    let issuer = added["issuer"].as_str().unwrap().to_owned();
+    let list = stack.json(&["issuer", "list"]);
+    assert_eq!(list[0]["address"], issuer.as_str());
+    assert_eq!(list[0]["status"], "Active");
+
+    // Issuer: release a study; patient: approve.
+    let export = tempfile::tempdir().unwrap();
+    let files = write_study(export.path(), "MRN-7", "2.25.77");
+    let export_dir = export.path().to_str().unwrap();
+    let released = stack.json(&[
+        "release",
+        export_dir,
+        "--patient-email",
+        "jane@example.org",
+        "--patient-name",
+        "DOE^JANE",
+        "--birth-date",
+        "1980-01-02",
+        "--patient-id",
+        "MRN-7",
+    ]);
+    assert_eq!(released["outcome"], "released");
+    let token = released["token_id"].as_str().unwrap().to_owned();
+    stack.json(&[
+        "consent",
+        "approve",
+        "--token",
+        &token,
+        "--as",
+        "jane@example.org",
+    ]);
+
+    // Share with a doctor until a date; who may see it.
+    let shared = stack.json(&[
+        "share",
+        "--token",
+        &token,
+        "--to",
+        "dr@clinic.example",
+        "--role",
+        "viewer",
+        "--until",
+        "2099-12-31",
+        "--as",
+        "jane@example.org",
+    ]);
+    let doctor = shared["grantee"].as_str().unwrap().to_owned();
+    let access = stack.json(&["access", "--token", &token]);
+    assert_eq!(access["status"], "Active");
+    let grants = access["grants"].as_array().unwrap();
+    let grant = grants
+        .iter()
+        .find(|g| g["grantee"] == doctor.as_str())
+        .unwrap();
+    assert_eq!(grant["expires_at"], 4_102_444_799u64);
+
+    // The doctor downloads; the files verify, a tampered one is named.
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let dl = stack.json(&[
+        "download",
+        "--token",
+        &token,
+        "--out",
+        out_dir,
+        "--as",
+        "dr@clinic.example",
+    ]);
+    assert_eq!(dl["files"], files.len());
+    let ok = stack.cmd(&["verify", "--token", &token, out_dir]);
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact"));
+    std::fs::write(out.path().join(&files[0].0), b"ransomware").unwrap();
+    let bad = stack.cmd(&[
+        "verify",
+        "--token",
+        &token,
+        out_dir,
+        "--as",
+        "jane@example.org",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(text.contains(&format!("differs: {}", files[0].0)), "{text}");
+
+    // Revoke: the next download is refused.
+    stack.json(&[
+        "revoke",
+        "--token",
+        &token,
+        "--from",
+        "dr@clinic.example",
+        "--as",
+        "jane@example.org",
+    ]);
+    let again = tempfile::tempdir().unwrap();
+    let refused = stack.cmd(&[
+        "download",
+        "--token",
+        &token,
+        "--out",
+        again.path().to_str().unwrap(),
+        "--as",
+        "dr@clinic.example",
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("recording the download"), "{err}");
+
+    // The audit trail from chain events.
+    let history = stack.json(&["history", "--token", &token]);
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "release_proposed",
+        "release_approved",
+        "role_granted",
+        "access_recorded",
+        "role_revoked",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+
+    // A PACS export dropped into the watched inbox is released by `up`.
+    let objects = inbox_line
+        .split("inbox:")
+        .nth(1)
+        .and_then(|s| s.trim().split("/inbox/").next())
+        .unwrap()
+        .to_owned();
+    let release_dir = Path::new(&objects).join(format!("inbox/{issuer}/pacs-1"));
+    let dropped = write_study(&release_dir, "MRN-9", "2.25.99");
+    let manifest = serde_json::json!({
+        "version": 1,
+        "patient": {"email": "joe@example.org", "family_name": "Doe", "given_names": "Jane",
+                    "birth_date": "1980-01-02", "patient_id": "MRN-9"},
+        "files": dropped.iter().map(|(p, b)| serde_json::json!({"path": p, "size": b.len()})).collect::<Vec<_>>(),
+    });
+    std::fs::write(release_dir.join("release.json"), manifest.to_string()).unwrap();
+    let line = wait_for("pacs-1/release.json");
+    assert!(line.contains("released as token"), "{line}");
+
+    // Errors say what to do.
+    let err = stack.cmd(&[
+        "consent",
+        "approve",
+        "--token",
+        "x",
+        "--as",
+        "jane@example.org",
+    ]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("not a number"));
+    let err = stack.cmd(&[
+        "share",
+        "--token",
+        &token,
+        "--to",
+        "bob",
+        "--as",
+        "jane@example.org",
+    ]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("neither an email nor a G-address"));
+}
+
+#[test]
+fn commands_without_a_network_say_how_to_start_one() {
+    let data = tempfile::tempdir().unwrap();
+    let port = medimint_testkit::free_port().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_medimint"))
+        .args(["issuer", "list"])
+        .env("MEDIMINT_DATA_DIR", data.path())
+        .env("MEDIMINT_RPC_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // No seed yet: the local stack makes one.
+    assert!(err.contains("medimint up"), "{err}");
+}
