@@ -17,7 +17,7 @@ use medimint_chain::clients::{
     AccessKind, IssuerKind, IssuerProfile, IssuerRegistry, Role, StudyToken,
 };
 use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, Signer, StellarRpc};
-use medimint_ingest::layout::{metadata_key, wrapped_key_key};
+use medimint_ingest::layout::wrapped_key_key;
 use medimint_ingest::{Chain, Ingest, IngestConfig, IssuerStatus, Outcome, ReleaseRef};
 use medimint_sdk::keys::{Keypair, Mnemonic};
 use medimint_storage::{AppDb, LocalDirStore, ObjectStore, SqliteDb};
@@ -623,7 +623,8 @@ async fn with_devnet(
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            download::share_key(store.as_ref(), &study_id, &patient_kp, &doctor_address).await?;
+            crate::study::share_key(store.as_ref(), &study_id, &patient_kp, &doctor_address)
+                .await?;
             let access = token
                 .access(token_id, &doctor_address)
                 .await
@@ -662,7 +663,6 @@ async fn with_devnet(
             let got = download::download_and_verify(
                 store.as_ref(),
                 &study_id,
-                &metadata_key(&cid),
                 &cid,
                 &doctor,
                 &expected_root,

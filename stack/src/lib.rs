@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod dicom_gen;
 pub mod platform;
 pub mod sealer;
+mod study;
 mod trail;
 
 pub use chain::StackChain;

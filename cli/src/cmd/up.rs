@@ -1,10 +1,10 @@
 //! `medimint up`: the whole local stack in one process — the devnet, the deployed suite,
 //! object storage, the database and a watched inbox that plays the S3 upload trigger.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Duration;
 
-use medimint_ingest::{process_key, Outcome};
+use medimint_ingest::{parse_manifest_key, Outcome};
 
 use super::common::{open, runtime, Global};
 
@@ -63,7 +63,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let platform = open(&args.global, true).await?;
         let d = platform.deploy().await?;
-        let ingest = platform.ingest()?;
         let c = platform.config();
         println!("medimint local stack");
         println!("  rpc url:       {}", c.network.rpc_url);
@@ -82,8 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         println!("  deployment:    {}", c.deployment_path().display());
         println!("ready");
-        // Keys of manifests that failed transiently, with when to try again.
-        let mut waiting: HashMap<String, (Instant, Duration)> = HashMap::new();
+        println!("  dead letters:  {}", c.dead_letter_dir().display());
+        println!("ready");
+        // Manifests dead-lettered in this run: left in the inbox for a replay, not retried
+        // on every scan.
+        let mut dead: HashSet<String> = HashSet::new();
         let poll = Duration::from_millis(args.poll_ms.max(50));
         loop {
             tokio::select! {
@@ -100,30 +102,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     continue;
                 }
             };
-            for key in objects
-                .iter()
-                .map(|o| &o.key)
-                .filter(|k| k.ends_with("/release.json"))
-            {
-                if waiting.get(key).is_some_and(|(at, _)| Instant::now() < *at) {
+            for key in objects.iter().map(|o| &o.key) {
+                let Ok(release) = parse_manifest_key(key) else {
+                    continue;
+                };
+                if dead.contains(key) {
                     continue;
                 }
-                match process_key(&ingest, key).await {
-                    Ok(Some(Outcome::Released { token_id, .. })) => {
-                        waiting.remove(key);
+                match platform.process(&release).await {
+                    Ok(Outcome::Released { token_id, .. }) => {
                         println!("{key}: released as token {token_id}");
                     }
-                    Ok(Some(Outcome::Rejected { report_key, .. })) => {
-                        waiting.remove(key);
+                    Ok(Outcome::Rejected { report_key, .. }) => {
                         println!("{key}: refused, report at {report_key}");
                     }
-                    Ok(None) => {}
                     Err(e) => {
-                        let delay = waiting
-                            .get(key)
-                            .map_or(poll, |(_, d)| (*d * 2).min(Duration::from_secs(60)));
-                        eprintln!("{key}: {e}; retrying in {} s", delay.as_secs().max(1));
-                        waiting.insert(key.clone(), (Instant::now() + delay, delay));
+                        eprintln!("{key}: {e}");
+                        dead.insert(key.clone());
                     }
                 }
             }

@@ -37,6 +37,15 @@ pub enum IngestError {
         /// Why (no PHI).
         message: String,
     },
+    /// Another attempt at the same release moved its record on first (two deliveries at
+    /// once); retrying resumes from where that attempt got.
+    #[error("concurrent attempt while {step}: {message}")]
+    Conflict {
+        /// The step whose record update lost.
+        step: &'static str,
+        /// The database's message.
+        message: String,
+    },
     /// The event does not name a release manifest (ignored, not retried).
     #[error("not a release: {0}")]
     NotARelease(String),
@@ -45,13 +54,21 @@ pub enum IngestError {
 impl IngestError {
     /// Whether retrying may help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, IngestError::Transient { .. })
+        matches!(
+            self,
+            IngestError::Transient { .. } | IngestError::Conflict { .. }
+        )
     }
 
     pub(crate) fn storage(step: &'static str) -> impl Fn(medimint_storage::StorageError) -> Self {
-        move |e| IngestError::Transient {
-            step,
-            message: e.to_string(),
+        move |e| match e {
+            medimint_storage::StorageError::Conflict(message) => {
+                IngestError::Conflict { step, message }
+            }
+            e => IngestError::Transient {
+                step,
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -124,6 +124,16 @@ impl Ingest {
     /// time: a repeat returns the first outcome, and a retry after a failure at any step
     /// resumes without duplicating anything.
     pub async fn process(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
+        match self.attempt(release).await {
+            // Another delivery of the same release advanced its record under us: resume
+            // from where that one got (the record says which steps are done).
+            Err(IngestError::Conflict { .. }) => self.attempt(release).await,
+            done => done,
+        }
+    }
+
+    /// One pass over the release's steps from its recorded status.
+    async fn attempt(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
         let existing = self
             .db
             .get_release(&release.issuer, &release.release_id)

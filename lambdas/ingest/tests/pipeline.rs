@@ -222,6 +222,50 @@ async fn a_retry_after_a_failure_at_any_step_gives_one_release() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deliveries_at_once_give_one_release() {
+    // `medimint release` processes its upload while `medimint up` (or a second S3
+    // notification) picks up the same manifest. The one that finds the release claimed or
+    // moved on fails transiently and its retry returns the same outcome.
+    use medimint_ingest::retry::{process_with_retries, RetryPolicy};
+    let policy = RetryPolicy {
+        attempts: 8,
+        first_delay: std::time::Duration::from_millis(20),
+        max_delay: std::time::Duration::from_millis(400),
+    };
+    let files = generated_study(&ct(), 1, 4);
+    for round in 0..5 {
+        let e = env().await;
+        let dead = tempfile::tempdir().unwrap();
+        let dead_letters = LocalDirStore::new(dead.path()).unwrap();
+        upload(
+            &*e.store,
+            ISSUER,
+            "r1",
+            &files,
+            &manifest_for(&files, &JANE),
+        )
+        .await;
+        let r = rel(ISSUER, "r1");
+        let (a, b) = tokio::join!(
+            process_with_retries(&e.ingest, &r, &policy, &dead_letters),
+            process_with_retries(&e.ingest, &r, &policy, &dead_letters)
+        );
+        let (a, b) = (a.expect("first delivery"), b.expect("second delivery"));
+        assert_eq!(a, b, "round {round}");
+        assert!(
+            matches!(a, Outcome::Released { .. }),
+            "round {round}: {a:?}"
+        );
+        assert_eq!(e.chain.tokens.lock().unwrap().len(), 1, "round {round}");
+        assert!(keys(&*e.store, "inbox/").await.is_empty(), "round {round}");
+        assert!(
+            dead_letters.list("").await.unwrap().is_empty(),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_files_under_another_release_id_are_refused() {
     let e = env().await;
     let files = generated_study(&ct(), 1, 2);

@@ -314,6 +314,12 @@ impl Config {
         self.data_dir.join("deployment.json")
     }
 
+    /// Where releases that kept failing transiently are dead-lettered (one JSON per release,
+    /// `docs/ingest.md`).
+    pub fn dead_letter_dir(&self) -> PathBuf {
+        self.data_dir.join("dead-letters")
+    }
+
     /// Where the local devnet keeps its ledger.
     pub fn devnet_dir(&self) -> PathBuf {
         self.data_dir.join("devnet")

@@ -97,6 +97,8 @@ pub struct Platform {
     store: Arc<dyn ObjectStore>,
     db: Arc<dyn AppDb>,
     plan: SuitePlan,
+    /// The deployment file, read once.
+    deployment: std::sync::OnceLock<Deployment>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -276,6 +278,7 @@ impl Platform {
             store,
             db,
             plan,
+            deployment: std::sync::OnceLock::new(),
         })
     }
 
@@ -314,13 +317,10 @@ impl Platform {
         Ok(self.operator(SPONSOR_INDEX)?.address())
     }
 
+    /// The key at HD index `index` of the platform seed (an operator or a custodial user),
+    /// derived now and zeroized on drop.
     fn operator(&self, index: u32) -> Result<Keypair, PlatformError> {
         derive_keypair(&self.seed, index).map_err(|e| PlatformError::Seed(e.to_string()))
-    }
-
-    /// The custodial key at `index` (derived now, zeroized on drop).
-    fn custodial(&self, index: u32) -> Result<Keypair, PlatformError> {
-        self.operator(index)
     }
 
     /// The deployment this platform's commands act on.
@@ -328,11 +328,15 @@ impl Platform {
     /// # Errors
     /// [`PlatformError::NotDeployed`] when the deployment file is missing.
     pub fn deployment(&self) -> Result<Deployment, PlatformError> {
+        if let Some(d) = self.deployment.get() {
+            return Ok(d.clone());
+        }
         let path = self.config.deployment_path();
         if !path.exists() {
             return Err(PlatformError::NotDeployed(path.display().to_string()));
         }
-        Deployment::read(&path).map_err(|e| PlatformError::Invalid(e.to_string()))
+        let d = Deployment::read(&path).map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        Ok(self.deployment.get_or_init(|| d).clone())
     }
 
     /// Makes sure the sponsor and channel accounts exist, funding them from the funder

@@ -9,26 +9,23 @@ use medimint_chain::clients::{
     StudyToken, TokenRecord,
 };
 use medimint_chain::Rpc;
-use medimint_ingest::layout::{metadata_key, study_id, wrapped_key_key};
+use medimint_ingest::checksum::hash_reader;
+use medimint_ingest::layout::{study_id, wrapped_key_key};
+use medimint_ingest::retry::{process_with_retries, RetryPolicy};
 use medimint_ingest::{
     verify, FileChecksum, Ingest, IngestConfig, Outcome, PresentedFile, ReleaseRef, Verification,
 };
-use medimint_sdk::crypto::{decrypt, decrypt_async, open_key, rewrap_key, StudyKey};
+use medimint_sdk::crypto::{decrypt_async, StudyKey};
 use medimint_sdk::keys::Keypair;
-use medimint_storage::{normalize_email, Account, Custody};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use medimint_storage::{normalize_email, Account, Custody, LocalDirStore};
+use serde::Serialize;
 
 use super::{chain, storage, Platform, PlatformError};
 use crate::deploy::{deploy_suite, Deployment};
+use crate::study::{open_study, share_key, MetaFile};
 use crate::trail::{read_trail, TrailEntry};
 use crate::{SdkSealer, StackChain};
 
-/// Largest wrapped key read back.
-const MAX_WRAPPED_KEY: u64 = 64 * 1024;
-/// Largest metadata object read back.
-const MAX_METADATA: u64 = 64 * 1024 * 1024;
 /// Ledgers of history asked of `getEvents` (a day of 5 s ledgers, the RPC's usual window).
 const HISTORY_LEDGERS: u32 = 17_280;
 
@@ -157,19 +154,6 @@ pub struct DownloadReport {
     pub verification: Verification,
 }
 
-/// The part of the metadata object a holder of the key reads.
-#[derive(Deserialize)]
-struct Metadata {
-    files: Vec<MetaFile>,
-}
-
-#[derive(Deserialize)]
-struct MetaFile {
-    #[serde(flatten)]
-    checksum: FileChecksum,
-    object_key: String,
-}
-
 /// A relayer request key for an action a user may repeat on purpose (a second download, a
 /// grant after a revoke): unique per call, so the relayer's idempotency does not answer it
 /// with an earlier result. Retries inside one call reuse the key.
@@ -249,21 +233,10 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<(String, PathBuf)>, PlatformEr
 }
 
 async fn sha256_file(path: &Path) -> Result<[u8; 32], PlatformError> {
-    let mut f = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| PlatformError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .await
-            .map_err(|e| PlatformError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-        if n == 0 {
-            return Ok(h.finalize().into());
-        }
-        h.update(&buf[..n]);
-    }
+    let unreadable =
+        |e: std::io::Error| PlatformError::Invalid(format!("cannot read {}: {e}", path.display()));
+    let mut f = tokio::fs::File::open(path).await.map_err(unreadable)?;
+    Ok(hash_reader(&mut f).await.map_err(unreadable)?.0)
 }
 
 impl Platform {
@@ -312,6 +285,7 @@ impl Platform {
         })?;
         d.write(&self.config.deployment_path())
             .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        let _ = self.deployment.set(d.clone());
         Ok(d)
     }
 
@@ -335,7 +309,7 @@ impl Platform {
                     .allocate_hd_index()
                     .await
                     .map_err(storage("allocating a key index"))?;
-                let kp = self.custodial(index)?;
+                let kp = self.operator(index)?;
                 self.db
                     .insert_account(&Account {
                         email: email.clone(),
@@ -349,22 +323,13 @@ impl Platform {
             }
         };
         if let (Custody::Custodial, Some(index)) = (account.custody, account.hd_index) {
-            let exists = self
-                .rpc
-                .account_sequence(&account.address)
+            // The same sponsored creation the release pipeline uses for new patients.
+            medimint_ingest::Chain::ensure_patient_account(&self.chain_adapter()?, index)
                 .await
-                .map_err(chain("looking up the account"))?
-                .is_some();
-            if !exists {
-                let kp = self.custodial(index)?;
-                self.relayer
-                    .create_sponsored_account(
-                        &format!("account/{}", kp.address()),
-                        kp.signing_key(),
-                    )
-                    .await
-                    .map_err(chain("creating the account with sponsored reserves"))?;
-            }
+                .map_err(|e| PlatformError::Chain {
+                    step: "creating the account with sponsored reserves".into(),
+                    message: e.to_string(),
+                })?;
         }
         Ok(account)
     }
@@ -385,7 +350,7 @@ impl Platform {
                 ))
             })?;
         match account.hd_index {
-            Some(i) => self.custodial(i),
+            Some(i) => self.operator(i),
             None => Err(PlatformError::Invalid(format!(
                 "{email} uses an external wallet ({}); sign with that wallet instead",
                 account.address
@@ -503,22 +468,26 @@ impl Platform {
     /// # Errors
     /// Not deployed.
     pub fn ingest(&self) -> Result<Ingest, PlatformError> {
-        let d = self.deployment()?;
-        let chain = StackChain::new(
-            self.relayer.clone(),
-            self.rpc.clone(),
-            self.seed.clone(),
-            d.issuer_registry.id.clone(),
-            d.study_token.id.clone(),
-        )
-        .with_accounts(self.db.clone());
         Ok(Ingest::new(
             self.store.clone(),
             self.db.clone(),
             Arc::new(SdkSealer),
-            Arc::new(chain),
+            Arc::new(self.chain_adapter()?),
             IngestConfig::default(),
         ))
+    }
+
+    /// The pipeline's chain adapter over this platform's relayer and deployment.
+    fn chain_adapter(&self) -> Result<StackChain, PlatformError> {
+        let d = self.deployment()?;
+        Ok(StackChain::new(
+            self.relayer.clone(),
+            self.rpc.clone(),
+            self.seed.clone(),
+            d.issuer_registry.id,
+            d.study_token.id,
+        )
+        .with_accounts(self.db.clone()))
     }
 
     /// Uploads files into the inbox as a PACS export would (files first, `release.json`
@@ -565,13 +534,32 @@ impl Platform {
             .put_bytes(&release.manifest_key(), Bytes::from(manifest))
             .await
             .map_err(storage("uploading release.json"))?;
-        self.ingest()?
-            .process(&release)
-            .await
-            .map_err(|e| PlatformError::Chain {
-                step: "processing the release".into(),
-                message: format!("{e}; run the same command again to retry"),
-            })
+        self.process(&release).await
+    }
+
+    /// Runs the release pipeline on an uploaded release, retrying transient failures with
+    /// backoff (a release another process is handling at the same moment is one); after the
+    /// last attempt the release is dead-lettered in the configuration's `dead_letter_dir`.
+    ///
+    /// # Errors
+    /// The last transient failure; the release can be retried by the same call.
+    pub async fn process(&self, release: &ReleaseRef) -> Result<Outcome, PlatformError> {
+        let dead_letters = LocalDirStore::new(self.config.dead_letter_dir())
+            .map_err(storage("opening the dead-letter directory"))?;
+        process_with_retries(
+            &self.ingest()?,
+            release,
+            &RetryPolicy::default(),
+            &dead_letters,
+        )
+        .await
+        .map_err(|e| PlatformError::Chain {
+            step: "processing the release".into(),
+            message: format!(
+                "{e}; dead-lettered in {}; run the same command again to retry",
+                self.config.dead_letter_dir().display()
+            ),
+        })
     }
 
     /// The patient `email` approves (or rejects) the pending token.
@@ -657,17 +645,9 @@ impl Platform {
             .await
             .map_err(chain(format!("granting {role:?} on token {}", record.id)))?;
         let sid = study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
-        let sealed = self
-            .store
-            .get_bytes(&wrapped_key_key(&sid, &granter.address()), MAX_WRAPPED_KEY)
+        share_key(self.store.as_ref(), &sid, &granter, &grantee)
             .await
-            .map_err(storage("reading the granter's wrapped key"))?;
-        let wrapped = rewrap_key(&sealed, &granter, &grantee)
-            .map_err(|e| PlatformError::Invalid(format!("re-wrapping the study key: {e}")))?;
-        self.store
-            .put_bytes(&wrapped_key_key(&sid, &grantee), Bytes::from(wrapped))
-            .await
-            .map_err(storage("storing the grantee's wrapped key"))?;
+            .map_err(PlatformError::Invalid)?;
         Ok(grantee)
     }
 
@@ -753,42 +733,13 @@ impl Platform {
         viewer: &Keypair,
     ) -> Result<(StudyKey, Vec<MetaFile>), PlatformError> {
         let sid = study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
-        let wrapped = self
-            .store
-            .get_bytes(&wrapped_key_key(&sid, &viewer.address()), MAX_WRAPPED_KEY)
-            .await
-            .map_err(|e| {
-                PlatformError::Invalid(format!(
-                    "{} holds no key to token {} ({e}); ask the owner to share it",
-                    viewer.address(),
-                    record.id
-                ))
-            })?;
-        let key = open_key(&wrapped, viewer)
-            .map_err(|e| PlatformError::Invalid(format!("unwrapping the study key: {e}")))?;
         let cid = record
             .metadata_uri
             .strip_prefix("ipfs://")
-            .unwrap_or(&record.metadata_uri)
-            .to_owned();
-        let sealed = self
-            .store
-            .get_bytes(&metadata_key(&cid), MAX_METADATA)
+            .unwrap_or(&record.metadata_uri);
+        open_study(self.store.as_ref(), &sid, cid, viewer)
             .await
-            .map_err(storage("reading the metadata object"))?;
-        if !medimint_sdk::cid::verify(&cid, &sealed)
-            .map_err(|e| PlatformError::Invalid(e.to_string()))?
-        {
-            return Err(PlatformError::Invalid(
-                "the metadata object does not match the CID on chain".into(),
-            ));
-        }
-        let mut plain = Vec::new();
-        decrypt(&key, &sealed[..], &mut plain)
-            .map_err(|e| PlatformError::Invalid(format!("decrypting the metadata object: {e}")))?;
-        let meta: Metadata = serde_json::from_slice(&plain)
-            .map_err(|e| PlatformError::Invalid(format!("reading the metadata object: {e}")))?;
-        Ok((key, meta.files))
+            .map_err(|e| PlatformError::Invalid(format!("token {}: {e}", record.id)))
     }
 
     /// `email` downloads the token's files into `out_dir`: the access is recorded on chain

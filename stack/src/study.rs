@@ -1,0 +1,88 @@
+//! A stored study from its holder's side: re-wrapping the study key to a grantee, and
+//! opening the study (unwrap the key, check the metadata object against its CID, read the
+//! file list). The demo and the platform both read studies this way.
+
+use bytes::Bytes;
+use medimint_ingest::layout::{metadata_key, wrapped_key_key};
+use medimint_ingest::FileChecksum;
+use medimint_sdk::crypto::{decrypt, open_key, rewrap_key, StudyKey};
+use medimint_sdk::keys::Keypair;
+use medimint_storage::ObjectStore;
+use serde::Deserialize;
+
+/// Largest wrapped key read back.
+const MAX_WRAPPED_KEY: u64 = 64 * 1024;
+/// Largest metadata object read back.
+const MAX_METADATA: u64 = 64 * 1024 * 1024;
+
+/// The part of the metadata object a holder of the key reads.
+#[derive(Deserialize)]
+struct Metadata {
+    files: Vec<MetaFile>,
+}
+
+/// One original file of a study: its checksum entry and where its ciphertext is.
+#[derive(Deserialize)]
+pub(crate) struct MetaFile {
+    #[serde(flatten)]
+    pub checksum: FileChecksum,
+    pub object_key: String,
+}
+
+/// The holder re-wraps the study key to `grantee` (`keys/<study>/<grantee>`).
+pub(crate) async fn share_key(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    holder: &Keypair,
+    grantee: &str,
+) -> Result<(), String> {
+    let sealed = store
+        .get_bytes(
+            &wrapped_key_key(study_id, &holder.address()),
+            MAX_WRAPPED_KEY,
+        )
+        .await
+        .map_err(|e| format!("reading the holder's wrapped key: {e}"))?;
+    let wrapped = rewrap_key(&sealed, holder, grantee)
+        .map_err(|e| format!("re-wrapping the study key: {e}"))?;
+    store
+        .put_bytes(&wrapped_key_key(study_id, grantee), Bytes::from(wrapped))
+        .await
+        .map_err(|e| format!("storing the grantee's wrapped key: {e}"))
+}
+
+/// Unwraps the study key with `viewer`'s keypair and reads the file list from the metadata
+/// object `cid` (checked against its CID first).
+pub(crate) async fn open_study(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    cid: &str,
+    viewer: &Keypair,
+) -> Result<(StudyKey, Vec<MetaFile>), String> {
+    let wrapped = store
+        .get_bytes(
+            &wrapped_key_key(study_id, &viewer.address()),
+            MAX_WRAPPED_KEY,
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "{} holds no key to this study ({e}); ask the owner to share it",
+                viewer.address()
+            )
+        })?;
+    let key = open_key(&wrapped, viewer).map_err(|e| format!("unwrapping the study key: {e}"))?;
+    let sealed = store
+        .get_bytes(&metadata_key(cid), MAX_METADATA)
+        .await
+        .map_err(|e| format!("reading the metadata object: {e}"))?;
+    if !medimint_sdk::cid::verify(cid, &sealed).map_err(|e| e.to_string())? {
+        return Err("the metadata object does not match its CID".into());
+    }
+    let mut plain = Vec::new();
+    decrypt(&key, &sealed[..], &mut plain)
+        .map_err(|e| format!("decrypting the metadata object: {e}"))?;
+    let meta: Metadata =
+        serde_json::from_slice(&plain).map_err(|e| format!("reading the metadata object: {e}"))?;
+    Ok((key, meta.files))
+}
