@@ -65,7 +65,8 @@ impl StudySeal for SdkStudySeal {
         });
         Box::new(CheckedReader {
             inner: reader,
-            done: done_rx,
+            done: Some(done_rx),
+            seen: None,
         })
     }
 
@@ -87,7 +88,11 @@ impl StudySeal for SdkStudySeal {
 /// truncated ciphertext is never taken for a complete one.
 struct CheckedReader {
     inner: DuplexStream,
-    done: oneshot::Receiver<Result<(), String>>,
+    /// `None` once the result was seen (a oneshot must not be polled again after it
+    /// completed; a caller may read again after EOF and gets EOF again).
+    done: Option<oneshot::Receiver<Result<(), String>>>,
+    /// The result, once seen.
+    seen: Option<Result<(), String>>,
 }
 
 impl AsyncRead for CheckedReader {
@@ -99,16 +104,20 @@ impl AsyncRead for CheckedReader {
         let before = buf.filled().len();
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
-                match Pin::new(&mut self.done).poll(cx) {
-                    Poll::Ready(Ok(Ok(()))) => Poll::Ready(Ok(())),
-                    Poll::Ready(Ok(Err(message))) => Poll::Ready(Err(io::Error::other(format!(
-                        "encryption failed: {message}"
-                    )))),
-                    Poll::Ready(Err(_)) => Poll::Ready(Err(io::Error::other(
-                        "encryption task ended without a result",
-                    ))),
-                    Poll::Pending => Poll::Pending,
-                }
+                let result = match self.done.as_mut() {
+                    Some(done) => match Pin::new(done).poll(cx) {
+                        Poll::Ready(Ok(r)) => r,
+                        Poll::Ready(Err(_)) => {
+                            Err("encryption task ended without a result".to_owned())
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    },
+                    // Read again after the end: the same answer as the first time.
+                    None => self.seen.clone().unwrap_or(Ok(())),
+                };
+                self.done = None;
+                self.seen = Some(result.clone());
+                Poll::Ready(result.map_err(|m| io::Error::other(format!("encryption failed: {m}"))))
             }
             other => other,
         }

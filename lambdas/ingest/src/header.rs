@@ -12,7 +12,9 @@ use crate::scan::{scan, STOP_TAG};
 /// Default cap on the bytes kept for a header (everything before the pixel data).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024 * 1024;
 
-const CHUNK: usize = 64 * 1024;
+/// Bytes asked of the reader at a time. Large, because each read of a local file is one
+/// round trip to tokio's blocking pool (docs/performance.md, "Ingest").
+const CHUNK: usize = 1024 * 1024;
 
 /// Why a file's header could not be read. Messages name tags and offsets, never values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,7 +127,7 @@ pub async fn read_file(
     max_header_bytes: usize,
 ) -> std::io::Result<ReadFile> {
     let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity(CHUNK.min(max_header_bytes));
+    let mut head = Vec::with_capacity((64 * 1024).min(max_header_bytes));
     let mut chunk = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {

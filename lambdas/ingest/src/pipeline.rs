@@ -23,6 +23,9 @@ use crate::traits::{Chain, IssuerStatus, Proposal, Sealer};
 use crate::validate::{validate, ExaminedFile};
 use crate::IngestError;
 
+/// Read buffer for the sealing pass (one per file being sealed).
+const READ_BUFFER: usize = 1024 * 1024;
+
 /// Tuning.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -414,6 +417,10 @@ impl Ingest {
                 .get_stream(&f.key)
                 .await
                 .map_err(IngestError::storage("opening an uploaded file"))?;
+            // Read the file in large pieces: the encryption asks for 64 KiB and then one
+            // byte at a time, and each read of a local file is a round trip to tokio's
+            // blocking pool (docs/performance.md, "Ingest").
+            let reader = Box::new(tokio::io::BufReader::with_capacity(READ_BUFFER, reader));
             let digest = Arc::new(Mutex::new(None));
             let hashing = HashingReader::new(reader, digest.clone());
             let mut encrypted = seal.encrypt(Box::new(hashing));
