@@ -796,10 +796,9 @@ async fn with_devnet(
 }
 
 /// The study token's events for the demo's token, in order.
-pub const EXPECTED_TOKEN_EVENTS: [&str; 6] = [
+pub const EXPECTED_TOKEN_EVENTS: [&str; 5] = [
     "release_proposed",
     "release_approved",
-    "role_granted",
     "role_granted",
     "access_recorded",
     "role_revoked",

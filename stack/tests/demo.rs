@@ -45,7 +45,6 @@ fn demo_runs_end_to_end_and_reports_what_the_chain_says() {
             "release_proposed",
             "release_approved",
             "role_granted",
-            "role_granted",
             "access_recorded",
             "role_revoked",
         ]

@@ -2,15 +2,17 @@
 use std::path::{Path, PathBuf};
 
 use medimint_issuer_registry::{IssuerKind, IssuerProfile, IssuerRegistryClient};
-use medimint_study_token::{AccessKind, Release, Role, StudyTokenClient};
+use medimint_study_token::{testutils::account, AccessKind, Release, Role, StudyTokenClient};
 use soroban_env_host::{FeeEstimate, InvocationResources};
 use soroban_sdk::{
     testutils::{Address as _, EnvTestConfig, Ledger as _},
-    Address, BytesN, Env, String,
+    Address, BytesN, Env, IntoVal, String,
 };
 
 pub const MINT: &str = "mint (one transaction, issuer + patient)";
 pub const BASELINE_MINT: &str = "baseline SEP-0050 mint (OZ Base::mint layout)";
+pub const SIGNED_MINT: &str = "mint, real signatures (issuer + patient ed25519)";
+pub const SIGNED_BASELINE_MINT: &str = "baseline SEP-0050 mint, real signature (ed25519)";
 
 /// One measured operation.
 pub struct Row {
@@ -165,7 +167,99 @@ pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
     baseline.mint(&to);
     record(&env, &mut rows, BASELINE_MINT);
 
+    measure_signed(&registry_wasm, &token_wasm, &baseline_wasm, &mut rows);
     Ok(rows)
+}
+
+/// The signed paths again, with real authorization instead of mocking: G-accounts with
+/// ed25519 keys in the ledger and signed `SorobanAuthorizationEntry`s, so each signer
+/// costs its account read, signature verification and nonce write as on the network.
+fn measure_signed(
+    registry_wasm: &[u8],
+    token_wasm: &[u8],
+    baseline_wasm: &[u8],
+    rows: &mut Vec<Row>,
+) {
+    let env = Env::new_with_config(EnvTestConfig {
+        capture_snapshot_at_drop: false,
+    });
+    env.ledger().set_sequence_number(1_000_000);
+    env.ledger().set_timestamp(1_750_000_000);
+    let issuer = account(&env, 1);
+    let patient = account(&env, 2);
+    let receiver = account(&env, 3);
+    env.mock_all_auths();
+    let admin = Address::generate(&env);
+    let registry_id = env.register(registry_wasm, (&admin,));
+    let registry = IssuerRegistryClient::new(&env, &registry_id);
+    let token_id = env.register(
+        token_wasm,
+        (
+            &admin,
+            &registry_id,
+            String::from_str(&env, "MediMint Study"),
+            String::from_str(&env, "MMS"),
+        ),
+    );
+    let token = StudyTokenClient::new(&env, &token_id);
+    registry.add_issuer(
+        &issuer.address,
+        &IssuerProfile {
+            name: String::from_str(&env, "General Hospital Radiology"),
+            kind: IssuerKind::Hospital,
+            jurisdiction: String::from_str(&env, "US-MA"),
+            evidence: BytesN::from_array(&env, &[7; 32]),
+        },
+    );
+    let (i, p) = (&issuer.address, &patient.address);
+    let exp = env.ledger().sequence() + 100;
+    let mut nonce = 0i64;
+    let mut next = || {
+        nonce += 1;
+        nonce
+    };
+
+    // Warm-up of each kind with mocked authorization, then the measured call signed.
+    token.propose_release(i, p, &release(&env, 1));
+    let r = release(&env, 2);
+    let args = (i, p, r.clone()).into_val(&env);
+    env.set_auths(&[issuer.authorize(&env, next(), exp, &token_id, "propose_release", args)]);
+    let pending = token.propose_release(i, p, &r);
+    record(
+        &env,
+        rows,
+        "propose_release, real signature (issuer ed25519)",
+    );
+
+    let args = (p, pending).into_val(&env);
+    env.set_auths(&[patient.authorize(&env, next(), exp, &token_id, "approve_release", args)]);
+    token.approve_release(p, &pending);
+    record(
+        &env,
+        rows,
+        "approve_release, real signature (patient ed25519)",
+    );
+
+    env.mock_all_auths();
+    token.mint(i, p, &release(&env, 3));
+    let r = release(&env, 4);
+    let args = || (i, p, r.clone()).into_val(&env);
+    env.set_auths(&[
+        issuer.authorize(&env, next(), exp, &token_id, "mint", args()),
+        patient.authorize(&env, next(), exp, &token_id, "mint", args()),
+    ]);
+    token.mint(i, p, &r);
+    record(&env, rows, SIGNED_MINT);
+
+    env.mock_all_auths();
+    let baseline_id = env.register(baseline_wasm, ());
+    let baseline = baseline::Client::new(&env, &baseline_id);
+    let to = &receiver.address;
+    baseline.mint(to);
+    let args = (to,).into_val(&env);
+    env.set_auths(&[receiver.authorize(&env, next(), exp, &baseline_id, "mint", args)]);
+    baseline.mint(to);
+    record(&env, rows, SIGNED_BASELINE_MINT);
 }
 
 mod baseline {

@@ -46,7 +46,7 @@ impl StudyToken {
         let window = storage::pending_window(&env);
         let mut token = new_token(&env, &issuer, &patient, release, TokenStatus::Pending)?;
         token.pending_until = env.ledger().sequence().saturating_add(window);
-        token.slot = List::Pending(patient.clone()).push(&env, &token.id);
+        token.slot = List::Pending(patient.clone()).push(&env, token.id);
         storage::set_token(&env, &token);
         storage::bump_instance(&env);
         ReleaseProposed {
@@ -60,7 +60,8 @@ impl StudyToken {
     }
 
     /// Second transaction: the patient consents to a pending release; the token becomes
-    /// Active and the releasing issuer holds Viewer. Patient's authorization.
+    /// Active and the releasing issuer holds its implicit Viewer role. Patient's
+    /// authorization.
     pub fn approve_release(env: Env, patient: Address, token_id: u32) -> Result<(), Error> {
         patient.require_auth();
         let mut token = pending_of_patient(&env, &patient, token_id)?;
@@ -72,7 +73,6 @@ impl StudyToken {
         activate(&env, &mut token);
         storage::bump_instance(&env);
         ReleaseApproved { token_id, patient }.publish(&env);
-        grant_issuer_viewer(&env, &token);
         Ok(())
     }
 
@@ -99,8 +99,9 @@ impl StudyToken {
         Ok(())
     }
 
-    /// One transaction: a trusted `issuer` mints `release` to `patient`, Active at once.
-    /// Both the issuer and the patient authorize this call over the same arguments.
+    /// One transaction: a trusted `issuer` mints `release` to `patient`, Active at once; the
+    /// issuer holds its implicit Viewer role. Both the issuer and the patient authorize this
+    /// call over the same arguments.
     pub fn mint(
         env: Env,
         issuer: Address,
@@ -123,7 +124,6 @@ impl StudyToken {
             patient,
         }
         .publish(&env);
-        grant_issuer_viewer(&env, &token);
         Ok(token.id)
     }
 
@@ -150,7 +150,7 @@ impl StudyToken {
             storage::delete_grant(&env, token_id, &grant);
         }
         storage::unlist_token(&env, &from, &token);
-        token.slot = to.push(&env, &token_id);
+        token.slot = to.push(&env, token_id);
         token.owner = new.clone();
         storage::set_token(&env, &token);
         storage::bump_instance(&env);
@@ -204,7 +204,12 @@ impl StudyToken {
                     return Err(Error::ExpiryBeyondGranter);
                 }
             }
-            if existing.as_ref().is_some_and(|g| g.granter != granter) {
+            let by_other = match &existing {
+                Some(g) => g.granter != granter,
+                // The issuer's implicit Viewer is the owner's grant.
+                None => grantee == token.issuer && !token.issuer_revoked,
+            };
+            if by_other {
                 return Err(Error::NotGranter);
             }
         }
@@ -215,8 +220,10 @@ impl StudyToken {
         Ok(())
     }
 
-    /// Ends `grantee`'s grant on a token. The owner revokes any grant (the issuer's default
-    /// Viewer included); anyone else only grants it made. Revoker's authorization.
+    /// Ends `grantee`'s grant on a token. The owner revokes any grant, the releasing
+    /// issuer's implicit Viewer included (revoking the issuer ends both its implicit role
+    /// and any stored grant it holds); anyone else only grants it made. Revoker's
+    /// authorization.
     pub fn revoke(
         env: Env,
         revoker: Address,
@@ -224,12 +231,24 @@ impl StudyToken {
         grantee: Address,
     ) -> Result<(), Error> {
         revoker.require_auth();
-        let token = storage::token(&env, token_id)?;
-        let grant = storage::grant(&env, token_id, &grantee).ok_or(Error::GrantNotFound)?;
-        if revoker != token.owner && revoker != grant.granter {
+        let mut token = storage::token(&env, token_id)?;
+        let implicit = grantee == token.issuer && !token.issuer_revoked;
+        let grant = storage::grant(&env, token_id, &grantee);
+        let granter = match &grant {
+            Some(g) => g.granter.clone(),
+            None if implicit => token.owner.clone(),
+            None => return Err(Error::GrantNotFound),
+        };
+        if revoker != token.owner && revoker != granter {
             return Err(Error::NotGranter);
         }
-        storage::delete_grant(&env, token_id, &grant);
+        if let Some(grant) = grant {
+            storage::delete_grant(&env, token_id, &grant);
+        }
+        if implicit && revoker == token.owner {
+            token.issuer_revoked = true;
+            storage::set_token(&env, &token);
+        }
         storage::bump_instance(&env);
         RoleRevoked {
             token_id,
@@ -303,7 +322,10 @@ impl StudyToken {
 
     /// The token released with `checksum_root`, if any: lets a retried upload find it.
     pub fn token_of_root(env: Env, checksum_root: BytesN<32>) -> Option<u32> {
-        storage::token_of_root(&env, &checksum_root)
+        match storage::locate_root(&env, &checksum_root) {
+            Ok((id, true)) => Some(id),
+            _ => None,
+        }
     }
 
     /// Active tokens owned by `owner`: up to `limit` (1..=50) ids from position `start`.
@@ -321,8 +343,8 @@ impl StudyToken {
         page(&env, &List::Pending(patient), start, limit)
     }
 
-    /// Tokens on which `grantee` holds a grant (expired ones included until revoked),
-    /// paginated like `tokens_of`.
+    /// Tokens on which `grantee` holds a stored grant (expired ones included until revoked),
+    /// paginated like `tokens_of`. A releasing issuer's implicit Viewer role is not listed.
     pub fn shared_with(
         env: Env,
         grantee: Address,
@@ -332,7 +354,8 @@ impl StudyToken {
         page(&env, &List::Shared(grantee), start, limit)
     }
 
-    /// Grants of a token, paginated like `tokens_of`.
+    /// Stored grants of a token, paginated like `tokens_of`. The releasing issuer's implicit
+    /// Viewer role is not listed (see `access`).
     pub fn grants(
         env: Env,
         token_id: u32,
@@ -479,11 +502,10 @@ fn new_token(
     if !IssuerRegistryClient::new(env, &storage::registry(env)).is_trusted(issuer) {
         return Err(Error::IssuerNotTrusted);
     }
-    if storage::token_of_root(env, &release.checksum_root).is_some() {
+    let (id, taken) = storage::locate_root(env, &release.checksum_root)?;
+    if taken {
         return Err(Error::DuplicateChecksumRoot);
     }
-    let id = storage::next_id(env)?;
-    storage::set_root(env, &release.checksum_root, id);
     let ledger = env.ledger().sequence();
     let now = env.ledger().timestamp();
     Ok(Token {
@@ -499,6 +521,7 @@ fn new_token(
         consent_at: now,
         consent_by: issuer.clone(),
         slot: 0,
+        issuer_revoked: false,
     })
 }
 
@@ -541,21 +564,8 @@ fn record_consent(env: &Env, token: &mut Token, status: TokenStatus) {
 /// Makes a token Active in its owner's enumeration and stores it.
 fn activate(env: &Env, token: &mut Token) {
     token.status = TokenStatus::Active;
-    token.slot = List::Owned(token.owner.clone()).push(env, &token.id);
+    token.slot = List::Owned(token.owner.clone()).push(env, token.id);
     storage::set_token(env, token);
-}
-
-/// The releasing issuer holds Viewer by default, granted in the owner's name.
-fn grant_issuer_viewer(env: &Env, token: &Token) {
-    put_grant(
-        env,
-        token.id,
-        None,
-        &token.owner,
-        &token.issuer,
-        Role::Viewer,
-        None,
-    );
 }
 
 /// Stores a grant (new or replacing `existing`) and emits `RoleGranted`.
@@ -571,8 +581,8 @@ fn put_grant(
     let (token_slot, grantee_slot) = match existing {
         Some(g) => (g.token_slot, g.grantee_slot),
         None => (
-            List::Grants(token_id).push(env, grantee),
-            List::Shared(grantee.clone()).push(env, &token_id),
+            List::Grants(token_id).push(env, grantee.clone()),
+            List::Shared(grantee.clone()).push(env, token_id),
         ),
     };
     storage::set_grant(
@@ -597,7 +607,9 @@ fn put_grant(
     .publish(env);
 }
 
-/// Access of `addr` to `token` now, honouring status and expiry.
+/// Access of `addr` to `token` now, honouring status and expiry. A stored grant decides;
+/// without one, the releasing issuer holds Viewer (no expiry, granted by the owner) until
+/// the owner revokes it.
 fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     if status(env, token) != TokenStatus::Active {
         return None;
@@ -609,7 +621,13 @@ fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
             granter: token.owner.clone(),
         });
     }
-    let grant = storage::grant(env, token.id, addr)?;
+    let Some(grant) = storage::grant(env, token.id, addr) else {
+        return (addr == &token.issuer && !token.issuer_revoked).then(|| Access {
+            role: Role::Viewer,
+            expires_at: None,
+            granter: token.owner.clone(),
+        });
+    };
     if grant
         .expires_at
         .is_some_and(|at| env.ledger().timestamp() >= at)
@@ -632,12 +650,5 @@ fn page<V: TryFromVal<Env, Val> + soroban_sdk::IntoVal<Env, Val>>(
     if limit == 0 || limit > MAX_PAGE {
         return Err(Error::InvalidPageLimit);
     }
-    let end = list.len(env).min(start.saturating_add(limit));
-    let mut out = Vec::new(env);
-    for slot in start..end {
-        if let Some(v) = list.at::<V>(env, slot) {
-            out.push_back(v);
-        }
-    }
-    Ok(out)
+    Ok(list.page(env, start, limit))
 }

@@ -51,7 +51,7 @@ pub enum StudyTokenError {
     InvalidPendingWindow = 221,
     /// The old and new owner are the same address.
     SameOwner = 222,
-    /// No more token ids are available.
+    /// No free token id within `MAX_PROBES` ids of the checksum root's preferred id.
     TokenIdOverflow = 223,
     /// Only the owner or a current Sharer may grant.
     NotAuthorizedToGrant = 224,

@@ -69,7 +69,7 @@ pub enum AccessKind {
 #[contracttype]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Token {
-    /// Token id (1, 2, ...).
+    /// Token id, derived from the checksum root (see `token_of_root`).
     pub id: u32,
     /// The patient who owns it.
     pub owner: Address,
@@ -93,6 +93,8 @@ pub struct Token {
     pub consent_by: Address,
     /// Position in the owner's pending or owned enumeration.
     pub slot: u32,
+    /// Whether the owner revoked the releasing issuer's implicit Viewer role.
+    pub issuer_revoked: bool,
 }
 
 /// Consent state of a token, as returned by `consent_status`.

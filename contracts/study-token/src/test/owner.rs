@@ -71,9 +71,10 @@ fn rotate_owner_drops_grant_of_new_owner() {
     assert_eq!(s.token.access(&id, &new).unwrap().role, Role::Owner);
     assert_eq!(
         s.token.grants(&id, &0, &10).len(),
-        1,
-        "only the issuer's grant remains"
+        0,
+        "no stored grant remains (the issuer's Viewer is implicit)"
     );
+    assert_eq!(s.token.access(&id, &s.issuer).unwrap().role, Role::Viewer);
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn grants_and_shared_lists_stay_consistent() {
             .grant(&s.patient, &id, &viewer, &Role::Viewer, &None);
     }
     let others: std::vec::Vec<Address> = (0..3).map(|_| s.grantee(a, Role::Viewer, None)).collect();
-    assert_eq!(s.token.grants(&a, &0, &50).len(), 5); // issuer, viewer, three others
+    assert_eq!(s.token.grants(&a, &0, &50).len(), 4); // viewer, three others (not the issuer)
     s.token.revoke(&s.patient, &a, &viewer);
     let shared: std::vec::Vec<u32> = s.token.shared_with(&viewer, &0, &10).iter().collect();
     assert_eq!(shared, std::vec![c, b]);
@@ -98,12 +98,7 @@ fn grants_and_shared_lists_stay_consistent() {
         .collect();
     assert_eq!(
         grantees,
-        std::vec![
-            s.issuer.clone(),
-            others[2].clone(),
-            others[0].clone(),
-            others[1].clone()
-        ]
+        std::vec![others[2].clone(), others[0].clone(), others[1].clone()]
     );
     // Slots recorded in moved grants were updated: revoking them works and empties the lists.
     for who in &others {
@@ -118,7 +113,55 @@ fn grants_and_shared_lists_stay_consistent() {
         .iter()
         .map(|g| g.grantee)
         .collect();
-    assert_eq!(grantees, std::vec![s.issuer.clone()]);
+    assert!(grantees.is_empty());
     assert_eq!(s.token.grants(&a, &1, &50).len(), 0);
-    assert_eq!(s.token.shared_with(&s.issuer, &0, &50).len(), 3);
+    // The issuer's implicit Viewer roles are not listed.
+    assert_eq!(s.token.shared_with(&s.issuer, &0, &50).len(), 0);
+    assert_eq!(s.token.access(&a, &s.issuer).unwrap().role, Role::Viewer);
+}
+
+#[test]
+fn long_lists_span_chunks_and_stay_dense() {
+    let s = setup();
+    let n = 2 * crate::CHUNK + 5;
+    let ids: std::vec::Vec<u32> = (1..=n as u8).map(|k| s.mint(k)).collect();
+    let all = |who: &Address| {
+        let mut out = std::vec::Vec::new();
+        let mut start = 0;
+        loop {
+            let page = s.token.tokens_of(who, &start, &7);
+            if page.is_empty() {
+                return out;
+            }
+            start += page.len();
+            out.extend(page.iter());
+        }
+    };
+    assert_eq!(all(&s.patient), ids);
+    assert_eq!(s.token.balance(&s.patient), n);
+    let page = s.token.tokens_of(&s.patient, &(crate::CHUNK - 2), &4);
+    assert_eq!(page.len(), 4);
+    assert_eq!(page.get_unchecked(0), ids[crate::CHUNK as usize - 2]);
+    // Remove from the head chunk, a middle chunk and the last one.
+    let new = Address::generate(&s.env);
+    for i in [0usize, 20, n as usize - 1, 3] {
+        s.token.rotate_owner(&ids[i], &s.patient, &new);
+    }
+    let mut left = all(&s.patient);
+    left.sort();
+    let mut expected: std::vec::Vec<u32> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![0usize, 20, n as usize - 1, 3].contains(i))
+        .map(|(_, id)| *id)
+        .collect();
+    expected.sort();
+    assert_eq!(left, expected);
+    // Every moved token learned its slot: rotating all of them back empties the list.
+    for id in all(&s.patient) {
+        s.token.rotate_owner(&id, &s.patient, &new);
+    }
+    assert_eq!(s.token.balance(&s.patient), 0);
+    assert_eq!(all(&s.patient).len(), 0);
+    assert_eq!(s.token.balance(&new), n);
 }

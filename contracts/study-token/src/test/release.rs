@@ -5,7 +5,7 @@ use soroban_sdk::{
 
 use super::{is_host_abort, only_signer, release, setup, CID};
 use crate::{
-    Minted, RejectReason, ReleaseApproved, ReleaseProposed, ReleaseRejected, Role, RoleGranted,
+    Minted, RejectReason, ReleaseApproved, ReleaseProposed, ReleaseRejected, Role,
     StudyTokenError as E, TokenStatus, DEFAULT_PENDING_WINDOW, MAX_FILE_COUNT,
 };
 
@@ -14,7 +14,8 @@ fn propose_creates_pending_token() {
     let s = setup();
     let r = release(&s.env, 1);
     let id = s.token.propose_release(&s.issuer, &s.patient, &r);
-    assert_eq!(id, 1);
+    // The id is the root's first four bytes (big-endian) while that id is free.
+    assert_eq!(id, 0x0101_0101);
     assert_eq!(
         s.env.auths(),
         std::vec![(
@@ -32,7 +33,7 @@ fn propose_creates_pending_token() {
     assert_eq!(
         s.env.events().all(),
         std::vec![ReleaseProposed {
-            token_id: 1,
+            token_id: id,
             issuer: s.issuer.clone(),
             patient: s.patient.clone(),
             pending_until: 1_000 + DEFAULT_PENDING_WINDOW,
@@ -63,7 +64,7 @@ fn propose_creates_pending_token() {
 }
 
 #[test]
-fn approve_activates_and_grants_issuer_viewer() {
+fn approve_activates_and_gives_issuer_implicit_viewer() {
     let s = setup();
     let r = release(&s.env, 1);
     let id = s.token.propose_release(&s.issuer, &s.patient, &r);
@@ -86,21 +87,11 @@ fn approve_activates_and_grants_issuer_viewer() {
     );
     assert_eq!(
         s.env.events().all(),
-        std::vec![
-            ReleaseApproved {
-                token_id: id,
-                patient: s.patient.clone()
-            }
-            .to_xdr(&s.env, &s.token.address),
-            RoleGranted {
-                token_id: id,
-                granter: s.patient.clone(),
-                grantee: s.issuer.clone(),
-                role: Role::Viewer,
-                expires_at: None
-            }
-            .to_xdr(&s.env, &s.token.address),
-        ]
+        std::vec![ReleaseApproved {
+            token_id: id,
+            patient: s.patient.clone()
+        }
+        .to_xdr(&s.env, &s.token.address),]
     );
     let c = s.token.consent_status(&id);
     assert_eq!(
@@ -307,23 +298,26 @@ fn mint_is_active_at_once_with_both_signatures() {
     );
     assert_eq!(
         s.env.events().all(),
-        std::vec![
-            Minted {
-                token_id: id,
-                issuer: s.issuer.clone(),
-                patient: s.patient.clone()
-            }
-            .to_xdr(&s.env, &s.token.address),
-            RoleGranted {
-                token_id: id,
-                granter: s.patient.clone(),
-                grantee: s.issuer.clone(),
-                role: Role::Viewer,
-                expires_at: None
-            }
-            .to_xdr(&s.env, &s.token.address),
-        ]
+        std::vec![Minted {
+            token_id: id,
+            issuer: s.issuer.clone(),
+            patient: s.patient.clone()
+        }
+        .to_xdr(&s.env, &s.token.address),]
     );
+    // The issuer views by virtue of being the issuer: no stored grant, no list entry.
+    let issuer_access = s.token.access(&id, &s.issuer).unwrap();
+    assert_eq!(
+        (
+            issuer_access.role,
+            issuer_access.expires_at,
+            issuer_access.granter
+        ),
+        (Role::Viewer, None, s.patient.clone())
+    );
+    assert_eq!(s.token.grants(&id, &0, &10).len(), 0);
+    assert_eq!(s.token.shared_with(&s.issuer, &0, &10).len(), 0);
+    assert!(!s.token.token(&id).issuer_revoked);
     let c = s.token.consent_status(&id);
     assert_eq!((c.status, c.by), (TokenStatus::Active, s.patient.clone()));
     assert_eq!(s.token.owner_of(&id), s.patient);
@@ -371,7 +365,10 @@ fn untrusted_and_suspended_issuers_cannot_release() {
         Err(Ok(E::IssuerNotTrusted))
     );
     s.registry.reinstate_issuer(&s.issuer);
-    assert_eq!(s.token.mint(&s.issuer, &s.patient, &release(&s.env, 1)), 1);
+    assert_eq!(
+        s.token.mint(&s.issuer, &s.patient, &release(&s.env, 1)),
+        0x0101_0101
+    );
     // Removal from the registry also ends trust.
     s.registry.remove_issuer(&s.issuer);
     assert_eq!(
@@ -405,7 +402,7 @@ fn a_checksum_root_is_released_once() {
     assert_eq!(
         s.token
             .propose_release(&s.issuer, &s.patient, &release(&s.env, 2)),
-        2
+        0x0202_0202
     );
 }
 
@@ -467,4 +464,59 @@ fn invalid_releases_are_rejected_before_any_write() {
     r.request_id = Some(BytesN::from_array(env, &[5; 16]));
     let id = s.token.mint(&s.issuer, &s.patient, &r);
     assert_eq!(s.token.token(&id).release, r);
+}
+
+#[test]
+fn ids_come_from_the_root_and_move_past_taken_ones() {
+    let s = setup();
+    let root = |head: [u8; 4], fill: u8| {
+        let mut b = [fill; 32];
+        b[..4].copy_from_slice(&head);
+        BytesN::from_array(&s.env, &b)
+    };
+    let with_root = |r: BytesN<32>| {
+        let mut rel = release(&s.env, 1);
+        rel.checksum_root = r;
+        rel
+    };
+    // Two roots with the same first four bytes: the second takes the next id.
+    let a = s
+        .token
+        .mint(&s.issuer, &s.patient, &with_root(root([0, 0, 0, 7], 1)));
+    let b = s
+        .token
+        .mint(&s.issuer, &s.patient, &with_root(root([0, 0, 0, 7], 2)));
+    assert_eq!((a, b), (7, 8));
+    assert_eq!(s.token.token_of_root(&root([0, 0, 0, 7], 2)), Some(8));
+    assert_eq!(s.token.token_of_root(&root([0, 0, 0, 7], 3)), None);
+    // Id 0 is never used; the highest id wraps around to 1.
+    let z = s
+        .token
+        .mint(&s.issuer, &s.patient, &with_root(root([0, 0, 0, 0], 1)));
+    assert_eq!(z, 1);
+    let m = s
+        .token
+        .mint(&s.issuer, &s.patient, &with_root(root([255; 4], 1)));
+    let w = s
+        .token
+        .mint(&s.issuer, &s.patient, &with_root(root([255; 4], 2)));
+    assert_eq!((m, w), (u32::MAX, 2));
+    // A run of MAX_PROBES taken ids refuses a further root that starts there.
+    for fill in 0..crate::MAX_PROBES as u8 {
+        s.token.propose_release(
+            &s.issuer,
+            &s.patient,
+            &with_root(root([0, 1, 0, 0], 100 + fill)),
+        );
+    }
+    let r = with_root(root([0, 1, 0, 0], 99));
+    assert_eq!(
+        s.token.try_mint(&s.issuer, &s.patient, &r),
+        Err(Ok(E::TokenIdOverflow))
+    );
+    assert_eq!(
+        s.token.try_propose_release(&s.issuer, &s.patient, &r),
+        Err(Ok(E::TokenIdOverflow))
+    );
+    assert_eq!(s.token.token_of_root(&r.checksum_root), None);
 }

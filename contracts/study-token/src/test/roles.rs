@@ -62,7 +62,8 @@ fn owner_grants_viewer_and_sharer() {
             granter: s.patient.clone()
         }
     );
-    assert_eq!(s.token.grants(&id, &0, &50).len(), 3);
+    // The viewer and the sharer; the issuer's Viewer is implicit and not listed.
+    assert_eq!(s.token.grants(&id, &0, &50).len(), 2);
     assert_eq!(s.token.shared_with(&viewer, &0, &50).len(), 1);
 }
 
@@ -373,4 +374,86 @@ fn pending_token_cannot_be_shared() {
         Err(Ok(E::TokenNotActive))
     );
     assert_eq!(s.token.try_access(&99, &who), Err(Ok(E::TokenNotFound)));
+}
+
+#[test]
+fn issuer_viewer_is_implicit_and_revocable_by_the_owner_only() {
+    let s = setup();
+    let id = s.mint(1);
+    let sharer = s.grantee(id, Role::Sharer, None);
+    // A Sharer cannot replace the owner's (implicit) grant to the issuer.
+    assert_eq!(
+        s.token
+            .try_grant(&sharer, &id, &s.issuer, &Role::Viewer, &None),
+        Err(Ok(E::NotGranter))
+    );
+    assert_eq!(
+        s.token.try_revoke(&sharer, &id, &s.issuer),
+        Err(Ok(E::NotGranter))
+    );
+    s.token.record_access(&s.issuer, &id, &AccessKind::View);
+    // The owner revokes it: a flag in the token, an event, no access any more.
+    s.token.revoke(&s.patient, &id, &s.issuer);
+    assert_eq!(
+        s.env.events().all(),
+        std::vec![RoleRevoked {
+            token_id: id,
+            revoker: s.patient.clone(),
+            grantee: s.issuer.clone()
+        }
+        .to_xdr(&s.env, &s.token.address)]
+    );
+    assert!(s.token.token(&id).issuer_revoked);
+    assert_eq!(s.token.access(&id, &s.issuer), None);
+    assert_eq!(
+        s.token.try_revoke(&s.patient, &id, &s.issuer),
+        Err(Ok(E::GrantNotFound))
+    );
+    // After that the issuer is a grantee like any other, also of a Sharer.
+    s.token.grant(&sharer, &id, &s.issuer, &Role::Viewer, &None);
+    assert_eq!(
+        s.token.access(&id, &s.issuer).unwrap().granter,
+        sharer.clone()
+    );
+    s.token.revoke(&sharer, &id, &s.issuer);
+    assert_eq!(s.token.access(&id, &s.issuer), None);
+    let until = s.now() + 100;
+    s.token
+        .grant(&s.patient, &id, &s.issuer, &Role::Viewer, &Some(until));
+    assert_eq!(
+        s.token.access(&id, &s.issuer).unwrap().expires_at,
+        Some(until)
+    );
+    assert_eq!(s.token.shared_with(&s.issuer, &0, &10).len(), 1);
+    s.token.revoke(&s.patient, &id, &s.issuer);
+    assert_eq!(s.token.access(&id, &s.issuer), None);
+    assert_eq!(s.token.shared_with(&s.issuer, &0, &10).len(), 0);
+}
+
+#[test]
+fn an_explicit_grant_to_the_issuer_takes_over_and_revoking_ends_both() {
+    let s = setup();
+    let id = s.mint(1);
+    // The owner gives the issuer Sharer: the stored grant decides while it exists.
+    s.token
+        .grant(&s.patient, &id, &s.issuer, &Role::Sharer, &None);
+    assert_eq!(s.token.access(&id, &s.issuer).unwrap().role, Role::Sharer);
+    let viewer = Address::generate(&s.env);
+    s.token.grant(&s.issuer, &id, &viewer, &Role::Viewer, &None);
+    // An expiring stored grant ends the issuer's access when it expires.
+    let until = s.now() + 10;
+    s.token
+        .grant(&s.patient, &id, &s.issuer, &Role::Viewer, &Some(until));
+    s.env.ledger().set_timestamp(until);
+    assert_eq!(s.token.access(&id, &s.issuer), None);
+    // Revoking removes the stored grant and the implicit role with it.
+    s.token.revoke(&s.patient, &id, &s.issuer);
+    assert!(s.token.token(&id).issuer_revoked);
+    assert_eq!(s.token.access(&id, &s.issuer), None);
+    assert_eq!(s.token.grants(&id, &0, &10).len(), 1);
+    // After a key rotation the implicit role is granted in the new owner's name.
+    let id2 = s.mint(2);
+    let new = Address::generate(&s.env);
+    s.token.rotate_owner(&id2, &s.patient, &new);
+    assert_eq!(s.token.access(&id2, &s.issuer).unwrap().granter, new);
 }

@@ -1,116 +1,11 @@
 //! The consent and mint paths with real ed25519 signatures of G-accounts: account entries
 //! in the test ledger and signed `SorobanAuthorizationEntry`s, no mocking.
-use std::rc::Rc;
-
-use ed25519_dalek::{Signer, SigningKey};
-use soroban_sdk::{
-    testutils::Ledger as _,
-    xdr::{
-        AccountEntry, AccountEntryExt, AccountId, Hash, HashIdPreimage,
-        HashIdPreimageSorobanAuthorization, InvokeContractArgs, LedgerEntry, LedgerEntryData,
-        LedgerEntryExt, LedgerKey, LedgerKeyAccount, Limits, PublicKey, ScAddress, ScMap,
-        ScMapEntry, ScSymbol, ScVal, SequenceNumber, SorobanAddressCredentials,
-        SorobanAuthorizationEntry, SorobanAuthorizedFunction, SorobanAuthorizedInvocation,
-        SorobanCredentials, String32, Thresholds, Uint256, VecM, WriteXdr,
-    },
-    Address, Bytes, Env, IntoVal, TryFromVal, Val, Vec,
-};
+use ed25519_dalek::SigningKey;
+use soroban_sdk::{testutils::Ledger as _, Address, Env, IntoVal};
 
 use super::{deploy, env, is_host_abort, profile, release};
+use crate::testutils::{account, signed_auth, Account};
 use crate::{RejectReason, TokenStatus};
-
-/// A G-account with its signing key, present in the test ledger.
-struct Account {
-    key: SigningKey,
-    address: Address,
-}
-
-fn account(env: &Env, seed: u8) -> Account {
-    let key = SigningKey::from_bytes(&[seed; 32]);
-    let account_id = AccountId(PublicKey::PublicKeyTypeEd25519(Uint256(
-        key.verifying_key().to_bytes(),
-    )));
-    let entry = LedgerEntry {
-        last_modified_ledger_seq: 0,
-        data: LedgerEntryData::Account(AccountEntry {
-            account_id: account_id.clone(),
-            balance: 10_000_000,
-            seq_num: SequenceNumber(0),
-            num_sub_entries: 0,
-            inflation_dest: None,
-            flags: 0,
-            home_domain: String32::default(),
-            // Master key weight 1, all thresholds 0: the master key alone authorizes.
-            thresholds: Thresholds([1, 0, 0, 0]),
-            signers: VecM::default(),
-            ext: AccountEntryExt::V0,
-        }),
-        ext: LedgerEntryExt::V0,
-    };
-    let key_xdr = LedgerKey::Account(LedgerKeyAccount {
-        account_id: account_id.clone(),
-    });
-    env.host()
-        .add_ledger_entry(&Rc::new(key_xdr), &Rc::new(entry), None)
-        .unwrap();
-    let address = Address::try_from_val(env, &ScAddress::Account(account_id)).unwrap();
-    Account { key, address }
-}
-
-/// An authorization entry for `signer` over `contract.function(args)`, signed with `key`
-/// (which may differ from the signer's to forge a wrong signature).
-fn signed_auth(
-    env: &Env,
-    signer: &Account,
-    key: &SigningKey,
-    (nonce, expiration_ledger): (i64, u32),
-    contract: &Address,
-    function: &str,
-    args: Vec<Val>,
-) -> SorobanAuthorizationEntry {
-    let args: std::vec::Vec<ScVal> = args
-        .iter()
-        .map(|v| ScVal::try_from_val(env, &v).unwrap())
-        .collect();
-    let invocation = SorobanAuthorizedInvocation {
-        function: SorobanAuthorizedFunction::ContractFn(InvokeContractArgs {
-            contract_address: contract.into(),
-            function_name: ScSymbol(function.try_into().unwrap()),
-            args: args.try_into().unwrap(),
-        }),
-        sub_invocations: VecM::default(),
-    };
-    let preimage = HashIdPreimage::SorobanAuthorization(HashIdPreimageSorobanAuthorization {
-        network_id: Hash(env.ledger().network_id().to_array()),
-        nonce,
-        signature_expiration_ledger: expiration_ledger,
-        invocation: invocation.clone(),
-    });
-    let payload = preimage.to_xdr(Limits::none()).unwrap();
-    let digest = env.crypto().sha256(&Bytes::from_slice(env, &payload));
-    let signature = key.sign(&digest.to_array());
-    let entry = |k: &str, v: &[u8]| ScMapEntry {
-        key: ScVal::Symbol(ScSymbol(k.try_into().unwrap())),
-        val: ScVal::Bytes(v.to_vec().try_into().unwrap()),
-    };
-    let sig_map = ScVal::Map(Some(ScMap(
-        std::vec![
-            entry("public_key", &key.verifying_key().to_bytes()),
-            entry("signature", &signature.to_bytes()),
-        ]
-        .try_into()
-        .unwrap(),
-    )));
-    SorobanAuthorizationEntry {
-        credentials: SorobanCredentials::Address(SorobanAddressCredentials {
-            address: (&signer.address).into(),
-            nonce,
-            signature_expiration_ledger: expiration_ledger,
-            signature: ScVal::Vec(Some(std::vec![sig_map].try_into().unwrap())),
-        }),
-        root_invocation: invocation,
-    }
-}
 
 struct Signed<'a> {
     env: Env,
@@ -145,24 +40,8 @@ fn one_transaction_mint_with_both_real_signatures() {
     let exp = s.env.ledger().sequence() + 100;
     let tok = &s.token.address;
     s.env.set_auths(&[
-        signed_auth(
-            &s.env,
-            &s.issuer,
-            &s.issuer.key,
-            (1, exp),
-            tok,
-            "mint",
-            args(),
-        ),
-        signed_auth(
-            &s.env,
-            &s.patient,
-            &s.patient.key,
-            (2, exp),
-            tok,
-            "mint",
-            args(),
-        ),
+        s.issuer.authorize(&s.env, 1, exp, tok, "mint", args()),
+        s.patient.authorize(&s.env, 2, exp, tok, "mint", args()),
     ]);
     let id = s.token.mint(&s.issuer.address, &s.patient.address, &r);
     assert_eq!(s.token.consent_status(&id).status, TokenStatus::Active);
