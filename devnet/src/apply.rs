@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use soroban_env_host::xdr::{
-    AccountEntry, AccountId, DecoratedSignature, FeeBumpTransaction, FeeBumpTransactionInnerTx,
-    Hash, InnerTransactionResult, InnerTransactionResultExt, InnerTransactionResultPair,
-    InnerTransactionResultResult, LedgerEntry, LedgerEntryData, LedgerKey, LedgerKeyAccount,
-    Limits, MuxedAccount, Operation, OperationBody, OperationResult, Preconditions,
-    SorobanTransactionData, Transaction, TransactionEnvelope, TransactionExt, TransactionResult,
-    TransactionResultExt, TransactionResultResult, TransactionSignaturePayload,
+    AccountEntry, AccountId, DecoratedSignature, DiagnosticEvent, FeeBumpTransaction,
+    FeeBumpTransactionInnerTx, Hash, InnerTransactionResult, InnerTransactionResultExt,
+    InnerTransactionResultPair, InnerTransactionResultResult, LedgerEntry, LedgerEntryData,
+    LedgerKey, LedgerKeyAccount, Limits, MuxedAccount, Operation, OperationBody, OperationResult,
+    Preconditions, SorobanTransactionData, Transaction, TransactionEnvelope, TransactionExt,
+    TransactionResult, TransactionResultExt, TransactionResultResult, TransactionSignaturePayload,
     TransactionSignaturePayloadTaggedTransaction, WriteXdr,
 };
 
@@ -32,6 +32,9 @@ pub struct LedgerContext<'a> {
     pub close_time: u64,
     /// Parsed contract modules (shared; uploads add to it).
     pub module_cache: Option<soroban_env_host::ModuleCache>,
+    /// Whether the host records diagnostic events (as stellar-core with
+    /// `ENABLE_SOROBAN_DIAGNOSTIC_EVENTS`).
+    pub diagnostics: bool,
 }
 
 /// Pending writes over the ledger state, committed only when a transaction succeeds.
@@ -317,8 +320,11 @@ impl ParsedTx {
     }
 }
 
+/// One ledger entry change: key, value before, value after (`None`: absent).
+pub type Change = (LedgerKey, Option<StoredEntry>, Option<StoredEntry>);
+
 /// Applied transaction, as recorded for `getTransaction`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Applied {
     /// The result.
     pub result: TransactionResult,
@@ -326,8 +332,20 @@ pub struct Applied {
     pub success: bool,
     /// Return value and events of a Soroban invocation.
     pub soroban: Option<ops::SorobanOutput>,
-    /// State changes (key, before, after) in the order applied.
-    pub changes: Vec<(LedgerKey, Option<StoredEntry>, Option<StoredEntry>)>,
+    /// The fee charged up front (the fee source's balance): `feeProcessing`.
+    pub fee_changes: Vec<Change>,
+    /// The source's sequence number bump: `txChangesBefore`.
+    pub before_changes: Vec<Change>,
+    /// State changes of the operations (committed only on success), in the order applied.
+    pub changes: Vec<Change>,
+    /// The refund of the unused refundable resource fee: `postTxApplyFeeProcessing`.
+    pub refund_changes: Vec<Change>,
+    /// Diagnostic events of the invocation (also when it failed).
+    pub diagnostics: Vec<DiagnosticEvent>,
+    /// The fee taken before the operations ran (resource fee declared + inclusion fee).
+    pub fee_before: i64,
+    /// The part of it given back after they ran.
+    pub refund: i64,
 }
 
 fn wrap_result(
@@ -573,37 +591,26 @@ pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> App
     if let Err(fail) = validate(tx, state, ctx) {
         return Applied {
             result: rejection(tx, fail),
-            success: false,
-            soroban: None,
-            changes: vec![],
+            ..Default::default()
         };
     }
     let mut changes_log = Vec::new();
     // Fee and sequence: committed whatever the operations do.
     let inclusion = min_inclusion_fee(tx, settings);
     let full_fee = tx.resource_fee().saturating_add(inclusion);
-    {
-        let mut pre = Overlay::new(state);
-        let fee_src = tx.fee_source();
-        if let Some((mut a, e)) = pre.account(&fee_src) {
-            a.balance -= full_fee;
-            pre.put_account(a, e, ctx.sequence);
-        }
-        if let Some((mut a, e)) = pre.account(&tx.source()) {
-            a.seq_num.0 = tx.tx.seq_num.0;
-            pre.put_account(a, e, ctx.sequence);
-        }
-        record(&mut changes_log, state, &pre.changes);
-        let ch = std::mem::take(&mut pre.changes);
-        drop(pre);
-        Overlay::commit_into(ch, state);
-    }
+    let fee_changes = commit_account_change(state, &tx.fee_source(), ctx.sequence, |a| {
+        a.balance -= full_fee
+    });
+    let seq = tx.tx.seq_num.0;
+    let before_changes =
+        commit_account_change(state, &tx.source(), ctx.sequence, |a| a.seq_num.0 = seq);
     let mut overlay = Overlay::new(state);
     let mut results = Vec::new();
     let mut sponsorships: BTreeMap<AccountId, AccountId> = BTreeMap::new();
     let mut failed = false;
     let mut soroban = None;
     let mut refundable_used = 0i64;
+    let mut diagnostics = Vec::new();
     for op in tx.tx.operations.iter() {
         let source = op
             .source_account
@@ -622,6 +629,7 @@ pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> App
             &mut overlay,
             &mut sponsorships,
             ctx,
+            &mut diagnostics,
         );
         results.push(result);
         refundable_used += refundable_fee_used;
@@ -650,30 +658,49 @@ pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> App
         refundable_used = 0;
     }
     // Refund the unused refundable part of the resource fee to the fee source.
-    let mut charged = full_fee;
+    let mut refund = 0;
+    let mut refund_changes = Vec::new();
     if let Some(data) = tx.soroban_data() {
         let non_refundable = ops::non_refundable_fee(tx, data, settings);
         let refundable_declared = (data.resource_fee - non_refundable).max(0);
-        let refund = (refundable_declared - refundable_used).max(0);
+        refund = (refundable_declared - refundable_used).max(0);
         if refund > 0 {
-            let mut post = Overlay::new(state);
-            if let Some((mut a, e)) = post.account(&tx.fee_source()) {
-                a.balance += refund;
-                post.put_account(a, e, ctx.sequence);
-            }
-            record(&mut changes_log, state, &post.changes);
-            let ch = std::mem::take(&mut post.changes);
-            drop(post);
-            Overlay::commit_into(ch, state);
-            charged -= refund;
+            refund_changes = commit_account_change(state, &tx.fee_source(), ctx.sequence, |a| {
+                a.balance += refund
+            });
         }
     }
     Applied {
-        result: wrap_result(tx, charged, outcome),
+        result: wrap_result(tx, full_fee - refund, outcome),
         success,
         soroban,
+        fee_changes,
+        before_changes,
         changes: changes_log,
+        refund_changes,
+        diagnostics,
+        fee_before: full_fee,
+        refund,
     }
+}
+
+/// Changes the account `id` in `state` at once; returns the change for the meta.
+fn commit_account_change(
+    state: &mut LedgerState,
+    id: &AccountId,
+    seq: u32,
+    f: impl FnOnce(&mut AccountEntry),
+) -> Vec<Change> {
+    let mut overlay = Overlay::new(state);
+    if let Some((mut a, e)) = overlay.account(id) {
+        f(&mut a);
+        overlay.put_account(a, e, seq);
+    }
+    let mut log = Vec::new();
+    record(&mut log, state, &overlay.changes);
+    let ch = std::mem::take(&mut overlay.changes);
+    Overlay::commit_into(ch, state);
+    log
 }
 
 fn op_ref(op: &Operation) -> &OperationBody {
@@ -681,7 +708,7 @@ fn op_ref(op: &Operation) -> &OperationBody {
 }
 
 fn record(
-    log: &mut Vec<(LedgerKey, Option<StoredEntry>, Option<StoredEntry>)>,
+    log: &mut Vec<Change>,
     state: &LedgerState,
     changes: &BTreeMap<LedgerKey, Option<StoredEntry>>,
 ) {
@@ -776,6 +803,7 @@ mod tests {
             sequence: 11,
             close_time: 1_000,
             module_cache: None,
+            diagnostics: false,
         }
     }
 

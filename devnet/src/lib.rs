@@ -14,6 +14,7 @@
 //! ```
 
 pub mod apply;
+pub mod history;
 pub mod keys;
 mod modules;
 pub mod node;
@@ -53,8 +54,12 @@ pub struct Config {
     pub passphrase: String,
     /// Soroban settings (mainnet's by default).
     pub settings: NetworkSettings,
-    /// Ledgers of transaction and event history served.
+    /// Ledgers of transaction and event history served (and kept in the data directory).
     pub retention_ledgers: u32,
+    /// Whether invocations record diagnostic events into the transaction meta (as
+    /// stellar-core with `ENABLE_SOROBAN_DIAGNOSTIC_EVENTS = true`, the quickstart's local
+    /// setting). Costs some speed.
+    pub diagnostic_events: bool,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
             passphrase: STANDALONE_PASSPHRASE.to_string(),
             settings: NetworkSettings::default(),
             retention_ledgers: 17_280,
+            diagnostic_events: true,
         }
     }
 }
@@ -96,6 +102,8 @@ pub(crate) struct Shared {
     pub(crate) close_on_submit: bool,
     data_dir: Option<PathBuf>,
     last_save: Mutex<Instant>,
+    /// Ledgers in the history file since it was last rewritten.
+    history_lines: Mutex<usize>,
 }
 
 /// Closes a ledger and saves the state when it changed (or every 10 s while idle).
@@ -110,6 +118,24 @@ fn save_if_due(shared: &Shared, node: &mut Node, force: bool) {
     let Some(dir) = &shared.data_dir else { return };
     let mut last = shared.last_save.lock().unwrap_or_else(|p| p.into_inner());
     if force || last.elapsed() >= Duration::from_secs(10) {
+        // History first: a crash between the two leaves history ahead of the state, which
+        // loading drops, rather than a state whose transactions are missing from history.
+        let mut lines = shared
+            .history_lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let unsaved = node.take_unsaved();
+        let result = if *lines + unsaved.len() > 2 * node.retention_ledgers as usize {
+            let all = node.all_close_metas();
+            *lines = all.len();
+            persistence::rewrite_history(dir, &all)
+        } else {
+            *lines += unsaved.len();
+            persistence::append_history(dir, &unsaved)
+        };
+        if let Err(e) = result {
+            eprintln!("devnet: saving the history failed: {e}");
+        }
         match persistence::save(dir, &node.passphrase, &node.state) {
             Ok(()) => {
                 *last = Instant::now();
@@ -133,19 +159,32 @@ impl Devnet {
     /// Starts a devnet: loads the state from `data_dir` or creates a genesis ledger with
     /// the root account, then serves RPC on 127.0.0.1.
     pub fn start(config: Config) -> Result<Self, StartError> {
-        let node = match &config.data_dir {
+        let mut history_lines = 0;
+        let mut node = match &config.data_dir {
             Some(dir) => match persistence::load(dir, &config.passphrase)? {
-                Some(state) => Node::with_state(
-                    config.settings.clone(),
-                    &config.passphrase,
-                    config.retention_ledgers,
-                    state,
-                ),
-                None => Node::genesis(
-                    config.settings.clone(),
-                    &config.passphrase,
-                    config.retention_ledgers,
-                ),
+                Some(state) => {
+                    let mut node = Node::with_state(
+                        config.settings.clone(),
+                        &config.passphrase,
+                        config.retention_ledgers,
+                        state,
+                    );
+                    node.restore_history(persistence::load_history(dir)?);
+                    // Compact: only the retention window, only ledgers the state has.
+                    let all = node.all_close_metas();
+                    persistence::rewrite_history(dir, &all)?;
+                    history_lines = all.len();
+                    node
+                }
+                None => {
+                    // A new genesis: any history file left there belongs to another chain.
+                    persistence::rewrite_history(dir, &[])?;
+                    Node::genesis(
+                        config.settings.clone(),
+                        &config.passphrase,
+                        config.retention_ledgers,
+                    )
+                }
             },
             None => Node::genesis(
                 config.settings.clone(),
@@ -153,6 +192,7 @@ impl Devnet {
                 config.retention_ledgers,
             ),
         };
+        node.diagnostics = config.diagnostic_events;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -175,6 +215,7 @@ impl Devnet {
             close_on_submit: config.ledger_ms == 0,
             data_dir: config.data_dir.clone(),
             last_save: Mutex::new(Instant::now()),
+            history_lines: Mutex::new(history_lines),
         });
         {
             let mut node = shared.node.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use soroban_env_host::xdr::{
-    ContractEvent, ExtensionPoint, LedgerEntryChange, LedgerEntryChanges, LedgerKey,
-    OperationMetaV2, SorobanTransactionMetaExt, SorobanTransactionMetaV2, TransactionEnvelope,
-    TransactionMeta, TransactionMetaV4, TransactionResult,
+    ContractEvent, DiagnosticEvent, ExtensionPoint, Hash, LedgerCloseMeta, LedgerEntryChanges,
+    LedgerHeaderHistoryEntry, LedgerKey, TransactionEnvelope, TransactionEvent, TransactionMeta,
+    TransactionResult, TransactionResultMetaV1, TransactionResultPair, TransactionResultResult,
 };
 
 use crate::apply::{self, Applied, LedgerContext, ParsedTx};
+use crate::history;
 use crate::keys::{network_id, Keypair};
 use crate::ops;
 use crate::settings::NetworkSettings;
@@ -36,12 +37,71 @@ pub struct TxRecord {
     pub result: TransactionResult,
     /// The meta (V4).
     pub meta: TransactionMeta,
+    /// The fee charged before it applied (`feeProcessing`).
+    pub fee_processing: LedgerEntryChanges,
+    /// The refund after it applied (`postTxApplyFeeProcessing`).
+    pub post_fee_processing: LedgerEntryChanges,
     /// Whether it succeeded.
     pub success: bool,
     /// Whether the envelope is a fee-bump.
     pub fee_bump: bool,
     /// Contract events emitted (one list per operation).
     pub events: Vec<Vec<ContractEvent>>,
+    /// Transaction-level events (CAP-0067 fee events).
+    pub tx_events: Vec<TransactionEvent>,
+    /// Diagnostic events.
+    pub diagnostics: Vec<DiagnosticEvent>,
+}
+
+impl TxRecord {
+    /// A record from what the network keeps of a transaction.
+    fn new(
+        envelope: TransactionEnvelope,
+        hash: String,
+        p: TransactionResultMetaV1,
+        ledger: u32,
+        order: u32,
+        created_at: u64,
+    ) -> Self {
+        let success = matches!(
+            p.result.result.result,
+            TransactionResultResult::TxSuccess(_)
+                | TransactionResultResult::TxFeeBumpInnerSuccess(_)
+        );
+        let events = history::op_events(&p.tx_apply_processing);
+        let (tx_events, diagnostics) = history::tx_and_diagnostic_events(&p.tx_apply_processing);
+        Self {
+            hash,
+            ledger,
+            application_order: order,
+            created_at,
+            fee_bump: matches!(envelope, TransactionEnvelope::TxFeeBump(_)),
+            envelope,
+            result: p.result.result,
+            meta: p.tx_apply_processing,
+            fee_processing: p.fee_processing,
+            post_fee_processing: p.post_tx_apply_fee_processing,
+            success,
+            events,
+            tx_events,
+            diagnostics,
+        }
+    }
+
+    fn processing(&self) -> TransactionResultMetaV1 {
+        let mut h = [0u8; 32];
+        let _ = hex::decode_to_slice(&self.hash, &mut h);
+        TransactionResultMetaV1 {
+            ext: ExtensionPoint::V0,
+            result: TransactionResultPair {
+                transaction_hash: Hash(h),
+                result: self.result.clone(),
+            },
+            fee_processing: self.fee_processing.clone(),
+            tx_apply_processing: self.meta.clone(),
+            post_tx_apply_fee_processing: self.post_fee_processing.clone(),
+        }
+    }
 }
 
 /// A contract event with where it happened.
@@ -96,9 +156,14 @@ pub struct Node {
     txs: HashMap<String, TxRecord>,
     tx_order: Vec<String>,
     events: Vec<EventRecord>,
-    ledger_close_times: BTreeMap<u32, u64>,
+    headers: BTreeMap<u32, LedgerHeaderHistoryEntry>,
+    fee_pool: i64,
+    /// Ledgers closed since the history was last written to the data directory.
+    unsaved: Vec<u32>,
     /// Whether the state changed since it was last saved.
     pub dirty: bool,
+    /// Whether invocations record diagnostic events.
+    pub diagnostics: bool,
     module_cache: soroban_env_host::ModuleCache,
 }
 
@@ -137,11 +202,9 @@ impl Node {
         retention_ledgers: u32,
         state: LedgerState,
     ) -> Self {
-        let mut ledger_close_times = BTreeMap::new();
-        ledger_close_times.insert(state.sequence, state.close_time);
         let module_cache = crate::modules::new_cache();
         crate::modules::add_all(&module_cache, &state);
-        Self {
+        let mut node = Self {
             settings,
             passphrase: passphrase.to_string(),
             network_id: network_id(passphrase),
@@ -152,10 +215,144 @@ impl Node {
             txs: HashMap::new(),
             tx_order: Vec::new(),
             events: Vec::new(),
-            ledger_close_times,
+            headers: BTreeMap::new(),
+            fee_pool: 0,
+            unsaved: Vec::new(),
             dirty: true,
+            diagnostics: true,
             module_cache,
+        };
+        // The first ledger this node knows (genesis, or a state loaded without history).
+        let (seq, close_time) = (node.state.sequence, node.state.close_time);
+        node.add_ledger(seq, close_time, vec![]);
+        node
+    }
+
+    /// Adds the history of `metas` (ledgers read back from the data directory): those within
+    /// the retention window and not after the state's ledger (a crash between writing the
+    /// history and the state leaves history ahead of the state).
+    pub fn restore_history(&mut self, metas: Vec<LedgerCloseMeta>) {
+        let latest = self.state.sequence;
+        let keep_from = latest.saturating_sub(self.retention_ledgers - 1);
+        let mut restored = false;
+        for meta in metas {
+            let LedgerCloseMeta::V2(m) = meta else {
+                continue;
+            };
+            let h = m.ledger_header;
+            let seq = h.header.ledger_seq;
+            if seq > latest || seq < keep_from {
+                continue;
+            }
+            if !restored {
+                // Replace the placeholder header made at start.
+                self.headers.clear();
+                restored = true;
+            }
+            let close_time = h.header.scp_value.close_time.0;
+            let mut by_hash = HashMap::new();
+            for env in tx_set_envelopes(&m.tx_set) {
+                if let Ok(p) = ParsedTx::new(env.clone(), self.network_id) {
+                    by_hash.insert(p.hash, env);
+                }
+            }
+            for (i, p) in m.tx_processing.to_vec().into_iter().enumerate() {
+                let Some(env) = by_hash.remove(&p.result.transaction_hash.0) else {
+                    continue;
+                };
+                let hash = hex::encode(p.result.transaction_hash.0);
+                self.push_tx(TxRecord::new(env, hash, p, seq, i as u32 + 1, close_time));
+            }
+            self.fee_pool = h.header.fee_pool;
+            self.headers.insert(seq, h);
         }
+        if restored && !self.headers.contains_key(&latest) {
+            // The state moved on after the last ledger in the history (skipped ledgers).
+            let close_time = self.state.close_time;
+            self.add_ledger(latest, close_time, vec![]);
+        }
+        self.unsaved.clear();
+    }
+
+    /// The retained ledgers' close metas, oldest first (to compact the history file).
+    pub fn all_close_metas(&self) -> Vec<LedgerCloseMeta> {
+        self.headers
+            .keys()
+            .filter_map(|s| self.close_meta(*s))
+            .collect()
+    }
+
+    /// Takes the close metas of the ledgers closed since the last call.
+    pub fn take_unsaved(&mut self) -> Vec<LedgerCloseMeta> {
+        std::mem::take(&mut self.unsaved)
+            .into_iter()
+            .filter_map(|s| self.close_meta(s))
+            .collect()
+    }
+
+    /// The header of ledger `seq`, if retained.
+    pub fn header(&self, seq: u32) -> Option<&LedgerHeaderHistoryEntry> {
+        self.headers.get(&seq)
+    }
+
+    /// Retained ledger sequences from `from`, in order.
+    pub fn ledgers_from(&self, from: u32) -> impl Iterator<Item = u32> + '_ {
+        self.headers.range(from..).map(|(s, _)| *s)
+    }
+
+    /// The `LedgerCloseMeta` of ledger `seq`, if retained.
+    pub fn close_meta(&self, seq: u32) -> Option<LedgerCloseMeta> {
+        let header = self.headers.get(&seq)?.clone();
+        let txs = self.ledger_txs(seq);
+        let envelopes: Vec<TransactionEnvelope> = txs.iter().map(|t| t.envelope.clone()).collect();
+        let set = history::tx_set(header.header.previous_ledger_hash.0, &envelopes);
+        let processing = txs.iter().map(|t| t.processing()).collect();
+        Some(history::close_meta(
+            header,
+            set,
+            processing,
+            self.settings.fee_per_write_1kb,
+        ))
+    }
+
+    /// The transactions of ledger `seq` in application order.
+    fn ledger_txs(&self, seq: u32) -> Vec<&TxRecord> {
+        let ledger_of = |h: &String| self.txs.get(h).map(|t| t.ledger).unwrap_or(0);
+        let start = self.tx_order.partition_point(|h| ledger_of(h) < seq);
+        self.tx_order[start..]
+            .iter()
+            .filter_map(|h| self.txs.get(h))
+            .take_while(|t| t.ledger == seq)
+            .collect()
+    }
+
+    /// Records the header of a ledger just closed with `txs` (hashes, in application order).
+    fn add_ledger(&mut self, seq: u32, close_time: u64, txs: Vec<String>) {
+        let previous_hash = self
+            .headers
+            .values()
+            .next_back()
+            .map(|h| h.hash.0)
+            .unwrap_or([0; 32]);
+        let records: Vec<&TxRecord> = txs.iter().filter_map(|h| self.txs.get(h)).collect();
+        let envelopes: Vec<TransactionEnvelope> =
+            records.iter().map(|t| t.envelope.clone()).collect();
+        let results: Vec<TransactionResultPair> =
+            records.iter().map(|t| t.processing().result).collect();
+        self.fee_pool += records.iter().map(|t| t.result.fee_charged).sum::<i64>();
+        let set = history::tx_set(previous_hash, &envelopes);
+        let header = history::header(history::HeaderInput {
+            previous_hash,
+            sequence: seq,
+            close_time,
+            tx_set: &set,
+            results: &results,
+            total_coins: GENESIS_BALANCE,
+            fee_pool: self.fee_pool,
+            settings: &self.settings,
+        });
+        self.headers.insert(seq, header);
+        self.unsaved.push(seq);
     }
 
     /// Sequence of the last closed ledger.
@@ -170,7 +367,7 @@ impl Node {
 
     /// Oldest ledger still in the history window.
     pub fn oldest_ledger(&self) -> u32 {
-        self.ledger_close_times
+        self.headers
             .keys()
             .next()
             .copied()
@@ -179,7 +376,17 @@ impl Node {
 
     /// Close time of ledger `seq`, if retained.
     pub fn close_time_of(&self, seq: u32) -> Option<u64> {
-        self.ledger_close_times.get(&seq).copied()
+        self.headers
+            .get(&seq)
+            .map(|h| h.header.scp_value.close_time.0)
+    }
+
+    /// Hash of the last closed ledger's header.
+    pub fn latest_hash(&self) -> [u8; 32] {
+        self.headers
+            .get(&self.state.sequence)
+            .map(|h| h.hash.0)
+            .unwrap_or([0; 32])
     }
 
     fn next_context(&self) -> (u32, u64) {
@@ -211,6 +418,7 @@ impl Node {
             sequence,
             close_time,
             module_cache: Some(self.module_cache.clone()),
+            diagnostics: false,
         };
         let check = if self
             .pending
@@ -260,11 +468,14 @@ impl Node {
         self.pending.len()
     }
 
-    /// Closes a ledger: applies the queued transactions in submission order.
+    /// Closes a ledger: applies the queued transactions in submission order, as many as the
+    /// ledger-wide limits allow (the rest wait for the next ledger, as in a full network).
     pub fn close_ledger(&mut self) {
         let (sequence, close_time) = self.next_context();
         let pending = std::mem::take(&mut self.pending);
-        self.pending_hashes.clear();
+        let (pending, later) = select_for_ledger(pending, &self.settings);
+        self.pending_hashes = later.iter().map(|p| p.hash).collect();
+        self.pending = later;
         let settings = self.settings.clone();
         let ctx = LedgerContext {
             settings: &settings,
@@ -272,6 +483,7 @@ impl Node {
             sequence,
             close_time,
             module_cache: Some(self.module_cache.clone()),
+            diagnostics: self.diagnostics,
         };
         let state = Arc::make_mut(&mut self.state);
         state.sequence = sequence;
@@ -282,55 +494,64 @@ impl Node {
             let out = apply::apply(&tx, state, &ctx);
             applied.push((tx, out));
         }
+        let mut hashes = Vec::new();
         for (i, (tx, out)) in applied.into_iter().enumerate() {
-            self.record(tx, out, sequence, close_time, i as u32 + 1);
+            hashes.push(self.record(tx, out, sequence, close_time, i as u32 + 1));
         }
-        self.ledger_close_times.insert(sequence, close_time);
+        self.add_ledger(sequence, close_time, hashes);
         self.prune();
         self.dirty = true;
     }
 
-    fn record(&mut self, tx: ParsedTx, out: Applied, ledger: u32, close_time: u64, order: u32) {
+    fn record(
+        &mut self,
+        tx: ParsedTx,
+        out: Applied,
+        ledger: u32,
+        close_time: u64,
+        order: u32,
+    ) -> String {
         let hash = hex::encode(tx.hash);
-        let events = out
-            .soroban
-            .as_ref()
-            .map(|s| s.events.clone())
-            .unwrap_or_default();
-        for (i, ev) in events.iter().enumerate() {
-            let toid = ((ledger as u64) << 32) | ((order as u64) << 12);
-            self.events.push(EventRecord {
-                id: format!("{toid:019}-{i:010}"),
-                ledger,
-                ledger_closed_at: close_time,
-                tx_index: order,
-                op_index: 0,
-                tx_hash: hash.clone(),
-                event: ev.clone(),
-            });
-        }
-        let meta = build_meta(&out);
-        let op_events = if tx.is_soroban() {
-            vec![events]
-        } else {
-            vec![]
-        };
-        self.tx_order.push(hash.clone());
-        self.txs.insert(
-            hash.clone(),
-            TxRecord {
-                hash,
-                ledger,
-                application_order: order,
-                created_at: close_time,
-                fee_bump: tx.fee_bump.is_some(),
-                envelope: tx.envelope,
+        let m = history::build_meta(&tx, &out, ledger, self.network_id);
+        let p = TransactionResultMetaV1 {
+            ext: ExtensionPoint::V0,
+            result: TransactionResultPair {
+                transaction_hash: Hash(tx.hash),
                 result: out.result,
-                meta,
-                success: out.success,
-                events: op_events,
             },
-        );
+            fee_processing: m.fee_processing,
+            tx_apply_processing: m.meta,
+            post_tx_apply_fee_processing: m.post_fee_processing,
+        };
+        self.push_tx(TxRecord::new(
+            tx.envelope,
+            hash.clone(),
+            p,
+            ledger,
+            order,
+            close_time,
+        ));
+        hash
+    }
+
+    fn push_tx(&mut self, t: TxRecord) {
+        let toid = ((t.ledger as u64) << 32) | ((t.application_order as u64) << 12);
+        for (op_index, op_events) in t.events.iter().enumerate() {
+            for (i, ev) in op_events.iter().enumerate() {
+                let toid = toid | (op_index as u64 + 1).min(4095);
+                self.events.push(EventRecord {
+                    id: format!("{toid:019}-{i:010}"),
+                    ledger: t.ledger,
+                    ledger_closed_at: t.created_at,
+                    tx_index: t.application_order,
+                    op_index: op_index as u32,
+                    tx_hash: t.hash.clone(),
+                    event: ev.clone(),
+                });
+            }
+        }
+        self.tx_order.push(t.hash.clone());
+        self.txs.insert(t.hash.clone(), t);
     }
 
     fn prune(&mut self) {
@@ -338,7 +559,8 @@ impl Node {
             .state
             .sequence
             .saturating_sub(self.retention_ledgers - 1);
-        self.ledger_close_times = self.ledger_close_times.split_off(&keep_from);
+        self.headers = self.headers.split_off(&keep_from);
+        self.unsaved.retain(|s| *s >= keep_from);
         self.events.retain(|e| e.ledger >= keep_from);
         let txs = &mut self.txs;
         self.tx_order.retain(|h| {
@@ -376,42 +598,232 @@ impl Node {
     }
 }
 
-fn build_meta(out: &Applied) -> TransactionMeta {
-    let mut changes = Vec::new();
-    for (key, before, after) in &out.changes {
-        if let Some(b) = before {
-            changes.push(LedgerEntryChange::State(b.entry.clone()));
-        }
-        match (before, after) {
-            (_, Some(a)) if before.is_some() => {
-                changes.push(LedgerEntryChange::Updated(a.entry.clone()))
+/// Every envelope of a transaction set.
+fn tx_set_envelopes(
+    set: &soroban_env_host::xdr::GeneralizedTransactionSet,
+) -> Vec<TransactionEnvelope> {
+    use soroban_env_host::xdr::{GeneralizedTransactionSet, TransactionPhase, TxSetComponent};
+    let GeneralizedTransactionSet::V1(v1) = set;
+    let mut out = Vec::new();
+    for phase in v1.phases.iter() {
+        match phase {
+            TransactionPhase::V0(components) => {
+                for c in components.iter() {
+                    let TxSetComponent::TxsetCompTxsMaybeDiscountedFee(c) = c;
+                    out.extend(c.txs.iter().cloned());
+                }
             }
-            (_, Some(a)) => changes.push(LedgerEntryChange::Created(a.entry.clone())),
-            (_, None) => changes.push(LedgerEntryChange::Removed(key.clone())),
+            TransactionPhase::V1(p) => {
+                for stage in p.execution_stages.iter() {
+                    for cluster in stage.0.iter() {
+                        out.extend(cluster.0.iter().cloned());
+                    }
+                }
+            }
         }
     }
-    let soroban_meta = out.soroban.as_ref().map(|s| SorobanTransactionMetaV2 {
-        ext: SorobanTransactionMetaExt::V0,
-        return_value: Some(s.return_value.clone()),
-    });
-    let op_events = out
-        .soroban
-        .as_ref()
-        .map(|s| s.events.clone())
-        .unwrap_or_default();
-    TransactionMeta::V4(TransactionMetaV4 {
-        ext: ExtensionPoint::V0,
-        tx_changes_before: LedgerEntryChanges::default(),
-        operations: vec![OperationMetaV2 {
-            ext: ExtensionPoint::V0,
-            changes: LedgerEntryChanges(changes.try_into().unwrap_or_default()),
-            events: op_events.try_into().unwrap_or_default(),
-        }]
-        .try_into()
-        .unwrap_or_default(),
-        tx_changes_after: LedgerEntryChanges::default(),
-        soroban_meta,
-        events: Default::default(),
-        diagnostic_events: Default::default(),
-    })
+    out
+}
+
+/// Splits the queue into what fits in one ledger under the ledger-wide limits (in submission
+/// order) and what waits for the next one. A transaction that does not fit stops its
+/// source account's later transactions too, so sequence numbers stay in order.
+fn select_for_ledger(
+    pending: Vec<ParsedTx>,
+    settings: &NetworkSettings,
+) -> (Vec<ParsedTx>, Vec<ParsedTx>) {
+    let mut now = Vec::new();
+    let mut later = Vec::new();
+    let mut blocked = HashSet::new();
+    let mut classic_ops = 0u32;
+    let mut soroban = ops::LedgerUsage::default();
+    for tx in pending {
+        let fits = !blocked.contains(&tx.source())
+            && match tx.soroban_data() {
+                None => {
+                    let n = tx.tx.operations.len() as u32;
+                    let ok = classic_ops + n <= settings.ledger_max_classic_ops;
+                    if ok {
+                        classic_ops += n;
+                    }
+                    ok
+                }
+                Some(data) => {
+                    let next = soroban.add(&ops::usage_of(&tx, data));
+                    let ok = next.within(settings);
+                    if ok {
+                        soroban = next;
+                    }
+                    ok
+                }
+            };
+        if fits {
+            now.push(tx);
+        } else {
+            blocked.insert(tx.source());
+            later.push(tx);
+        }
+    }
+    (now, later)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soroban_env_host::xdr::{
+        Asset, DecoratedSignature, LedgerFootprint, Memo, MuxedAccount, Operation, OperationBody,
+        PaymentOp, Preconditions, SequenceNumber, Signature, SignatureHint, SorobanResources,
+        SorobanTransactionData, SorobanTransactionDataExt, Transaction, TransactionExt,
+        TransactionV1Envelope, Uint256,
+    };
+
+    const PASS: &str = "limits test";
+
+    fn signed(k: &Keypair, tx: Transaction) -> TransactionEnvelope {
+        let unsigned = TransactionEnvelope::Tx(TransactionV1Envelope {
+            tx: tx.clone(),
+            signatures: Default::default(),
+        });
+        let h = ParsedTx::new(unsigned, network_id(PASS)).unwrap().hash;
+        let pk = k.public_key();
+        let sig = DecoratedSignature {
+            hint: SignatureHint([pk[28], pk[29], pk[30], pk[31]]),
+            signature: Signature(k.sign(&h).to_vec().try_into().unwrap()),
+        };
+        TransactionEnvelope::Tx(TransactionV1Envelope {
+            tx,
+            signatures: vec![sig].try_into().unwrap(),
+        })
+    }
+
+    fn payment(k: &Keypair, seq: i64) -> Transaction {
+        Transaction {
+            source_account: MuxedAccount::Ed25519(Uint256(k.public_key())),
+            fee: 100,
+            seq_num: SequenceNumber(seq),
+            cond: Preconditions::None,
+            memo: Memo::None,
+            operations: vec![Operation {
+                source_account: None,
+                body: OperationBody::Payment(PaymentOp {
+                    destination: MuxedAccount::Ed25519(Uint256(k.public_key())),
+                    asset: Asset::Native,
+                    amount: 1,
+                }),
+            }]
+            .try_into()
+            .unwrap(),
+            ext: TransactionExt::V0,
+        }
+    }
+
+    #[test]
+    fn transactions_beyond_the_ledger_limits_wait_for_the_next_ledger() {
+        let settings = NetworkSettings {
+            ledger_max_classic_ops: 1,
+            ..Default::default()
+        };
+        let mut node = Node::genesis(settings, PASS, 100);
+        let root = Keypair::root(PASS);
+        let a = node.submit(signed(&root, payment(&root, 1))).unwrap();
+        let b = node.submit(signed(&root, payment(&root, 2))).unwrap();
+        node.close_ledger();
+        assert_eq!(
+            node.transaction(&a).map(|t| (t.ledger, t.success)),
+            Some((2, true))
+        );
+        assert!(node.transaction(&b).is_none());
+        assert!(node.is_pending(&b));
+        node.close_ledger();
+        assert_eq!(
+            node.transaction(&b).map(|t| (t.ledger, t.success)),
+            Some((3, true))
+        );
+        assert_eq!(node.pending_len(), 0);
+    }
+
+    #[test]
+    fn history_is_restored_up_to_the_state_and_a_torn_line_is_skipped() {
+        let mut node = Node::genesis(NetworkSettings::default(), PASS, 100);
+        let root = Keypair::root(PASS);
+        let a = node.submit(signed(&root, payment(&root, 1))).unwrap();
+        node.close_ledger(); // 2
+        let b = node.submit(signed(&root, payment(&root, 2))).unwrap();
+        node.close_ledger(); // 3
+        let dir = std::env::temp_dir().join(format!("devnet-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        crate::persistence::append_history(&dir, &node.take_unsaved()).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("history.xdr.b64"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"AAAA-torn"))
+            .unwrap();
+        let metas = crate::persistence::load_history(&dir).unwrap();
+        assert_eq!(metas.len(), 3);
+        // A state saved at ledger 2: ledger 3 (and transaction b) are after it and dropped.
+        let mut state = (*node.state).clone();
+        state.sequence = 2;
+        let mut back = Node::with_state(NetworkSettings::default(), PASS, 100, state);
+        back.restore_history(metas);
+        assert_eq!(back.transaction(&a).map(|t| t.ledger), Some(2));
+        assert!(back.transaction(&b).is_none());
+        assert_eq!(
+            (back.oldest_ledger(), back.latest_hash()),
+            (1, node.header(2).unwrap().hash.0)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn soroban_resources_are_summed_per_ledger() {
+        let settings = NetworkSettings::default();
+        let soroban = |k: &Keypair, instructions: u32| {
+            let mut t = payment(k, 1);
+            t.operations = vec![Operation {
+                source_account: None,
+                body: OperationBody::RestoreFootprint(soroban_env_host::xdr::RestoreFootprintOp {
+                    ext: ExtensionPoint::V0,
+                }),
+            }]
+            .try_into()
+            .unwrap();
+            t.ext = TransactionExt::V1(SorobanTransactionData {
+                ext: SorobanTransactionDataExt::V0,
+                resources: SorobanResources {
+                    footprint: LedgerFootprint {
+                        read_only: Default::default(),
+                        read_write: Default::default(),
+                    },
+                    instructions,
+                    disk_read_bytes: 0,
+                    write_bytes: 0,
+                },
+                resource_fee: 0,
+            });
+            ParsedTx::new(signed(k, t), network_id(PASS)).unwrap()
+        };
+        let keys: Vec<Keypair> = (1..=4).map(|i| Keypair::from_seed([i; 32])).collect();
+        // 600 M instructions per ledger: two of 250 M fit, the third waits, the fourth
+        // (small, another account) still goes in.
+        let queue = vec![
+            soroban(&keys[0], 250_000_000),
+            soroban(&keys[1], 250_000_000),
+            soroban(&keys[2], 250_000_000),
+            soroban(&keys[3], 1_000_000),
+        ];
+        let (now, later) = select_for_ledger(queue, &settings);
+        assert_eq!(now.len(), 3);
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].source(), keys[2].account_id());
+        // The Soroban transaction count too.
+        let one = NetworkSettings {
+            ledger_max_tx_count: 1,
+            ..Default::default()
+        };
+        let (now, later) = select_for_ledger(
+            vec![soroban(&keys[0], 1_000), soroban(&keys[1], 1_000)],
+            &one,
+        );
+        assert_eq!((now.len(), later.len()), (1, 1));
+    }
 }

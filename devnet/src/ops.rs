@@ -12,7 +12,7 @@ use soroban_env_host::fees::{
 use soroban_env_host::xdr::{
     AccountEntry, AccountEntryExt, AccountEntryExtensionV1, AccountEntryExtensionV1Ext,
     AccountEntryExtensionV2, AccountEntryExtensionV2Ext, AccountId, Asset,
-    BeginSponsoringFutureReservesResult, ContractEvent, CreateAccountResult,
+    BeginSponsoringFutureReservesResult, ContractEvent, CreateAccountResult, DiagnosticEvent,
     EndSponsoringFutureReservesResult, ExtendFootprintTtlResult, Hash, InvokeHostFunctionResult,
     InvokeHostFunctionSuccessPreImage, LedgerEntry, LedgerEntryData, LedgerEntryExt,
     LedgerEntryExtensionV1, LedgerEntryExtensionV1Ext, LedgerKey, Liabilities, Limits,
@@ -156,6 +156,7 @@ pub fn apply_op(
     overlay: &mut Overlay,
     sponsorships: &mut BTreeMap<AccountId, AccountId>,
     ctx: &LedgerContext,
+    diagnostics: &mut Vec<DiagnosticEvent>,
 ) -> OpOutput {
     let settings = ctx.settings;
     let seq = ctx.sequence;
@@ -283,7 +284,7 @@ pub fn apply_op(
                 true,
             )
         }
-        OperationBody::InvokeHostFunction(op) => invoke(op, source, tx, overlay, ctx),
+        OperationBody::InvokeHostFunction(op) => invoke(op, source, tx, overlay, ctx, diagnostics),
         OperationBody::ExtendFootprintTtl(op) => extend_ttl(op.extend_to, tx, overlay, ctx),
         OperationBody::RestoreFootprint(_) => restore(tx, overlay, ctx),
         _ => OpOutput {
@@ -338,6 +339,65 @@ fn declared_resources(
     }
 }
 
+/// Resources of Soroban transactions counted against the ledger-wide limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerUsage {
+    /// Transactions.
+    pub txs: u32,
+    /// Instructions.
+    pub instructions: u64,
+    /// Disk-read entries.
+    pub disk_read_entries: u64,
+    /// Disk-read bytes.
+    pub disk_read_bytes: u64,
+    /// Written entries.
+    pub write_entries: u64,
+    /// Written bytes.
+    pub write_bytes: u64,
+    /// Envelope bytes.
+    pub tx_size: u64,
+}
+
+impl LedgerUsage {
+    /// The sum of two usages.
+    pub fn add(&self, o: &LedgerUsage) -> LedgerUsage {
+        LedgerUsage {
+            txs: self.txs + o.txs,
+            instructions: self.instructions + o.instructions,
+            disk_read_entries: self.disk_read_entries + o.disk_read_entries,
+            disk_read_bytes: self.disk_read_bytes + o.disk_read_bytes,
+            write_entries: self.write_entries + o.write_entries,
+            write_bytes: self.write_bytes + o.write_bytes,
+            tx_size: self.tx_size + o.tx_size,
+        }
+    }
+
+    /// Whether the usage is within the ledger-wide limits.
+    pub fn within(&self, s: &NetworkSettings) -> bool {
+        self.txs <= s.ledger_max_tx_count
+            && self.instructions <= s.ledger_max_instructions
+            && self.disk_read_entries <= s.ledger_max_disk_read_entries as u64
+            && self.disk_read_bytes <= s.ledger_max_disk_read_bytes as u64
+            && self.write_entries <= s.ledger_max_write_entries as u64
+            && self.write_bytes <= s.ledger_max_write_bytes as u64
+            && self.tx_size <= s.ledger_max_tx_size_bytes as u64
+    }
+}
+
+/// The declared resources of one Soroban transaction, as counted against the ledger.
+pub fn usage_of(tx: &ParsedTx, data: &SorobanTransactionData) -> LedgerUsage {
+    let r = declared_resources(tx, data, 0);
+    LedgerUsage {
+        txs: 1,
+        instructions: r.instructions as u64,
+        disk_read_entries: r.disk_read_entries as u64,
+        disk_read_bytes: r.disk_read_bytes as u64,
+        write_entries: r.write_entries as u64,
+        write_bytes: r.write_bytes as u64,
+        tx_size: r.transaction_size_bytes as u64,
+    }
+}
+
 /// The non-refundable part of the resource fee the declared resources cost.
 pub fn non_refundable_fee(
     tx: &ParsedTx,
@@ -368,6 +428,26 @@ pub fn check_soroban_resources(
         || r.write_bytes > settings.tx_max_write_bytes
         || tx.size > settings.tx_max_size_bytes;
     if over || data.resource_fee < 0 {
+        return Err(TxFail::SorobanInvalid);
+    }
+    // Contract data keys above the network's key size limit (stellar-core checks the
+    // footprint before the transaction enters a ledger).
+    let key_too_big = r
+        .footprint
+        .read_only
+        .iter()
+        .chain(r.footprint.read_write.iter())
+        .any(|k| {
+            matches!(k, LedgerKey::ContractData(_))
+                && k.to_xdr(Limits::none()).map_or(true, |b| {
+                    b.len() as u32 > settings.max_contract_data_key_size_bytes
+                })
+        });
+    if key_too_big {
+        return Err(TxFail::SorobanInvalid);
+    }
+    // A transaction that could never fit in a ledger alone.
+    if !usage_of(tx, data).within(settings) {
         return Err(TxFail::SorobanInvalid);
     }
     if data.resource_fee < non_refundable_fee(tx, data, settings) {
@@ -403,6 +483,7 @@ fn invoke(
     tx: &ParsedTx,
     overlay: &mut Overlay,
     ctx: &LedgerContext,
+    diagnostics: &mut Vec<DiagnosticEvent>,
 ) -> OpOutput {
     use InvokeHostFunctionResult as R;
     let fail = |r| done(OperationResultTr::InvokeHostFunction(r), false);
@@ -467,10 +548,9 @@ fn invoke(
     }
     let ledger_info = settings.ledger_info(seq, ctx.close_time, ctx.network_id);
     let seed = crate::keys::sha256(&[tx.hash.as_slice(), &[0u8]].concat());
-    let mut diagnostics = Vec::new();
     let result = e2e_invoke::invoke_host_function(
         &budget,
-        false,
+        ctx.diagnostics,
         host_fn,
         resources,
         &restored,
@@ -479,7 +559,7 @@ fn invoke(
         ledger_info,
         encoded_entries.into_iter(),
         seed.to_vec(),
-        &mut diagnostics,
+        diagnostics,
         None,
         ctx.module_cache.clone(),
     );

@@ -1,6 +1,11 @@
 //! The ledger state in the data directory: one snapshot file, written whole to a temporary
 //! file, synced, then renamed over the old one, so a crash leaves either the old or the new
 //! state and never a mix (see docs/devnet.md for why not an embedded database).
+//!
+//! History (transactions, events, ledger headers within the retention window) is kept beside
+//! it in `history.xdr.b64`: one line per closed ledger holding its `LedgerCloseMeta` as
+//! base64 XDR, appended as ledgers close and rewritten (atomically, like the snapshot) when
+//! the node starts or when the file holds twice the retention window.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -8,11 +13,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use soroban_env_host::xdr::{LedgerEntry, Limits, ReadXdr, WriteXdr};
+use soroban_env_host::xdr::{LedgerCloseMeta, LedgerEntry, Limits, ReadXdr, WriteXdr};
 
 use crate::state::{key_of, LedgerState, StoredEntry};
 
 const FILE: &str = "ledger.json";
+const HISTORY: &str = "history.xdr.b64";
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
@@ -142,6 +148,63 @@ pub fn save(dir: &Path, passphrase: &str, state: &LedgerState) -> Result<(), Per
     f.sync_all().map_err(io(&tmp))?;
     drop(f);
     let path = dir.join(FILE);
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(())
+}
+
+/// Reads the ledgers of the history file, oldest first; a torn last line (a crash while
+/// appending) is skipped. No file: no history.
+pub fn load_history(dir: &Path) -> Result<Vec<LedgerCloseMeta>, PersistError> {
+    let path = dir.join(HISTORY);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    Ok(text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| LedgerCloseMeta::from_xdr_base64(l, Limits::none()).ok())
+        .collect())
+}
+
+fn history_lines(metas: &[LedgerCloseMeta]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in metas {
+        if let Ok(b) = m.to_xdr_base64(Limits::none()) {
+            out.extend_from_slice(b.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// Appends ledgers to the history file (synced).
+pub fn append_history(dir: &Path, metas: &[LedgerCloseMeta]) -> Result<(), PersistError> {
+    if metas.is_empty() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(HISTORY);
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    f.write_all(&history_lines(metas)).map_err(io(&path))?;
+    f.sync_data().map_err(io(&path))?;
+    Ok(())
+}
+
+/// Replaces the history file with `metas`, atomically.
+pub fn rewrite_history(dir: &Path, metas: &[LedgerCloseMeta]) -> Result<(), PersistError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = dir.join(format!("{HISTORY}.tmp"));
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(&history_lines(metas)).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
+    let path = dir.join(HISTORY);
     fs::rename(&tmp, &path).map_err(io(&path))?;
     Ok(())
 }

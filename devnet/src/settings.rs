@@ -44,6 +44,24 @@ pub struct NetworkSettings {
     pub max_contract_size_bytes: u32,
     /// Max contract data entry size, bytes.
     pub max_contract_data_entry_size_bytes: u32,
+    /// Max size of a contract data key (the `LedgerKey` XDR), bytes.
+    pub max_contract_data_key_size_bytes: u32,
+    /// Max Soroban transactions in one ledger.
+    pub ledger_max_tx_count: u32,
+    /// Max instructions of the Soroban transactions of one ledger.
+    pub ledger_max_instructions: u64,
+    /// Max disk-read entries of the Soroban transactions of one ledger.
+    pub ledger_max_disk_read_entries: u32,
+    /// Max disk-read bytes of the Soroban transactions of one ledger.
+    pub ledger_max_disk_read_bytes: u32,
+    /// Max written entries of the Soroban transactions of one ledger.
+    pub ledger_max_write_entries: u32,
+    /// Max written bytes of the Soroban transactions of one ledger.
+    pub ledger_max_write_bytes: u32,
+    /// Max envelope bytes of the Soroban transactions of one ledger.
+    pub ledger_max_tx_size_bytes: u32,
+    /// Max operations of the classic transactions of one ledger (`maxTxSetSize`).
+    pub ledger_max_classic_ops: u32,
     /// Fee per 10 000 instructions.
     pub fee_per_instruction_increment: i64,
     /// Fee per disk-read entry.
@@ -88,6 +106,15 @@ impl Default for NetworkSettings {
             tx_max_events_size_bytes: 16 * 1024,
             max_contract_size_bytes: 128 * 1024,
             max_contract_data_entry_size_bytes: 128 * 1024,
+            max_contract_data_key_size_bytes: 250,
+            ledger_max_tx_count: 1_000,
+            ledger_max_instructions: 600_000_000,
+            ledger_max_disk_read_entries: 1_000,
+            ledger_max_disk_read_bytes: 7_000_000,
+            ledger_max_write_entries: 500,
+            ledger_max_write_bytes: 143 * 1024,
+            ledger_max_tx_size_bytes: 133 * 1024,
+            ledger_max_classic_ops: 1_000,
             fee_per_instruction_increment: 25,
             fee_per_disk_read_entry: 6_250,
             fee_per_write_entry: 10_000,

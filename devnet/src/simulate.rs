@@ -99,7 +99,10 @@ pub fn simulate(
                 None if invoke.auth.is_empty() => RecordingInvocationAuthMode::recording(true, false),
                 None => RecordingInvocationAuthMode::Enforcing(invoke.auth.to_vec()),
             };
-            let seed = crate::keys::sha256(&tx.hash);
+            // A fresh random seed per simulation, as Stellar RPC does: the nonces of recorded
+            // auth entries come from it, so simulating the same transaction twice must not
+            // hand out the same nonce (the second submission would fail on a reused nonce).
+            let seed = random_seed()?;
             // Restore through a snapshot that restores archived entries on read, so the
             // invocation is simulated as if they were live and a restore preamble is
             // reported (as Stellar RPC does).
@@ -175,6 +178,13 @@ pub fn simulate(
         }
         _ => Err("simulateTransaction needs an InvokeHostFunction, ExtendFootprintTtl or RestoreFootprint operation".into()),
     }
+}
+
+/// 32 bytes from the operating system's random source.
+pub fn random_seed() -> Result<[u8; 32], String> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness for the PRNG seed: {e}"))?;
+    Ok(seed)
 }
 
 /// Base64 XDR of `v`.

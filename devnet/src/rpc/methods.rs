@@ -16,6 +16,9 @@ const MAX_LEDGER_KEYS: usize = 200;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_EVENTS_LIMIT: usize = 10_000;
 const MAX_TXS_LIMIT: usize = 200;
+/// Maximum page size of `getLedgers` (Stellar RPC's), and its default.
+const MAX_LEDGERS_LIMIT: usize = 200;
+const DEFAULT_LEDGERS_LIMIT: usize = 5;
 
 /// Dispatches one method call.
 pub fn call(shared: &Shared, method: &str, params: Value) -> Result<Value, RpcError> {
@@ -31,6 +34,7 @@ pub fn call(shared: &Shared, method: &str, params: Value) -> Result<Value, RpcEr
         "getTransaction" => get_transaction(shared, &params),
         "getTransactions" => get_transactions(shared, &params),
         "getEvents" => get_events(shared, &params),
+        "getLedgers" => get_ledgers(shared, &params),
         other => Err(RpcError {
             code: METHOD_NOT_FOUND,
             message: format!("method `{other}` not found"),
@@ -81,8 +85,12 @@ fn get_version_info() -> Value {
 fn get_latest_ledger(shared: &Shared) -> Result<Value, RpcError> {
     let node = lock(shared);
     let seq = node.latest_ledger();
-    let id = crate::keys::sha256(format!("{}:{}", node.passphrase, seq).as_bytes());
-    Ok(json!({"id": hex::encode(id), "protocolVersion": PROTOCOL_VERSION, "sequence": seq}))
+    Ok(json!({
+        "id": hex::encode(node.latest_hash()),
+        "protocolVersion": PROTOCOL_VERSION,
+        "sequence": seq,
+        "closeTime": node.latest_close_time().to_string(),
+    }))
 }
 
 fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, RpcError> {
@@ -265,9 +273,11 @@ fn tx_json(t: &TxRecord) -> Value {
         "envelopeXdr": b64(&t.envelope),
         "resultXdr": b64(&t.result),
         "resultMetaXdr": b64(&t.meta),
+        "diagnosticEventsXdr": t.diagnostics.iter().map(b64).collect::<Vec<_>>(),
         "events": {
             "contractEventsXdr": t.events.iter().map(|op| op.iter().map(b64).collect::<Vec<_>>()).collect::<Vec<_>>(),
-            "transactionEventsXdr": Vec::<String>::new(),
+            "transactionEventsXdr": t.tx_events.iter().map(b64).collect::<Vec<_>>(),
+            "diagnosticEventsXdr": t.diagnostics.iter().map(b64).collect::<Vec<_>>(),
         },
     })
 }
@@ -538,5 +548,68 @@ fn get_events(shared: &Shared, params: &Value) -> Result<Value, RpcError> {
         "oldestLedger": node.oldest_ledger(),
         "oldestLedgerCloseTime": node.close_time_of(node.oldest_ledger()).unwrap_or(0).to_string(),
         "cursor": last_id,
+    }))
+}
+
+fn xdr_format(params: &Value) -> Result<bool, RpcError> {
+    match params.get("xdrFormat").and_then(Value::as_str) {
+        None | Some("") | Some("base64") => Ok(false),
+        Some("json") => Ok(true),
+        Some(other) => Err(RpcError::params(format!(
+            "invalid xdrFormat `{other}`: expected base64 or json"
+        ))),
+    }
+}
+
+fn get_ledgers(shared: &Shared, params: &Value) -> Result<Value, RpcError> {
+    let json_format = xdr_format(params)?;
+    let (cursor, limit) = page(params, MAX_LEDGERS_LIMIT)?;
+    let limit = match params.get("pagination").and_then(|p| p.get("limit")) {
+        None | Some(Value::Null) => DEFAULT_LEDGERS_LIMIT,
+        Some(_) => limit,
+    };
+    let node = lock(shared);
+    let start = match &cursor {
+        Some(c) => {
+            if params.get("startLedger").is_some_and(|v| !v.is_null()) {
+                return Err(RpcError::params(
+                    "give either `startLedger` or `pagination.cursor`, not both",
+                ));
+            }
+            let after: u32 = c.parse().map_err(|_| {
+                RpcError::params("`pagination.cursor` is not a cursor this server issued")
+            })?;
+            after.saturating_add(1).max(node.oldest_ledger())
+        }
+        None => start_ledger(params, &node, &None)?,
+    };
+    let mut ledgers = Vec::new();
+    let mut last = start.saturating_sub(1);
+    for seq in node.ledgers_from(start).take(limit) {
+        let (Some(header), Some(meta)) = (node.header(seq), node.close_meta(seq)) else {
+            continue;
+        };
+        let mut v = json!({
+            "hash": hex::encode(header.hash.0),
+            "sequence": seq,
+            "ledgerCloseTime": header.header.scp_value.close_time.0.to_string(),
+        });
+        if json_format {
+            v["headerJson"] = serde_json::to_value(header).unwrap_or(Value::Null);
+            v["metadataJson"] = serde_json::to_value(&meta).unwrap_or(Value::Null);
+        } else {
+            v["headerXdr"] = json!(b64(header));
+            v["metadataXdr"] = json!(b64(&meta));
+        }
+        ledgers.push(v);
+        last = seq;
+    }
+    Ok(json!({
+        "ledgers": ledgers,
+        "latestLedger": node.latest_ledger(),
+        "latestLedgerCloseTime": node.latest_close_time(),
+        "oldestLedger": node.oldest_ledger(),
+        "oldestLedgerCloseTime": node.close_time_of(node.oldest_ledger()).unwrap_or(0),
+        "cursor": last.to_string(),
     }))
 }

@@ -357,3 +357,87 @@ impl Net {
         })
     }
 }
+
+/// Signs an address-credential authorization entry for `signer`, valid until `expiration`.
+pub fn sign_auth(
+    network_id: [u8; 32],
+    entry: soroban_env_host::xdr::SorobanAuthorizationEntry,
+    signer: &Keypair,
+    expiration: u32,
+) -> soroban_env_host::xdr::SorobanAuthorizationEntry {
+    use soroban_env_host::xdr::{
+        HashIdPreimageSorobanAuthorization, ScMap, ScMapEntry, ScVec, SorobanCredentials,
+    };
+    let SorobanCredentials::Address(mut c) = entry.credentials.clone() else {
+        return entry;
+    };
+    c.signature_expiration_ledger = expiration;
+    let preimage = HashIdPreimage::SorobanAuthorization(HashIdPreimageSorobanAuthorization {
+        network_id: Hash(network_id),
+        nonce: c.nonce,
+        signature_expiration_ledger: expiration,
+        invocation: entry.root_invocation.clone(),
+    });
+    let payload = medimint_devnet::keys::sha256(&preimage.to_xdr(Limits::none()).unwrap());
+    let sig = signer.sign(&payload);
+    let sym = |s: &str| ScVal::Symbol(ScSymbol(s.try_into().unwrap()));
+    c.signature = ScVal::Vec(Some(ScVec(
+        vec![ScVal::Map(Some(ScMap(
+            vec![
+                ScMapEntry {
+                    key: sym("public_key"),
+                    val: ScVal::Bytes(signer.public_key().to_vec().try_into().unwrap()),
+                },
+                ScMapEntry {
+                    key: sym("signature"),
+                    val: ScVal::Bytes(sig.to_vec().try_into().unwrap()),
+                },
+            ]
+            .try_into()
+            .unwrap(),
+        )))]
+        .try_into()
+        .unwrap(),
+    )));
+    soroban_env_host::xdr::SorobanAuthorizationEntry {
+        credentials: SorobanCredentials::Address(c),
+        root_invocation: entry.root_invocation,
+    }
+}
+
+impl Net {
+    /// Simulates `draft` (whose operation carries `auth`, or none to record it) and returns
+    /// the assembled, signed envelope with `seq` and the simulation's resources.
+    pub fn assemble_with(
+        &self,
+        source: &Keypair,
+        seq: i64,
+        host_function: HostFunction,
+        auth: Vec<soroban_env_host::xdr::SorobanAuthorizationEntry>,
+    ) -> TransactionEnvelope {
+        let body = |auth: Vec<_>| {
+            OperationBody::InvokeHostFunction(InvokeHostFunctionOp {
+                host_function: host_function.clone(),
+                auth: auth.try_into().unwrap(),
+            })
+        };
+        let draft = sign(
+            self.network_id,
+            tx(source, seq, BASE_FEE, vec![op(body(auth.clone()))]),
+            &[source],
+        );
+        let sim = self
+            .block(self.client.simulate_transaction_envelope(&draft, None))
+            .unwrap();
+        assert!(sim.error.is_none(), "{:?}", sim.error);
+        let data = sim.transaction_data().unwrap();
+        let mut t = tx(
+            source,
+            seq,
+            BASE_FEE + data.resource_fee as u32,
+            vec![op(body(auth))],
+        );
+        t.ext = TransactionExt::V1(data);
+        sign(self.network_id, t, &[source])
+    }
+}
