@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use medimint_ingest::SdkSealer;
 use medimint_ingest::{Chain, Ingest, IngestConfig, IngestError, IssuerStatus, Outcome, Proposal};
 use medimint_sdk::keys::Keypair;
-use medimint_stack::SdkSealer;
 use medimint_storage::{AppDb, LocalDirStore, ObjectStore, SqliteDb};
 use serde::{Deserialize, Serialize};
 

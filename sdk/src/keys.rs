@@ -104,6 +104,15 @@ impl fmt::Debug for Seed {
     }
 }
 
+/// HD index of the platform's sponsor account (pays every fee and reserve). Operator keys
+/// sit at the top of the index range; custodial users and issuers count up from 0, so the
+/// two never meet.
+pub const SPONSOR_INDEX: u32 = 0x7FFF_FFFF;
+/// HD index of the suite's admin (deployer of the contracts; their ids follow from it).
+pub const ADMIN_INDEX: u32 = 0x7FFF_FFFE;
+/// HD index of channel account 0; channel `k` is `CHANNEL_BASE_INDEX + k`.
+pub const CHANNEL_BASE_INDEX: u32 = 0x7FFF_FF00;
+
 /// The SEP-0005 account key `m/44'/148'/index'` of `seed`.
 pub fn derive_keypair(seed: &Seed, index: u32) -> Result<Keypair, KeyError> {
     if index >= 1 << 31 {

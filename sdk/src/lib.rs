@@ -9,6 +9,8 @@
 //!   Stellar address with HPKE.
 //! - [`cid`]: CIDv1 content addresses of stored objects.
 //! - [`chain`]: Stellar transactions, the RPC client, contract clients, the relayer.
+//! - [`operators`]: the sponsor and channel accounts derived from the seed, and the relayer
+//!   over them.
 //! - [`storage`]: object storage and the application database, with their adapters.
 //!
 //! The byte formats are specified in `docs/formats.md`; key handling in `docs/keys.md`.
@@ -16,6 +18,7 @@
 pub mod cid;
 pub mod crypto;
 pub mod keys;
+pub mod operators;
 pub mod strkey;
 pub mod vault;
 

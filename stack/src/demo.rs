@@ -1,7 +1,7 @@
 //! `medimint demo`: the whole mission on one machine, from nothing. Starts an in-process
 //! devnet, funds the sponsor and channel accounts, deploys the suite, registers a demo
 //! issuer, generates a small two-series study, releases it to a new patient through the
-//! real ingest pipeline (local directory store, SQLite, [`SdkSealer`], [`StackChain`]), and
+//! real ingest pipeline (local directory store, SQLite, [`SdkSealer`], [`RelayerChain`]), and
 //! then: the patient approves, shares with a doctor as Viewer until a date, the doctor
 //! downloads, decrypts and verifies, the patient revokes, the doctor is refused, and the
 //! audit trail is read back from chain events. Every step checks its outcome; the first
@@ -23,11 +23,11 @@ use medimint_sdk::keys::{Keypair, Mnemonic};
 use medimint_storage::{AppDb, LocalDirStore, ObjectStore, SqliteDb};
 use serde::Serialize;
 
-use crate::chain::StackChain;
 use crate::deploy::{deploy_suite, suite_policy, Deployment, SuitePlan};
 use crate::dicom_gen::{generate_study, SyntheticPatient};
-use crate::sealer::SdkSealer;
 pub use crate::trail::TrailEntry;
+use medimint_ingest::RelayerChain;
+use medimint_ingest::SdkSealer;
 
 mod download;
 mod run;
@@ -399,7 +399,7 @@ async fn with_devnet(
 
     // The platform seed: custodial keys of the issuer and the patients.
     let seed = Arc::new(Mnemonic::generate().to_seed(""));
-    let (chain, issuer) = StackChain::new(
+    let (chain, issuer) = RelayerChain::new(
         relayer.clone(),
         rpc.clone(),
         seed.clone(),

@@ -6,36 +6,17 @@
 use std::path::Path;
 
 use medimint_chain::scval::arg;
-use medimint_chain::{tx, Network, Policy, Relayer, Signer};
+pub use medimint_chain::suite::{
+    suite_policy, SuitePlan, ISSUER_REGISTRY_FUNCTIONS, STUDY_TOKEN_FUNCTIONS,
+};
+use medimint_chain::suite::{ISSUER_REGISTRY_SALT, REGISTRY_SALT, STUDY_TOKEN_SALT};
+use medimint_chain::{tx, Relayer, Signer};
 use serde::{Deserialize, Serialize};
 use stellar_xdr::ScVal;
-
-/// Salt labels of the suite's contracts.
-const ISSUER_REGISTRY_SALT: &[u8] = b"medimint/issuer-registry/v1";
-const STUDY_TOKEN_SALT: &[u8] = b"medimint/study-token/v1";
-const REGISTRY_SALT: &[u8] = b"medimint/registry/v1";
 
 /// The study token's name and symbol.
 const TOKEN_NAME: &str = "MediMint Study";
 const TOKEN_SYMBOL: &str = "MMS";
-
-/// Functions of the issuer registry the relayer pays for.
-pub const ISSUER_REGISTRY_FUNCTIONS: &[&str] = &[
-    "add_issuer",
-    "suspend_issuer",
-    "reinstate_issuer",
-    "remove_issuer",
-];
-/// Functions of the study token the relayer pays for.
-pub const STUDY_TOKEN_FUNCTIONS: &[&str] = &[
-    "propose_release",
-    "approve_release",
-    "reject_release",
-    "mint",
-    "grant",
-    "revoke",
-    "record_access",
-];
 
 /// A deployment went wrong; names the step.
 #[derive(Debug, thiserror::Error)]
@@ -110,45 +91,6 @@ impl Deployment {
         let bytes = std::fs::read(path).map_err(|e| file_err(e.to_string()))?;
         serde_json::from_slice(&bytes).map_err(|e| file_err(e.to_string()))
     }
-}
-
-/// The contract ids a deployment by `admin` on `network` will have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SuitePlan {
-    /// The issuer registry's id.
-    pub issuer_registry: String,
-    /// The study token's id.
-    pub study_token: String,
-    /// The suite registry's id.
-    pub registry: String,
-}
-
-impl SuitePlan {
-    /// Computes the ids.
-    ///
-    /// # Errors
-    /// An invalid admin address.
-    pub fn new(network: &Network, admin: &str) -> Result<Self, medimint_chain::Error> {
-        Ok(Self {
-            issuer_registry: tx::contract_address(network, admin, tx::salt(ISSUER_REGISTRY_SALT))?,
-            study_token: tx::contract_address(network, admin, tx::salt(STUDY_TOKEN_SALT))?,
-            registry: tx::contract_address(network, admin, tx::salt(REGISTRY_SALT))?,
-        })
-    }
-}
-
-/// The relayer policy for the suite: its state-changing functions, deployments allowed
-/// when `allow_deploy` (admin tooling only).
-pub fn suite_policy(plan: &SuitePlan, allow_deploy: bool) -> Policy {
-    // Fee caps: 500 XLM per transaction (WASM uploads cost ~130 XLM at mainnet's
-    // settings), 10,000 XLM per user a day.
-    let mut policy = Policy::new(5_000_000_000, 100_000_000_000)
-        .allow(&plan.issuer_registry, ISSUER_REGISTRY_FUNCTIONS)
-        .allow(&plan.study_token, STUDY_TOKEN_FUNCTIONS);
-    if allow_deploy {
-        policy = policy.with_deploy();
-    }
-    policy
 }
 
 /// Deploys whatever of the suite is missing, as `admin`, through `relayer` (whose policy

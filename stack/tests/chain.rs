@@ -7,7 +7,7 @@ use medimint_chain::clients::{IssuerKind, IssuerProfile, IssuerRegistry, StudyTo
 use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, Signer, StellarRpc};
 use medimint_ingest::{Chain, IssuerStatus, Proposal};
 use medimint_sdk::keys::{Keypair, Mnemonic};
-use medimint_stack::{deploy_suite, suite_policy, Deployment, StackChain, SuitePlan};
+use medimint_stack::{deploy_suite, suite_policy, Deployment, RelayerChain, SuitePlan};
 
 fn signer(k: &Keypair) -> Arc<dyn Signer> {
     Arc::new(k.signing_key().clone())
@@ -92,7 +92,7 @@ fn deploy_and_chain_adapter_on_the_devnet() {
 
         // The adapter.
         let seed = Arc::new(Mnemonic::generate().to_seed(""));
-        let (chain, issuer) = StackChain::new(
+        let (chain, issuer) = RelayerChain::new(
             relayer.clone(),
             rpc.clone(),
             seed,

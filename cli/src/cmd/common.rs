@@ -1,7 +1,7 @@
 //! What the platform commands share: the configuration options, the runtime, progress on
 //! stderr and `--json` output.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use medimint_stack::{Config, Platform};
@@ -38,17 +38,29 @@ pub async fn open(global: &Global, create_seed: bool) -> anyhow::Result<Platform
     Ok(Platform::open(global.load()?, create_seed).await?)
 }
 
-/// A progress callback: `label [done/total]` rewritten in place on a terminal's stderr,
-/// nothing when stderr is not a terminal or `--json` is given.
+/// A progress callback drawing a bar (`label [=====>    ] done/total eta`) on stderr when it
+/// is a terminal; nothing when it is not or `--json` is given.
 pub fn progress(global: &Global, label: &'static str) -> impl FnMut(usize, usize) {
     let show = !global.json && std::io::stderr().is_terminal();
+    let mut bar: Option<indicatif::ProgressBar> = None;
     move |done, total| {
-        if show {
-            let mut err = std::io::stderr();
-            let _ = write!(err, "\r{label} [{done}/{total}]");
-            if done == total {
-                let _ = writeln!(err);
+        if !show {
+            return;
+        }
+        let bar = bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:32}] {pos}/{len} {elapsed_precise} (eta {eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
             }
+            bar.set_message(label);
+            bar
+        });
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done >= total {
+            bar.finish();
         }
     }
 }

@@ -1,18 +1,26 @@
 //! medimint-ingest: the release pipeline. A PACS export lands in
 //! `inbox/<issuer>/<release-id>/`; its `release.json`, written last, triggers
 //! [`Ingest::process`], which validates every file against the manifest, hashes it, encrypts
-//! it, stores it with the metadata object and proposes the release on chain. No Lambda types
-//! here: `main.rs` adapts S3 and SQS events to [`Ingest::process`], and the local stack calls
-//! it from a watched directory.
+//! it, stores it with the metadata object and proposes the release on chain.
+//!
+//! The production adapters are here too: [`SdkSealer`] (medimint-sdk's crypto) and
+//! [`RelayerChain`] (the suite through the fee-sponsoring relayer). [`notification`] turns S3
+//! and SQS notifications into calls of [`Ingest::process`] and [`production`] assembles the
+//! pipeline from the Lambda's environment; `main.rs` only connects the two to the Lambda
+//! runtime. The local stack calls the same library from a watched directory.
 
 pub mod checksum;
 pub mod header;
 pub mod layout;
 pub mod manifest;
+pub mod notification;
 pub mod pipeline;
+pub mod production;
+pub mod relayer_chain;
 pub mod report;
 pub mod retry;
 mod scan;
+pub mod sealer;
 pub mod summary;
 pub mod traits;
 pub mod validate;
@@ -21,8 +29,12 @@ pub use checksum::{checksum_root, verify, FileChecksum, PresentedFile, Verificat
 pub use header::{read_file, HeaderError, HeaderFields};
 pub use layout::{decode_s3_key, parse_manifest_key, ReleaseRef};
 pub use manifest::{parse_manifest, Manifest};
+pub use notification::{handle_notification, manifest_keys, NotificationError};
 pub use pipeline::{Ingest, IngestConfig, Outcome};
+pub use production::{ProductionConfig, ProductionError};
+pub use relayer_chain::RelayerChain;
 pub use report::{Problem, ProblemCode, Report};
+pub use sealer::SdkSealer;
 pub use traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
 
 /// A failure the caller should retry (storage, database, chain or relayer unavailable), or

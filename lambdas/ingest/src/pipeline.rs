@@ -146,6 +146,10 @@ impl Ingest {
             match rel.status {
                 ReleaseStatus::Confirmed => return Ok(released(rel)),
                 ReleaseStatus::Rejected => return self.finish_rejection(release, rel).await,
+                // Validated, stored and on chain: only removing the upload is left (an
+                // attempt that stopped while removing it left a partial upload that must not
+                // be validated again).
+                ReleaseStatus::Proposed => return self.confirm(release, rel.clone()).await,
                 _ => {}
             }
         }
@@ -164,16 +168,10 @@ impl Ingest {
             Err(e) => return Err(IngestError::storage("reading release.json")(e)),
         };
         let Some(manifest_bytes) = manifest_bytes else {
-            return match existing {
-                // The manifest goes last when the upload is removed: finish that.
-                Some(rel) if rel.status == ReleaseStatus::Proposed => {
-                    self.confirm(release, rel).await
-                }
-                _ => Err(IngestError::NotARelease(format!(
-                    "{} does not exist",
-                    release.manifest_key()
-                ))),
-            };
+            return Err(IngestError::NotARelease(format!(
+                "{} does not exist",
+                release.manifest_key()
+            )));
         };
         let rel = self
             .db
@@ -571,6 +569,24 @@ impl Ingest {
         problems: Vec<Problem>,
         files_examined: usize,
     ) -> Result<Outcome, IngestError> {
+        // Another delivery may have finished this release while this one examined what it
+        // left (a confirmed release's upload is gone, which reads as an empty release): then
+        // resume from its record instead of reporting problems that are not there.
+        self.ensure_unchanged(release, &rel).await?;
+        if matches!(
+            rel.status,
+            ReleaseStatus::Processing | ReleaseStatus::Stored | ReleaseStatus::Proposed
+        ) {
+            // This release passed validation before; what fails now is an upload being
+            // consumed by the delivery that holds it. Its record decides, not this view.
+            return Err(IngestError::Conflict {
+                step: "rejecting the release",
+                message: format!(
+                    "the release is {} and its upload is being removed",
+                    rel.status.as_str()
+                ),
+            });
+        }
         let report = Report::new(
             &release.issuer,
             &release.release_id,
@@ -593,13 +609,27 @@ impl Ingest {
         next.updated_at = now();
         let rel = match self.db.update_release(&next).await {
             Ok(r) => r,
-            // Another invocation got there first; its record stands.
-            Err(StorageError::Conflict(_)) => self
-                .db
-                .get_release(&release.issuer, &release.release_id)
-                .await
-                .map_err(IngestError::storage("reading the release"))?
-                .unwrap_or(next),
+            // Another invocation got there first; its record stands. If it rejected too,
+            // finish that rejection; otherwise take back this report and resume.
+            Err(StorageError::Conflict(message)) => {
+                let current = self
+                    .db
+                    .get_release(&release.issuer, &release.release_id)
+                    .await
+                    .map_err(IngestError::storage("reading the release"))?;
+                match current {
+                    Some(r) if r.status == ReleaseStatus::Rejected => r,
+                    _ => {
+                        for key in [format!("{q}report.json"), format!("{q}report.txt")] {
+                            let _ = self.store.delete(&key).await;
+                        }
+                        return Err(IngestError::Conflict {
+                            step: "recording the rejection",
+                            message,
+                        });
+                    }
+                }
+            }
             Err(e) => return Err(IngestError::storage("recording the rejection")(e)),
         };
         tracing::warn!(
@@ -610,6 +640,26 @@ impl Ingest {
             "release rejected"
         );
         self.finish_rejection(release, &rel).await
+    }
+
+    /// [`IngestError::Conflict`] if the release's record moved on since `rel` was read.
+    async fn ensure_unchanged(
+        &self,
+        release: &ReleaseRef,
+        rel: &Release,
+    ) -> Result<(), IngestError> {
+        let current = self
+            .db
+            .get_release(&release.issuer, &release.release_id)
+            .await
+            .map_err(IngestError::storage("reading the release"))?;
+        match current {
+            Some(c) if c.version != rel.version => Err(IngestError::Conflict {
+                step: "rejecting the release",
+                message: format!("the release is now {}", c.status.as_str()),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Moves what is left of the upload to `quarantine/` (manifest last) and returns the

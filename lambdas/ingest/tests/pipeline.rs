@@ -770,6 +770,46 @@ async fn an_interrupted_rejection_is_finished_by_the_next_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_cleanup_is_finished_not_validated_again() {
+    // An attempt proposed the release on chain and stopped while removing the upload: some
+    // files are gone, the manifest is still there. The next delivery must finish the
+    // removal and give the same token, not examine what is left and reject it.
+    let e = env().await;
+    let files = generated_study(&ct(), 1, 3);
+    upload(
+        &*e.store,
+        ISSUER,
+        "r1",
+        &files,
+        &manifest_for(&files, &JANE),
+    )
+    .await;
+    let first = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap();
+    let mut record = e.db.get_release(ISSUER, "r1").await.unwrap().unwrap();
+    assert_eq!(record.status, ReleaseStatus::Confirmed);
+    // Back to the state of the interrupted removal: one file and the manifest remain.
+    upload(
+        &*e.store,
+        ISSUER,
+        "r1",
+        &files[..1],
+        &manifest_for(&files, &JANE),
+    )
+    .await;
+    record.status = ReleaseStatus::Proposed;
+    e.db.update_release(&record).await.unwrap();
+
+    let second = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap();
+    assert_eq!(first, second);
+    assert!(matches!(second, Outcome::Released { .. }), "{second:?}");
+    assert!(keys(&*e.store, "inbox/").await.is_empty());
+    assert!(keys(&*e.store, "quarantine/").await.is_empty());
+    assert_eq!(e.chain.tokens.lock().unwrap().len(), 1);
+    let record = e.db.get_release(ISSUER, "r1").await.unwrap().unwrap();
+    assert_eq!(record.status, ReleaseStatus::Confirmed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releases_through_s3_and_dynamodb_on_moto() {
     use medimint_storage::{DynamoDb, S3Store};
     use medimint_testkit::{MotoServer, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};

@@ -7,7 +7,8 @@
 //! - [`outcome`] polls a transaction to its final state and decodes what it returned;
 //! - [`scval`] converts contract arguments, return values and events;
 //! - [`relayer`] submits on users' behalf through channel accounts and a fee sponsor;
-//! - [`clients`] are typed clients of the suite's contracts (study-token so far).
+//! - [`clients`] are typed clients of the suite's contracts;
+//! - [`suite`] computes the suite's contract ids and the relayer policies over them.
 //!
 //! See `docs/chain.md` for how the relayer works and fails.
 
@@ -22,6 +23,7 @@ pub mod relayer;
 pub mod rpc;
 pub mod scval;
 pub mod signer;
+pub mod suite;
 pub mod tx;
 
 pub use error::{Error, Result};

@@ -15,8 +15,9 @@ mod ops;
 use std::sync::Arc;
 use std::time::Duration;
 
-use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, Signer, StellarRpc};
+use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, StellarRpc};
 use medimint_sdk::keys::{derive_keypair, Keypair, Mnemonic, Seed};
+use medimint_sdk::operators::operator_relayer;
 use medimint_sdk::vault::{EnvVault, FileVault, SecretsManagerVault, Vault};
 use medimint_storage::{AppDb, DynamoDb, LocalDirStore, ObjectStore, S3Store, SqliteDb};
 
@@ -27,12 +28,7 @@ pub use ops::{
 
 use crate::deploy::{suite_policy, Deployment, SuitePlan};
 
-/// HD index of the sponsor (pays every fee and reserve).
-pub const SPONSOR_INDEX: u32 = 0x7FFF_FFFF;
-/// HD index of the suite's admin.
-pub const ADMIN_INDEX: u32 = 0x7FFF_FFFE;
-/// HD index of channel account 0; channel `k` is `CHANNEL_BASE_INDEX + k`.
-pub const CHANNEL_BASE_INDEX: u32 = 0x7FFF_FF00;
+pub use medimint_sdk::keys::{ADMIN_INDEX, CHANNEL_BASE_INDEX, SPONSOR_INDEX};
 /// XLM (in stroops) each operator account starts with on a network with a funder.
 const OPERATOR_BALANCE: i64 = 10_000 * 10_000_000;
 
@@ -209,10 +205,6 @@ async fn open_db(config: &Config) -> Result<Arc<dyn AppDb>, PlatformError> {
     Ok(db)
 }
 
-fn signer(k: &Keypair) -> Arc<dyn Signer> {
-    Arc::new(k.signing_key().clone())
-}
-
 impl Platform {
     /// Opens the platform: reads the seed (creating the seed file first if `create_seed`),
     /// connects to the RPC and checks its network, opens storage and the database.
@@ -244,18 +236,12 @@ impl Platform {
             derive_keypair(&seed, ADMIN_INDEX).map_err(|e| PlatformError::Seed(e.to_string()))?;
         let plan =
             SuitePlan::new(&network, &admin.address()).map_err(chain("planning the suite"))?;
-        let sponsor =
-            derive_keypair(&seed, SPONSOR_INDEX).map_err(|e| PlatformError::Seed(e.to_string()))?;
-        let channels = (0..config.relayer.channels)
-            .map(|k| derive_keypair(&seed, CHANNEL_BASE_INDEX + k).map(|kp| signer(&kp)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| PlatformError::Seed(e.to_string()))?;
         let relayer = Arc::new(
-            Relayer::new(
+            operator_relayer(
+                &seed,
                 rpc.clone(),
                 network,
-                signer(&sponsor),
-                channels,
+                config.relayer.channels,
                 suite_policy(&plan, true),
                 RelayerConfig {
                     backoff: Backoff {
@@ -266,7 +252,7 @@ impl Platform {
                     ..RelayerConfig::default()
                 },
             )
-            .map_err(chain("starting the relayer"))?,
+            .map_err(|e| PlatformError::Seed(e.to_string()))?,
         );
         let store = open_store(&config).await?;
         let db = open_db(&config).await?;

@@ -24,7 +24,7 @@ use super::{chain, storage, Platform, PlatformError};
 use crate::deploy::{deploy_suite, Deployment};
 use crate::study::{open_study, share_key, MetaFile};
 use crate::trail::{read_trail, TrailEntry};
-use crate::{SdkSealer, StackChain};
+use crate::{RelayerChain, SdkSealer};
 
 /// Ledgers of history asked of `getEvents` (a day of 5 s ledgers, the RPC's usual window).
 const HISTORY_LEDGERS: u32 = 17_280;
@@ -478,9 +478,9 @@ impl Platform {
     }
 
     /// The pipeline's chain adapter over this platform's relayer and deployment.
-    fn chain_adapter(&self) -> Result<StackChain, PlatformError> {
+    fn chain_adapter(&self) -> Result<RelayerChain, PlatformError> {
         let d = self.deployment()?;
-        Ok(StackChain::new(
+        Ok(RelayerChain::new(
             self.relayer.clone(),
             self.rpc.clone(),
             self.seed.clone(),
@@ -500,8 +500,22 @@ impl Platform {
     pub async fn release(
         &self,
         spec: &ReleaseSpec,
-        mut progress: impl FnMut(usize, usize),
+        progress: impl FnMut(usize, usize),
     ) -> Result<Outcome, PlatformError> {
+        let release = self.upload(spec, progress).await?;
+        self.process(&release).await
+    }
+
+    /// Uploads files into the inbox as a PACS export would (files first, `release.json`
+    /// last) without processing them: what triggers the ingest function in production.
+    ///
+    /// # Errors
+    /// Unreadable files, storage failures.
+    pub async fn upload(
+        &self,
+        spec: &ReleaseSpec,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<ReleaseRef, PlatformError> {
         let files = collect_files(&spec.paths)?;
         let release = ReleaseRef {
             issuer: spec.issuer.clone(),
@@ -534,7 +548,7 @@ impl Platform {
             .put_bytes(&release.manifest_key(), Bytes::from(manifest))
             .await
             .map_err(storage("uploading release.json"))?;
-        self.process(&release).await
+        Ok(release)
     }
 
     /// Runs the release pipeline on an uploaded release, retrying transient failures with

@@ -42,6 +42,10 @@ pub struct RelayerConfig {
     pub send_attempts: u32,
     /// How many times to rebuild after txBAD_SEQ or txINSUFFICIENT_FEE.
     pub rebuilds: u32,
+    /// How many times to simulate again and resubmit after the transaction failed with
+    /// `INVOKE_HOST_FUNCTION_RESOURCE_LIMIT_EXCEEDED` because what it writes grew after its
+    /// simulation (each costs the failed transaction's fee).
+    pub resimulations: u32,
 }
 
 impl Default for RelayerConfig {
@@ -53,6 +57,7 @@ impl Default for RelayerConfig {
             backoff: Backoff::default(),
             send_attempts: 5,
             rebuilds: 3,
+            resimulations: 8,
         }
     }
 }
@@ -88,6 +93,13 @@ impl std::fmt::Debug for Relayer {
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a failed transaction's result says its declared resources no longer covered
+/// what it did (`result_code` spells the operation result as `invokeHostFunction
+/// ResourceLimitExceeded`).
+fn is_footprint_outgrown(code: &str) -> bool {
+    code.contains("invokeHostFunction ResourceLimitExceeded")
 }
 
 fn unix_now() -> u64 {
@@ -339,6 +351,7 @@ impl Relayer {
     ) -> Result<Landed> {
         let mut rate = self.config.inclusion_fee.max(BASE_FEE);
         let mut rebuilds = 0;
+        let mut resimulations = 0;
         loop {
             let seq = match channel.seq {
                 Some(s) => s,
@@ -400,6 +413,15 @@ impl Relayer {
                 Err(Error::Failed { hash, code }) => {
                     // Applied and failed: the sequence is consumed and the fee was paid.
                     channel.seq = Some(seq + 1);
+                    settle(fee);
+                    // The state grew between simulation and apply (another transaction in
+                    // the same ledger wrote the same entry, e.g. a patient's pending list):
+                    // nothing was applied, so simulating again against the new state and
+                    // resubmitting cannot do the work twice.
+                    if is_footprint_outgrown(&code) && resimulations < self.config.resimulations {
+                        resimulations += 1;
+                        continue;
+                    }
                     return Err(Error::Failed { hash, code });
                 }
                 Err(e @ Error::TryAgainLater { .. }) => {

@@ -6,17 +6,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::{Chain, IngestError, IssuerStatus, Proposal};
 use async_trait::async_trait;
 use medimint_chain::clients::{IssuerRegistry, Release, StudyToken};
 use medimint_chain::scval::arg;
 use medimint_chain::{Relayer, Rpc};
-use medimint_ingest::{Chain, IngestError, IssuerStatus, Proposal};
 use medimint_sdk::keys::{derive_keypair, Keypair, Seed};
 use medimint_storage::AppDb;
 use stellar_xdr::ScVal;
 
 /// The chain through the relayer, over the suite at `issuer_registry` / `study_token`.
-pub struct StackChain {
+pub struct RelayerChain {
     relayer: Arc<Relayer>,
     rpc: Arc<dyn Rpc>,
     seed: Arc<Seed>,
@@ -35,7 +35,7 @@ fn transient(step: &'static str, e: impl std::fmt::Display) -> IngestError {
     }
 }
 
-impl StackChain {
+impl RelayerChain {
     /// The adapter over a relayer (whose policy allows the suite's functions).
     pub fn new(
         relayer: Arc<Relayer>,
@@ -122,7 +122,7 @@ fn issuer_status_name(v: &ScVal) -> Option<String> {
 }
 
 #[async_trait]
-impl Chain for StackChain {
+impl Chain for RelayerChain {
     async fn issuer_status(&self, issuer: &str) -> Result<IssuerStatus, IngestError> {
         let registry = IssuerRegistry::new(&self.relayer, self.issuer_registry.clone());
         if registry

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use medimint_ingest::{IngestError, Sealer, StudySeal};
+use crate::{IngestError, Sealer, StudySeal};
 use medimint_sdk::crypto::{encrypt, encrypt_async, seal_key, StudyKey};
 use medimint_storage::ObjectReader;
 use tokio::io::{AsyncRead, DuplexStream, ReadBuf};

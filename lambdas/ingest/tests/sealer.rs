@@ -5,10 +5,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use medimint_ingest::SdkSealer;
 use medimint_ingest::Sealer;
 use medimint_sdk::crypto::{decrypt, open_key};
 use medimint_sdk::keys::Keypair;
-use medimint_stack::SdkSealer;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 fn plaintext(n: usize) -> Vec<u8> {
