@@ -207,6 +207,47 @@ fn transaction_meta_carries_events_ttl_and_fee_changes() {
     assert!(amount(1) < 0);
     assert_eq!(amount(0) + amount(1), fee_charged as i128);
     assert_eq!(r.events.transaction_events.len(), 2);
+    // The same transaction with `xdrFormat: "json"`, through getTransactions and
+    // getTransaction: the XDR's JSON form in the `…Json` fields.
+    let listed = rpc_raw(
+        &n,
+        "getTransactions",
+        serde_json::json!({"startLedger": r.ledger.unwrap(), "xdrFormat": "json"}),
+    );
+    let t = &listed["result"]["transactions"][0];
+    assert_eq!(t["ledger"], r.ledger.unwrap(), "{listed}");
+    assert!(t.get("envelopeXdr").is_none(), "{t}");
+    assert!(t["envelopeJson"]["tx"]["tx"].is_object(), "{t}");
+    let charged = t["resultJson"]["fee_charged"].to_string();
+    assert_eq!(charged.trim_matches('"'), fee_charged.to_string(), "{t}");
+    assert!(t["resultMetaJson"]["v4"].is_object(), "{t}");
+    assert_eq!(
+        t["events"]["contractEventsJson"][0]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        t["events"]["transactionEventsJson"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let one = rpc_raw(
+        &n,
+        "getTransaction",
+        serde_json::json!({"hash": t["txHash"], "xdrFormat": "json"}),
+    );
+    assert_eq!(one["result"]["envelopeJson"], t["envelopeJson"], "{one}");
+    assert_eq!(one["result"]["resultMetaJson"], t["resultMetaJson"]);
+    let bad = rpc_raw(
+        &n,
+        "getTransaction",
+        serde_json::json!({"hash": t["txHash"], "xdrFormat": "yaml"}),
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
     // The ledger's close meta holds the fee charge and the refund as balance changes.
     let ledger = r.ledger.unwrap();
     let page = n

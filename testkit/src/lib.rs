@@ -28,7 +28,9 @@ impl MotoServer {
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         while Instant::now() < deadline {
-            if TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200)).is_ok() {
+            // Ready means answering HTTP, not only accepting: under load the server has been
+            // seen to accept and then reset the first connection.
+            if answers_http(&addr) {
                 return Ok(Self { child, port });
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -76,6 +78,22 @@ fn spawn_moto(port: u16) -> Result<Child, String> {
     module
         .spawn()
         .map_err(|e| format!("cannot start moto's server ({e}); run `pip install 'moto[server]'`"))
+}
+
+/// Whether an HTTP request to `addr` gets an HTTP response.
+fn answers_http(addr: &SocketAddrV4) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect_timeout(&(*addr).into(), Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 7];
+    s.read_exact(&mut head).is_ok() && &head == b"HTTP/1."
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

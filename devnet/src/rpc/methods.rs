@@ -262,34 +262,53 @@ fn send_transaction(shared: &Shared, params: &Value) -> Result<Value, RpcError> 
     Ok(out)
 }
 
-fn tx_json(t: &TxRecord) -> Value {
-    json!({
+/// A transaction as `getTransaction(s)` serve it: XDR as base64 (`…Xdr` fields), or with
+/// `xdrFormat: "json"` as the XDR's JSON form (`…Json` fields), as Stellar RPC does.
+fn tx_json(t: &TxRecord, json_format: bool) -> Value {
+    let mut out = json!({
         "status": if t.success { "SUCCESS" } else { "FAILED" },
         "txHash": t.hash,
         "ledger": t.ledger,
         "createdAt": t.created_at.to_string(),
         "applicationOrder": t.application_order,
         "feeBump": t.fee_bump,
-        "envelopeXdr": b64(&t.envelope),
-        "resultXdr": b64(&t.result),
-        "resultMetaXdr": b64(&t.meta),
-        "diagnosticEventsXdr": t.diagnostics.iter().map(b64).collect::<Vec<_>>(),
-        "events": {
+    });
+    if json_format {
+        fn js<T: serde::Serialize>(v: &T) -> Value {
+            serde_json::to_value(v).unwrap_or(Value::Null)
+        }
+        out["envelopeJson"] = js(&t.envelope);
+        out["resultJson"] = js(&t.result);
+        out["resultMetaJson"] = js(&t.meta);
+        out["diagnosticEventsJson"] = t.diagnostics.iter().map(js).collect();
+        out["events"] = json!({
+            "contractEventsJson": t.events.iter().map(|op| op.iter().map(js).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "transactionEventsJson": t.tx_events.iter().map(js).collect::<Vec<_>>(),
+            "diagnosticEventsJson": t.diagnostics.iter().map(js).collect::<Vec<_>>(),
+        });
+    } else {
+        out["envelopeXdr"] = json!(b64(&t.envelope));
+        out["resultXdr"] = json!(b64(&t.result));
+        out["resultMetaXdr"] = json!(b64(&t.meta));
+        out["diagnosticEventsXdr"] = json!(t.diagnostics.iter().map(b64).collect::<Vec<_>>());
+        out["events"] = json!({
             "contractEventsXdr": t.events.iter().map(|op| op.iter().map(b64).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "transactionEventsXdr": t.tx_events.iter().map(b64).collect::<Vec<_>>(),
             "diagnosticEventsXdr": t.diagnostics.iter().map(b64).collect::<Vec<_>>(),
-        },
-    })
+        });
+    }
+    out
 }
 
 fn get_transaction(shared: &Shared, params: &Value) -> Result<Value, RpcError> {
+    let json_format = xdr_format(params)?;
     let hash = str_param(params, "hash")?.to_ascii_lowercase();
     if hash.len() != 64 || hex::decode(&hash).is_err() {
         return Err(RpcError::params("`hash` must be 64 hex characters"));
     }
     let node = lock(shared);
     let mut out = match node.transaction(&hash) {
-        Some(t) => tx_json(t),
+        Some(t) => tx_json(t, json_format),
         None => json!({"status": "NOT_FOUND", "txHash": hash}),
     };
     out["latestLedger"] = json!(node.latest_ledger());
@@ -355,6 +374,7 @@ fn start_ledger(
 }
 
 fn get_transactions(shared: &Shared, params: &Value) -> Result<Value, RpcError> {
+    let json_format = xdr_format(params)?;
     let (cursor, limit) = page(params, MAX_TXS_LIMIT)?;
     let node = lock(shared);
     let start = start_ledger(params, &node, &cursor)?;
@@ -374,7 +394,7 @@ fn get_transactions(shared: &Shared, params: &Value) -> Result<Value, RpcError> 
         .map(|t| toid(t.ledger, t.application_order))
         .unwrap_or(after);
     Ok(json!({
-        "transactions": txs.iter().map(|t| tx_json(t)).collect::<Vec<_>>(),
+        "transactions": txs.iter().map(|t| tx_json(t, json_format)).collect::<Vec<_>>(),
         "latestLedger": node.latest_ledger(),
         "latestLedgerCloseTimestamp": node.latest_close_time(),
         "oldestLedger": node.oldest_ledger(),

@@ -130,6 +130,9 @@ pub async fn read_file(
     let mut head = Vec::with_capacity((64 * 1024).min(max_header_bytes));
     let mut chunk = vec![0u8; CHUNK];
     let mut size = 0u64;
+    // Keep bytes only until the header is whole (the pixel data's element header is in the
+    // buffer): a multi-frame file would otherwise fill the buffer to its cap with pixels.
+    let mut head_complete = false;
     loop {
         let n = reader.read(&mut chunk).await?;
         if n == 0 {
@@ -137,8 +140,13 @@ pub async fn read_file(
         }
         hasher.update(&chunk[..n]);
         size += n as u64;
-        let room = max_header_bytes - head.len();
-        head.extend_from_slice(&chunk[..n.min(room)]);
+        if !head_complete {
+            let room = max_header_bytes - head.len();
+            head.extend_from_slice(&chunk[..n.min(room)]);
+            // The file's size is not known yet; an unbounded one only defers the size
+            // checks to `parse_header`, which repeats the scan with the real size.
+            head_complete = head.len() >= max_header_bytes || scan(&head, u64::MAX).is_ok();
+        }
     }
     let digest = FileDigest {
         sha256: hasher.finalize().into(),

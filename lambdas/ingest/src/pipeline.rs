@@ -19,7 +19,7 @@ use crate::layout::{metadata_key, study_file_key, study_id, wrapped_key_key, Rel
 use crate::manifest::{parse_manifest, Manifest, MANIFEST_NAME, MAX_MANIFEST_BYTES};
 use crate::report::{Problem, ProblemCode, Report};
 use crate::summary::{summarise, StudySummary};
-use crate::traits::{Chain, IssuerStatus, Proposal, Sealer};
+use crate::traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
 use crate::validate::{validate, ExaminedFile};
 use crate::IngestError;
 
@@ -33,6 +33,9 @@ pub struct IngestConfig {
     pub max_header_bytes: usize,
     /// How long a `processing` claim holds before another invocation may take over.
     pub lease_secs: u64,
+    /// Files examined or sealed at once, each on its own task: hashing, parsing and
+    /// encrypting use the other cores (at least 1; memory grows by a few MiB per file).
+    pub file_concurrency: usize,
 }
 
 impl Default for IngestConfig {
@@ -41,6 +44,9 @@ impl Default for IngestConfig {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             // Longer than a Lambda's 15-minute limit.
             lease_secs: 20 * 60,
+            file_concurrency: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(2, 4),
         }
     }
 }
@@ -282,38 +288,19 @@ impl Ingest {
             .list(&prefix)
             .await
             .map_err(IngestError::storage("listing the upload"))?;
-        let mut files = Vec::new();
-        let mut jsons = Vec::new();
-        for obj in objects {
-            let path = obj.key[prefix.len()..].to_owned();
-            if path == MANIFEST_NAME {
-                continue;
-            }
-            let mut reader = self
-                .store
-                .get_stream(&obj.key)
-                .await
-                .map_err(IngestError::storage("opening an uploaded file"))?;
-            let read = read_file(&mut reader, self.config.max_header_bytes)
-                .await
-                .map_err(|e| IngestError::Transient {
-                    step: "reading an uploaded file",
-                    message: e.to_string(),
-                })?;
-            let (header, json) = match read.header {
-                Ok(parsed) => match parsed.to_dicom_json() {
-                    Ok(json) => (Ok(parsed.fields), Some(json)),
-                    Err(e) => (Err(e), None),
-                },
-                Err(e) => (Err(e), None),
-            };
-            files.push(ExaminedFile {
-                path,
-                digest: read.digest,
-                header,
-            });
-            jsons.push(json);
-        }
+        let keys: Vec<(String, String)> = objects
+            .into_iter()
+            .map(|obj| (obj.key[prefix.len()..].to_owned(), obj.key))
+            .filter(|(path, _)| path != MANIFEST_NAME)
+            .collect();
+        let store = self.store.clone();
+        let max_header_bytes = self.config.max_header_bytes;
+        let examined = in_parallel(keys, self.config.file_concurrency, move |(path, key)| {
+            let store = store.clone();
+            async move { examine_one(store, path, key, max_header_bytes).await }
+        })
+        .await?;
+        let (files, jsons) = examined.into_iter().unzip();
         Ok((files, jsons))
     }
 
@@ -408,32 +395,29 @@ impl Ingest {
             step: "naming the study",
             message,
         })?;
-        let seal = self.sealer.new_study()?;
-        for f in files {
-            let reader = self
-                .store
-                .get_stream(&f.key)
-                .await
-                .map_err(IngestError::storage("opening an uploaded file"))?;
-            // Read the file in large pieces: the encryption asks for 64 KiB and then one
-            // byte at a time, and each read of a local file is a round trip to tokio's
-            // blocking pool (docs/performance.md, "Ingest").
-            let reader = Box::new(tokio::io::BufReader::with_capacity(READ_BUFFER, reader));
-            let digest = Arc::new(Mutex::new(None));
-            let hashing = HashingReader::new(reader, digest.clone());
-            let mut encrypted = seal.encrypt(Box::new(hashing));
-            self.store
-                .put_stream(&study_file_key(&sid, &f.checksum.sha256), &mut encrypted)
-                .await
-                .map_err(IngestError::storage("storing an encrypted file"))?;
-            let seen = digest.lock().ok().and_then(|d| *d);
-            if seen != Some(f.sha256) {
-                return Err(IngestError::Transient {
-                    step: "storing an encrypted file",
-                    message: format!("{} changed while it was being released", f.path),
-                });
-            }
-        }
+        let seal: Arc<dyn StudySeal> = Arc::from(self.sealer.new_study()?);
+        let work: Vec<(String, String, String, [u8; 32])> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.key.clone(),
+                    study_file_key(&sid, &f.checksum.sha256),
+                    f.path.clone(),
+                    f.sha256,
+                )
+            })
+            .collect();
+        let store = self.store.clone();
+        let sealing = seal.clone();
+        in_parallel(
+            work,
+            self.config.file_concurrency,
+            move |(from, to, path, sha256)| {
+                let (store, seal) = (store.clone(), sealing.clone());
+                async move { seal_one(store, seal, from, to, path, sha256).await }
+            },
+        )
+        .await?;
         for address in [patient, release.issuer.as_str()] {
             let wrapped = seal.wrap_key(address)?;
             self.store
@@ -710,6 +694,115 @@ fn released(rel: &Release) -> Outcome {
         study_id: rel.study_id.clone().unwrap_or_default(),
         checksum_root: rel.checksum_root.clone().unwrap_or_default(),
     }
+}
+
+/// Runs `work(item)` for every item with at most `limit` running at once, each as its own
+/// task (so that CPU work runs in parallel), and returns the results in the items' order.
+/// The first error stops the rest (their tasks are aborted).
+async fn in_parallel<I, T, F, Fut>(
+    items: Vec<I>,
+    limit: usize,
+    work: F,
+) -> Result<Vec<T>, IngestError>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<T, IngestError>> + Send + 'static,
+{
+    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let mut running = tokio::task::JoinSet::new();
+    let joined = |r: Result<(usize, Result<T, IngestError>), tokio::task::JoinError>| match r {
+        Ok((i, result)) => result.map(|t| (i, t)),
+        Err(e) => Err(IngestError::Transient {
+            step: "processing a file",
+            message: format!("the task ended abnormally: {e}"),
+        }),
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        if running.len() >= limit.max(1) {
+            if let Some(r) = running.join_next().await {
+                let (j, t) = joined(r)?;
+                results[j] = Some(t);
+            }
+        }
+        let fut = work(item);
+        running.spawn(async move { (i, fut.await) });
+    }
+    while let Some(r) = running.join_next().await {
+        let (j, t) = joined(r)?;
+        results[j] = Some(t);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Reads one uploaded file: digest, size, header and its DICOM JSON.
+async fn examine_one(
+    store: Arc<dyn medimint_storage::ObjectStore>,
+    path: String,
+    key: String,
+    max_header_bytes: usize,
+) -> Result<(ExaminedFile, Option<serde_json::Value>), IngestError> {
+    let mut reader = store
+        .get_stream(&key)
+        .await
+        .map_err(IngestError::storage("opening an uploaded file"))?;
+    let read = read_file(&mut reader, max_header_bytes)
+        .await
+        .map_err(|e| IngestError::Transient {
+            step: "reading an uploaded file",
+            message: e.to_string(),
+        })?;
+    let (header, json) = match read.header {
+        Ok(parsed) => match parsed.to_dicom_json() {
+            Ok(json) => (Ok(parsed.fields), Some(json)),
+            Err(e) => (Err(e), None),
+        },
+        Err(e) => (Err(e), None),
+    };
+    Ok((
+        ExaminedFile {
+            path,
+            digest: read.digest,
+            header,
+        },
+        json,
+    ))
+}
+
+/// Encrypts the upload `from` into the study object `to`, refusing a file whose bytes are
+/// no longer those examined (`sha256`).
+async fn seal_one(
+    store: Arc<dyn medimint_storage::ObjectStore>,
+    seal: Arc<dyn StudySeal>,
+    from: String,
+    to: String,
+    path: String,
+    sha256: [u8; 32],
+) -> Result<(), IngestError> {
+    let reader = store
+        .get_stream(&from)
+        .await
+        .map_err(IngestError::storage("opening an uploaded file"))?;
+    // Read the file in large pieces: the encryption asks for 64 KiB and then one byte at a
+    // time, and each read of a local file is a round trip to tokio's blocking pool
+    // (docs/performance.md, "Ingest").
+    let reader = Box::new(tokio::io::BufReader::with_capacity(READ_BUFFER, reader));
+    let digest = Arc::new(Mutex::new(None));
+    let hashing = HashingReader::new(reader, digest.clone());
+    let mut encrypted = seal.encrypt(Box::new(hashing));
+    store
+        .put_stream(&to, &mut encrypted)
+        .await
+        .map_err(IngestError::storage("storing an encrypted file"))?;
+    let seen = digest.lock().ok().and_then(|d| *d);
+    if seen != Some(sha256) {
+        return Err(IngestError::Transient {
+            step: "storing an encrypted file",
+            message: format!("{path} changed while it was being released"),
+        });
+    }
+    Ok(())
 }
 
 /// The summary's fields back from a DICOM JSON header (the parsed objects are not kept

@@ -770,6 +770,48 @@ async fn an_interrupted_rejection_is_finished_by_the_next_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_processed_one_or_several_at_a_time_give_the_same_release() {
+    let files = generated_study(&ct(), 2, 7);
+    let mut seen = Vec::new();
+    for concurrency in [1, 3, 16] {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalDirStore::new(dir.path()).unwrap());
+        let db: Arc<dyn AppDb> = Arc::new(SqliteDb::open_in_memory().await.unwrap());
+        let mut e = env_over(dir, store, db);
+        e.ingest = Ingest::new(
+            e.store.clone(),
+            e.db.clone(),
+            e.sealer.clone(),
+            e.chain.clone(),
+            IngestConfig {
+                file_concurrency: concurrency,
+                ..IngestConfig::default()
+            },
+        );
+        upload(
+            &*e.store,
+            ISSUER,
+            "r1",
+            &files,
+            &manifest_for(&files, &JANE),
+        )
+        .await;
+        let Outcome::Released {
+            checksum_root,
+            study_id,
+            ..
+        } = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap()
+        else {
+            panic!("not released with {concurrency} at a time");
+        };
+        let stored = keys(&*e.store, &format!("studies/{study_id}/")).await;
+        assert_eq!(stored.len(), files.len(), "{concurrency} at a time");
+        seen.push((checksum_root, stored));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_cleanup_is_finished_not_validated_again() {
     // An attempt proposed the release on chain and stopped while removing the upload: some
     // files are gone, the manifest is still there. The next delivery must finish the

@@ -19,6 +19,10 @@ pub struct LocalDirStore {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Bytes per write when streaming an object to its file (one extra buffer per write in
+/// flight).
+const WRITE_PIECE: usize = 1 << 20;
+
 impl LocalDirStore {
     /// Uses (and creates if needed) `root`.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
@@ -59,7 +63,11 @@ impl LocalDirStore {
         let mut file = tokio::fs::File::create(tmp)
             .await
             .map_err(|e| StorageError::io(format!("creating a temporary file for {key}"), e))?;
-        let written = tokio::io::copy(body, &mut file)
+        // Copy in large pieces: each write to a tokio file is a trip to the blocking pool,
+        // and `tokio::io::copy`'s 8 KiB pieces made that hand-off the bottleneck of the
+        // whole release pipeline (docs/performance.md, "Ingest").
+        let mut body = tokio::io::BufReader::with_capacity(WRITE_PIECE, body);
+        let written = tokio::io::copy_buf(&mut body, &mut file)
             .await
             .map_err(|e| StorageError::io(format!("writing {key}"), e))?;
         file.flush()
