@@ -34,9 +34,9 @@ async fn s3_store_on_moto() {
     );
     store.ensure_bucket().await.unwrap();
     store.ensure_bucket().await.unwrap();
-    // moto's server answers CompleteMultipartUpload with a `CompleteMultipartUploadResponse`
-    // root element, which aws-sdk-s3 refuses; multipart start, parts and abort are covered.
-    common::object_store_suite(&store, false).await;
+    // Multipart completion needs moto < 5.2 (`.ci/run` pins it): 5.2 answers with the wrong
+    // XML root element.
+    common::object_store_suite(&store, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
