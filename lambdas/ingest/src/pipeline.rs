@@ -143,11 +143,7 @@ impl Ingest {
 
     /// One pass over the release's steps from its recorded status.
     async fn attempt(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
-        let existing = self
-            .db
-            .get_release(&release.issuer, &release.release_id)
-            .await
-            .map_err(IngestError::storage("reading the release"))?;
+        let existing = self.record(release).await?;
         if let Some(rel) = &existing {
             match rel.status {
                 ReleaseStatus::Confirmed => return Ok(released(rel)),
@@ -361,10 +357,8 @@ impl Ingest {
                 Ok(r) => return Ok(r),
                 Err(StorageError::Conflict(_)) => {
                     rel = self
-                        .db
-                        .get_release(&release.issuer, &release.release_id)
-                        .await
-                        .map_err(IngestError::storage("reading the release"))?
+                        .record(release)
+                        .await?
                         .ok_or_else(|| IngestError::Transient {
                             step: "claiming the release",
                             message: "the release record vanished".into(),
@@ -596,11 +590,7 @@ impl Ingest {
             // Another invocation got there first; its record stands. If it rejected too,
             // finish that rejection; otherwise take back this report and resume.
             Err(StorageError::Conflict(message)) => {
-                let current = self
-                    .db
-                    .get_release(&release.issuer, &release.release_id)
-                    .await
-                    .map_err(IngestError::storage("reading the release"))?;
+                let current = self.record(release).await?;
                 match current {
                     Some(r) if r.status == ReleaseStatus::Rejected => r,
                     _ => {
@@ -626,17 +616,21 @@ impl Ingest {
         self.finish_rejection(release, &rel).await
     }
 
+    /// The release's record as stored now.
+    async fn record(&self, release: &ReleaseRef) -> Result<Option<Release>, IngestError> {
+        self.db
+            .get_release(&release.issuer, &release.release_id)
+            .await
+            .map_err(IngestError::storage("reading the release"))
+    }
+
     /// [`IngestError::Conflict`] if the release's record moved on since `rel` was read.
     async fn ensure_unchanged(
         &self,
         release: &ReleaseRef,
         rel: &Release,
     ) -> Result<(), IngestError> {
-        let current = self
-            .db
-            .get_release(&release.issuer, &release.release_id)
-            .await
-            .map_err(IngestError::storage("reading the release"))?;
+        let current = self.record(release).await?;
         match current {
             Some(c) if c.version != rel.version => Err(IngestError::Conflict {
                 step: "rejecting the release",
