@@ -1,70 +1,28 @@
 //! The chain adapter and the deployment against the real contracts on a devnet.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
+use std::sync::Arc;
+
+use common::{operators, Operators};
 use medimint_chain::clients::{IssuerKind, IssuerProfile, IssuerRegistry, StudyToken};
-use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, Signer, StellarRpc};
+use medimint_chain::Rpc;
 use medimint_ingest::{Chain, IssuerStatus, Proposal};
 use medimint_sdk::keys::{Keypair, Mnemonic};
-use medimint_stack::{deploy_suite, suite_policy, Deployment, RelayerChain, SuitePlan};
-
-fn signer(k: &Keypair) -> Arc<dyn Signer> {
-    Arc::new(k.signing_key().clone())
-}
+use medimint_stack::{deploy_suite, Deployment, RelayerChain};
 
 #[test]
 fn deploy_and_chain_adapter_on_the_devnet() {
     let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config::default()).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let rpc_url = devnet.rpc_url();
-    let root = Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
-    rt.block_on(async move {
-        let rpc = Arc::new(StellarRpc::new(&rpc_url, Duration::from_secs(15)).unwrap());
-        let network = Network::new(rpc.network_passphrase().await.unwrap());
-        let backoff = Backoff {
-            initial: Duration::from_millis(20),
-            max: Duration::from_millis(250),
-            deadline: Duration::from_secs(30),
-        };
-        let (sponsor, channel, admin) = (
-            Keypair::generate(),
-            Keypair::generate(),
-            Keypair::generate(),
-        );
-        medimint_chain::accounts::ensure_funded_accounts(
-            rpc.as_ref(),
-            &network,
-            root.signing_key(),
-            &[sponsor.address(), channel.address()],
-            10_000 * 10_000_000,
-            backoff,
-        )
-        .await
-        .unwrap();
-        let plan = SuitePlan::new(&network, &admin.address()).unwrap();
-        let relayer = Arc::new(
-            Relayer::new(
-                rpc.clone(),
-                network.clone(),
-                signer(&sponsor),
-                vec![signer(&channel)],
-                suite_policy(&plan, true),
-                RelayerConfig {
-                    backoff,
-                    ..RelayerConfig::default()
-                },
-            )
-            .unwrap(),
-        );
-        relayer
-            .create_sponsored_account("admin", admin.signing_key())
-            .await
-            .unwrap();
+    common::runtime().block_on(async {
+        let Operators {
+            rpc,
+            network,
+            relayer,
+            admin,
+            plan,
+        } = operators(&devnet, 1).await;
 
         // Deploy: ids as planned, idempotent, and the file round-trips.
         let d = deploy_suite(&relayer, admin.signing_key(), &rpc_url)
@@ -180,6 +138,4 @@ fn deploy_and_chain_adapter_on_the_devnet() {
             .to_string();
         assert!(err.contains("no custodial key"), "{err}");
     });
-    drop(rt);
-    drop(devnet);
 }

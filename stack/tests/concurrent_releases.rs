@@ -4,20 +4,17 @@
 //! The relayer simulates such a transaction again and resubmits it: every release lands,
 //! each exactly once.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
+use std::sync::Arc;
+
+use common::{operators, Operators};
 use medimint_chain::clients::{IssuerKind, IssuerProfile, IssuerRegistry, StudyToken};
-use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, Signer, StellarRpc};
 use medimint_ingest::{Chain, Proposal};
-use medimint_sdk::keys::{Keypair, Mnemonic};
-use medimint_stack::{deploy_suite, suite_policy, RelayerChain, SuitePlan};
+use medimint_sdk::keys::Mnemonic;
+use medimint_stack::{deploy_suite, RelayerChain};
 
 const ISSUERS: u32 = 4;
-
-fn signer(k: &Keypair) -> Arc<dyn Signer> {
-    Arc::new(k.signing_key().clone())
-}
 
 #[test]
 fn releases_to_one_patient_in_one_ledger_all_land_once() {
@@ -27,55 +24,15 @@ fn releases_to_one_patient_in_one_ledger_all_land_once() {
         ..medimint_devnet::Config::default()
     })
     .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let rpc_url = devnet.rpc_url();
-    let root = Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
-    rt.block_on(async move {
-        let rpc = Arc::new(StellarRpc::new(&rpc_url, Duration::from_secs(15)).unwrap());
-        let network = Network::new(rpc.network_passphrase().await.unwrap());
-        let backoff = Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(250),
-            deadline: Duration::from_secs(60),
-        };
-        let sponsor = Keypair::generate();
-        let admin = Keypair::generate();
-        let channels: Vec<Keypair> = (0..ISSUERS).map(|_| Keypair::generate()).collect();
-        let mut funded = vec![sponsor.address()];
-        funded.extend(channels.iter().map(Keypair::address));
-        medimint_chain::accounts::ensure_funded_accounts(
-            rpc.as_ref(),
-            &network,
-            root.signing_key(),
-            &funded,
-            10_000 * 10_000_000,
-            backoff,
-        )
-        .await
-        .unwrap();
-        let plan = SuitePlan::new(&network, &admin.address()).unwrap();
-        let relayer = Arc::new(
-            Relayer::new(
-                rpc.clone(),
-                network.clone(),
-                signer(&sponsor),
-                channels.iter().map(signer).collect(),
-                suite_policy(&plan, true),
-                RelayerConfig {
-                    backoff,
-                    ..RelayerConfig::default()
-                },
-            )
-            .unwrap(),
-        );
-        relayer
-            .create_sponsored_account("admin", admin.signing_key())
-            .await
-            .unwrap();
+    common::runtime().block_on(async {
+        // One channel per issuer, so all proposals are in flight at once.
+        let Operators {
+            rpc,
+            relayer,
+            admin,
+            ..
+        } = operators(&devnet, ISSUERS as usize).await;
         let d = deploy_suite(&relayer, admin.signing_key(), &rpc_url)
             .await
             .unwrap();
