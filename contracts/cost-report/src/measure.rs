@@ -13,6 +13,17 @@ pub const MINT: &str = "mint (one transaction, issuer + patient)";
 pub const BASELINE_MINT: &str = "baseline SEP-0050 mint (OZ Base::mint layout)";
 pub const SIGNED_MINT: &str = "mint, real signatures (issuer + patient ed25519)";
 pub const SIGNED_BASELINE_MINT: &str = "baseline SEP-0050 mint, real signature (ed25519)";
+pub const OZ_MINT: &str = "OpenZeppelin stellar-tokens 0.8 Base::mint";
+pub const SIGNED_OZ_MINT: &str =
+    "OpenZeppelin stellar-tokens 0.8 Base::mint, real signature (ed25519)";
+
+/// The WASM of the two reference mints, in the order they are reported.
+pub struct References {
+    /// `contracts/nft-baseline`: our SEP-0050 mint with Base::mint's storage layout.
+    pub baseline: Vec<u8>,
+    /// `contracts/oz-baseline`: OpenZeppelin's `Base::mint` itself.
+    pub oz: Vec<u8>,
+}
 
 /// One measured operation.
 pub struct Row {
@@ -75,7 +86,10 @@ fn release(env: &Env, n: u8) -> Release {
 pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
     let registry_wasm = read_wasm(dir, "medimint-issuer-registry")?;
     let token_wasm = read_wasm(dir, "medimint-study-token")?;
-    let baseline_wasm = read_wasm(dir, "medimint-nft-baseline")?;
+    let refs = References {
+        baseline: read_wasm(dir, "medimint-nft-baseline")?,
+        oz: read_wasm(dir, "medimint-oz-baseline")?,
+    };
 
     let env = Env::new_with_config(EnvTestConfig {
         capture_snapshot_at_drop: false,
@@ -160,26 +174,23 @@ pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
         "record_access 2 days later (TTL extension)",
     );
 
-    let baseline_id = env.register(baseline_wasm.as_slice(), ());
-    let baseline = baseline::Client::new(&env, &baseline_id);
-    let to = Address::generate(&env);
-    baseline.mint(&to);
-    baseline.mint(&to);
-    record(&env, &mut rows, BASELINE_MINT);
+    for (wasm, name) in [(&refs.baseline, BASELINE_MINT), (&refs.oz, OZ_MINT)] {
+        let id = env.register(wasm.as_slice(), ());
+        let reference = reference::Client::new(&env, &id);
+        let to = Address::generate(&env);
+        reference.mint(&to);
+        reference.mint(&to);
+        record(&env, &mut rows, name);
+    }
 
-    measure_signed(&registry_wasm, &token_wasm, &baseline_wasm, &mut rows);
+    measure_signed(&registry_wasm, &token_wasm, &refs, &mut rows);
     Ok(rows)
 }
 
 /// The signed paths again, with real authorization instead of mocking: G-accounts with
 /// ed25519 keys in the ledger and signed `SorobanAuthorizationEntry`s, so each signer
 /// costs its account read, signature verification and nonce write as on the network.
-fn measure_signed(
-    registry_wasm: &[u8],
-    token_wasm: &[u8],
-    baseline_wasm: &[u8],
-    rows: &mut Vec<Row>,
-) {
+fn measure_signed(registry_wasm: &[u8], token_wasm: &[u8], refs: &References, rows: &mut Vec<Row>) {
     let env = Env::new_with_config(EnvTestConfig {
         capture_snapshot_at_drop: false,
     });
@@ -251,24 +262,30 @@ fn measure_signed(
     token.mint(i, p, &r);
     record(&env, rows, SIGNED_MINT);
 
-    env.mock_all_auths();
-    let baseline_id = env.register(baseline_wasm, ());
-    let baseline = baseline::Client::new(&env, &baseline_id);
     let to = &receiver.address;
-    baseline.mint(to);
-    let args = (to,).into_val(&env);
-    env.set_auths(&[receiver.authorize(&env, next(), exp, &baseline_id, "mint", args)]);
-    baseline.mint(to);
-    record(&env, rows, SIGNED_BASELINE_MINT);
+    for (wasm, name) in [
+        (&refs.baseline, SIGNED_BASELINE_MINT),
+        (&refs.oz, SIGNED_OZ_MINT),
+    ] {
+        env.mock_all_auths();
+        let id = env.register(wasm.as_slice(), ());
+        let reference = reference::Client::new(&env, &id);
+        reference.mint(to);
+        let args = (to,).into_val(&env);
+        env.set_auths(&[receiver.authorize(&env, next(), exp, &id, "mint", args)]);
+        reference.mint(to);
+        record(&env, rows, name);
+    }
 }
 
-mod baseline {
+mod reference {
     use soroban_sdk::{contractclient, Address, Env};
 
-    /// The baseline contract's interface, declared here so this binary needs only its WASM.
+    /// The reference mints' shared interface, declared here so this binary needs only
+    /// their WASM.
     #[contractclient(name = "Client")]
     #[allow(dead_code)]
-    pub trait Baseline {
+    pub trait Reference {
         fn mint(env: Env, to: Address) -> u32;
     }
 }
