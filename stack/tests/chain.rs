@@ -22,6 +22,7 @@ fn deploy_and_chain_adapter_on_the_devnet() {
             relayer,
             admin,
             plan,
+            ..
         } = operators(&devnet, 1).await;
 
         // Deploy: ids as planned, idempotent, and the file round-trips.

@@ -16,7 +16,7 @@ use medimint_chain::{Network, RelayerConfig, Rpc, StellarRpc};
 use medimint_sdk::keys::{derive_keypair, Keypair, Seed, ADMIN_INDEX};
 use medimint_sdk::operators::operator_relayer;
 use medimint_sdk::vault::{SecretsManagerVault, Vault};
-use medimint_storage::{AppDb, DynamoDb, ObjectStore, S3Store};
+use medimint_storage::{AppDb, DynamoDb, ObjectStore, RelayerDb, S3Store};
 
 use crate::{Ingest, IngestConfig, RelayerChain, SdkSealer};
 
@@ -175,6 +175,14 @@ impl ProductionConfig {
         let plan = SuitePlan::new(&network, &admin.address())
             .map_err(|e| ProductionError::Seed(e.to_string()))?;
         drop(admin);
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(S3Store::from_env(self.bucket.clone(), self.s3_endpoint.as_deref()).await);
+        let db: Arc<dyn AppDb> = Arc::new(
+            DynamoDb::from_env(self.table.clone(), self.dynamodb_endpoint.as_deref()).await,
+        );
+        // Request records and spend in the table: a redelivered message finds the
+        // transaction an earlier invocation sent instead of paying for another.
+        let relayer_db = Arc::new(RelayerDb::new(db.clone()));
         let relayer = Arc::new(
             operator_relayer(
                 &seed,
@@ -184,12 +192,9 @@ impl ProductionConfig {
                 ingest_policy(&plan),
                 RelayerConfig::default(),
             )
-            .map_err(|e| ProductionError::Setting(format!("MEDIMINT_CHANNELS: {e}")))?,
-        );
-        let store: Arc<dyn ObjectStore> =
-            Arc::new(S3Store::from_env(self.bucket.clone(), self.s3_endpoint.as_deref()).await);
-        let db: Arc<dyn AppDb> = Arc::new(
-            DynamoDb::from_env(self.table.clone(), self.dynamodb_endpoint.as_deref()).await,
+            .map_err(|e| ProductionError::Setting(format!("MEDIMINT_CHANNELS: {e}")))?
+            .with_request_store(relayer_db.clone())
+            .with_spend_store(relayer_db),
         );
         let chain = RelayerChain::new(relayer, rpc, seed, plan.issuer_registry, plan.study_token)
             .with_accounts(db.clone());

@@ -82,6 +82,10 @@ pub enum Error {
     /// The relayer's policy refused the request.
     #[error("refused: {0}")]
     Refused(#[from] crate::relayer::Refusal),
+    /// The relayer's store of request records or spend could not be read or written (or
+    /// held something unreadable). Nothing was sent if this happened before sending.
+    #[error("relayer store: {0}")]
+    Store(String),
     /// A value returned by a contract did not have the expected type.
     #[error("decode: expected {expected}, got {got}")]
     Decode {

@@ -242,7 +242,7 @@ fn sponsored_user_calls_the_counter_with_their_own_auth() {
             .await
             .unwrap();
         assert_eq!(decode::<u32>(&v).unwrap(), 2);
-        assert!(r.spent_today(&alice.address()) > 0);
+        assert!(r.spent_today(&alice.address()).await.unwrap() > 0);
         // Someone else cannot act for alice.
         let mallory = SigningKey::from_bytes(&[2; 32]);
         let err = r
@@ -426,7 +426,7 @@ fn an_expired_auth_entry_is_a_clear_error() {
             matches!(err, Error::Simulation(m) if m.contains("valid until ledger") && m.contains(&user.address())),
             "{err}"
         );
-        assert_eq!(r.spent_today(&user.address()), 0);
+        assert_eq!(r.spent_today(&user.address()).await.unwrap(), 0);
         assert_eq!(counter_of(&e, &plain, &user).await, 0);
     });
 }

@@ -100,7 +100,10 @@ async fn a_sponsored_call_lands_once_with_user_auth_and_typed_results() {
     // The channel was the source, the sponsor paid: resource fee 1000 + 2 × 100.
     assert_eq!(applied[0].inner_source, s.channels[0].public_key());
     assert_eq!(applied[0].fee, 1_200);
-    assert_eq!(s.relayer.spent_today(&alice.address()), 1_200);
+    assert_eq!(
+        s.relayer.spent_today(&alice.address()).await.unwrap(),
+        1_200
+    );
 }
 
 #[tokio::test]
@@ -310,7 +313,7 @@ async fn persistent_try_again_later_is_a_clear_error_and_nothing_lands() {
     );
     assert!(s.ledger.applied().is_empty());
     assert_eq!(
-        s.relayer.spent_today(&u),
+        s.relayer.spent_today(&u).await.unwrap(),
         0,
         "a refused send costs the user nothing"
     );

@@ -7,7 +7,7 @@ use crate::StorageError;
 
 /// The schema version this code writes. Adapters migrate up to it and refuse a database
 /// whose version is newer (written by later code).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How the platform holds a user's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +204,38 @@ pub trait AppDb: Send + Sync {
 
     /// The value stored under `key`.
     async fn get_idempotency(&self, key: &str) -> Result<Option<String>, StorageError>;
+
+    /// Stores (or replaces) the relayer's record of request `key` (its text form, see
+    /// `medimint_chain::relayer::RequestRecord::to_text`).
+    async fn put_relay_request(&self, key: &str, record: &str) -> Result<(), StorageError>;
+
+    /// The relayer's record of request `key`.
+    async fn get_relay_request(&self, key: &str) -> Result<Option<String>, StorageError>;
+
+    /// Adds `delta` stroops (negative to give back) to what the relayer spent for `user` on
+    /// UTC day `day`, atomically. With `cap`, refuses instead when the total would pass it.
+    async fn add_relay_spend(
+        &self,
+        user: &str,
+        day: u64,
+        delta: i64,
+        cap: Option<i64>,
+    ) -> Result<SpendOutcome, StorageError>;
+
+    /// What the relayer spent (or has reserved) for `user` on `day`.
+    async fn relay_spend(&self, user: &str, day: u64) -> Result<i64, StorageError>;
+}
+
+/// Result of [`AppDb::add_relay_spend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendOutcome {
+    /// Added; the new total.
+    Added(i64),
+    /// Not added: the total would have been `would`, over the cap.
+    OverCap {
+        /// The total the addition would have made.
+        would: i64,
+    },
 }
 
 /// Emails are compared trimmed and lower-cased.

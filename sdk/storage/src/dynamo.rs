@@ -3,7 +3,8 @@
 //! Items share a string partition key `pk`:
 //! `meta#schema` (schema version), `counter#hd_index`, `account#<email>`,
 //! `address#<G-address>` (→ email),
-//! `release#<issuer>#<release-id>` and `idem#<key>`.
+//! `release#<issuer>#<release-id>`, `idem#<key>`, and the relayer's `relay#<request-key>`
+//! and `spend#<user>#<day>`.
 
 use std::collections::HashMap;
 
@@ -18,8 +19,8 @@ use aws_sdk_dynamodb::Client;
 use crate::db::{normalize_email, now};
 use crate::s3::aws_error;
 use crate::{
-    Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, StorageError,
-    SCHEMA_VERSION,
+    Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, SpendOutcome,
+    StorageError, SCHEMA_VERSION,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -293,6 +294,14 @@ fn idem_pk(key: &str) -> String {
     format!("idem#{key}")
 }
 
+fn relay_pk(key: &str) -> String {
+    format!("relay#{key}")
+}
+
+fn spend_pk(user: &str, day: u64) -> String {
+    format!("spend#{user}#{day}")
+}
+
 fn account_item(a: &Account) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), s(&account_pk(&a.email)));
@@ -365,6 +374,8 @@ impl AppDb for DynamoDb {
             match version {
                 0 => self.create_table().await?,
                 1 => self.index_account_addresses().await?,
+                // 2 → 3: the relayer's items need no table change.
+                2 => {}
                 _ => unreachable!("no migration beyond SCHEMA_VERSION"),
             }
             self.set_version(version, version + 1).await?;
@@ -528,5 +539,79 @@ impl AppDb for DynamoDb {
             .await?
             .map(|i| get_s(&i, "value"))
             .transpose()
+    }
+
+    async fn put_relay_request(&self, key: &str, record: &str) -> Result<(), StorageError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(&relay_pk(key)));
+        item.insert("record".into(), s(record));
+        item.insert("updated_at".into(), n(now()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| aws_error("writing a relay request record".into(), e))?;
+        Ok(())
+    }
+
+    async fn get_relay_request(&self, key: &str) -> Result<Option<String>, StorageError> {
+        self.get(&relay_pk(key), "a relay request record")
+            .await?
+            .map(|i| get_s(&i, "record"))
+            .transpose()
+    }
+
+    async fn add_relay_spend(
+        &self,
+        user: &str,
+        day: u64,
+        delta: i64,
+        cap: Option<i64>,
+    ) -> Result<SpendOutcome, StorageError> {
+        let pk = spend_pk(user, day);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .update_expression("ADD spent :d")
+            .expression_attribute_values(":d", n(delta))
+            .return_values(ReturnValue::UpdatedNew);
+        if let Some(cap) = cap {
+            // The check and the addition are one conditional update: concurrent reservations
+            // cannot pass the cap together.
+            let room = cap.saturating_sub(delta);
+            if room < 0 {
+                let spent = self.relay_spend(user, day).await?;
+                return Ok(SpendOutcome::OverCap {
+                    would: spent.saturating_add(delta),
+                });
+            }
+            update = update
+                .condition_expression("attribute_not_exists(spent) OR spent <= :room")
+                .expression_attribute_values(":room", n(room));
+        }
+        match update.send().await {
+            Ok(out) => Ok(SpendOutcome::Added(get_n(
+                &out.attributes.unwrap_or_default(),
+                "spent",
+            )?)),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                let spent = self.relay_spend(user, day).await?;
+                Ok(SpendOutcome::OverCap {
+                    would: spent.saturating_add(delta),
+                })
+            }
+            Err(e) => Err(aws_error("writing the relay spend".into(), e)),
+        }
+    }
+
+    async fn relay_spend(&self, user: &str, day: u64) -> Result<i64, StorageError> {
+        match self.get(&spend_pk(user, day), "the relay spend").await? {
+            Some(item) => get_n(&item, "spent"),
+            None => Ok(0),
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! Two traits meet the rest of MediMint here:
 //! - [`ObjectStore`]: streaming object storage; [`LocalDirStore`] for the embedded default and
 //!   [`S3Store`] for AWS.
-//! - [`AppDb`]: the application database (accounts, releases, idempotency records) with
-//!   versioned migrations; [`SqliteDb`] for the embedded default and [`DynamoDb`] for AWS.
+//! - [`AppDb`]: the application database (accounts, releases, idempotency records, the
+//!   relayer's request records and spend) with versioned migrations; [`SqliteDb`] for the embedded default and [`DynamoDb`] for AWS.
 
 pub mod db;
 pub mod dynamo;
@@ -12,17 +12,19 @@ pub mod error;
 pub mod key;
 pub mod local;
 pub mod object;
+pub mod relayer;
 pub mod s3;
 pub mod sqlite;
 
 pub use db::{
     normalize_email, now, Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus,
-    SCHEMA_VERSION,
+    SpendOutcome, SCHEMA_VERSION,
 };
 pub use dynamo::DynamoDb;
 pub use error::StorageError;
 pub use key::validate_key;
 pub use local::LocalDirStore;
 pub use object::{ObjectInfo, ObjectReader, ObjectStore};
+pub use relayer::RelayerDb;
 pub use s3::S3Store;
 pub use sqlite::SqliteDb;

@@ -8,8 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::{normalize_email, now};
 use crate::{
-    Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, StorageError,
-    SCHEMA_VERSION,
+    Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, SpendOutcome,
+    StorageError, SCHEMA_VERSION,
 };
 
 /// Migrations, index `i` takes the schema from version `i` to `i + 1`. Append only: a
@@ -47,6 +47,18 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 2: accounts found by address.
     "CREATE INDEX accounts_by_address ON accounts (address);",
+    // 3: the relayer's request records and daily spend per user.
+    "CREATE TABLE relay_requests (
+        key TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE relay_spend (
+        user TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        spent INTEGER NOT NULL,
+        PRIMARY KEY (user, day)
+     );",
 ];
 
 /// SQLite behind a mutex; calls run on Tokio's blocking pool.
@@ -403,6 +415,90 @@ impl AppDb for SqliteDb {
             )
             .optional()
             .map_err(db_err("reading an idempotency record"))
+        })
+        .await
+    }
+
+    async fn put_relay_request(&self, key: &str, record: &str) -> Result<(), StorageError> {
+        let (key, record) = (key.to_owned(), record.to_owned());
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO relay_requests (key, record, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET record = ?2, updated_at = ?3",
+                params![key, record, now() as i64],
+            )
+            .map_err(db_err("writing a relay request record"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_relay_request(&self, key: &str) -> Result<Option<String>, StorageError> {
+        let key = key.to_owned();
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT record FROM relay_requests WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err("reading a relay request record"))
+        })
+        .await
+    }
+
+    async fn add_relay_spend(
+        &self,
+        user: &str,
+        day: u64,
+        delta: i64,
+        cap: Option<i64>,
+    ) -> Result<SpendOutcome, StorageError> {
+        let user = user.to_owned();
+        self.run(move |conn| {
+            // IMMEDIATE takes the write lock first, so another process sharing the file
+            // cannot read the same total in between.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db_err("locking the relay spend"))?;
+            let spent: i64 = tx
+                .query_row(
+                    "SELECT spent FROM relay_spend WHERE user = ?1 AND day = ?2",
+                    params![user, day as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err("reading the relay spend"))?
+                .unwrap_or(0);
+            let would = spent.saturating_add(delta);
+            if cap.is_some_and(|cap| would > cap) {
+                return Ok(SpendOutcome::OverCap { would });
+            }
+            let total = would.max(0);
+            tx.execute(
+                "INSERT INTO relay_spend (user, day, spent) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user, day) DO UPDATE SET spent = ?3",
+                params![user, day as i64, total],
+            )
+            .map_err(db_err("writing the relay spend"))?;
+            tx.commit().map_err(db_err("writing the relay spend"))?;
+            Ok(SpendOutcome::Added(total))
+        })
+        .await
+    }
+
+    async fn relay_spend(&self, user: &str, day: u64) -> Result<i64, StorageError> {
+        let user = user.to_owned();
+        self.run(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT spent FROM relay_spend WHERE user = ?1 AND day = ?2",
+                    params![user, day as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err("reading the relay spend"))?
+                .unwrap_or(0))
         })
         .await
     }

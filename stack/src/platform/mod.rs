@@ -19,7 +19,7 @@ use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, StellarRpc};
 use medimint_sdk::keys::{derive_keypair, Keypair, Mnemonic, Seed};
 use medimint_sdk::operators::operator_relayer;
 use medimint_sdk::vault::{EnvVault, FileVault, SecretsManagerVault, Vault};
-use medimint_storage::{AppDb, DynamoDb, LocalDirStore, ObjectStore, S3Store, SqliteDb};
+use medimint_storage::{AppDb, DynamoDb, LocalDirStore, ObjectStore, RelayerDb, S3Store, SqliteDb};
 
 pub use config::{Config, DatabaseConfig, StorageConfig, VaultConfig};
 pub use ops::{
@@ -236,6 +236,11 @@ impl Platform {
             derive_keypair(&seed, ADMIN_INDEX).map_err(|e| PlatformError::Seed(e.to_string()))?;
         let plan =
             SuitePlan::new(&network, &admin.address()).map_err(chain("planning the suite"))?;
+        let store = open_store(&config).await?;
+        let db = open_db(&config).await?;
+        // Request records and spend in the platform's database, shared by every process
+        // relaying for it (the CLI, the watched inbox, the Lambdas).
+        let relayer_db = Arc::new(RelayerDb::new(db.clone()));
         let relayer = Arc::new(
             operator_relayer(
                 &seed,
@@ -252,10 +257,10 @@ impl Platform {
                     ..RelayerConfig::default()
                 },
             )
-            .map_err(|e| PlatformError::Seed(e.to_string()))?,
+            .map_err(|e| PlatformError::Seed(e.to_string()))?
+            .with_request_store(relayer_db.clone())
+            .with_spend_store(relayer_db),
         );
-        let store = open_store(&config).await?;
-        let db = open_db(&config).await?;
         Ok(Self {
             config,
             seed,

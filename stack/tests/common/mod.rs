@@ -20,6 +20,52 @@ pub struct Operators {
     pub admin: Keypair,
     /// Where the suite goes for `admin`.
     pub plan: SuitePlan,
+    /// The relayer's fee payer.
+    pub sponsor: Keypair,
+    /// The relayer's channel accounts.
+    pub channels: Vec<Keypair>,
+}
+
+impl Operators {
+    /// Another relayer over the same sponsor and channels (as a second process would run).
+    pub fn another_relayer(&self) -> Relayer {
+        new_relayer(
+            self.rpc.clone(),
+            &self.network,
+            &self.sponsor,
+            &self.channels,
+            &self.plan,
+        )
+    }
+}
+
+fn backoff() -> Backoff {
+    Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(250),
+        deadline: Duration::from_secs(60),
+    }
+}
+
+fn new_relayer(
+    rpc: Arc<StellarRpc>,
+    network: &Network,
+    sponsor: &Keypair,
+    channels: &[Keypair],
+    plan: &SuitePlan,
+) -> Relayer {
+    Relayer::new(
+        rpc,
+        network.clone(),
+        signer(sponsor),
+        channels.iter().map(signer).collect(),
+        suite_policy(plan, true),
+        RelayerConfig {
+            backoff: backoff(),
+            ..RelayerConfig::default()
+        },
+    )
+    .unwrap()
 }
 
 fn signer(k: &Keypair) -> Arc<dyn Signer> {
@@ -41,11 +87,6 @@ pub async fn operators(devnet: &medimint_devnet::Devnet, channels: usize) -> Ope
     let rpc = Arc::new(StellarRpc::new(&devnet.rpc_url(), Duration::from_secs(15)).unwrap());
     let network = Network::new(rpc.network_passphrase().await.unwrap());
     let root = Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
-    let backoff = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(250),
-        deadline: Duration::from_secs(60),
-    };
     let sponsor = Keypair::generate();
     let admin = Keypair::generate();
     let channel_keys: Vec<Keypair> = (0..channels).map(|_| Keypair::generate()).collect();
@@ -57,25 +98,18 @@ pub async fn operators(devnet: &medimint_devnet::Devnet, channels: usize) -> Ope
         root.signing_key(),
         &funded,
         10_000 * 10_000_000,
-        backoff,
+        backoff(),
     )
     .await
     .unwrap();
     let plan = SuitePlan::new(&network, &admin.address()).unwrap();
-    let relayer = Arc::new(
-        Relayer::new(
-            rpc.clone(),
-            network.clone(),
-            signer(&sponsor),
-            channel_keys.iter().map(signer).collect(),
-            suite_policy(&plan, true),
-            RelayerConfig {
-                backoff,
-                ..RelayerConfig::default()
-            },
-        )
-        .unwrap(),
-    );
+    let relayer = Arc::new(new_relayer(
+        rpc.clone(),
+        &network,
+        &sponsor,
+        &channel_keys,
+        &plan,
+    ));
     relayer
         .create_sponsored_account("admin", admin.signing_key())
         .await
@@ -86,5 +120,7 @@ pub async fn operators(devnet: &medimint_devnet::Devnet, channels: usize) -> Ope
         relayer,
         admin,
         plan,
+        sponsor,
+        channels: channel_keys,
     }
 }

@@ -6,7 +6,7 @@ mod policy;
 mod requests;
 
 pub use channels::{Channel, ChannelPool, Release};
-pub use policy::{Policy, Refusal, SpendBook};
+pub use policy::{MemorySpendStore, Policy, Refusal, SpendBook, SpendStore};
 pub use requests::{MemoryRequestStore, RequestRecord, RequestStore};
 
 use std::sync::{Arc, Mutex};
@@ -79,7 +79,7 @@ pub struct Relayer {
     channels: ChannelPool,
     policy: Policy,
     config: RelayerConfig,
-    spend: Mutex<SpendBook>,
+    spend: Arc<dyn SpendStore>,
     requests: Arc<dyn RequestStore>,
     in_flight: Mutex<std::collections::HashSet<String>>,
 }
@@ -145,15 +145,22 @@ impl Relayer {
             channels: ChannelPool::new(channels),
             policy,
             config,
-            spend: Mutex::new(SpendBook::default()),
+            spend: Arc::new(MemorySpendStore::default()),
             requests: Arc::new(MemoryRequestStore::default()),
             in_flight: Mutex::new(Default::default()),
         })
     }
 
-    /// Uses `store` for request records (e.g. the API's database).
+    /// Uses `store` for request records (e.g. the platform's database), so a request key
+    /// stays idempotent across processes and restarts.
     pub fn with_request_store(mut self, store: Arc<dyn RequestStore>) -> Self {
         self.requests = store;
+        self
+    }
+
+    /// Uses `store` for the daily spend per user, so the cap holds across processes.
+    pub fn with_spend_store(mut self, store: Arc<dyn SpendStore>) -> Self {
+        self.spend = store;
         self
     }
 
@@ -168,11 +175,11 @@ impl Relayer {
     }
 
     /// What `user` was charged (or has reserved) today, in stroops.
-    pub fn spent_today(&self, user: &str) -> i64 {
-        self.spend
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .spent(user, today())
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the spend store cannot be read.
+    pub async fn spent_today(&self, user: &str) -> Result<i64> {
+        self.spend.spent(user, today()).await
     }
 
     /// Calls a read-only function by simulation: no transaction, no fee.
@@ -286,7 +293,7 @@ impl Relayer {
         fingerprint: [u8; 32],
         signers: &[&dyn Signer],
     ) -> Result<Landed> {
-        if let Some(record) = self.requests.get(key) {
+        if let Some(record) = self.requests.get(key).await? {
             if record.fingerprint != fingerprint {
                 return Err(Refusal::KeyReused(key.to_string()).into());
             }
@@ -381,39 +388,39 @@ impl Relayer {
             self.policy.check_fee(fee)?;
             let day = today();
             self.spend
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .reserve(user, day, fee, self.policy.max_spend_per_user_per_day)?;
+                .reserve(user, day, fee, self.policy.max_spend_per_user_per_day)
+                .await?;
             let envelope = fee_bump(&self.network, inner, self.sponsor.as_ref(), fee)?;
             let hash = crate::tx::envelope_hash(&self.network, &envelope)?;
-            // Written before sending: a retry after a timeout must find this hash.
-            self.requests.put(
-                key,
-                RequestRecord {
-                    fingerprint,
-                    hash,
-                    envelope: envelope.clone(),
-                    max_time,
-                    channel: channel.address.clone(),
-                },
-            );
+            // Written before sending: a retry after a timeout must find this hash. If it
+            // cannot be written, nothing is sent (and nothing was charged).
+            let record = RequestRecord {
+                fingerprint,
+                hash,
+                envelope: envelope.clone(),
+                max_time,
+                channel: channel.address.clone(),
+            };
+            if let Err(e) = self.requests.put(key, &record).await {
+                let _ = self.spend.settle(user, day, fee, 0).await;
+                return Err(e);
+            }
             let outcome = self.send_and_wait(&envelope, hash).await;
-            let settle = |charged: i64| {
-                self.spend
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .settle(user, day, fee, charged)
+            // A settlement that cannot be written leaves the whole reservation counted: the
+            // cap is then stricter than it should be, never looser; the outcome stands.
+            let settle = |charged: i64| async move {
+                let _ = self.spend.settle(user, day, fee, charged).await;
             };
             match outcome {
                 Ok(Sent::Landed(l)) => {
                     channel.seq = Some(seq + 1);
-                    settle(l.fee_charged);
+                    settle(l.fee_charged).await;
                     return Ok(l);
                 }
                 Err(Error::Failed { hash, code }) => {
                     // Applied and failed: the sequence is consumed and the fee was paid.
                     channel.seq = Some(seq + 1);
-                    settle(fee);
+                    settle(fee).await;
                     // The state grew between simulation and apply (another transaction in
                     // the same ledger wrote the same entry, e.g. a patient's pending list):
                     // nothing was applied, so simulating again against the new state and
@@ -426,12 +433,12 @@ impl Relayer {
                 }
                 Err(e @ Error::TryAgainLater { .. }) => {
                     // Never accepted: nothing was charged.
-                    settle(0);
+                    settle(0).await;
                     return Err(e);
                 }
                 Err(e) => return Err(e), // unknown outcome: the reservation stands
                 Ok(Sent::Refused(kind, code)) => {
-                    settle(0);
+                    settle(0).await;
                     rebuilds += 1;
                     if rebuilds > self.config.rebuilds {
                         return Err(Error::Rejected {

@@ -170,6 +170,58 @@ impl SpendBook {
     }
 }
 
+/// Where the relayer keeps [`SpendBook`]'s figures: [`MemorySpendStore`] for one process; a
+/// database (`medimint_storage::RelayerDb`) when several processes relay for the same users,
+/// so the daily cap holds across them.
+#[async_trait::async_trait]
+pub trait SpendStore: Send + Sync {
+    /// Reserves `fee` for `user` on `day` unless that passes `cap`, atomically.
+    ///
+    /// # Errors
+    /// [`crate::Error::Refused`] with [`Refusal::DailySpend`]; [`crate::Error::Store`].
+    async fn reserve(&self, user: &str, day: u64, fee: i64, cap: i64) -> crate::Result<()>;
+
+    /// Replaces a reservation by what was actually charged (0 when nothing was).
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`].
+    async fn settle(&self, user: &str, day: u64, reserved: i64, charged: i64) -> crate::Result<()>;
+
+    /// What `user` spent (or has reserved) on `day`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`].
+    async fn spent(&self, user: &str, day: u64) -> crate::Result<i64>;
+}
+
+/// A [`SpendStore`] in process memory.
+#[derive(Debug, Default)]
+pub struct MemorySpendStore {
+    book: std::sync::Mutex<SpendBook>,
+}
+
+impl MemorySpendStore {
+    fn book(&self) -> std::sync::MutexGuard<'_, SpendBook> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl SpendStore for MemorySpendStore {
+    async fn reserve(&self, user: &str, day: u64, fee: i64, cap: i64) -> crate::Result<()> {
+        Ok(self.book().reserve(user, day, fee, cap)?)
+    }
+
+    async fn settle(&self, user: &str, day: u64, reserved: i64, charged: i64) -> crate::Result<()> {
+        self.book().settle(user, day, reserved, charged);
+        Ok(())
+    }
+
+    async fn spent(&self, user: &str, day: u64) -> crate::Result<i64> {
+        Ok(self.book().spent(user, day))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use medimint_storage::{
-    Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, Release, ReleaseStatus, StorageError,
-    SCHEMA_VERSION,
+    Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, RelayerDb, Release, ReleaseStatus,
+    SpendOutcome, StorageError, SCHEMA_VERSION,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
@@ -333,4 +333,115 @@ pub async fn app_db_suite(db: Arc<dyn AppDb>) {
         Some("GISSUER/rel-1")
     );
     assert!(db.get_idempotency("root:cd").await.unwrap().is_none());
+
+    relayer_suite(db).await;
+}
+
+fn request_record(hash: u8) -> medimint_chain::relayer::RequestRecord {
+    use stellar_xdr::{
+        Memo, MuxedAccount, Preconditions, SequenceNumber, Transaction, TransactionEnvelope,
+        TransactionExt, TransactionV1Envelope, Uint256,
+    };
+    medimint_chain::relayer::RequestRecord {
+        fingerprint: [7; 32],
+        hash: [hash; 32],
+        envelope: TransactionEnvelope::Tx(TransactionV1Envelope {
+            tx: Transaction {
+                source_account: MuxedAccount::Ed25519(Uint256([3; 32])),
+                fee: 1_000,
+                seq_num: SequenceNumber(77),
+                cond: Preconditions::None,
+                memo: Memo::None,
+                operations: Default::default(),
+                ext: TransactionExt::V0,
+            },
+            signatures: Default::default(),
+        }),
+        max_time: 1_800_000_000,
+        channel: "GCHANNEL".into(),
+    }
+}
+
+/// The relayer's request records and daily spend, through the database and through
+/// [`RelayerDb`], the relayer's view of it.
+async fn relayer_suite(db: Arc<dyn AppDb>) {
+    use medimint_chain::relayer::{Refusal, RequestStore, SpendStore};
+
+    // Request records are replaced (a rebuild sends a new envelope under the same key).
+    assert_eq!(db.get_relay_request("req-1").await.unwrap(), None);
+    db.put_relay_request("req-1", "first").await.unwrap();
+    db.put_relay_request("req-1", "second").await.unwrap();
+    assert_eq!(
+        db.get_relay_request("req-1").await.unwrap().as_deref(),
+        Some("second")
+    );
+    let relayer_db = RelayerDb::new(db.clone());
+    let requests: &dyn RequestStore = &relayer_db;
+    requests.put("req-2", &request_record(1)).await.unwrap();
+    requests.put("req-2", &request_record(2)).await.unwrap();
+    assert_eq!(
+        requests.get("req-2").await.unwrap(),
+        Some(request_record(2))
+    );
+    assert_eq!(requests.get("req-3").await.unwrap(), None);
+    // A damaged record is an error naming it, not a missing one (which would send again).
+    let err = requests.get("req-1").await.unwrap_err().to_string();
+    assert!(err.contains("request record: unknown version"), "{err}");
+
+    // Spend: capped atomically, per user and day.
+    assert_eq!(
+        db.add_relay_spend("GUSER", 20_000, 600, Some(1_000))
+            .await
+            .unwrap(),
+        SpendOutcome::Added(600)
+    );
+    assert_eq!(
+        db.add_relay_spend("GUSER", 20_000, 500, Some(1_000))
+            .await
+            .unwrap(),
+        SpendOutcome::OverCap { would: 1_100 }
+    );
+    assert_eq!(
+        db.add_relay_spend("GUSER", 20_000, 2_000, Some(1_000))
+            .await
+            .unwrap(),
+        SpendOutcome::OverCap { would: 2_600 }
+    );
+    assert_eq!(db.relay_spend("GUSER", 20_000).await.unwrap(), 600);
+    assert_eq!(db.relay_spend("GUSER", 20_001).await.unwrap(), 0);
+    assert_eq!(db.relay_spend("GOTHER", 20_000).await.unwrap(), 0);
+    assert_eq!(
+        db.add_relay_spend("GUSER", 20_000, -500, None)
+            .await
+            .unwrap(),
+        SpendOutcome::Added(100)
+    );
+
+    // Through the relayer's trait: sixteen concurrent reservations of 100 under a cap of
+    // 1 000 on a fresh day: exactly ten pass.
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = relayer_db.clone();
+        tasks.push(tokio::spawn(async move {
+            store.reserve("GBUSY", 20_000, 100, 1_000).await
+        }));
+    }
+    let mut passed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => passed += 1,
+            Err(medimint_chain::Error::Refused(Refusal::DailySpend { would, cap, .. })) => {
+                assert_eq!((would, cap), (1_100, 1_000));
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(passed, 10);
+    let spend: &dyn SpendStore = &relayer_db;
+    assert_eq!(spend.spent("GBUSY", 20_000).await.unwrap(), 1_000);
+    // Settled to what was charged: 100 reserved, 30 charged.
+    spend.settle("GBUSY", 20_000, 100, 30).await.unwrap();
+    assert_eq!(spend.spent("GBUSY", 20_000).await.unwrap(), 930);
+    spend.reserve("GBUSY", 20_000, 70, 1_000).await.unwrap();
+    assert!(spend.reserve("GBUSY", 20_000, 1, 1_000).await.is_err());
 }
