@@ -20,13 +20,16 @@ fn a_second_relayer_over_the_same_database_resumes_the_request() {
         let ops = operators(&devnet, 1).await;
         let patient = Keypair::generate();
 
-        let first_db = Arc::new(RelayerDb::new(Arc::new(
-            SqliteDb::open(&path).await.unwrap(),
-        )));
-        let first = ops
-            .another_relayer()
-            .with_request_store(first_db.clone())
-            .with_spend_store(first_db);
+        // A relayer process whose records and spend are in the database file.
+        let over_the_file = || async {
+            let db = Arc::new(RelayerDb::new(Arc::new(
+                SqliteDb::open(&path).await.unwrap(),
+            )));
+            ops.another_relayer()
+                .with_request_store(db.clone())
+                .with_spend_store(db)
+        };
+        let first = over_the_file().await;
         let landed = first
             .create_sponsored_account("account:patient-1", patient.signing_key())
             .await
@@ -37,13 +40,7 @@ fn a_second_relayer_over_the_same_database_resumes_the_request() {
         drop(first);
 
         // A new process: only the database file is shared.
-        let second_db = Arc::new(RelayerDb::new(Arc::new(
-            SqliteDb::open(&path).await.unwrap(),
-        )));
-        let second = ops
-            .another_relayer()
-            .with_request_store(second_db.clone())
-            .with_spend_store(second_db);
+        let second = over_the_file().await;
         assert_eq!(
             second.spent_today(&patient.address()).await.unwrap(),
             charged

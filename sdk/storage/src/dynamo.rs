@@ -92,6 +92,18 @@ impl DynamoDb {
         Ok(out.item)
     }
 
+    /// Puts `item`, replacing any item with its key.
+    async fn put(&self, item: Item, what: &str) -> Result<(), StorageError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("writing {what}"), e))?;
+        Ok(())
+    }
+
     /// Puts `item` if no item has its key; `Ok(false)` if one has.
     async fn put_if_absent(&self, item: Item, what: &str) -> Result<bool, StorageError> {
         match self
@@ -266,13 +278,7 @@ impl DynamoDb {
                 let mut index = Item::new();
                 index.insert("pk".into(), s(&address_pk(&account.address)));
                 index.insert("email".into(), s(&account.email));
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(index))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("writing an account's address index".into(), e))?;
+                self.put(index, "an account's address index").await?;
             }
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
@@ -430,13 +436,7 @@ impl AppDb for DynamoDb {
         let mut index = Item::new();
         index.insert("pk".into(), s(&address_pk(&stored.address)));
         index.insert("email".into(), s(&stored.email));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(index))
-            .send()
-            .await
-            .map_err(|e| aws_error("writing the account's address index".into(), e))?;
+        self.put(index, "the account's address index").await?;
         Ok(stored)
     }
 
@@ -546,14 +546,7 @@ impl AppDb for DynamoDb {
         item.insert("pk".into(), s(&relay_pk(key)));
         item.insert("record".into(), s(record));
         item.insert("updated_at".into(), n(now()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| aws_error("writing a relay request record".into(), e))?;
-        Ok(())
+        self.put(item, "a relay request record").await
     }
 
     async fn get_relay_request(&self, key: &str) -> Result<Option<String>, StorageError> {

@@ -112,6 +112,22 @@ impl SqliteDb {
         Ok(db)
     }
 
+    /// The one text column `sql` selects for `key`, if a row has it.
+    async fn text_by_key(
+        &self,
+        sql: &'static str,
+        key: &str,
+        context: &'static str,
+    ) -> Result<Option<String>, StorageError> {
+        let key = key.to_owned();
+        self.run(move |conn| {
+            conn.query_row(sql, params![key], |r| r.get(0))
+                .optional()
+                .map_err(db_err(context))
+        })
+        .await
+    }
+
     async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
@@ -131,6 +147,19 @@ impl SqliteDb {
             transient: true,
         })?
     }
+}
+
+/// What the relayer spent for `user` on `day` (0 without a row).
+fn spent_of(conn: &Connection, user: &str, day: u64) -> Result<i64, StorageError> {
+    Ok(conn
+        .query_row(
+            "SELECT spent FROM relay_spend WHERE user = ?1 AND day = ?2",
+            params![user, day as i64],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err("reading the relay spend"))?
+        .unwrap_or(0))
 }
 
 fn version_of(conn: &Connection) -> Result<u32, StorageError> {
@@ -406,16 +435,11 @@ impl AppDb for SqliteDb {
     }
 
     async fn get_idempotency(&self, key: &str) -> Result<Option<String>, StorageError> {
-        let key = key.to_owned();
-        self.run(move |conn| {
-            conn.query_row(
-                "SELECT value FROM idempotency WHERE key = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err("reading an idempotency record"))
-        })
+        self.text_by_key(
+            "SELECT value FROM idempotency WHERE key = ?1",
+            key,
+            "reading an idempotency record",
+        )
         .await
     }
 
@@ -434,16 +458,11 @@ impl AppDb for SqliteDb {
     }
 
     async fn get_relay_request(&self, key: &str) -> Result<Option<String>, StorageError> {
-        let key = key.to_owned();
-        self.run(move |conn| {
-            conn.query_row(
-                "SELECT record FROM relay_requests WHERE key = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err("reading a relay request record"))
-        })
+        self.text_by_key(
+            "SELECT record FROM relay_requests WHERE key = ?1",
+            key,
+            "reading a relay request record",
+        )
         .await
     }
 
@@ -461,15 +480,7 @@ impl AppDb for SqliteDb {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db_err("locking the relay spend"))?;
-            let spent: i64 = tx
-                .query_row(
-                    "SELECT spent FROM relay_spend WHERE user = ?1 AND day = ?2",
-                    params![user, day as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err("reading the relay spend"))?
-                .unwrap_or(0);
+            let spent = spent_of(&tx, &user, day)?;
             let would = spent.saturating_add(delta);
             if cap.is_some_and(|cap| would > cap) {
                 return Ok(SpendOutcome::OverCap { would });
@@ -489,17 +500,6 @@ impl AppDb for SqliteDb {
 
     async fn relay_spend(&self, user: &str, day: u64) -> Result<i64, StorageError> {
         let user = user.to_owned();
-        self.run(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT spent FROM relay_spend WHERE user = ?1 AND day = ?2",
-                    params![user, day as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err("reading the relay spend"))?
-                .unwrap_or(0))
-        })
-        .await
+        self.run(move |conn| spent_of(conn, &user, day)).await
     }
 }
