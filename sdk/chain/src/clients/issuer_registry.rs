@@ -1,4 +1,5 @@
-//! The issuer-registry contract: the admin-managed whitelist of trusted issuers.
+//! The issuer-registry contract: the admin-managed whitelist of trusted issuers, its
+//! two-step admin transfer and its upgrade.
 
 use stellar_xdr::ScVal;
 
@@ -61,6 +62,8 @@ pub struct IssuerRecord {
     pub kind: IssuerKind,
     /// Jurisdiction code.
     pub jurisdiction: String,
+    /// Commitment to the off-chain verification evidence.
+    pub evidence: [u8; 32],
     /// Ledger of registration.
     pub added_ledger: u32,
     /// Ledger of the last change.
@@ -80,8 +83,31 @@ impl IssuerRecord {
             name: decode(field(profile, "name")?)?,
             kind: IssuerKind::from_sc_val(field(profile, "kind")?)?,
             jurisdiction: decode(field(profile, "jurisdiction")?)?,
+            evidence: decode(field(profile, "evidence")?)?,
             added_ledger: decode(field(v, "added_ledger")?)?,
             changed_ledger: decode(field(v, "changed_ledger")?)?,
+        })
+    }
+}
+
+/// An admin transfer proposed but not yet accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAdmin {
+    /// The proposed new admin.
+    pub admin: String,
+    /// Last ledger at which `accept_admin` succeeds.
+    pub live_until_ledger: u32,
+}
+
+impl PendingAdmin {
+    /// Decodes the contract's `PendingAdmin` struct.
+    ///
+    /// # Errors
+    /// A value of another shape.
+    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
+        Ok(Self {
+            admin: decode::<Address>(field(v, "admin")?)?.0,
+            live_until_ledger: decode(field(v, "live_until_ledger")?)?,
         })
     }
 }
@@ -107,10 +133,10 @@ impl<'r> IssuerRegistry<'r> {
         key: &str,
         admin: &dyn Signer,
         function: &str,
-        issuer: &str,
+        address: &str,
         extra: Vec<ScVal>,
     ) -> Result<Landed> {
-        let mut args = vec![arg::address(issuer)?];
+        let mut args = vec![arg::address(address)?];
         args.extend(extra);
         self.relayer
             .invoke(
@@ -240,11 +266,122 @@ impl<'r> IssuerRegistry<'r> {
                 .await?,
         )
     }
+
+    /// The current admin.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn admin(&self) -> Result<String> {
+        let v = self.relayer.read(&self.contract, "admin", vec![]).await?;
+        Ok(decode::<Address>(&v)?.0)
+    }
+
+    /// The admin transfer awaiting acceptance, if any.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn pending_admin(&self) -> Result<Option<PendingAdmin>> {
+        let v = self
+            .relayer
+            .read(&self.contract, "pending_admin", vec![])
+            .await?;
+        match v {
+            ScVal::Void => Ok(None),
+            other => PendingAdmin::from_sc_val(&other).map(Some),
+        }
+    }
+
+    /// First step of an admin transfer: proposes `new_admin`, who must accept by ledger
+    /// `live_until_ledger` (admin). A new proposal replaces an earlier one.
+    ///
+    /// # Errors
+    /// `InvalidExpiry` (#108) as a simulation error; [`Error::MissingSigner`] if `admin` is
+    /// not the admin; submission errors.
+    pub async fn propose_admin(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        new_admin: &str,
+        live_until_ledger: u32,
+    ) -> Result<Landed> {
+        self.admin_call(
+            key,
+            admin,
+            "propose_admin",
+            new_admin,
+            vec![arg::u32(live_until_ledger)],
+        )
+        .await
+    }
+
+    /// Second step of an admin transfer: the proposed admin accepts before the expiry.
+    ///
+    /// # Errors
+    /// `NoPendingAdmin` (#106), `AdminTransferExpired` (#107) as simulation errors;
+    /// [`Error::MissingSigner`] if `new_admin` is not the proposed admin; submission errors.
+    pub async fn accept_admin(&self, key: &str, new_admin: &dyn Signer) -> Result<Landed> {
+        self.relayer
+            .invoke(
+                key,
+                &new_admin.address(),
+                &self.contract,
+                "accept_admin",
+                vec![],
+                &[new_admin],
+            )
+            .await
+    }
+
+    /// Replaces the contract's code with the uploaded WASM `wasm_hash` (admin).
+    ///
+    /// # Errors
+    /// A host error if the hash was not uploaded; [`Error::MissingSigner`] if `admin` is not
+    /// the admin; submission errors.
+    pub async fn upgrade(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        wasm_hash: &[u8; 32],
+    ) -> Result<Landed> {
+        self.relayer
+            .invoke(
+                key,
+                &admin.address(),
+                &self.contract,
+                "upgrade",
+                vec![arg::bytes(wasm_hash)?],
+                &[admin],
+            )
+            .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::address::contract_strkey;
+
+    #[test]
+    fn pending_admin_decodes_and_refuses_other_shapes() {
+        let admin = contract_strkey(&[6; 32]);
+        let v = contract_struct(vec![
+            ("admin", arg::address(&admin).unwrap()),
+            ("live_until_ledger", arg::u32(77)),
+        ])
+        .unwrap();
+        assert_eq!(
+            PendingAdmin::from_sc_val(&v).unwrap(),
+            PendingAdmin {
+                admin,
+                live_until_ledger: 77
+            }
+        );
+        let wrong = contract_struct(vec![("admin", arg::u32(1))]).unwrap();
+        assert!(matches!(
+            PendingAdmin::from_sc_val(&wrong),
+            Err(Error::Decode { .. })
+        ));
+    }
 
     #[test]
     fn profile_encodes_as_the_contract_struct() {

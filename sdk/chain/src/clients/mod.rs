@@ -1,13 +1,19 @@
-//! Typed clients for the suite's contracts (study-token and issuer-registry; the suite
-//! registry is driven by the admin CLI) (interfaces in `docs/contracts.md`), on top of
-//! the [`Relayer`](crate::relayer::Relayer): writes are sponsored, reads are simulated.
+//! Typed clients for the suite's contracts (interfaces in `docs/contracts.md`): the
+//! study token ([`StudyToken`]), the issuer registry ([`IssuerRegistry`]) and the suite
+//! registry ([`SuiteRegistry`]), on top of the [`Relayer`](crate::relayer::Relayer): writes
+//! are sponsored, reads are simulated. Every contract function has a client function of the
+//! same name, except the study token's SEP-0050 transfers and approvals, which always fail
+//! (see [`StudyToken`]'s module).
 
 mod encode;
 mod issuer_registry;
+mod registry;
 mod study_token;
 
 pub use encode::{contract_struct, field, unit_variant, variant_name};
-pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry};
+pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, PendingAdmin};
+pub use registry::{Member, SuiteRegistry};
 pub use study_token::{
-    Access, AccessKind, GrantRecord, RejectReason, Release, Role, StudyToken, TokenRecord,
+    Access, AccessKind, Consent, GrantRecord, RejectReason, Release, Role, StudyToken, TokenRecord,
+    TokenStatus,
 };

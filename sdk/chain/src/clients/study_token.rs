@@ -1,4 +1,10 @@
-//! The study-token contract: release and consent, roles, access records, reads.
+//! The study-token contract: release and consent, key rotation, roles, access records,
+//! reads, the SEP-0050 surface and administration.
+//!
+//! Every function of the contract has a client here except SEP-0050's `transfer`,
+//! `transfer_from`, `approve` and `approve_for_all`: study tokens never move between people,
+//! so the contract always fails them with `NonTransferable` (#211). A key change is
+//! [`StudyToken::rotate_owner`].
 
 use stellar_xdr::ScVal;
 
@@ -104,6 +110,48 @@ unit_enum!(
         Download,
     }
 );
+
+unit_enum!(
+    /// A token's effective status, as `consent_status` reports it.
+    TokenStatus {
+        /// Proposed; awaiting the patient's consent.
+        Pending,
+        /// Consented: the owner and grantees have access.
+        Active,
+        /// The patient rejected it.
+        Rejected,
+        /// Pending past its window: it can no longer be approved.
+        Lapsed,
+    }
+);
+
+/// Consent state of a token, as `consent_status` returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    /// Effective status (a pending token past its window is `Lapsed`).
+    pub status: TokenStatus,
+    /// Ledger of the decision (of the proposal while pending; of the window's end if lapsed).
+    pub ledger: u32,
+    /// Unix time of the decision (of the proposal while pending or lapsed).
+    pub timestamp: u64,
+    /// Who decided (the issuer while pending or lapsed).
+    pub by: String,
+}
+
+impl Consent {
+    /// Decodes the contract's `Consent` struct.
+    ///
+    /// # Errors
+    /// A value of another shape.
+    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
+        Ok(Self {
+            status: TokenStatus::from_sc_val(field(v, "status")?)?,
+            ledger: decode(field(v, "ledger")?)?,
+            timestamp: decode(field(v, "timestamp")?)?,
+            by: decode::<Address>(field(v, "by")?)?.0,
+        })
+    }
+}
 
 /// Someone's access to a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -420,6 +468,213 @@ impl<'r> StudyToken<'r> {
         };
         items.iter().map(GrantRecord::from_sc_val).collect()
     }
+
+    /// Moves a token to the patient's new address (a key change): both the `old` and the
+    /// `new` owner sign. Grants are kept; a grant the new address held on it is dropped.
+    ///
+    /// # Errors
+    /// `SameOwner` (#222), `TokenNotFound` (#200), `NotOwner` (#201), `TokenNotActive`
+    /// (#204) as simulation errors; [`Error::MissingSigner`]; submission errors.
+    pub async fn rotate_owner(
+        &self,
+        key: &str,
+        token_id: u32,
+        old: &dyn Signer,
+        new: &dyn Signer,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::u32(token_id),
+            arg::address(&old.address())?,
+            arg::address(&new.address())?,
+        ];
+        self.call(key, old, "rotate_owner", args, &[old, new]).await
+    }
+
+    /// Consent state of a token: effective status (`Lapsed` included), when, and by whom.
+    ///
+    /// # Errors
+    /// `TokenNotFound` (#200) as a simulation error; decoding errors.
+    pub async fn consent_status(&self, token_id: u32) -> Result<Consent> {
+        let v = self
+            .relayer
+            .read(&self.contract, "consent_status", vec![arg::u32(token_id)])
+            .await?;
+        Consent::from_sc_val(&v)
+    }
+
+    /// Active tokens owned by `owner`: up to `limit` (1..=50) ids from position `start`.
+    ///
+    /// # Errors
+    /// `InvalidPageLimit` (#220) as a simulation error; decoding errors.
+    pub async fn tokens_of(&self, owner: &str, start: u32, limit: u32) -> Result<Vec<u32>> {
+        self.page("tokens_of", owner, start, limit).await
+    }
+
+    /// Pending (and lapsed, not yet rejected) tokens of `patient`, paginated like
+    /// [`StudyToken::tokens_of`].
+    ///
+    /// # Errors
+    /// As [`StudyToken::tokens_of`].
+    pub async fn pending_of(&self, patient: &str, start: u32, limit: u32) -> Result<Vec<u32>> {
+        self.page("pending_of", patient, start, limit).await
+    }
+
+    /// Tokens on which `grantee` holds a stored grant (not the issuer's implicit Viewer),
+    /// paginated like [`StudyToken::tokens_of`].
+    ///
+    /// # Errors
+    /// As [`StudyToken::tokens_of`].
+    pub async fn shared_with(&self, grantee: &str, start: u32, limit: u32) -> Result<Vec<u32>> {
+        self.page("shared_with", grantee, start, limit).await
+    }
+
+    async fn read_string(&self, function: &str, args: Vec<ScVal>) -> Result<String> {
+        decode(&self.relayer.read(&self.contract, function, args).await?)
+    }
+
+    async fn read_address(&self, function: &str, args: Vec<ScVal>) -> Result<String> {
+        let v = self.relayer.read(&self.contract, function, args).await?;
+        Ok(decode::<Address>(&v)?.0)
+    }
+
+    /// SEP-0050: the collection name (the constructor's `name`).
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn name(&self) -> Result<String> {
+        self.read_string("name", vec![]).await
+    }
+
+    /// SEP-0050: the collection symbol (the constructor's `symbol`).
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn symbol(&self) -> Result<String> {
+        self.read_string("symbol", vec![]).await
+    }
+
+    /// SEP-0050: how many Active tokens `owner` holds.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn balance(&self, owner: &str) -> Result<u32> {
+        decode(
+            &self
+                .relayer
+                .read(&self.contract, "balance", vec![arg::address(owner)?])
+                .await?,
+        )
+    }
+
+    /// SEP-0050: the `ipfs://` URI of the token's encrypted metadata (any existing token,
+    /// pending ones included).
+    ///
+    /// # Errors
+    /// `TokenNotFound` (#200) as a simulation error; decoding errors.
+    pub async fn token_uri(&self, token_id: u32) -> Result<String> {
+        self.read_string("token_uri", vec![arg::u32(token_id)])
+            .await
+    }
+
+    /// SEP-0050: the approved spender of a token; always `None` (approvals do not exist).
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn get_approved(&self, token_id: u32) -> Result<Option<String>> {
+        let v = self
+            .relayer
+            .read(&self.contract, "get_approved", vec![arg::u32(token_id)])
+            .await?;
+        Ok(decode::<Option<Address>>(&v)?.map(|a| a.0))
+    }
+
+    /// SEP-0050: whether `operator` may move all of `owner`'s tokens; always `false`.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn is_approved_for_all(&self, owner: &str, operator: &str) -> Result<bool> {
+        decode(
+            &self
+                .relayer
+                .read(
+                    &self.contract,
+                    "is_approved_for_all",
+                    vec![arg::address(owner)?, arg::address(operator)?],
+                )
+                .await?,
+        )
+    }
+
+    /// The window, in ledgers, in which a new pending release can be approved.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn pending_window(&self) -> Result<u32> {
+        decode(
+            &self
+                .relayer
+                .read(&self.contract, "pending_window", vec![])
+                .await?,
+        )
+    }
+
+    /// Sets the pending window for future releases, in ledgers (1..=483,840) (admin).
+    ///
+    /// # Errors
+    /// `InvalidPendingWindow` (#221) as a simulation error; [`Error::MissingSigner`] if
+    /// `admin` is not the admin; submission errors.
+    pub async fn set_pending_window(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        window: u32,
+    ) -> Result<Landed> {
+        self.call(
+            key,
+            admin,
+            "set_pending_window",
+            vec![arg::u32(window)],
+            &[admin],
+        )
+        .await
+    }
+
+    /// The admin.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn admin(&self) -> Result<String> {
+        self.read_address("admin", vec![]).await
+    }
+
+    /// The issuer registry this token asks whether an issuer is trusted.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn issuer_registry(&self) -> Result<String> {
+        self.read_address("issuer_registry", vec![]).await
+    }
+
+    /// Replaces the contract's code with the uploaded WASM `wasm_hash` (admin).
+    ///
+    /// # Errors
+    /// A host error if the hash was not uploaded; [`Error::MissingSigner`] if `admin` is not
+    /// the admin; submission errors.
+    pub async fn upgrade(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        wasm_hash: &[u8; 32],
+    ) -> Result<Landed> {
+        self.call(
+            key,
+            admin,
+            "upgrade",
+            vec![arg::bytes(wasm_hash)?],
+            &[admin],
+        )
+        .await
+    }
 }
 
 /// A token as the contract stores it (the fields callers need).
@@ -543,6 +798,31 @@ mod tests {
             variant_name(&RejectReason::NotMine.to_sc_val().unwrap()).unwrap(),
             "NotMine"
         );
+    }
+
+    #[test]
+    fn consent_decodes_lapsed_and_refuses_an_unknown_status() {
+        let by = contract_strkey(&[4; 32]);
+        let consent = |status: &str| {
+            contract_struct(vec![
+                ("status", unit_variant(status).unwrap()),
+                ("ledger", arg::u32(10)),
+                ("timestamp", arg::u64(1_700_000_000)),
+                ("by", arg::address(&by).unwrap()),
+            ])
+            .unwrap()
+        };
+        assert_eq!(
+            Consent::from_sc_val(&consent("Lapsed")).unwrap(),
+            Consent {
+                status: TokenStatus::Lapsed,
+                ledger: 10,
+                timestamp: 1_700_000_000,
+                by: by.clone()
+            }
+        );
+        let err = Consent::from_sc_val(&consent("Burnt")).unwrap_err();
+        assert!(err.to_string().contains("Burnt"), "{err}");
     }
 
     #[test]
