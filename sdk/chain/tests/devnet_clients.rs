@@ -9,8 +9,8 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use medimint_chain::accounts::ensure_funded_accounts;
 use medimint_chain::clients::{
-    IssuerKind, IssuerProfile, IssuerRegistry, Member, PendingAdmin, Release, Role, StudyToken,
-    SuiteRegistry, TokenStatus,
+    contract_error, IssuerKind, IssuerProfile, IssuerRegistry, Member, PendingAdmin, Release, Role,
+    StudyToken, SuiteRegistry, TokenStatus,
 };
 use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
 use medimint_chain::rpc::{Rpc, StellarRpc};
@@ -43,10 +43,18 @@ fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-/// A call that the contract refused with its error `#code` (`name` for the message).
+/// A call that the contract refused with its error `#code`, named `name` in the message.
 fn assert_contract_error<T: std::fmt::Debug>(result: Result<T>, code: u32, name: &str) {
     match result {
-        Err(Error::Simulation(m)) if m.contains(&format!("Error(Contract, #{code})")) => {}
+        Err(e @ Error::Simulation(_)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("Error(Contract, #{code})"))
+                    && text.contains(&format!("({name})")),
+                "expected contract error #{code} ({name}), got {text}"
+            );
+            assert_eq!(contract_error(&e), Some((code, name)), "{text}");
+        }
         other => panic!("expected contract error #{code} ({name}), got {other:?}"),
     }
 }

@@ -4,6 +4,7 @@
 use stellar_xdr::ScVal;
 
 use super::encode::{contract_struct, field, unit_variant, variant_name};
+use super::errors::Named;
 use super::study_token::unit_enum;
 use crate::error::{Error, Result};
 use crate::outcome::Landed;
@@ -128,6 +129,10 @@ impl<'r> IssuerRegistry<'r> {
         }
     }
 
+    fn chain(&self) -> Named<'r> {
+        Named(self.relayer)
+    }
+
     async fn admin_call(
         &self,
         key: &str,
@@ -138,7 +143,7 @@ impl<'r> IssuerRegistry<'r> {
     ) -> Result<Landed> {
         let mut args = vec![arg::address(address)?];
         args.extend(extra);
-        self.relayer
+        self.chain()
             .invoke(
                 key,
                 &admin.address(),
@@ -200,7 +205,7 @@ impl<'r> IssuerRegistry<'r> {
     pub async fn is_trusted(&self, issuer: &str) -> Result<bool> {
         decode(
             &self
-                .relayer
+                .chain()
                 .read(&self.contract, "is_trusted", vec![arg::address(issuer)?])
                 .await?,
         )
@@ -226,7 +231,7 @@ impl<'r> IssuerRegistry<'r> {
     /// `IssuerNotFound` (#101) as a simulation error; decoding errors.
     pub async fn issuer(&self, issuer: &str) -> Result<IssuerRecord> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "issuer", vec![arg::address(issuer)?])
             .await?;
         IssuerRecord::from_sc_val(&v)
@@ -238,7 +243,7 @@ impl<'r> IssuerRegistry<'r> {
     /// `InvalidPageLimit`; decoding errors.
     pub async fn issuers(&self, start: u32, limit: u32) -> Result<Vec<IssuerRecord>> {
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 "issuers",
@@ -261,7 +266,7 @@ impl<'r> IssuerRegistry<'r> {
     pub async fn issuer_count(&self) -> Result<u32> {
         decode(
             &self
-                .relayer
+                .chain()
                 .read(&self.contract, "issuer_count", vec![])
                 .await?,
         )
@@ -272,7 +277,7 @@ impl<'r> IssuerRegistry<'r> {
     /// # Errors
     /// Simulation errors; decoding errors.
     pub async fn admin(&self) -> Result<String> {
-        let v = self.relayer.read(&self.contract, "admin", vec![]).await?;
+        let v = self.chain().read(&self.contract, "admin", vec![]).await?;
         Ok(decode::<Address>(&v)?.0)
     }
 
@@ -282,7 +287,7 @@ impl<'r> IssuerRegistry<'r> {
     /// Simulation errors; decoding errors.
     pub async fn pending_admin(&self) -> Result<Option<PendingAdmin>> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "pending_admin", vec![])
             .await?;
         match v {
@@ -320,7 +325,7 @@ impl<'r> IssuerRegistry<'r> {
     /// `NoPendingAdmin` (#106), `AdminTransferExpired` (#107) as simulation errors;
     /// [`Error::MissingSigner`] if `new_admin` is not the proposed admin; submission errors.
     pub async fn accept_admin(&self, key: &str, new_admin: &dyn Signer) -> Result<Landed> {
-        self.relayer
+        self.chain()
             .invoke(
                 key,
                 &new_admin.address(),
@@ -343,7 +348,7 @@ impl<'r> IssuerRegistry<'r> {
         admin: &dyn Signer,
         wasm_hash: &[u8; 32],
     ) -> Result<Landed> {
-        self.relayer
+        self.chain()
             .invoke(
                 key,
                 &admin.address(),

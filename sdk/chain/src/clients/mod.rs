@@ -4,13 +4,19 @@
 //! are sponsored, reads are simulated. Every contract function has a client function of the
 //! same name, except the study token's SEP-0050 transfers and approvals, which always fail
 //! (see [`StudyToken`]'s module).
+//!
+//! A contract error comes back as [`Error::Simulation`](crate::Error::Simulation) with the
+//! host's `Error(Contract, #N)` followed by the error's name, e.g. `(NotOwner)`;
+//! [`contract_error`] reads both.
 
 mod encode;
+mod errors;
 mod issuer_registry;
 mod registry;
 mod study_token;
 
 pub use encode::{contract_struct, field, unit_variant, variant_name};
+pub use errors::contract_error;
 pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, PendingAdmin};
 pub use registry::{Member, SuiteRegistry};
 pub use study_token::{

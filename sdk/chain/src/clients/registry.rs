@@ -5,6 +5,7 @@
 use stellar_xdr::ScVal;
 
 use super::encode::field;
+use super::errors::Named;
 use crate::error::{Error, Result};
 use crate::outcome::Landed;
 use crate::relayer::Relayer;
@@ -58,6 +59,10 @@ impl<'r> SuiteRegistry<'r> {
         }
     }
 
+    fn chain(&self) -> Named<'r> {
+        Named(self.relayer)
+    }
+
     fn returned<T: crate::scval::FromScVal>(landed: &Landed) -> Result<T> {
         decode(landed.return_value.as_ref().ok_or(Error::Decode {
             expected: "a return value",
@@ -87,7 +92,7 @@ impl<'r> SuiteRegistry<'r> {
             arg::vec(constructor_args)?,
         ];
         let landed = self
-            .relayer
+            .chain()
             .invoke(
                 key,
                 &admin.address(),
@@ -106,7 +111,7 @@ impl<'r> SuiteRegistry<'r> {
     /// [`Error::InvalidArgument`] for a name that is not a symbol; simulation errors.
     pub async fn address_of(&self, name: &str) -> Result<String> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "address_of", vec![arg::symbol(name)?])
             .await?;
         Ok(decode::<Address>(&v)?.0)
@@ -132,7 +137,7 @@ impl<'r> SuiteRegistry<'r> {
         let mut signers: Vec<&dyn Signer> = vec![admin];
         signers.extend(member_admin);
         let landed = self
-            .relayer
+            .chain()
             .invoke(
                 key,
                 &admin.address(),
@@ -151,7 +156,7 @@ impl<'r> SuiteRegistry<'r> {
     /// `MemberNotFound` (#301) as a simulation error; decoding errors.
     pub async fn member(&self, name: &str) -> Result<Member> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "member", vec![arg::symbol(name)?])
             .await?;
         Member::from_sc_val(&v)
@@ -164,7 +169,7 @@ impl<'r> SuiteRegistry<'r> {
     /// `InvalidPageLimit` (#302) as a simulation error; decoding errors.
     pub async fn members(&self, start: u32, limit: u32) -> Result<Vec<Member>> {
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 "members",
@@ -186,7 +191,7 @@ impl<'r> SuiteRegistry<'r> {
     /// # Errors
     /// Simulation errors; decoding errors.
     pub async fn admin(&self) -> Result<String> {
-        let v = self.relayer.read(&self.contract, "admin", vec![]).await?;
+        let v = self.chain().read(&self.contract, "admin", vec![]).await?;
         Ok(decode::<Address>(&v)?.0)
     }
 
@@ -201,7 +206,7 @@ impl<'r> SuiteRegistry<'r> {
         admin: &dyn Signer,
         wasm_hash: &[u8; 32],
     ) -> Result<Landed> {
-        self.relayer
+        self.chain()
             .invoke(
                 key,
                 &admin.address(),

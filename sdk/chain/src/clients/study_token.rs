@@ -9,6 +9,7 @@
 use stellar_xdr::ScVal;
 
 use super::encode::{contract_struct, field, unit_variant, variant_name};
+use super::errors::Named;
 use crate::error::{Error, Result};
 use crate::outcome::Landed;
 use crate::relayer::Relayer;
@@ -180,6 +181,10 @@ impl<'r> StudyToken<'r> {
         }
     }
 
+    fn chain(&self) -> Named<'r> {
+        Named(self.relayer)
+    }
+
     async fn call(
         &self,
         key: &str,
@@ -188,7 +193,7 @@ impl<'r> StudyToken<'r> {
         args: Vec<ScVal>,
         signers: &[&dyn Signer],
     ) -> Result<Landed> {
-        self.relayer
+        self.chain()
             .invoke(
                 key,
                 &user.address(),
@@ -354,7 +359,7 @@ impl<'r> StudyToken<'r> {
     /// Simulation errors (e.g. `TokenNotFound`).
     pub async fn verify(&self, token_id: u32, checksum_root: &[u8; 32]) -> Result<bool> {
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 "verify",
@@ -370,7 +375,7 @@ impl<'r> StudyToken<'r> {
     /// Simulation errors (`TokenNotActive`, `TokenNotFound`).
     pub async fn owner_of(&self, token_id: u32) -> Result<String> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "owner_of", vec![arg::u32(token_id)])
             .await?;
         Ok(decode::<Address>(&v)?.0)
@@ -382,7 +387,7 @@ impl<'r> StudyToken<'r> {
     /// Simulation errors.
     pub async fn token_of_root(&self, checksum_root: &[u8; 32]) -> Result<Option<u32>> {
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 "token_of_root",
@@ -398,7 +403,7 @@ impl<'r> StudyToken<'r> {
     /// Simulation errors.
     pub async fn access(&self, token_id: u32, address: &str) -> Result<Option<Access>> {
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 "access",
@@ -425,7 +430,7 @@ impl<'r> StudyToken<'r> {
             )));
         }
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 function,
@@ -441,7 +446,7 @@ impl<'r> StudyToken<'r> {
     /// `TokenNotFound` (#2xx) as a simulation error; decoding errors.
     pub async fn token(&self, token_id: u32) -> Result<TokenRecord> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "token", vec![arg::u32(token_id)])
             .await?;
         TokenRecord::from_sc_val(&v)
@@ -453,7 +458,7 @@ impl<'r> StudyToken<'r> {
     /// `InvalidPageLimit` for a limit over the contract's page size; decoding errors.
     pub async fn grants(&self, token_id: u32, start: u32, limit: u32) -> Result<Vec<GrantRecord>> {
         let v = self
-            .relayer
+            .chain()
             .read(
                 &self.contract,
                 "grants",
@@ -496,7 +501,7 @@ impl<'r> StudyToken<'r> {
     /// `TokenNotFound` (#200) as a simulation error; decoding errors.
     pub async fn consent_status(&self, token_id: u32) -> Result<Consent> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "consent_status", vec![arg::u32(token_id)])
             .await?;
         Consent::from_sc_val(&v)
@@ -529,11 +534,11 @@ impl<'r> StudyToken<'r> {
     }
 
     async fn read_string(&self, function: &str, args: Vec<ScVal>) -> Result<String> {
-        decode(&self.relayer.read(&self.contract, function, args).await?)
+        decode(&self.chain().read(&self.contract, function, args).await?)
     }
 
     async fn read_address(&self, function: &str, args: Vec<ScVal>) -> Result<String> {
-        let v = self.relayer.read(&self.contract, function, args).await?;
+        let v = self.chain().read(&self.contract, function, args).await?;
         Ok(decode::<Address>(&v)?.0)
     }
 
@@ -560,7 +565,7 @@ impl<'r> StudyToken<'r> {
     pub async fn balance(&self, owner: &str) -> Result<u32> {
         decode(
             &self
-                .relayer
+                .chain()
                 .read(&self.contract, "balance", vec![arg::address(owner)?])
                 .await?,
         )
@@ -582,7 +587,7 @@ impl<'r> StudyToken<'r> {
     /// Simulation errors; decoding errors.
     pub async fn get_approved(&self, token_id: u32) -> Result<Option<String>> {
         let v = self
-            .relayer
+            .chain()
             .read(&self.contract, "get_approved", vec![arg::u32(token_id)])
             .await?;
         Ok(decode::<Option<Address>>(&v)?.map(|a| a.0))
@@ -595,7 +600,7 @@ impl<'r> StudyToken<'r> {
     pub async fn is_approved_for_all(&self, owner: &str, operator: &str) -> Result<bool> {
         decode(
             &self
-                .relayer
+                .chain()
                 .read(
                     &self.contract,
                     "is_approved_for_all",
@@ -612,7 +617,7 @@ impl<'r> StudyToken<'r> {
     pub async fn pending_window(&self) -> Result<u32> {
         decode(
             &self
-                .relayer
+                .chain()
                 .read(&self.contract, "pending_window", vec![])
                 .await?,
         )
