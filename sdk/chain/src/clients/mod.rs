@@ -2,8 +2,9 @@
 //! study token ([`StudyToken`]), the issuer registry ([`IssuerRegistry`]) and the suite
 //! registry ([`SuiteRegistry`]), on top of the [`Relayer`](crate::relayer::Relayer): writes
 //! are sponsored, reads are simulated. Every contract function has a client function of the
-//! same name, except the study token's SEP-0050 transfers and approvals, which always fail
-//! (see [`StudyToken`]'s module).
+//! same name, except the study token's SEP-0050 `transfer`, `transfer_from`, `approve` and
+//! `approve_for_all`: study tokens never move between people, so the contract always fails
+//! them with `NonTransferable` (#211); a key change is [`StudyToken::rotate_owner`].
 //!
 //! A contract error comes back as [`Error::Simulation`](crate::Error::Simulation) with the
 //! host's `Error(Contract, #N)` followed by the error's name, e.g. `(NotOwner)`;
