@@ -68,7 +68,7 @@ async fn sqlite_db_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.db");
     let db = SqliteDb::open(&path).await.unwrap();
-    common::app_db_suite(Arc::new(db)).await;
+    common::app_db_suite(Arc::new(db), common::Races::Concurrent).await;
     // Reopening keeps the data and the schema version.
     let db = SqliteDb::open(&path).await.unwrap();
     assert!(db.get_release("GISSUER", "rel-1").await.unwrap().is_some());
@@ -99,5 +99,5 @@ async fn dynamo_db_on_moto() {
         "medimint-app",
     );
     assert_eq!(db.schema_version().await.unwrap(), 0);
-    common::app_db_suite(Arc::new(db)).await;
+    common::app_db_suite(Arc::new(db), common::Races::Sequential).await;
 }
