@@ -402,11 +402,24 @@ pub fn rejection(tx: &ParsedTx, fail: TxFail) -> TransactionResult {
     }
 }
 
-fn min_inclusion_fee(tx: &ParsedTx, settings: &NetworkSettings) -> i64 {
+/// The operations a transaction's inclusion fee is counted over: a fee-bump pays for one
+/// more "operation" than its inner transaction has (CAP-0015).
+pub fn fee_ops(tx: &ParsedTx) -> i64 {
     let ops = tx.tx.operations.len().max(1) as i64;
-    // A fee-bump pays for one more "operation" (CAP-0015).
-    let ops = if tx.fee_bump.is_some() { ops + 1 } else { ops };
-    ops * settings.base_fee
+    if tx.fee_bump.is_some() {
+        ops + 1
+    } else {
+        ops
+    }
+}
+
+/// The inclusion fee bid: the (outer) fee minus the declared resource fee.
+pub fn inclusion_bid(tx: &ParsedTx) -> i64 {
+    tx.fee_bid().saturating_sub(tx.resource_fee())
+}
+
+fn min_inclusion_fee(tx: &ParsedTx, settings: &NetworkSettings) -> i64 {
+    fee_ops(tx) * settings.base_fee
 }
 
 /// Threshold categories, as stellar-core assigns them to operations.
@@ -586,6 +599,18 @@ pub fn validate(tx: &ParsedTx, state: &LedgerState, ctx: &LedgerContext) -> Resu
 /// Applies a validated transaction: charges the fee, bumps the sequence, runs the
 /// operations (all or nothing) and refunds the unused refundable resource fee.
 pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> Applied {
+    apply_at(tx, state, ctx, ctx.settings.base_fee)
+}
+
+/// [`apply`] in a ledger whose lane charges `lane_base_fee` per operation (the surge price
+/// when the lane was full, else the base fee): the inclusion fee charged is
+/// `min(bid, lane_base_fee × ops)` (CAP-0005).
+pub fn apply_at(
+    tx: &ParsedTx,
+    state: &mut LedgerState,
+    ctx: &LedgerContext,
+    lane_base_fee: i64,
+) -> Applied {
     let settings = ctx.settings;
     // Re-validate against the state as it stands when this transaction's turn comes.
     if let Err(fail) = validate(tx, state, ctx) {
@@ -596,7 +621,7 @@ pub fn apply(tx: &ParsedTx, state: &mut LedgerState, ctx: &LedgerContext) -> App
     }
     let mut changes_log = Vec::new();
     // Fee and sequence: committed whatever the operations do.
-    let inclusion = min_inclusion_fee(tx, settings);
+    let inclusion = inclusion_bid(tx).min(fee_ops(tx).saturating_mul(lane_base_fee));
     let full_fee = tx.resource_fee().saturating_add(inclusion);
     let fee_changes = commit_account_change(state, &tx.fee_source(), ctx.sequence, |a| {
         a.balance -= full_fee

@@ -303,6 +303,13 @@ impl Devnet {
         self.latest_ledger()
     }
 
+    /// Changes the network settings from the next ledger on (tests shrink the ledger limits
+    /// to fill ledgers).
+    pub fn set_settings(&self, f: impl FnOnce(&mut NetworkSettings)) {
+        let mut node = self.shared.node.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut node.settings);
+    }
+
     /// Moves the ledger sequence `n` ledgers ahead at once, as if `n` empty ledgers closed
     /// (tests use it to let TTLs lapse).
     pub fn advance_ledgers(&self, n: u32) -> u32 {

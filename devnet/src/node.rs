@@ -51,6 +51,12 @@ pub struct TxRecord {
     pub tx_events: Vec<TransactionEvent>,
     /// Diagnostic events.
     pub diagnostics: Vec<DiagnosticEvent>,
+    /// The inclusion fee charged (the fee charged less the resource fee charged).
+    pub inclusion_fee: i64,
+    /// The operations that fee is counted over (ops + 1 for a fee-bump).
+    pub fee_ops: i64,
+    /// Whether it is a Soroban transaction.
+    pub soroban: bool,
 }
 
 impl TxRecord {
@@ -62,6 +68,7 @@ impl TxRecord {
         ledger: u32,
         order: u32,
         created_at: u64,
+        fees: (i64, i64, bool),
     ) -> Self {
         let success = matches!(
             p.result.result.result,
@@ -85,6 +92,9 @@ impl TxRecord {
             events,
             tx_events,
             diagnostics,
+            inclusion_fee: fees.0,
+            fee_ops: fees.1,
+            soroban: fees.2,
         }
     }
 
@@ -253,15 +263,31 @@ impl Node {
             let mut by_hash = HashMap::new();
             for env in tx_set_envelopes(&m.tx_set) {
                 if let Ok(p) = ParsedTx::new(env.clone(), self.network_id) {
-                    by_hash.insert(p.hash, env);
+                    by_hash.insert(p.hash, (env, p));
                 }
             }
             for (i, p) in m.tx_processing.to_vec().into_iter().enumerate() {
-                let Some(env) = by_hash.remove(&p.result.transaction_hash.0) else {
+                let Some((env, parsed)) = by_hash.remove(&p.result.transaction_hash.0) else {
                     continue;
                 };
                 let hash = hex::encode(p.result.transaction_hash.0);
-                self.push_tx(TxRecord::new(env, hash, p, seq, i as u32 + 1, close_time));
+                // The history keeps no split of the fee: a classic transaction's fee is all
+                // inclusion fee; a Soroban one's is taken as its bid, capped by the charge.
+                let inclusion = if parsed.is_soroban() {
+                    apply::inclusion_bid(&parsed).min(p.result.result.fee_charged)
+                } else {
+                    p.result.result.fee_charged
+                };
+                let fees = (inclusion, apply::fee_ops(&parsed), parsed.is_soroban());
+                self.push_tx(TxRecord::new(
+                    env,
+                    hash,
+                    p,
+                    seq,
+                    i as u32 + 1,
+                    close_time,
+                    fees,
+                ));
             }
             self.fee_pool = h.header.fee_pool;
             self.headers.insert(seq, h);
@@ -443,9 +469,65 @@ impl Node {
                 result,
             });
         }
+        self.make_room(&parsed).map_err(|min_fee| {
+            let mut result = apply::rejection(&parsed, apply::TxFail::InsufficientFee);
+            // As stellar-core: the fee that would have been accepted.
+            result.fee_charged = min_fee;
+            SubmitError::Invalid {
+                hash: hash.clone(),
+                reason: format!("queue full: a fee of at least {min_fee} is needed"),
+                result: Box::new(result),
+            }
+        })?;
         self.pending_hashes.insert(parsed.hash);
         self.pending.push(parsed);
         Ok(hash)
+    }
+
+    /// Makes room in `tx`'s lane of the queue when it is full (stellar-core keeps
+    /// [`QUEUE_SIZE_MULTIPLIER`] ledgers' worth): evicts the lowest bids per operation while
+    /// `tx` bids more than each (only the last queued transaction of an account other than
+    /// `tx`'s, so no queued chain is broken); else refuses `tx`, giving the lowest fee that
+    /// would beat the lowest queued bid.
+    fn make_room(&mut self, tx: &ParsedTx) -> Result<(), i64> {
+        let mut victims: HashSet<[u8; 32]> = HashSet::new();
+        loop {
+            let kept = || self.pending.iter().filter(|p| !victims.contains(&p.hash));
+            if queue_has_room(kept(), tx, &self.settings) {
+                break;
+            }
+            // The lowest bid among the tails of other accounts' chains in this lane (ties: the
+            // latest submitted).
+            let mut tails: HashMap<soroban_env_host::xdr::AccountId, &ParsedTx> = HashMap::new();
+            for p in kept() {
+                tails.insert(p.source(), p);
+            }
+            let pos = |p: &ParsedTx| self.pending.iter().position(|q| q.hash == p.hash);
+            let lowest = kept()
+                .filter(|p| p.is_soroban() == tx.is_soroban())
+                .filter(|p| tails.get(&p.source()).is_some_and(|t| t.hash == p.hash))
+                .filter(|p| p.source() != tx.source() && p.fee_source() != tx.fee_source())
+                .min_by(|a, b| cmp_bid(a, b).then_with(|| pos(b).cmp(&pos(a))));
+            match lowest {
+                Some(v) if cmp_bid(tx, v) == std::cmp::Ordering::Greater => {
+                    victims.insert(v.hash);
+                }
+                low => {
+                    let ops = apply::fee_ops(tx);
+                    let beat = low.map_or(apply::inclusion_bid(tx), |l| {
+                        let (f, o) = (apply::inclusion_bid(l) as i128, apply::fee_ops(l) as i128);
+                        (f * ops as i128 / o) as i64 + 1
+                    });
+                    let min = beat.max(ops * self.settings.base_fee);
+                    return Err(tx.resource_fee().saturating_add(min));
+                }
+            }
+        }
+        if !victims.is_empty() {
+            self.pending.retain(|p| !victims.contains(&p.hash));
+            self.pending_hashes.retain(|h| !victims.contains(h));
+        }
+        Ok(())
     }
 
     /// The sequence number the next transaction from `id` must carry, counting those queued.
@@ -468,12 +550,18 @@ impl Node {
         self.pending.len()
     }
 
-    /// Closes a ledger: applies the queued transactions in submission order, as many as the
-    /// ledger-wide limits allow (the rest wait for the next ledger, as in a full network).
+    /// Closes a ledger: applies the queued transactions that fit the ledger-wide limits,
+    /// highest bid per operation first, at the lanes' surge prices (see
+    /// [`select_for_ledger`]); the rest wait for the next ledger, as in a full network.
     pub fn close_ledger(&mut self) {
         let (sequence, close_time) = self.next_context();
         let pending = std::mem::take(&mut self.pending);
-        let (pending, later) = select_for_ledger(pending, &self.settings);
+        let Selection {
+            now: pending,
+            later,
+            classic_fee,
+            soroban_fee,
+        } = select_for_ledger(pending, &self.settings);
         self.pending_hashes = later.iter().map(|p| p.hash).collect();
         self.pending = later;
         let settings = self.settings.clone();
@@ -491,7 +579,12 @@ impl Node {
         state.evict_expired(sequence);
         let mut applied = Vec::new();
         for tx in pending {
-            let out = apply::apply(&tx, state, &ctx);
+            let lane_fee = if tx.is_soroban() {
+                soroban_fee
+            } else {
+                classic_fee
+            };
+            let out = apply::apply_at(&tx, state, &ctx, lane_fee);
             applied.push((tx, out));
         }
         let mut hashes = Vec::new();
@@ -512,6 +605,11 @@ impl Node {
         order: u32,
     ) -> String {
         let hash = hex::encode(tx.hash);
+        let fees = (
+            (out.fee_before - tx.resource_fee()).max(0),
+            apply::fee_ops(&tx),
+            tx.is_soroban(),
+        );
         let m = history::build_meta(&tx, &out, ledger, self.network_id);
         let p = TransactionResultMetaV1 {
             ext: ExtensionPoint::V0,
@@ -530,6 +628,7 @@ impl Node {
             ledger,
             order,
             close_time,
+            fees,
         ));
         hash
     }
@@ -625,46 +724,141 @@ fn tx_set_envelopes(
     out
 }
 
-/// Splits the queue into what fits in one ledger under the ledger-wide limits (in submission
-/// order) and what waits for the next one. A transaction that does not fit stops its
-/// source account's later transactions too, so sequence numbers stay in order.
-fn select_for_ledger(
-    pending: Vec<ParsedTx>,
-    settings: &NetworkSettings,
-) -> (Vec<ParsedTx>, Vec<ParsedTx>) {
+/// How many ledgers' worth of transactions the queue holds, per lane, as stellar-core's
+/// `TRANSACTION_QUEUE_SIZE_MULTIPLIER` and `SOROBAN_TRANSACTION_QUEUE_SIZE_MULTIPLIER` (2).
+pub const QUEUE_SIZE_MULTIPLIER: u64 = 2;
+
+/// Compares two transactions' inclusion fee bids per operation (exactly, by cross products).
+fn cmp_bid(a: &ParsedTx, b: &ParsedTx) -> std::cmp::Ordering {
+    let (fa, oa) = (apply::inclusion_bid(a) as i128, apply::fee_ops(a) as i128);
+    let (fb, ob) = (apply::inclusion_bid(b) as i128, apply::fee_ops(b) as i128);
+    (fa * ob).cmp(&(fb * oa))
+}
+
+/// What one ledger takes from the queue, and what each lane charges per operation.
+struct Selection {
+    /// The transactions applied in this ledger, in application order.
+    now: Vec<ParsedTx>,
+    /// Those that wait, in submission order.
+    later: Vec<ParsedTx>,
+    /// Inclusion fee per operation charged in the classic lane.
+    classic_fee: i64,
+    /// Inclusion fee per operation charged in the Soroban lane.
+    soroban_fee: i64,
+}
+
+/// Builds a ledger's transaction set as stellar-core's surge pricing does (CAP-0005): the
+/// queued transactions are taken by inclusion fee bid per operation, highest first (ties:
+/// submission order), each source account's in sequence order, while they fit the lane's
+/// limits (classic operations; Soroban resources and transaction count). A transaction that
+/// does not fit waits, with its account's later ones. A lane that left a transaction out
+/// charges every included transaction the lowest included bid per operation (never below
+/// the base fee); a lane that took everything charges the base fee.
+fn select_for_ledger(pending: Vec<ParsedTx>, settings: &NetworkSettings) -> Selection {
+    use std::collections::VecDeque;
+    let mut order: HashMap<soroban_env_host::xdr::AccountId, usize> = HashMap::new();
+    let mut queues: Vec<VecDeque<(usize, ParsedTx)>> = Vec::new();
+    for (i, tx) in pending.into_iter().enumerate() {
+        let q = *order.entry(tx.source()).or_insert_with(|| {
+            queues.push(VecDeque::new());
+            queues.len() - 1
+        });
+        queues[q].push_back((i, tx));
+    }
     let mut now = Vec::new();
-    let mut later = Vec::new();
-    let mut blocked = HashSet::new();
+    let mut later: Vec<(usize, ParsedTx)> = Vec::new();
     let mut classic_ops = 0u32;
     let mut soroban = ops::LedgerUsage::default();
-    for tx in pending {
-        let fits = !blocked.contains(&tx.source())
-            && match tx.soroban_data() {
-                None => {
-                    let n = tx.tx.operations.len() as u32;
-                    let ok = classic_ops + n <= settings.ledger_max_classic_ops;
-                    if ok {
-                        classic_ops += n;
+    let (mut classic_full, mut soroban_full) = (false, false);
+    let (mut classic_low, mut soroban_low): (Option<i64>, Option<i64>) = (None, None);
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, q) in queues.iter().enumerate() {
+            let Some((idx, tx)) = q.front() else {
+                continue;
+            };
+            best = match best {
+                None => Some(i),
+                Some(b) => {
+                    let (bidx, btx) = queues[b].front().expect("non-empty");
+                    match cmp_bid(tx, btx) {
+                        std::cmp::Ordering::Greater => Some(i),
+                        std::cmp::Ordering::Equal if idx < bidx => Some(i),
+                        _ => Some(b),
                     }
-                    ok
-                }
-                Some(data) => {
-                    let next = soroban.add(&ops::usage_of(&tx, data));
-                    let ok = next.within(settings);
-                    if ok {
-                        soroban = next;
-                    }
-                    ok
                 }
             };
+        }
+        let Some(b) = best else {
+            break;
+        };
+        let (idx, tx) = queues[b].pop_front().expect("non-empty");
+        let per_op = apply::inclusion_bid(&tx) / apply::fee_ops(&tx);
+        let fits = match tx.soroban_data() {
+            None => {
+                let n = tx.tx.operations.len() as u32;
+                let ok = classic_ops + n <= settings.ledger_max_classic_ops;
+                if ok {
+                    classic_ops += n;
+                    classic_low = Some(classic_low.map_or(per_op, |l| l.min(per_op)));
+                } else {
+                    classic_full = true;
+                }
+                ok
+            }
+            Some(data) => {
+                let next = soroban.add(&ops::usage_of(&tx, data));
+                let ok = next.within(settings);
+                if ok {
+                    soroban = next;
+                    soroban_low = Some(soroban_low.map_or(per_op, |l| l.min(per_op)));
+                } else {
+                    soroban_full = true;
+                }
+                ok
+            }
+        };
         if fits {
             now.push(tx);
         } else {
-            blocked.insert(tx.source());
-            later.push(tx);
+            later.push((idx, tx));
+            later.extend(queues[b].drain(..));
         }
     }
-    (now, later)
+    later.sort_by_key(|(i, _)| *i);
+    let lane_fee = |full: bool, low: Option<i64>| match (full, low) {
+        (true, Some(low)) => low.max(settings.base_fee),
+        _ => settings.base_fee,
+    };
+    Selection {
+        now,
+        later: later.into_iter().map(|(_, t)| t).collect(),
+        classic_fee: lane_fee(classic_full, classic_low),
+        soroban_fee: lane_fee(soroban_full, soroban_low),
+    }
+}
+
+/// Whether the queued transactions of `tx`'s lane (`queue`) plus `tx` stay within
+/// [`QUEUE_SIZE_MULTIPLIER`] ledgers' worth of that lane's limits.
+fn queue_has_room<'a>(
+    queue: impl Iterator<Item = &'a ParsedTx>,
+    tx: &ParsedTx,
+    settings: &NetworkSettings,
+) -> bool {
+    match tx.soroban_data() {
+        None => {
+            let ops: u64 = queue
+                .filter(|p| !p.is_soroban())
+                .map(|p| p.tx.operations.len() as u64)
+                .sum::<u64>()
+                + tx.tx.operations.len() as u64;
+            ops <= settings.ledger_max_classic_ops as u64 * QUEUE_SIZE_MULTIPLIER
+        }
+        Some(data) => queue
+            .filter_map(|p| p.soroban_data().map(|d| ops::usage_of(p, d)))
+            .fold(ops::usage_of(tx, data), |a, u| a.add(&u))
+            .within_times(settings, QUEUE_SIZE_MULTIPLIER),
+    }
 }
 
 #[cfg(test)]
@@ -811,7 +1005,7 @@ mod tests {
             soroban(&keys[2], 250_000_000),
             soroban(&keys[3], 1_000_000),
         ];
-        let (now, later) = select_for_ledger(queue, &settings);
+        let Selection { now, later, .. } = select_for_ledger(queue, &settings);
         assert_eq!(now.len(), 3);
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].source(), keys[2].account_id());
@@ -820,10 +1014,110 @@ mod tests {
             ledger_max_tx_count: 1,
             ..Default::default()
         };
-        let (now, later) = select_for_ledger(
+        let Selection { now, later, .. } = select_for_ledger(
             vec![soroban(&keys[0], 1_000), soroban(&keys[1], 1_000)],
             &one,
         );
         assert_eq!((now.len(), later.len()), (1, 1));
+    }
+
+    /// A node whose root funded `n` accounts (seeds 1..=n), then limited to `classic_ops`
+    /// classic operations per ledger.
+    fn funded(n: u8, classic_ops: u32) -> (Node, Vec<Keypair>) {
+        let mut node = Node::genesis(NetworkSettings::default(), PASS, 100);
+        let root = Keypair::root(PASS);
+        let keys: Vec<Keypair> = (1..=n).map(|i| Keypair::from_seed([i; 32])).collect();
+        let mut t = payment(&root, 1);
+        t.fee = 100 * n as u32;
+        t.operations = keys
+            .iter()
+            .map(|k| Operation {
+                source_account: None,
+                body: OperationBody::CreateAccount(soroban_env_host::xdr::CreateAccountOp {
+                    destination: k.account_id(),
+                    starting_balance: 1_000_000_000,
+                }),
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        node.submit(signed(&root, t)).unwrap();
+        node.close_ledger();
+        node.settings.ledger_max_classic_ops = classic_ops;
+        (node, keys)
+    }
+
+    /// A payment to itself by `k` (its first transaction) bidding `fee`.
+    fn bid(node: &mut Node, k: &Keypair, fee: u32) -> Result<String, SubmitError> {
+        let seq = node.next_sequence(&k.account_id()).unwrap();
+        let mut t = payment(k, seq);
+        t.fee = fee;
+        node.submit(signed(k, t))
+    }
+
+    #[test]
+    fn a_full_ledger_takes_the_highest_bids_and_charges_the_lowest_included() {
+        let (mut node, k) = funded(3, 2);
+        let low = bid(&mut node, &k[0], 100).unwrap();
+        let high = bid(&mut node, &k[1], 300).unwrap();
+        let mid = bid(&mut node, &k[2], 200).unwrap();
+        node.close_ledger();
+        // Two operations fit: the 300 and 200 bids, applied highest first, both at 200.
+        let got = |n: &Node, h: &str| {
+            n.transaction(h)
+                .map(|t| (t.application_order, t.result.fee_charged))
+        };
+        assert_eq!(got(&node, &high), Some((1, 200)));
+        assert_eq!(got(&node, &mid), Some((2, 200)));
+        assert!(node.is_pending(&low));
+        // The next ledger is not full: the base fee.
+        node.close_ledger();
+        assert_eq!(got(&node, &low), Some((1, 100)));
+        // A ledger with room charges the base fee whatever the bid.
+        let rich = bid(&mut node, &k[1], 5_000).unwrap();
+        node.close_ledger();
+        assert_eq!(got(&node, &rich).map(|g| g.1), Some(100));
+    }
+
+    #[test]
+    fn an_account_chain_stays_in_sequence_order() {
+        let (mut node, k) = funded(2, 2);
+        let first = bid(&mut node, &k[0], 100).unwrap();
+        let second = bid(&mut node, &k[0], 1_000).unwrap();
+        let other = bid(&mut node, &k[1], 500).unwrap();
+        node.close_ledger();
+        // k0's 1 000 bid cannot go before its 100 one: 500 goes first, then the 100, and
+        // the 1 000 waits (two operations per ledger).
+        let t = |h: &str| {
+            node.transaction(h)
+                .map(|t| (t.application_order, t.success))
+        };
+        assert_eq!(t(&other), Some((1, true)));
+        assert_eq!(t(&first), Some((2, true)));
+        assert!(node.is_pending(&second));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_a_low_bid_with_the_fee_needed_and_evicts_for_a_higher_one() {
+        // One operation per ledger: the queue holds two.
+        let (mut node, k) = funded(4, 1);
+        let a = bid(&mut node, &k[0], 200).unwrap();
+        let b = bid(&mut node, &k[1], 300).unwrap();
+        match bid(&mut node, &k[2], 150) {
+            Err(SubmitError::Invalid { result, .. }) => {
+                assert!(matches!(
+                    result.result,
+                    TransactionResultResult::TxInsufficientFee
+                ));
+                assert_eq!(result.fee_charged, 201);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Equal to the lowest is not enough either.
+        assert!(bid(&mut node, &k[2], 200).is_err());
+        let c = bid(&mut node, &k[3], 250).unwrap();
+        assert!(!node.is_pending(&a), "the lowest bid was evicted");
+        assert!(node.is_pending(&b) && node.is_pending(&c));
+        assert_eq!(node.pending_len(), 2);
     }
 }

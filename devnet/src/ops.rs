@@ -374,13 +374,18 @@ impl LedgerUsage {
 
     /// Whether the usage is within the ledger-wide limits.
     pub fn within(&self, s: &NetworkSettings) -> bool {
-        self.txs <= s.ledger_max_tx_count
-            && self.instructions <= s.ledger_max_instructions
-            && self.disk_read_entries <= s.ledger_max_disk_read_entries as u64
-            && self.disk_read_bytes <= s.ledger_max_disk_read_bytes as u64
-            && self.write_entries <= s.ledger_max_write_entries as u64
-            && self.write_bytes <= s.ledger_max_write_bytes as u64
-            && self.tx_size <= s.ledger_max_tx_size_bytes as u64
+        self.within_times(s, 1)
+    }
+
+    /// Whether the usage is within `k` times the ledger-wide limits (the queue's bound).
+    pub fn within_times(&self, s: &NetworkSettings, k: u64) -> bool {
+        self.txs as u64 <= s.ledger_max_tx_count as u64 * k
+            && self.instructions <= s.ledger_max_instructions.saturating_mul(k)
+            && self.disk_read_entries <= s.ledger_max_disk_read_entries as u64 * k
+            && self.disk_read_bytes <= s.ledger_max_disk_read_bytes as u64 * k
+            && self.write_entries <= s.ledger_max_write_entries as u64 * k
+            && self.write_bytes <= s.ledger_max_write_bytes as u64 * k
+            && self.tx_size <= s.ledger_max_tx_size_bytes as u64 * k
     }
 }
 

@@ -791,3 +791,127 @@ fn bad_input_gets_the_network_codes_and_the_server_keeps_serving() {
     );
     healthy(&n);
 }
+
+/// A devnet that closes ledgers only when the test asks, with `classic_ops` classic
+/// operations per ledger, and `k` accounts funded by the root.
+fn surge_net(classic_ops: u32, k: &[Keypair]) -> Net {
+    let n = start_with(Config {
+        ledger_ms: 3_600_000,
+        ..Default::default()
+    });
+    let root = n.root();
+    let ops = k
+        .iter()
+        .map(|k| {
+            op(OperationBody::CreateAccount(CreateAccountOp {
+                destination: k.account_id(),
+                starting_balance: 100 * 10_000_000,
+            }))
+        })
+        .collect();
+    let t = tx(&root, n.seq(&root) + 1, 100 * k.len() as u32, ops);
+    assert_eq!(send_raw(&n, &sign(n.network_id, t, &[&root])).0, "PENDING");
+    n.net.close_ledger();
+    n.net
+        .set_settings(|s| s.ledger_max_classic_ops = classic_ops);
+    n
+}
+
+/// A one-operation payment to itself by `k` bidding `fee`, sent raw: (status, hash, error).
+fn bid(
+    n: &Net,
+    k: &Keypair,
+    fee: u32,
+) -> (
+    String,
+    String,
+    Option<soroban_env_host::xdr::TransactionResult>,
+) {
+    let t = tx(
+        k,
+        n.seq(k) + 1,
+        fee,
+        vec![op(OperationBody::Payment(PaymentOp {
+            destination: muxed(k),
+            asset: Asset::Native,
+            amount: 1,
+        }))],
+    );
+    let env = sign(n.network_id, t, &[k]);
+    let r = rpc_raw(
+        n,
+        "sendTransaction",
+        serde_json::json!({"transaction": env.to_xdr_base64(Limits::none()).unwrap()}),
+    );
+    let err = r["result"]["errorResultXdr"].as_str().map(|x| {
+        soroban_env_host::xdr::TransactionResult::from_xdr_base64(x, Limits::none()).unwrap()
+    });
+    (
+        r["result"]["status"].as_str().unwrap().to_string(),
+        r["result"]["hash"].as_str().unwrap().to_string(),
+        err,
+    )
+}
+
+#[test]
+fn a_full_ledger_orders_by_fee_charges_the_surge_price_and_fee_stats_report_it() {
+    let keys: Vec<Keypair> = (60..65).map(|i| Keypair::from_seed([i; 32])).collect();
+    // Two operations per ledger: the queue holds four.
+    let n = surge_net(2, &keys);
+    let (_, low, _) = bid(&n, &keys[0], 100);
+    let (_, high, _) = bid(&n, &keys[1], 400);
+    let (_, mid, _) = bid(&n, &keys[2], 300);
+    let (_, mid2, _) = bid(&n, &keys[3], 350);
+    // The queue is full: 100 does not beat the lowest queued bid (100 per operation), so it
+    // is refused with the fee it would need (101).
+    let (status, _, err) = bid(&n, &keys[4], 100);
+    assert_eq!(status, "ERROR");
+    let err = err.unwrap();
+    assert!(matches!(
+        err.result,
+        TransactionResultResult::TxInsufficientFee
+    ));
+    assert_eq!(err.fee_charged, 101);
+    n.net.close_ledger();
+    let get = |h: &str| {
+        let r = rpc_raw(&n, "getTransaction", serde_json::json!({"hash": h}));
+        r["result"].clone()
+    };
+    // 400 and 350 go in (applied in that order) at the surge price 350; 300 waits.
+    let (a, b, c) = (get(&high), get(&mid2), get(&mid));
+    assert_eq!(
+        (a["status"].as_str(), a["applicationOrder"].as_u64()),
+        (Some("SUCCESS"), Some(1))
+    );
+    assert_eq!(
+        (b["status"].as_str(), b["applicationOrder"].as_u64()),
+        (Some("SUCCESS"), Some(2))
+    );
+    assert_eq!(c["status"], "NOT_FOUND");
+    let fee = |r: &serde_json::Value| {
+        soroban_env_host::xdr::TransactionResult::from_xdr_base64(
+            r["resultXdr"].as_str().unwrap(),
+            Limits::none(),
+        )
+        .unwrap()
+        .fee_charged
+    };
+    assert_eq!((fee(&a), fee(&b)), (350, 350));
+    let stats = rpc_raw(&n, "getFeeStats", serde_json::json!({}))["result"].clone();
+    let classic = &stats["inclusionFee"];
+    // The window: the funding ledger (one 5-operation transaction at 100 per operation)
+    // and the surge ledger (two at 350).
+    assert_eq!(classic["transactionCount"], "3");
+    assert_eq!(classic["min"], "100");
+    assert_eq!(classic["max"], "350");
+    assert_eq!(classic["mode"], "350");
+    assert_eq!(classic["p10"], "100");
+    assert_eq!(classic["p50"], "350");
+    assert_eq!(classic["p99"], "350");
+    assert_eq!(stats["sorobanInclusionFee"]["transactionCount"], "0");
+    assert_eq!(stats["sorobanInclusionFee"]["p50"], "100");
+    // The next ledger has room: the base fee.
+    n.net.close_ledger();
+    assert_eq!(fee(&get(&mid)), 100);
+    assert_eq!(fee(&get(&low)), 100);
+}

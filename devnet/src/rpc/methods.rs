@@ -154,25 +154,68 @@ fn get_ledger_entries(shared: &Shared, params: &Value) -> Result<Value, RpcError
     Ok(json!({"entries": entries, "latestLedger": node.latest_ledger()}))
 }
 
-fn fee_stat(fee: i64, count: u32, ledgers: u32) -> Value {
-    let f = fee.to_string();
+/// Ledgers of inclusion fees `getFeeStats` summarizes: stellar-rpc's default windows
+/// (`CLASSIC_FEE_STATS_RETENTION_WINDOW` 10, `SOROBAN_FEE_STATS_RETENTION_WINDOW` 50).
+const CLASSIC_FEE_WINDOW: u32 = 10;
+const SOROBAN_FEE_WINDOW: u32 = 50;
+
+/// A fee distribution as Stellar RPC serves it: the inclusion fees charged per operation in
+/// the window (nearest-rank percentiles, the most frequent value as mode; ties the lowest).
+/// With no transactions every figure is the base fee.
+fn fee_distribution(mut fees: Vec<i64>, base_fee: i64, ledgers: u32) -> Value {
+    fees.sort_unstable();
+    let n = fees.len();
+    let pick = |p: usize| -> i64 {
+        if n == 0 {
+            base_fee
+        } else {
+            fees[(n * p).div_ceil(100).clamp(1, n) - 1]
+        }
+    };
+    let mut mode = (base_fee, 0usize);
+    let mut i = 0;
+    while i < n {
+        let j = fees[i..].iter().take_while(|f| **f == fees[i]).count();
+        if j > mode.1 {
+            mode = (fees[i], j);
+        }
+        i += j;
+    }
+    let s = |v: i64| v.to_string();
     json!({
-        "max": f, "min": f, "mode": f, "p10": f, "p20": f, "p30": f, "p40": f, "p50": f,
-        "p60": f, "p70": f, "p80": f, "p90": f, "p95": f, "p99": f,
-        "transactionCount": count.to_string(), "ledgerCount": ledgers,
+        "max": s(if n == 0 { base_fee } else { fees[n - 1] }),
+        "min": s(if n == 0 { base_fee } else { fees[0] }),
+        "mode": s(mode.0),
+        "p10": s(pick(10)), "p20": s(pick(20)), "p30": s(pick(30)), "p40": s(pick(40)),
+        "p50": s(pick(50)), "p60": s(pick(60)), "p70": s(pick(70)), "p80": s(pick(80)),
+        "p90": s(pick(90)), "p95": s(pick(95)), "p99": s(pick(99)),
+        "transactionCount": n.to_string(), "ledgerCount": ledgers,
     })
 }
 
 fn get_fee_stats(shared: &Shared) -> Result<Value, RpcError> {
     let node = lock(shared);
-    // No surge pricing here: every inclusion fee charged is the base fee.
+    let latest = node.latest_ledger();
+    let oldest = node.oldest_ledger();
+    let window = |size: u32| latest.saturating_sub(size - 1).max(oldest);
+    let (classic_from, soroban_from) = (window(CLASSIC_FEE_WINDOW), window(SOROBAN_FEE_WINDOW));
+    let (mut classic, mut soroban) = (Vec::new(), Vec::new());
+    for t in node.transactions() {
+        if t.result.fee_charged == 0 {
+            continue; // refused when its ledger applied it: nothing was charged
+        }
+        let per_op = t.inclusion_fee / t.fee_ops.max(1);
+        if t.soroban && t.ledger >= soroban_from {
+            soroban.push(per_op);
+        } else if !t.soroban && t.ledger >= classic_from {
+            classic.push(per_op);
+        }
+    }
     let base = node.settings.base_fee;
-    let ledgers = node.latest_ledger() - node.oldest_ledger() + 1;
-    let count = node.transactions().count() as u32;
     Ok(json!({
-        "sorobanInclusionFee": fee_stat(base, count, ledgers),
-        "inclusionFee": fee_stat(base, count, ledgers),
-        "latestLedger": node.latest_ledger(),
+        "sorobanInclusionFee": fee_distribution(soroban, base, latest - soroban_from + 1),
+        "inclusionFee": fee_distribution(classic, base, latest - classic_from + 1),
+        "latestLedger": latest,
     }))
 }
 
