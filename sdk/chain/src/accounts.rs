@@ -7,7 +7,7 @@ use crate::network::Network;
 use crate::outcome::{submit_envelope, Backoff};
 use crate::rpc::Rpc;
 use crate::signer::Signer;
-use crate::tx::{create_account_tx, sign_tx, TxHeader};
+use crate::tx::{create_account_tx, sign_tx, TxHeader, BASE_FEE};
 
 /// Creates each of `addresses` that does not exist yet with `starting_balance` stroops,
 /// paid by `funder`. Returns the addresses it created.
@@ -43,7 +43,14 @@ pub async fn ensure_funded_accounts(
             seq: seq + 1,
             max_time: None,
         };
-        let tx = create_account_tx(&header, address, starting_balance)?;
+        let mut tx = create_account_tx(&header, address, starting_balance)?;
+        // Bid what the network charges now (its base fee, or the surge price of a busy
+        // network), never below the protocol's minimum base fee.
+        tx.fee = rpc
+            .classic_inclusion_fee()
+            .await?
+            .unwrap_or(BASE_FEE)
+            .max(BASE_FEE);
         let envelope = sign_tx(network, tx, &[funder])?;
         submit_envelope(rpc, network, &envelope, backoff).await?;
         created.push(address.clone());

@@ -69,6 +69,12 @@ pub trait Rpc: Send + Sync {
     async fn send(&self, tx: &TransactionEnvelope) -> Result<SendTransactionResponse>;
     /// `getTransaction` by hash (status SUCCESS, FAILED or NOT_FOUND).
     async fn transaction(&self, hash: &[u8; 32]) -> Result<GetTransactionResponse>;
+    /// The inclusion fee per operation a classic transaction should bid now: the 90th
+    /// percentile of recent ledgers' classic inclusion fees (`getFeeStats`), which is the
+    /// network's base fee when nothing was surge-priced. `None` when the server does not say.
+    async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
+        Ok(None)
+    }
 }
 
 /// [`Rpc`] over HTTP JSON-RPC with `stellar-rpc-client`.
@@ -177,5 +183,10 @@ impl Rpc for StellarRpc {
     async fn transaction(&self, hash: &[u8; 32]) -> Result<GetTransactionResponse> {
         self.bounded(self.client.get_transaction(&Hash(*hash)))
             .await
+    }
+
+    async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
+        let stats = self.bounded(self.client.get_fee_stats()).await?;
+        Ok(stats.inclusion_fee.p90.parse().ok())
     }
 }

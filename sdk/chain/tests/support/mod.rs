@@ -611,6 +611,10 @@ impl Rpc for Faulty {
         self.check_up()?;
         self.inner.account_sequence(address).await
     }
+    async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
+        self.check_up()?;
+        self.inner.classic_inclusion_fee().await
+    }
     async fn simulate(&self, tx: &TransactionEnvelope) -> Result<SimulateTransactionResponse> {
         self.check_up()?;
         self.inner.simulate(tx).await
