@@ -219,16 +219,18 @@ pub fn is_soroban_envelope(env: &TransactionEnvelope) -> bool {
 }
 
 /// The transaction set of a ledger: a classic phase and a Soroban (parallel) phase, each
-/// transaction in application order.
+/// transaction in application order, each phase with the base fee per operation its
+/// transactions were charged (`lane_fees`: classic, Soroban; the surge price of a full lane).
 pub fn tx_set(
     previous_ledger_hash: [u8; 32],
     txs: &[TransactionEnvelope],
+    lane_fees: Option<(i64, i64)>,
 ) -> GeneralizedTransactionSet {
     let (soroban, classic): (Vec<_>, Vec<_>) = txs.iter().cloned().partition(is_soroban_envelope);
     let classic_phase = TransactionPhase::V0(
         vec![TxSetComponent::TxsetCompTxsMaybeDiscountedFee(
             TxSetComponentTxsMaybeDiscountedFee {
-                base_fee: None,
+                base_fee: lane_fees.map(|f| f.0),
                 txs: classic.try_into().unwrap_or_default(),
             },
         )]
@@ -247,7 +249,7 @@ pub fn tx_set(
         )]
     };
     let soroban_phase = TransactionPhase::V1(ParallelTxsComponent {
-        base_fee: None,
+        base_fee: lane_fees.map(|f| f.1),
         execution_stages: stages.try_into().unwrap_or_default(),
     });
     GeneralizedTransactionSet::V1(TransactionSetV1 {
@@ -353,4 +355,23 @@ pub fn tx_and_diagnostic_events(
         TransactionMeta::V4(m) => (m.events.to_vec(), m.diagnostic_events.to_vec()),
         _ => (vec![], vec![]),
     }
+}
+
+/// The phases' base fees of a transaction set made by [`tx_set`] (classic, Soroban).
+pub fn lane_fees(set: &GeneralizedTransactionSet) -> Option<(i64, i64)> {
+    let GeneralizedTransactionSet::V1(v1) = set;
+    let mut classic = None;
+    let mut soroban = None;
+    for phase in v1.phases.iter() {
+        match phase {
+            TransactionPhase::V0(components) => {
+                for c in components.iter() {
+                    let TxSetComponent::TxsetCompTxsMaybeDiscountedFee(c) = c;
+                    classic = classic.or(c.base_fee);
+                }
+            }
+            TransactionPhase::V1(p) => soroban = soroban.or(p.base_fee),
+        }
+    }
+    Some((classic?, soroban?))
 }

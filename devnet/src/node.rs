@@ -168,6 +168,8 @@ pub struct Node {
     events: Vec<EventRecord>,
     headers: BTreeMap<u32, LedgerHeaderHistoryEntry>,
     fee_pool: i64,
+    /// Each retained ledger's base fee per operation in the classic and Soroban lanes.
+    lane_fees: BTreeMap<u32, (i64, i64)>,
     /// Ledgers closed since the history was last written to the data directory.
     unsaved: Vec<u32>,
     /// Whether the state changed since it was last saved.
@@ -227,6 +229,7 @@ impl Node {
             events: Vec::new(),
             headers: BTreeMap::new(),
             fee_pool: 0,
+            lane_fees: BTreeMap::new(),
             unsaved: Vec::new(),
             dirty: true,
             diagnostics: true,
@@ -290,6 +293,9 @@ impl Node {
                 ));
             }
             self.fee_pool = h.header.fee_pool;
+            if let Some(f) = history::lane_fees(&m.tx_set) {
+                self.lane_fees.insert(seq, f);
+            }
             self.headers.insert(seq, h);
         }
         if restored && !self.headers.contains_key(&latest) {
@@ -331,7 +337,11 @@ impl Node {
         let header = self.headers.get(&seq)?.clone();
         let txs = self.ledger_txs(seq);
         let envelopes: Vec<TransactionEnvelope> = txs.iter().map(|t| t.envelope.clone()).collect();
-        let set = history::tx_set(header.header.previous_ledger_hash.0, &envelopes);
+        let set = history::tx_set(
+            header.header.previous_ledger_hash.0,
+            &envelopes,
+            self.lane_fees.get(&seq).copied(),
+        );
         let processing = txs.iter().map(|t| t.processing()).collect();
         Some(history::close_meta(
             header,
@@ -366,7 +376,7 @@ impl Node {
         let results: Vec<TransactionResultPair> =
             records.iter().map(|t| t.processing().result).collect();
         self.fee_pool += records.iter().map(|t| t.result.fee_charged).sum::<i64>();
-        let set = history::tx_set(previous_hash, &envelopes);
+        let set = history::tx_set(previous_hash, &envelopes, self.lane_fees.get(&seq).copied());
         let header = history::header(history::HeaderInput {
             previous_hash,
             sequence: seq,
@@ -591,6 +601,7 @@ impl Node {
         for (i, (tx, out)) in applied.into_iter().enumerate() {
             hashes.push(self.record(tx, out, sequence, close_time, i as u32 + 1));
         }
+        self.lane_fees.insert(sequence, (classic_fee, soroban_fee));
         self.add_ledger(sequence, close_time, hashes);
         self.prune();
         self.dirty = true;
@@ -659,6 +670,7 @@ impl Node {
             .sequence
             .saturating_sub(self.retention_ledgers - 1);
         self.headers = self.headers.split_off(&keep_from);
+        self.lane_fees = self.lane_fees.split_off(&keep_from);
         self.unsaved.retain(|s| *s >= keep_from);
         self.events.retain(|e| e.ledger >= keep_from);
         let txs = &mut self.txs;
@@ -1070,6 +1082,11 @@ mod tests {
         assert_eq!(got(&node, &high), Some((1, 200)));
         assert_eq!(got(&node, &mid), Some((2, 200)));
         assert!(node.is_pending(&low));
+        // The served transaction set carries each phase's base fee: the surge price.
+        let Some(LedgerCloseMeta::V2(meta)) = node.close_meta(node.latest_ledger()) else {
+            panic!("no close meta");
+        };
+        assert_eq!(history::lane_fees(&meta.tx_set), Some((200, 100)));
         // The next ledger is not full: the base fee.
         node.close_ledger();
         assert_eq!(got(&node, &low), Some((1, 100)));
