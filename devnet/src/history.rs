@@ -126,6 +126,49 @@ pub fn fee_event(
     }
 }
 
+/// The CAP-0067 `transfer` event of the native Stellar Asset Contract that a classic native
+/// payment or account creation emits (protocol 23+): topics `transfer`, from, to, `native`;
+/// data the amount (i128). A muxed destination is reported as its underlying account.
+fn classic_transfer_event(
+    network_id: [u8; 32],
+    tx: &ParsedTx,
+    op: &soroban_env_host::xdr::Operation,
+) -> Option<ContractEvent> {
+    use soroban_env_host::xdr::{OperationBody, ScString};
+    let from = op
+        .source_account
+        .as_ref()
+        .map(crate::apply::muxed_to_account)
+        .unwrap_or_else(|| tx.source());
+    let (to, amount) = match &op.body {
+        OperationBody::Payment(p) if p.asset == Asset::Native => {
+            (crate::apply::muxed_to_account(&p.destination), p.amount)
+        }
+        OperationBody::CreateAccount(c) => (c.destination.clone(), c.starting_balance),
+        _ => return None,
+    };
+    let amount = amount as i128;
+    Some(ContractEvent {
+        ext: ExtensionPoint::V0,
+        contract_id: Some(native_asset_contract(network_id)),
+        type_: ContractEventType::Contract,
+        body: ContractEventBody::V0(ContractEventV0 {
+            topics: vec![
+                ScVal::Symbol(ScSymbol("transfer".try_into().unwrap_or_default())),
+                ScVal::Address(ScAddress::Account(from)),
+                ScVal::Address(ScAddress::Account(to)),
+                ScVal::String(ScString("native".try_into().unwrap_or_default())),
+            ]
+            .try_into()
+            .unwrap_or_default(),
+            data: ScVal::I128(Int128Parts {
+                hi: (amount >> 64) as i64,
+                lo: amount as u64,
+            }),
+        }),
+    })
+}
+
 /// The meta of an applied transaction and its fee processing (charge, then refund).
 pub struct TxMeta {
     /// `TransactionMeta` V4.
@@ -160,10 +203,14 @@ pub fn build_meta(tx: &ParsedTx, out: &Applied, ledger: u32, network_id: [u8; 32
                 } else {
                     LedgerEntryChanges::default()
                 },
-                events: if i == 0 {
-                    op_events.clone().try_into().unwrap_or_default()
-                } else {
-                    Default::default()
+                events: {
+                    let mut events = if i == 0 {
+                        op_events.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    events.extend(classic_transfer_event(network_id, tx, &tx.tx.operations[i]));
+                    events.try_into().unwrap_or_default()
                 },
             })
             .collect()

@@ -1097,6 +1097,60 @@ mod tests {
     }
 
     #[test]
+    fn classic_native_transfers_emit_the_native_sac_transfer_event() {
+        use soroban_env_host::xdr::{ContractEventBody, ScAddress, ScString, ScSymbol, ScVal};
+        let (mut node, k) = funded(2, 1_000);
+        let root = Keypair::root(PASS);
+        let mut t = payment(&k[0], node.next_sequence(&k[0].account_id()).unwrap());
+        t.operations = vec![Operation {
+            source_account: None,
+            body: OperationBody::Payment(PaymentOp {
+                destination: MuxedAccount::Ed25519(Uint256(k[1].public_key())),
+                asset: Asset::Native,
+                amount: 5,
+            }),
+        }]
+        .try_into()
+        .unwrap();
+        node.submit(signed(&k[0], t)).unwrap();
+        node.close_ledger();
+        let sac = history::native_asset_contract(node.network_id);
+        let transfers: Vec<(Vec<ScVal>, ScVal, u32)> = node
+            .events()
+            .iter()
+            .map(|e| {
+                assert_eq!(e.event.contract_id.as_ref(), Some(&sac));
+                let ContractEventBody::V0(b) = &e.event.body;
+                (b.topics.to_vec(), b.data.clone(), e.op_index)
+            })
+            .collect();
+        let addr = |k: &Keypair| ScVal::Address(ScAddress::Account(k.account_id()));
+        let topics = |from: &Keypair, to: &Keypair| {
+            vec![
+                ScVal::Symbol(ScSymbol("transfer".try_into().unwrap())),
+                addr(from),
+                addr(to),
+                ScVal::String(ScString("native".try_into().unwrap())),
+            ]
+        };
+        let amount = |a: i64| {
+            ScVal::I128(soroban_env_host::xdr::Int128Parts {
+                hi: 0,
+                lo: a as u64,
+            })
+        };
+        // The two CreateAccount operations (one event each), then the payment.
+        assert_eq!(
+            transfers,
+            vec![
+                (topics(&root, &k[0]), amount(1_000_000_000), 0),
+                (topics(&root, &k[1]), amount(1_000_000_000), 1),
+                (topics(&k[0], &k[1]), amount(5), 0),
+            ]
+        );
+    }
+
+    #[test]
     fn an_account_chain_stays_in_sequence_order() {
         let (mut node, k) = funded(2, 2);
         let first = bid(&mut node, &k[0], 100).unwrap();
