@@ -16,7 +16,7 @@ use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::{arg, decode, Address};
 use medimint_chain::tx;
 use medimint_chain::{Backoff, Error, Network, Signer};
-use support::{Fault, Faulty};
+use support::{secret_key, Fault, Faulty};
 
 fn counter_wasm() -> Vec<u8> {
     let dir = std::env::var("MEDIMINT_WASM_DIR")
@@ -31,14 +31,6 @@ fn counter_wasm() -> Vec<u8> {
             path.display()
         )
     })
-}
-
-fn secret_key(secret: &str) -> SigningKey {
-    SigningKey::from_bytes(
-        &stellar_strkey::ed25519::PrivateKey::from_string(secret)
-            .unwrap()
-            .0,
-    )
 }
 
 fn fast() -> RelayerConfig {

@@ -2,6 +2,8 @@
 //! pricing: a full transaction queue refuses a low bid with txINSUFFICIENT_FEE, and the
 //! relayer raises its bid (within its fee cap) until the transaction is accepted and lands.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +19,7 @@ use stellar_rpc_client::{
     GetTransactionResponse, SendTransactionResponse, SimulateTransactionResponse,
 };
 use stellar_xdr::TransactionEnvelope;
+use support::secret_key;
 
 /// The devnet's RPC, closing a ledger after each accepted submission (the test decides
 /// when ledgers close; the queue fills between them).
@@ -52,14 +55,6 @@ impl Rpc for Closing {
     async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
         self.inner.classic_inclusion_fee().await
     }
-}
-
-fn secret_key(secret: &str) -> SigningKey {
-    SigningKey::from_bytes(
-        &stellar_strkey::ed25519::PrivateKey::from_string(secret)
-            .unwrap()
-            .0,
-    )
 }
 
 fn backoff() -> Backoff {

@@ -664,3 +664,12 @@ impl Rpc for Faulty {
 pub fn fake_contract() -> String {
     contract_strkey(&[1; 32])
 }
+
+/// The signing key of an `S…` secret (e.g. the devnet's root account).
+pub fn secret_key(secret: &str) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(
+        &stellar_strkey::ed25519::PrivateKey::from_string(secret)
+            .unwrap()
+            .0,
+    )
+}
