@@ -2,7 +2,8 @@
 //! key rotation, the pending window and the suite registry, against the real contracts on
 //! the devnet — each write sponsored, each admin function also tried with a wrong signer.
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,27 +18,13 @@ use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::arg;
 use medimint_chain::tx;
 use medimint_chain::{Backoff, Error, Network, Result, Signer};
+use support::deploy::deploy;
 
 const NAME: &str = "MediMint Study";
 const SYMBOL: &str = "MMS";
 const ISSUER_REGISTRY: &str = "medimint-issuer-registry";
 const STUDY_TOKEN: &str = "medimint-study-token";
 const SUITE_REGISTRY: &str = "medimint-registry";
-
-fn wasm(package: &str) -> Vec<u8> {
-    let dir = std::env::var("MEDIMINT_WASM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/contracts")
-        });
-    let path = dir.join(format!("{package}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; build it with scripts/build-contracts {package}",
-            path.display()
-        )
-    })
-}
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -187,33 +174,10 @@ async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite
             vec![arg::address(&admin.address()).unwrap()],
         ),
     ]) {
-        let code = wasm(package);
-        relayer
-            .submit(
-                &format!("upload-{package}"),
-                &admin.address(),
-                tx::upload_wasm(&code).unwrap(),
-                &[],
-            )
-            .await
-            .unwrap();
-        let create = tx::create_contract(
-            &admin.address(),
-            tx::wasm_hash(&code),
-            tx::salt(label.as_bytes()),
-            args,
-        )
-        .unwrap();
-        relayer
-            .submit(
-                &format!("create-{package}"),
-                &admin.address(),
-                create,
-                &[&admin],
-            )
-            .await
-            .unwrap();
-        *slot = (package, tx::wasm_hash(&code));
+        *slot = (
+            package,
+            deploy(&relayer, &admin, package, label, args).await,
+        );
     }
     Suite {
         rpc,

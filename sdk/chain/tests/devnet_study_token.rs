@@ -2,7 +2,8 @@
 //! whitelisted, proposes a release, the patient approves it, shares it, and the viewer's
 //! access is recorded — every call sponsored.
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,21 +17,7 @@ use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::arg;
 use medimint_chain::tx::{self, TxHeader};
 use medimint_chain::{Backoff, Network, Signer};
-
-fn wasm(package: &str) -> Vec<u8> {
-    let dir = std::env::var("MEDIMINT_WASM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/contracts")
-        });
-    let path = dir.join(format!("{package}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; build it with scripts/build-contracts {package}",
-            path.display()
-        )
-    })
-}
+use support::deploy::deploy;
 
 #[test]
 fn release_consent_share_and_access_through_the_typed_client() {
@@ -142,32 +129,7 @@ fn release_consent_share_and_access_through_the_typed_client() {
                 ],
             ),
         ] {
-            let code = wasm(package);
-            relayer
-                .submit(
-                    &format!("upload-{package}"),
-                    &admin.address(),
-                    tx::upload_wasm(&code).unwrap(),
-                    &[],
-                )
-                .await
-                .unwrap();
-            let create = tx::create_contract(
-                &admin.address(),
-                tx::wasm_hash(&code),
-                tx::salt(salt.as_bytes()),
-                args,
-            )
-            .unwrap();
-            relayer
-                .submit(
-                    &format!("create-{package}"),
-                    &admin.address(),
-                    create,
-                    &[&admin],
-                )
-                .await
-                .unwrap();
+            deploy(&relayer, &admin, package, salt, args).await;
         }
         let issuers = IssuerRegistry::new(&relayer, registry_id.clone());
         assert!(!issuers.is_trusted(&issuer.address()).await.unwrap());

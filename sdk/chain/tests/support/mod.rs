@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod deploy;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
