@@ -116,6 +116,31 @@ impl Named<'_> {
             .await
             .map_err(named)
     }
+
+    /// A read of `contract` whose value is an address (e.g. `admin`).
+    pub(crate) async fn read_address(
+        &self,
+        contract: &str,
+        function: &str,
+        args: Vec<ScVal>,
+    ) -> Result<String> {
+        let v = self.read(contract, function, args).await?;
+        Ok(crate::scval::decode::<crate::scval::Address>(&v)?.0)
+    }
+
+    /// `upgrade(wasm_hash)` of `contract`, authorized by its `admin` (every suite contract
+    /// has it).
+    pub(crate) async fn upgrade(
+        &self,
+        contract: &str,
+        key: &str,
+        admin: &dyn Signer,
+        wasm_hash: &[u8; 32],
+    ) -> Result<Landed> {
+        let args = vec![crate::scval::arg::bytes(wasm_hash)?];
+        self.invoke(key, &admin.address(), contract, "upgrade", args, &[admin])
+            .await
+    }
 }
 
 #[cfg(test)]

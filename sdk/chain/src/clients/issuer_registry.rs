@@ -277,8 +277,9 @@ impl<'r> IssuerRegistry<'r> {
     /// # Errors
     /// Simulation errors; decoding errors.
     pub async fn admin(&self) -> Result<String> {
-        let v = self.chain().read(&self.contract, "admin", vec![]).await?;
-        Ok(decode::<Address>(&v)?.0)
+        self.chain()
+            .read_address(&self.contract, "admin", vec![])
+            .await
     }
 
     /// The admin transfer awaiting acceptance, if any.
@@ -349,14 +350,7 @@ impl<'r> IssuerRegistry<'r> {
         wasm_hash: &[u8; 32],
     ) -> Result<Landed> {
         self.chain()
-            .invoke(
-                key,
-                &admin.address(),
-                &self.contract,
-                "upgrade",
-                vec![arg::bytes(wasm_hash)?],
-                &[admin],
-            )
+            .upgrade(&self.contract, key, admin, wasm_hash)
             .await
     }
 }

@@ -191,8 +191,9 @@ impl<'r> SuiteRegistry<'r> {
     /// # Errors
     /// Simulation errors; decoding errors.
     pub async fn admin(&self) -> Result<String> {
-        let v = self.chain().read(&self.contract, "admin", vec![]).await?;
-        Ok(decode::<Address>(&v)?.0)
+        self.chain()
+            .read_address(&self.contract, "admin", vec![])
+            .await
     }
 
     /// Replaces the registry's own code with the uploaded WASM `wasm_hash` (admin).
@@ -207,14 +208,7 @@ impl<'r> SuiteRegistry<'r> {
         wasm_hash: &[u8; 32],
     ) -> Result<Landed> {
         self.chain()
-            .invoke(
-                key,
-                &admin.address(),
-                &self.contract,
-                "upgrade",
-                vec![arg::bytes(wasm_hash)?],
-                &[admin],
-            )
+            .upgrade(&self.contract, key, admin, wasm_hash)
             .await
     }
 }

@@ -538,8 +538,9 @@ impl<'r> StudyToken<'r> {
     }
 
     async fn read_address(&self, function: &str, args: Vec<ScVal>) -> Result<String> {
-        let v = self.chain().read(&self.contract, function, args).await?;
-        Ok(decode::<Address>(&v)?.0)
+        self.chain()
+            .read_address(&self.contract, function, args)
+            .await
     }
 
     /// SEP-0050: the collection name (the constructor's `name`).
@@ -671,14 +672,9 @@ impl<'r> StudyToken<'r> {
         admin: &dyn Signer,
         wasm_hash: &[u8; 32],
     ) -> Result<Landed> {
-        self.call(
-            key,
-            admin,
-            "upgrade",
-            vec![arg::bytes(wasm_hash)?],
-            &[admin],
-        )
-        .await
+        self.chain()
+            .upgrade(&self.contract, key, admin, wasm_hash)
+            .await
     }
 }
 
