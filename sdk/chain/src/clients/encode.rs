@@ -72,6 +72,23 @@ pub fn field<'a>(v: &'a ScVal, name: &'static str) -> Result<&'a ScVal> {
         })
 }
 
+/// A contract's `Vec` of records, each decoded by `each` (`expected` names the type in the
+/// error when the value is not a vector).
+pub(crate) fn vec_of<T>(
+    v: &ScVal,
+    expected: &'static str,
+    each: impl Fn(&ScVal) -> Result<T>,
+) -> Result<Vec<T>> {
+    match v {
+        ScVal::Vec(Some(items)) => items.iter().map(each).collect(),
+        ScVal::Vec(None) => Ok(Vec::new()),
+        other => Err(Error::Decode {
+            expected,
+            got: other.name().to_string(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

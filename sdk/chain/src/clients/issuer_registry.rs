@@ -3,7 +3,7 @@
 
 use stellar_xdr::ScVal;
 
-use super::encode::{contract_struct, field, unit_variant, variant_name};
+use super::encode::{contract_struct, field, unit_variant, variant_name, vec_of};
 use super::errors::Named;
 use super::study_token::unit_enum;
 use crate::error::{Error, Result};
@@ -250,13 +250,7 @@ impl<'r> IssuerRegistry<'r> {
                 vec![arg::u32(start), arg::u32(limit)],
             )
             .await?;
-        let ScVal::Vec(Some(items)) = &v else {
-            return Err(Error::Decode {
-                expected: "Vec<Issuer>",
-                got: v.name().to_string(),
-            });
-        };
-        items.iter().map(IssuerRecord::from_sc_val).collect()
+        vec_of(&v, "Vec<Issuer>", IssuerRecord::from_sc_val)
     }
 
     /// How many issuers are registered.

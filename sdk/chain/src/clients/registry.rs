@@ -4,7 +4,7 @@
 
 use stellar_xdr::ScVal;
 
-use super::encode::field;
+use super::encode::{field, vec_of};
 use super::errors::Named;
 use crate::error::{Error, Result};
 use crate::outcome::Landed;
@@ -176,14 +176,7 @@ impl<'r> SuiteRegistry<'r> {
                 vec![arg::u32(start), arg::u32(limit)],
             )
             .await?;
-        match &v {
-            ScVal::Vec(Some(items)) => items.iter().map(Member::from_sc_val).collect(),
-            ScVal::Vec(None) => Ok(Vec::new()),
-            other => Err(Error::Decode {
-                expected: "Vec<Member>",
-                got: other.name().to_string(),
-            }),
-        }
+        vec_of(&v, "Vec<Member>", Member::from_sc_val)
     }
 
     /// The admin.

@@ -8,7 +8,7 @@
 
 use stellar_xdr::ScVal;
 
-use super::encode::{contract_struct, field, unit_variant, variant_name};
+use super::encode::{contract_struct, field, unit_variant, variant_name, vec_of};
 use super::errors::Named;
 use crate::error::{Error, Result};
 use crate::outcome::Landed;
@@ -465,13 +465,7 @@ impl<'r> StudyToken<'r> {
                 vec![arg::u32(token_id), arg::u32(start), arg::u32(limit)],
             )
             .await?;
-        let ScVal::Vec(Some(items)) = &v else {
-            return Err(Error::Decode {
-                expected: "Vec<GrantInfo>",
-                got: v.name().to_string(),
-            });
-        };
-        items.iter().map(GrantRecord::from_sc_val).collect()
+        vec_of(&v, "Vec<GrantInfo>", GrantRecord::from_sc_val)
     }
 
     /// Moves a token to the patient's new address (a key change): both the `old` and the
