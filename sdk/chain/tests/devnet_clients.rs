@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use medimint_chain::accounts::ensure_funded_accounts;
 use medimint_chain::clients::{
     contract_error, IssuerKind, IssuerProfile, IssuerRegistry, Member, PendingAdmin, Release, Role,
     StudyToken, SuiteRegistry, TokenStatus,
@@ -17,8 +16,8 @@ use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
 use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::arg;
 use medimint_chain::tx;
-use medimint_chain::{Backoff, Error, Network, Result, Signer};
-use support::deploy::deploy;
+use medimint_chain::{Backoff, Error, Result, Signer};
+use support::deploy::{deploy, funded_operators, Operators};
 
 const NAME: &str = "MediMint Study";
 const SYMBOL: &str = "MMS";
@@ -84,30 +83,17 @@ impl Suite {
 }
 
 async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite {
-    let rpc = Arc::new(StellarRpc::new(&devnet.rpc_url(), Duration::from_secs(10)).unwrap());
-    let network = Network::new(rpc.network_passphrase().await.unwrap());
     let backoff = Backoff {
         initial: Duration::from_millis(20),
         max: Duration::from_millis(200),
         deadline: Duration::from_secs(30),
     };
-    let root = SigningKey::from_bytes(
-        &stellar_strkey::ed25519::PrivateKey::from_string(&devnet.root_keypair().secret())
-            .unwrap()
-            .0,
-    );
-    let sponsor = Arc::new(key(220));
-    let channel = Arc::new(key(221));
-    ensure_funded_accounts(
-        rpc.as_ref(),
-        &network,
-        &root,
-        &[sponsor.address(), channel.address()],
-        1_000 * 10_000_000,
-        backoff,
-    )
-    .await
-    .unwrap();
+    let Operators {
+        rpc,
+        network,
+        sponsor,
+        channel,
+    } = funded_operators(devnet, 220, 221, backoff).await;
     let admin = key(1);
     let id = |label: &str| {
         tx::contract_address(&network, &admin.address(), tx::salt(label.as_bytes())).unwrap()

@@ -11,13 +11,11 @@ use ed25519_dalek::SigningKey;
 use medimint_chain::clients::{
     AccessKind, IssuerKind, IssuerProfile, IssuerRegistry, Release, Role, StudyToken,
 };
-use medimint_chain::outcome::submit_envelope;
 use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
-use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::arg;
-use medimint_chain::tx::{self, TxHeader};
-use medimint_chain::{Backoff, Network, Signer};
-use support::deploy::deploy;
+use medimint_chain::tx;
+use medimint_chain::{Backoff, Signer};
+use support::deploy::{deploy, funded_operators, Operators};
 
 #[test]
 fn release_consent_share_and_access_through_the_typed_client() {
@@ -32,42 +30,17 @@ fn release_consent_share_and_access_through_the_typed_client() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let rpc = Arc::new(StellarRpc::new(&devnet.rpc_url(), Duration::from_secs(10)).unwrap());
-        let network = Network::new(rpc.network_passphrase().await.unwrap());
         let backoff = Backoff {
             initial: Duration::from_millis(20),
             max: Duration::from_millis(200),
             deadline: Duration::from_secs(10),
         };
-        let root = SigningKey::from_bytes(
-            &stellar_strkey::ed25519::PrivateKey::from_string(&devnet.root_keypair().secret())
-                .unwrap()
-                .0,
-        );
-        let sponsor = Arc::new(SigningKey::from_bytes(&[210; 32]));
-        let channel = Arc::new(SigningKey::from_bytes(&[211; 32]));
-        let mut seq = rpc
-            .account_sequence(&root.address())
-            .await
-            .unwrap()
-            .unwrap();
-        for acct in [&sponsor, &channel] {
-            seq += 1;
-            let header = TxHeader {
-                source: root.public_key(),
-                seq,
-                max_time: None,
-            };
-            let t = tx::create_account_tx(&header, &acct.address(), 1_000 * 10_000_000).unwrap();
-            submit_envelope(
-                rpc.as_ref(),
-                &network,
-                &tx::sign_tx(&network, t, &[&root]).unwrap(),
-                backoff,
-            )
-            .await
-            .unwrap();
-        }
+        let Operators {
+            rpc,
+            network,
+            sponsor,
+            channel,
+        } = funded_operators(&devnet, 210, 211, backoff).await;
         let (admin, issuer, patient, viewer) = (
             SigningKey::from_bytes(&[11; 32]),
             SigningKey::from_bytes(&[12; 32]),

@@ -56,3 +56,46 @@ pub async fn deploy(
         .unwrap();
     hash
 }
+
+/// A devnet's RPC and network with a sponsor and one channel account funded from its root.
+pub struct Operators {
+    pub rpc: std::sync::Arc<medimint_chain::rpc::StellarRpc>,
+    pub network: medimint_chain::Network,
+    pub sponsor: std::sync::Arc<ed25519_dalek::SigningKey>,
+    pub channel: std::sync::Arc<ed25519_dalek::SigningKey>,
+}
+
+/// Funds a sponsor and a channel (keys from the seed bytes `sponsor` and `channel`) on
+/// `devnet` with 1 000 XLM each.
+pub async fn funded_operators(
+    devnet: &medimint_devnet::Devnet,
+    sponsor: u8,
+    channel: u8,
+    backoff: medimint_chain::Backoff,
+) -> Operators {
+    use medimint_chain::rpc::Rpc;
+    let rpc = std::sync::Arc::new(
+        medimint_chain::rpc::StellarRpc::new(&devnet.rpc_url(), std::time::Duration::from_secs(10))
+            .unwrap(),
+    );
+    let network = medimint_chain::Network::new(rpc.network_passphrase().await.unwrap());
+    let root = super::secret_key(&devnet.root_keypair().secret());
+    let sponsor = std::sync::Arc::new(ed25519_dalek::SigningKey::from_bytes(&[sponsor; 32]));
+    let channel = std::sync::Arc::new(ed25519_dalek::SigningKey::from_bytes(&[channel; 32]));
+    medimint_chain::accounts::ensure_funded_accounts(
+        rpc.as_ref(),
+        &network,
+        &root,
+        &[sponsor.address(), channel.address()],
+        1_000 * 10_000_000,
+        backoff,
+    )
+    .await
+    .unwrap();
+    Operators {
+        rpc,
+        network,
+        sponsor,
+        channel,
+    }
+}
