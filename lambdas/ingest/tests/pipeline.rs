@@ -55,6 +55,18 @@ fn env_over(dir: tempfile::TempDir, store: Arc<dyn ObjectStore>, db: Arc<dyn App
     }
 }
 
+/// Puts `files` and Jane's manifest of them in `ISSUER`'s inbox as release `release_id`.
+async fn upload_for_jane(e: &Env, release_id: &str, files: &[(String, Vec<u8>)]) {
+    upload(
+        &*e.store,
+        ISSUER,
+        release_id,
+        files,
+        &manifest_for(files, &JANE),
+    )
+    .await;
+}
+
 fn rel(issuer: &str, id: &str) -> ReleaseRef {
     ReleaseRef {
         issuer: issuer.into(),
@@ -150,14 +162,7 @@ async fn metadata(e: &Env, cid: &str) -> Value {
 async fn releases_a_generated_study_of_dozens_of_instances() {
     let e = env().await;
     let files = generated_study(&ct(), 3, 12);
-    upload(
-        &*e.store,
-        ISSUER,
-        "r1",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r1", &files).await;
     let cid = assert_released(&e, &files, "r1").await;
 
     let meta = metadata(&e, &cid).await;
@@ -203,14 +208,7 @@ async fn a_retry_after_a_failure_at_any_step_gives_one_release() {
         "propose-after",
     ] {
         let e = env().await;
-        upload(
-            &*e.store,
-            ISSUER,
-            "r1",
-            &files,
-            &manifest_for(&files, &JANE),
-        )
-        .await;
+        upload_for_jane(&e, "r1", &files).await;
         e.faults.arm(step, 1);
         let err = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap_err();
         assert!(err.is_transient(), "{step}: {err}");
@@ -237,14 +235,7 @@ async fn two_deliveries_at_once_give_one_release() {
         let e = env().await;
         let dead = tempfile::tempdir().unwrap();
         let dead_letters = LocalDirStore::new(dead.path()).unwrap();
-        upload(
-            &*e.store,
-            ISSUER,
-            "r1",
-            &files,
-            &manifest_for(&files, &JANE),
-        )
-        .await;
+        upload_for_jane(&e, "r1", &files).await;
         let r = rel(ISSUER, "r1");
         let (a, b) = tokio::join!(
             process_with_retries(&e.ingest, &r, &policy, &dead_letters),
@@ -269,23 +260,9 @@ async fn two_deliveries_at_once_give_one_release() {
 async fn the_same_files_under_another_release_id_are_refused() {
     let e = env().await;
     let files = generated_study(&ct(), 1, 2);
-    upload(
-        &*e.store,
-        ISSUER,
-        "r1",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r1", &files).await;
     assert_released(&e, &files, "r1").await;
-    upload(
-        &*e.store,
-        ISSUER,
-        "r2",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r2", &files).await;
     let out = e.ingest.process(&rel(ISSUER, "r2")).await.unwrap();
     let Outcome::Rejected { report, .. } = out else {
         panic!("{out:?}")
@@ -698,14 +675,7 @@ async fn untrusted_and_suspended_issuers_are_refused() {
 async fn verify_names_files_after_a_restore() {
     let e = env().await;
     let files = generated_study(&ct(), 1, 5);
-    upload(
-        &*e.store,
-        ISSUER,
-        "r1",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r1", &files).await;
     let cid = assert_released(&e, &files, "r1").await;
     let meta = metadata(&e, &cid).await;
     let root = meta["checksum_root"].as_str().unwrap().to_owned();
@@ -788,14 +758,7 @@ async fn files_processed_one_or_several_at_a_time_give_the_same_release() {
                 ..IngestConfig::default()
             },
         );
-        upload(
-            &*e.store,
-            ISSUER,
-            "r1",
-            &files,
-            &manifest_for(&files, &JANE),
-        )
-        .await;
+        upload_for_jane(&e, "r1", &files).await;
         let Outcome::Released {
             checksum_root,
             study_id,
@@ -818,14 +781,7 @@ async fn an_interrupted_cleanup_is_finished_not_validated_again() {
     // removal and give the same token, not examine what is left and reject it.
     let e = env().await;
     let files = generated_study(&ct(), 1, 3);
-    upload(
-        &*e.store,
-        ISSUER,
-        "r1",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r1", &files).await;
     let first = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap();
     let mut record = e.db.get_release(ISSUER, "r1").await.unwrap().unwrap();
     assert_eq!(record.status, ReleaseStatus::Confirmed);
@@ -875,14 +831,7 @@ async fn releases_through_s3_and_dynamodb_on_moto() {
     let e = env_over(tempfile::tempdir().unwrap(), Arc::new(s3), Arc::new(db));
 
     let files = generated_study(&ct(), 2, 6);
-    upload(
-        &*e.store,
-        ISSUER,
-        "r1",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r1", &files).await;
     assert_released(&e, &files, "r1").await;
 
     let other = Person {
@@ -930,14 +879,7 @@ async fn transient_failures_are_retried_then_dead_lettered() {
     let e = env().await;
     let dead = tempfile::tempdir().unwrap();
     let dead_letters = LocalDirStore::new(dead.path()).unwrap();
-    upload(
-        &*e.store,
-        ISSUER,
-        "r1",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r1", &files).await;
     e.faults.arm("propose", 2);
     let out = process_with_retries(&e.ingest, &rel(ISSUER, "r1"), &policy, &dead_letters)
         .await
@@ -947,14 +889,7 @@ async fn transient_failures_are_retried_then_dead_lettered() {
 
     // Failing every time: dead-lettered with its reason, the upload kept for a replay.
     let e = env().await;
-    upload(
-        &*e.store,
-        ISSUER,
-        "r2",
-        &files,
-        &manifest_for(&files, &JANE),
-    )
-    .await;
+    upload_for_jane(&e, "r2", &files).await;
     e.faults.arm("seal", 100);
     let err = process_with_retries(&e.ingest, &rel(ISSUER, "r2"), &policy, &dead_letters)
         .await
