@@ -16,7 +16,7 @@ use medimint_chain::rpc::{Rpc, StellarRpc};
 use medimint_chain::scval::{arg, decode, Address};
 use medimint_chain::tx;
 use medimint_chain::{Backoff, Error, Network, Signer};
-use support::{secret_key, Fault, Faulty};
+use support::{block_on, secret_key, Fault, Faulty};
 
 fn counter_wasm() -> Vec<u8> {
     let dir = std::env::var("MEDIMINT_WASM_DIR")
@@ -167,15 +167,6 @@ fn start() -> medimint_devnet::Devnet {
         ..Default::default()
     })
     .unwrap()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 #[test]

@@ -19,7 +19,7 @@ use stellar_rpc_client::{
     GetTransactionResponse, SendTransactionResponse, SimulateTransactionResponse,
 };
 use stellar_xdr::TransactionEnvelope;
-use support::secret_key;
+use support::{block_on, secret_key};
 
 /// The devnet's RPC, closing a ledger after each accepted submission (the test decides
 /// when ledgers close; the queue fills between them).
@@ -76,15 +76,6 @@ fn start(settings: NetworkSettings) -> Arc<Devnet> {
         })
         .unwrap(),
     )
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 struct Env {

@@ -675,3 +675,13 @@ pub fn secret_key(secret: &str) -> ed25519_dalek::SigningKey {
             .0,
     )
 }
+
+/// Runs `f` on a two-worker runtime, as the machine has two cores.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
