@@ -23,11 +23,11 @@ use medimint_sdk::keys::{Keypair, Mnemonic};
 use medimint_storage::{AppDb, LocalDirStore, ObjectStore, SqliteDb};
 use serde::Serialize;
 
-use crate::deploy::{deploy_suite, suite_policy, Deployment, SuitePlan};
 use crate::dicom_gen::{generate_study, SyntheticPatient};
-pub use crate::trail::TrailEntry;
 use medimint_ingest::RelayerChain;
 use medimint_ingest::SdkSealer;
+use medimint_platform::deploy::{deploy_suite, suite_policy, Deployment, SuitePlan};
+pub use medimint_platform::trail::TrailEntry;
 
 mod download;
 mod run;
@@ -623,8 +623,13 @@ async fn with_devnet(
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            crate::study::share_key(store.as_ref(), &study_id, &patient_kp, &doctor_address)
-                .await?;
+            medimint_platform::study::share_key(
+                store.as_ref(),
+                &study_id,
+                &patient_kp,
+                &doctor_address,
+            )
+            .await?;
             let access = token
                 .access(token_id, &doctor_address)
                 .await
@@ -747,7 +752,10 @@ async fn with_devnet(
     ];
     let trail = run
         .step("audit trail from events", async {
-            let trail = crate::trail::read_trail(rpc_url, start_ledger.max(1), &contracts).await?;
+            let trail =
+                medimint_platform::trail::read_trail(rpc.as_ref(), start_ledger.max(1), &contracts)
+                    .await
+                    .map_err(|e| e.to_string())?;
             let kinds: Vec<&str> = trail
                 .iter()
                 .filter(|e| e.token_id == Some(token_id) && e.contract == "study-token")

@@ -4,18 +4,16 @@
 //! it, stores it with the metadata object and proposes the release on chain.
 //!
 //! The production adapters are here too: [`SdkSealer`] (medimint-sdk's crypto) and
-//! [`RelayerChain`] (the suite through the fee-sponsoring relayer). [`notification`] turns S3
-//! and SQS notifications into calls of [`Ingest::process`] and [`production`] assembles the
-//! pipeline from the Lambda's environment; `main.rs` only connects the two to the Lambda
-//! runtime. The local stack calls the same library from a watched directory.
+//! [`RelayerChain`] (the suite through the fee-sponsoring relayer). The crate knows nothing
+//! of AWS Lambda: the ingest function (`lambdas/ingest`, medimint-ingest-lambda) turns S3 and
+//! SQS notifications into calls of [`process_key`], and the platform (`medimint-platform`)
+//! and the local stack's watched inbox call the same library.
 
 pub mod checksum;
 pub mod header;
 pub mod layout;
 pub mod manifest;
-pub mod notification;
 pub mod pipeline;
-pub mod production;
 pub mod relayer_chain;
 pub mod report;
 pub mod retry;
@@ -29,9 +27,7 @@ pub use checksum::{checksum_root, verify, FileChecksum, PresentedFile, Verificat
 pub use header::{read_file, HeaderError, HeaderFields};
 pub use layout::{decode_s3_key, parse_manifest_key, ReleaseRef};
 pub use manifest::{parse_manifest, Manifest};
-pub use notification::{handle_notification, manifest_keys, NotificationError};
 pub use pipeline::{Ingest, IngestConfig, Outcome};
-pub use production::{ProductionConfig, ProductionError};
 pub use relayer_chain::RelayerChain;
 pub use report::{Problem, ProblemCode, Report};
 pub use sealer::SdkSealer;

@@ -7,7 +7,7 @@ use medimint_sdk::keys::Keypair;
 use medimint_storage::ObjectStore;
 use sha2::{Digest, Sha256};
 
-use crate::study::open_study;
+use medimint_platform::study::open_study;
 
 /// Unwraps the study key with `viewer`'s keypair, decrypts the metadata object and every
 /// file, and checks each file's SHA-256 and the checksum root. Returns (files, bytes).
