@@ -574,6 +574,8 @@ pub struct Faulty {
     /// While set, every call fails as if the server were down.
     pub down: AtomicBool,
     pub sends: AtomicU32,
+    /// How many sends the server answered TRY_AGAIN_LATER (not counting injected ones).
+    pub busy: AtomicU32,
     /// Added to every send, so that concurrent requests overlap.
     pub latency: Mutex<std::time::Duration>,
 }
@@ -585,6 +587,7 @@ impl Faulty {
             send_faults: Mutex::new(faults.iter().copied().collect()),
             down: AtomicBool::new(false),
             sends: AtomicU32::new(0),
+            busy: AtomicU32::new(0),
             latency: Mutex::new(std::time::Duration::ZERO),
         })
     }
@@ -653,7 +656,13 @@ impl Rpc for Faulty {
                 latest_ledger: 0,
                 latest_ledger_close_time: 0,
             }),
-            None => self.inner.send(tx).await,
+            None => {
+                let r = self.inner.send(tx).await?;
+                if r.status == "TRY_AGAIN_LATER" {
+                    self.busy.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(r)
+            }
         }
     }
     async fn transaction(&self, hash: &[u8; 32]) -> Result<GetTransactionResponse> {
