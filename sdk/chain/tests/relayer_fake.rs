@@ -352,17 +352,25 @@ async fn bad_sequence_resyncs_the_channel_and_lands_once() {
         .invoke("1", &u, &fake_contract(), "increment", vec![], &[])
         .await
         .unwrap();
-    // Someone else uses the channel's next sequence number.
-    s.ledger.bump_seq(s.channels[0].public_key());
+    // Someone outside the leases uses the channel's next sequence number between the
+    // relayer's read of it and its send.
+    s.ledger
+        .steal_before_send
+        .lock()
+        .unwrap()
+        .push(s.channels[0].public_key());
     let before = s.ledger.seq(s.channels[0].public_key()).unwrap();
+    let sends = s.faulty.sends.load(Ordering::SeqCst);
     s.relayer
         .invoke("2", &u, &fake_contract(), "increment", vec![], &[])
         .await
         .unwrap();
     assert_eq!(s.ledger.applied().len(), 2);
+    // Refused with txBAD_SEQ, then sent again on the re-read sequence.
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst) - sends, 2);
     assert_eq!(
         s.ledger.seq(s.channels[0].public_key()).unwrap(),
-        before + 1
+        before + 2
     );
 }
 

@@ -51,6 +51,9 @@ pub struct FakeLedger {
     /// The address whose `require_auth` every contract call records, if any.
     pub require_auth: Mutex<Option<String>>,
     pub resource_fee: i64,
+    /// Accounts whose sequence number someone else uses up just before the next send (a
+    /// process outside the relayer's leases), once each.
+    pub steal_before_send: Mutex<Vec<[u8; 32]>>,
 }
 
 fn account_key(id: &AccountId) -> [u8; 32] {
@@ -113,6 +116,7 @@ impl FakeLedger {
             min_rate: AtomicU32::new(100),
             require_auth: Mutex::new(None),
             resource_fee: 1_000,
+            steal_before_send: Mutex::new(Vec::new()),
         })
     }
 
@@ -323,6 +327,11 @@ impl FakeLedger {
                         inner_failed(InnerTransactionResultResult::TxTooLate),
                     )),
                 );
+            }
+        }
+        for k in std::mem::take(&mut *self.steal_before_send.lock().unwrap()) {
+            if let Some(seq) = st.accounts.get_mut(&k) {
+                *seq += 1;
             }
         }
         let Some(current) = st.accounts.get(&source).copied() else {
