@@ -194,6 +194,7 @@ impl ProductionConfig {
             )
             .map_err(|e| ProductionError::Setting(format!("MEDIMINT_CHANNELS: {e}")))?
             .with_request_store(relayer_db.clone())
+            .with_lease_store(relayer_db.clone())
             .with_spend_store(relayer_db),
         );
         let chain = RelayerChain::new(relayer, rpc, seed, plan.issuer_registry, plan.study_token)
