@@ -138,6 +138,9 @@ pub struct EventRecord {
 pub enum SubmitError {
     /// The same hash is already queued or applied.
     Duplicate(String),
+    /// The source account already has a transaction queued: stellar-core's queue holds one
+    /// per source account and answers `TRY_AGAIN_LATER` until it is applied.
+    TryAgainLater(String),
     /// Validation failed.
     Invalid {
         /// Hex hash of the transaction (empty if it could not be hashed).
@@ -445,8 +448,11 @@ impl Node {
         if self.pending_hashes.contains(&parsed.hash) || self.txs.contains_key(&hash) {
             return Err(SubmitError::Duplicate(hash));
         }
-        // One queued transaction per source account: the next sequence number must follow
-        // the queued one, as stellar-core's queue accepts chains from one account.
+        // One queued transaction per source account, as stellar-core's queue (since
+        // protocol 19): a second one is answered TRY_AGAIN_LATER, not chained.
+        if self.pending.iter().any(|p| p.source() == parsed.source()) {
+            return Err(SubmitError::TryAgainLater(hash));
+        }
         let (sequence, close_time) = self.next_context();
         let ctx = LedgerContext {
             settings: &self.settings,
@@ -459,9 +465,10 @@ impl Node {
         let check = if self
             .pending
             .iter()
-            .any(|p| p.source() == parsed.source() || p.fee_source() == parsed.fee_source())
+            .any(|p| p.fee_source() == parsed.fee_source())
         {
-            // Validate against the state the queue will leave behind.
+            // A fee source (a sponsor) may pay for several queued transactions: validate
+            // its balance against the state the queue will leave behind.
             let mut projected = (*self.state).clone();
             for p in &self.pending {
                 apply::apply(p, &mut projected, &ctx);
@@ -929,21 +936,22 @@ mod tests {
             ledger_max_classic_ops: 1,
             ..Default::default()
         };
-        let mut node = Node::genesis(settings, PASS, 100);
-        let root = Keypair::root(PASS);
-        let a = node.submit(signed(&root, payment(&root, 1))).unwrap();
-        let b = node.submit(signed(&root, payment(&root, 2))).unwrap();
+        let (mut node, k) = funded(2, 1_000);
+        node.settings = settings;
+        let a = bid(&mut node, &k[0], 100).unwrap();
+        let b = bid(&mut node, &k[1], 100).unwrap();
+        let ledger = node.latest_ledger();
         node.close_ledger();
         assert_eq!(
             node.transaction(&a).map(|t| (t.ledger, t.success)),
-            Some((2, true))
+            Some((ledger + 1, true))
         );
         assert!(node.transaction(&b).is_none());
         assert!(node.is_pending(&b));
         node.close_ledger();
         assert_eq!(
             node.transaction(&b).map(|t| (t.ledger, t.success)),
-            Some((3, true))
+            Some((ledger + 2, true))
         );
         assert_eq!(node.pending_len(), 0);
     }
@@ -1151,21 +1159,31 @@ mod tests {
     }
 
     #[test]
-    fn an_account_chain_stays_in_sequence_order() {
+    fn a_second_transaction_from_a_source_with_one_queued_is_answered_try_again_later() {
         let (mut node, k) = funded(2, 2);
+        let seq = node.next_sequence(&k[0].account_id()).unwrap();
         let first = bid(&mut node, &k[0], 100).unwrap();
-        let second = bid(&mut node, &k[0], 1_000).unwrap();
+        // The next sequence number, even bidding more: refused until the first is applied.
+        match bid(&mut node, &k[0], 1_000) {
+            Err(SubmitError::TryAgainLater(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        // Another account is not held up.
         let other = bid(&mut node, &k[1], 500).unwrap();
+        // The very same envelope again is a duplicate, not a second transaction.
+        let mut t = payment(&k[0], seq);
+        t.fee = 100;
+        assert!(matches!(
+            node.submit(signed(&k[0], t)),
+            Err(SubmitError::Duplicate(h)) if h == first
+        ));
         node.close_ledger();
-        // k0's 1 000 bid cannot go before its 100 one: 500 goes first, then the 100, and
-        // the 1 000 waits (two operations per ledger).
-        let t = |h: &str| {
-            node.transaction(h)
-                .map(|t| (t.application_order, t.success))
-        };
-        assert_eq!(t(&other), Some((1, true)));
-        assert_eq!(t(&first), Some((2, true)));
-        assert!(node.is_pending(&second));
+        assert!(node.transaction(&first).is_some_and(|t| t.success));
+        assert!(node.transaction(&other).is_some_and(|t| t.success));
+        // Applied: the account's next transaction is accepted.
+        let second = bid(&mut node, &k[0], 1_000).unwrap();
+        node.close_ledger();
+        assert!(node.transaction(&second).is_some_and(|t| t.success));
     }
 
     #[test]

@@ -99,6 +99,97 @@ fn friendbot_funds_once_then_refuses() {
 }
 
 #[test]
+fn friendbot_answers_post_as_sdfs_does() {
+    let n = start();
+    let k = Keypair::from_seed([4; 32]);
+    let (status, body) = http(&n, "POST", &format!("/friendbot?addr={}", k.address()), "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(n.balance(&k), medimint_devnet::FRIENDBOT_STARTING_BALANCE);
+    let (status, body) = http(&n, "POST", "/friendbot", "");
+    assert_eq!(status, 400);
+    assert!(body.contains("missing query parameter `addr`"), "{body}");
+}
+
+#[test]
+fn concurrent_friendbot_requests_take_turns_on_the_root_account() {
+    // Ledgers close on a timer: the root account's one queued transaction at a time makes
+    // the requests wait for each other's ledger instead of failing.
+    let n = start_with(Config {
+        ledger_ms: 100,
+        ..Default::default()
+    });
+    let keys: Vec<Keypair> = (50..54).map(|i| Keypair::from_seed([i; 32])).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                let n = &n;
+                scope
+                    .spawn(move || http(n, "POST", &format!("/friendbot?addr={}", k.address()), ""))
+            })
+            .collect();
+        for h in handles {
+            let (status, body) = h.join().unwrap();
+            assert_eq!(status, 200, "{body}");
+        }
+    });
+    for k in &keys {
+        assert_eq!(n.balance(k), medimint_devnet::FRIENDBOT_STARTING_BALANCE);
+    }
+}
+
+#[test]
+fn a_second_transaction_from_a_source_with_one_queued_is_answered_try_again_later() {
+    // Ledgers close only when the test says so.
+    let n = start_with(Config {
+        ledger_ms: 3_600_000,
+        ..Default::default()
+    });
+    let root = n.root();
+    let a = Keypair::from_seed([42; 32]);
+    let create = tx(
+        &root,
+        n.seq(&root) + 1,
+        BASE_FEE,
+        vec![op(OperationBody::CreateAccount(CreateAccountOp {
+            destination: a.account_id(),
+            starting_balance: 100 * 10_000_000,
+        }))],
+    );
+    assert_eq!(
+        send_raw(&n, &sign(n.network_id, create, &[&root])).0,
+        "PENDING"
+    );
+    n.net.close_ledger();
+    let pay = |seq: i64| {
+        let t = tx(
+            &a,
+            seq,
+            BASE_FEE,
+            vec![op(OperationBody::Payment(PaymentOp {
+                destination: muxed(&root),
+                asset: Asset::Native,
+                amount: 1,
+            }))],
+        );
+        sign(n.network_id, t, &[&a])
+    };
+    let seq = n.seq(&a);
+    assert_eq!(send_raw(&n, &pay(seq + 1)).0, "PENDING");
+    // The next sequence number while the first is queued: not chained, no result XDR.
+    let (status, result) = send_raw(&n, &pay(seq + 2));
+    assert_eq!((status.as_str(), result), ("TRY_AGAIN_LATER", None));
+    // The very same envelope is a duplicate.
+    assert_eq!(send_raw(&n, &pay(seq + 1)).0, "DUPLICATE");
+    n.net.close_ledger();
+    assert_eq!(n.seq(&a), seq + 1);
+    // Applied: the next one is accepted.
+    assert_eq!(send_raw(&n, &pay(seq + 2)).0, "PENDING");
+    n.net.close_ledger();
+    assert_eq!(n.seq(&a), seq + 2);
+}
+
+#[test]
 fn payments_move_lumens_and_charge_the_base_fee() {
     let n = start();
     let a = Keypair::from_seed([10; 32]);

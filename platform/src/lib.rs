@@ -482,6 +482,7 @@ impl Platform {
             )
             .map_err(|e| PlatformError::Seed(e.to_string()))?
             .with_request_store(relayer_db.clone())
+            .with_lease_store(relayer_db.clone())
             .with_spend_store(relayer_db),
         );
         Ok(Self {

@@ -42,65 +42,79 @@ pub(crate) async fn fund(
         Ok(d) => d,
         Err(e) => return problem(StatusCode::BAD_REQUEST, e),
     };
-    let submitted = {
-        let mut node = shared.node.lock().unwrap_or_else(|p| p.into_inner());
-        if node.entry(&crate::apply::account_key(&dest)).is_some() {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "account already funded to starting balance",
-            );
-        }
-        let root = Keypair::root(&node.passphrase);
-        let Some(seq) = node.next_sequence(&root.account_id()) else {
-            return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the root account is missing",
-            );
+    // The root account has one transaction queued at a time (TRY_AGAIN_LATER for a second,
+    // as stellar-core): concurrent requests take turns, a ledger each.
+    let mut waited = Duration::ZERO;
+    let hash = loop {
+        let submitted = {
+            let mut node = shared.node.lock().unwrap_or_else(|p| p.into_inner());
+            if node.entry(&crate::apply::account_key(&dest)).is_some() {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "account already funded to starting balance",
+                );
+            }
+            let root = Keypair::root(&node.passphrase);
+            let Some(seq) = node.next_sequence(&root.account_id()) else {
+                return problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the root account is missing",
+                );
+            };
+            let tx = Transaction {
+                source_account: MuxedAccount::Ed25519(Uint256(root.public_key())),
+                fee: node.settings.base_fee as u32,
+                seq_num: SequenceNumber(seq),
+                cond: Preconditions::None,
+                memo: Memo::None,
+                operations: vec![Operation {
+                    source_account: None,
+                    body: OperationBody::CreateAccount(CreateAccountOp {
+                        destination: dest.clone(),
+                        starting_balance: FRIENDBOT_STARTING_BALANCE,
+                    }),
+                }]
+                .try_into()
+                .unwrap_or_default(),
+                ext: TransactionExt::V0,
+            };
+            let unsigned = TransactionEnvelope::Tx(TransactionV1Envelope {
+                tx: tx.clone(),
+                signatures: Default::default(),
+            });
+            let hash = match ParsedTx::new(unsigned, node.network_id) {
+                Ok(p) => p.hash,
+                Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e),
+            };
+            let pk = root.public_key();
+            let sig = DecoratedSignature {
+                hint: SignatureHint([pk[28], pk[29], pk[30], pk[31]]),
+                signature: Signature(root.sign(&hash).to_vec().try_into().unwrap_or_default()),
+            };
+            let env = TransactionEnvelope::Tx(TransactionV1Envelope {
+                tx,
+                signatures: vec![sig].try_into().unwrap_or_default(),
+            });
+            node.submit(env)
         };
-        let tx = Transaction {
-            source_account: MuxedAccount::Ed25519(Uint256(root.public_key())),
-            fee: node.settings.base_fee as u32,
-            seq_num: SequenceNumber(seq),
-            cond: Preconditions::None,
-            memo: Memo::None,
-            operations: vec![Operation {
-                source_account: None,
-                body: OperationBody::CreateAccount(CreateAccountOp {
-                    destination: dest,
-                    starting_balance: FRIENDBOT_STARTING_BALANCE,
-                }),
-            }]
-            .try_into()
-            .unwrap_or_default(),
-            ext: TransactionExt::V0,
-        };
-        let unsigned = TransactionEnvelope::Tx(TransactionV1Envelope {
-            tx: tx.clone(),
-            signatures: Default::default(),
-        });
-        let hash = match ParsedTx::new(unsigned, node.network_id) {
-            Ok(p) => p.hash,
-            Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e),
-        };
-        let pk = root.public_key();
-        let sig = DecoratedSignature {
-            hint: SignatureHint([pk[28], pk[29], pk[30], pk[31]]),
-            signature: Signature(root.sign(&hash).to_vec().try_into().unwrap_or_default()),
-        };
-        let env = TransactionEnvelope::Tx(TransactionV1Envelope {
-            tx,
-            signatures: vec![sig].try_into().unwrap_or_default(),
-        });
-        node.submit(env)
-    };
-    let hash = match submitted {
-        Ok(h) => h,
-        Err(SubmitError::Duplicate(h)) => h,
-        Err(SubmitError::Invalid { reason, .. }) => {
-            return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("friendbot transaction refused: {reason}"),
-            )
+        match submitted {
+            Ok(h) | Err(SubmitError::Duplicate(h)) => break h,
+            Err(SubmitError::TryAgainLater(_)) if waited < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waited += Duration::from_millis(50);
+            }
+            Err(SubmitError::TryAgainLater(_)) => {
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "friendbot busy: the root account's queue did not clear within 30 s; retry",
+                )
+            }
+            Err(SubmitError::Invalid { reason, .. }) => {
+                return problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("friendbot transaction refused: {reason}"),
+                )
+            }
         }
     };
     if shared.close_on_submit {

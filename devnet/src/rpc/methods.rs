@@ -285,6 +285,7 @@ fn send_transaction(shared: &Shared, params: &Value) -> Result<Value, RpcError> 
     let (status, hash, error) = match node.submit(envelope) {
         Ok(hash) => ("PENDING", hash, None),
         Err(SubmitError::Duplicate(hash)) => ("DUPLICATE", hash, None),
+        Err(SubmitError::TryAgainLater(hash)) => ("TRY_AGAIN_LATER", hash, None),
         Err(SubmitError::Invalid { hash, result, .. }) => {
             ("ERROR", hash, Some(b64(result.as_ref())))
         }

@@ -1,4 +1,5 @@
-//! The HTTP server: JSON-RPC at `/` and the friendbot at `GET /friendbot?addr=G...`.
+//! The HTTP server: JSON-RPC at `/` and the friendbot at `/friendbot?addr=G...` (GET, or
+//! POST as SDF's friendbot also answers and the JS SDK's `requestAirdrop` sends).
 
 mod friendbot;
 mod jsonrpc;
@@ -22,7 +23,7 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", post(rpc))
-        .route("/friendbot", get(friendbot::fund))
+        .route("/friendbot", get(friendbot::fund).post(friendbot::fund))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }

@@ -98,3 +98,54 @@ pub enum Error {
 
 /// Shorthand used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether retrying the same request (with the same request key) later may succeed:
+    /// the network was busy or unreachable, the outcome is unknown, a store could not be
+    /// reached, the request is being submitted elsewhere, or the channels kept colliding.
+    /// Contract errors, policy refusals, bad arguments and rejections a rebuild cannot fix
+    /// are not: a queue should dead-letter those at once, with this error's message.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::RpcUnavailable(_)
+            | Error::Rpc(_)
+            | Error::TryAgainLater { .. }
+            | Error::OutcomeUnknown { .. }
+            | Error::Store(_)
+            | Error::Refused(crate::relayer::Refusal::InFlight(_)) => true,
+            Error::Rejected { code, .. } => {
+                code.contains("txBAD_SEQ") || code.contains("txINSUFFICIENT_FEE")
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_a_retry_can_fix_is_transient() {
+        let rejected = |code: &str| Error::Rejected {
+            hash: "ab".into(),
+            code: code.into(),
+        };
+        assert!(rejected("txFEE_BUMP_INNER_FAILED: txBAD_SEQ").is_transient());
+        assert!(!rejected("txBAD_AUTH").is_transient());
+        assert!(Error::TryAgainLater {
+            hash: "ab".into(),
+            attempts: 5
+        }
+        .is_transient());
+        assert!(Error::RpcUnavailable("down".into()).is_transient());
+        assert!(!Error::Simulation("Error(Contract, #101)".into()).is_transient());
+        assert!(!Error::Failed {
+            hash: "ab".into(),
+            code: "txFAILED".into()
+        }
+        .is_transient());
+        assert!(Error::Refused(crate::relayer::Refusal::InFlight("k".into())).is_transient());
+        assert!(!Error::Refused(crate::relayer::Refusal::KeyReused("k".into())).is_transient());
+    }
+}

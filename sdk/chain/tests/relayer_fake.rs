@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use medimint_chain::relayer::{Policy, Refusal, Relayer, RelayerConfig};
+use medimint_chain::relayer::{
+    channel_lease_key, LeaseExpect, LeaseStore, MemoryLeaseStore, MemoryRequestStore,
+    MemorySpendStore, Policy, Refusal, Relayer, RelayerConfig, SpendStore,
+};
 use medimint_chain::rpc::Rpc;
 use medimint_chain::scval::decode;
 use medimint_chain::{Backoff, Error, Signer};
@@ -298,9 +301,31 @@ async fn try_again_later_is_retried_then_lands_once() {
 }
 
 #[tokio::test]
+async fn try_again_later_past_the_resends_rebuilds_on_a_fresh_sequence_and_lands_once() {
+    // Five TRY_AGAIN_LATER answers use up the resends of the first envelope; the relayer
+    // reads the sequence again and sends a new one (nothing of the first was accepted).
+    let s = setup(1, &[Fault::TryAgainLater; 5], policy(), fast_config());
+    let u = key(1).address();
+    let landed = s
+        .relayer
+        .invoke("t", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    let applied = s.ledger.applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].hash, landed.hash);
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 6);
+    assert_eq!(s.ledger.counter(), 1);
+}
+
+#[tokio::test]
 async fn persistent_try_again_later_is_a_clear_error_and_nothing_lands() {
-    let faults = [Fault::TryAgainLater; 5];
-    let s = setup(1, &faults, policy(), fast_config());
+    let faults = [Fault::TryAgainLater; 10];
+    let config = RelayerConfig {
+        busy_rebuilds: 1,
+        ..fast_config()
+    };
+    let s = setup(1, &faults, policy(), config);
     let u = key(1).address();
     let err = s
         .relayer
@@ -327,17 +352,25 @@ async fn bad_sequence_resyncs_the_channel_and_lands_once() {
         .invoke("1", &u, &fake_contract(), "increment", vec![], &[])
         .await
         .unwrap();
-    // Someone else uses the channel's next sequence number.
-    s.ledger.bump_seq(s.channels[0].public_key());
+    // Someone outside the leases uses the channel's next sequence number between the
+    // relayer's read of it and its send.
+    s.ledger
+        .steal_before_send
+        .lock()
+        .unwrap()
+        .push(s.channels[0].public_key());
     let before = s.ledger.seq(s.channels[0].public_key()).unwrap();
+    let sends = s.faulty.sends.load(Ordering::SeqCst);
     s.relayer
         .invoke("2", &u, &fake_contract(), "increment", vec![], &[])
         .await
         .unwrap();
     assert_eq!(s.ledger.applied().len(), 2);
+    // Refused with txBAD_SEQ, then sent again on the re-read sequence.
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst) - sends, 2);
     assert_eq!(
         s.ledger.seq(s.channels[0].public_key()).unwrap(),
-        before + 1
+        before + 2
     );
 }
 
@@ -458,6 +491,137 @@ async fn rpc_down_after_the_send_then_retry_finds_the_landed_transaction() {
     let applied = s.ledger.applied();
     assert_eq!(applied.len(), 1, "never a duplicate");
     assert_eq!(applied[0].hash, landed.hash);
+}
+
+/// A second relayer (another process) over the same ledger, channels and sponsor as `s`,
+/// sharing `stores` with the relayer returned alongside.
+fn two_processes(
+    s: &Setup,
+    config: RelayerConfig,
+) -> (
+    Relayer,
+    Relayer,
+    Arc<MemoryLeaseStore>,
+    Arc<MemorySpendStore>,
+) {
+    let leases = Arc::new(MemoryLeaseStore::default());
+    let requests = Arc::new(MemoryRequestStore::default());
+    let spend = Arc::new(MemorySpendStore::default());
+    let make = || {
+        Relayer::new(
+            s.faulty.clone(),
+            s.ledger.network.clone(),
+            key(200),
+            s.channels
+                .iter()
+                .map(|c| c.clone() as Arc<dyn Signer>)
+                .collect(),
+            policy(),
+            config.clone(),
+        )
+        .unwrap()
+        .with_lease_store(leases.clone())
+        .with_request_store(requests.clone())
+        .with_spend_store(spend.clone())
+    };
+    (make(), make(), leases, spend)
+}
+
+#[tokio::test]
+async fn processes_sharing_the_lease_store_never_collide_on_a_channel() {
+    let s = setup(2, &[], policy(), fast_config());
+    *s.faulty.latency.lock().unwrap() = Duration::from_millis(5);
+    let (a, b, _, _) = two_processes(&s, fast_config());
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let mut tasks = vec![];
+    for i in 0..24 {
+        let r = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            r.invoke(
+                &format!("r{i}"),
+                &key(1).address(),
+                &fake_contract(),
+                "increment",
+                vec![],
+                &[],
+            )
+            .await
+            .map(|l| l.hash)
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(s.ledger.applied().len(), 24);
+    assert_eq!(s.ledger.counter(), 24);
+    // Every send was accepted: no process ever submitted on a channel another was using.
+    assert_eq!(s.faulty.sends.load(Ordering::SeqCst), 24);
+}
+
+#[tokio::test]
+async fn two_processes_taking_the_same_request_at_once_land_it_once_and_charge_it_once() {
+    let s = setup(2, &[], policy(), fast_config());
+    *s.faulty.latency.lock().unwrap() = Duration::from_millis(20);
+    let (a, b, _, spend) = two_processes(&s, fast_config());
+    let u = key(1).address();
+    let counter = fake_contract();
+    let (x, y) = tokio::join!(
+        a.invoke("same", &u, &counter, "increment", vec![], &[]),
+        b.invoke("same", &u, &counter, "increment", vec![], &[]),
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.hash, y.hash, "both report the one transaction");
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert_eq!(s.ledger.counter(), 1);
+    let day = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    assert_eq!(
+        spend.spent(&u, day).await.unwrap(),
+        x.fee_charged,
+        "charged once"
+    );
+}
+
+#[tokio::test]
+async fn a_channel_whose_holder_died_returns_after_its_lease_and_nothing_doubles() {
+    let s = setup(1, &[], policy(), fast_config());
+    let config = RelayerConfig {
+        lease_ttl: Duration::from_secs(2),
+        ..fast_config()
+    };
+    let (a, b, leases, _) = two_processes(&s, config);
+    let channel = s.channels[0].address();
+    // The holder dies while the channel is leased to it: its renewal stops with it.
+    let taken = leases
+        .put(
+            &channel_lease_key(&channel),
+            "dead-holder",
+            LeaseExpect::Free,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, Some(1));
+    let u = key(1).address();
+    let landed = a
+        .invoke("after", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.applied().len(), 1);
+    assert_eq!(s.ledger.applied()[0].hash, landed.hash);
+    // Released after use: the other process takes it at once.
+    b.invoke("next", &u, &fake_contract(), "increment", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(s.ledger.counter(), 2);
+    assert_eq!(leases.holder(&channel_lease_key(&channel)), None);
 }
 
 #[tokio::test]

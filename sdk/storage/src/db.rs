@@ -7,7 +7,7 @@ use crate::StorageError;
 
 /// The schema version this code writes. Adapters migrate up to it and refuse a database
 /// whose version is newer (written by later code).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// How the platform holds a user's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +143,30 @@ impl Release {
     }
 }
 
+/// A record of the conditional key-value store ([`AppDb::kv_get`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvRecord {
+    /// The stored text.
+    pub value: String,
+    /// Incremented by every write. It keeps counting when an expired record is written
+    /// again, so a writer holding the version of an expired record never matches a newer one;
+    /// only [`AppDb::kv_delete`] starts a key over at 1.
+    pub version: u64,
+    /// Unix seconds from which the record counts as absent; `None` never expires.
+    pub expires_at: Option<u64>,
+}
+
+/// What [`AppDb::kv_put`] and [`AppDb::kv_delete`] expect to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvExpect {
+    /// No record, or an expired one.
+    Absent,
+    /// A live record at this version.
+    Version(u64),
+    /// Anything.
+    Any,
+}
+
 /// Result of a put-if-absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyOutcome {
@@ -224,6 +248,34 @@ pub trait AppDb: Send + Sync {
 
     /// What the relayer spent (or has reserved) for `user` on `day`.
     async fn relay_spend(&self, user: &str, day: u64) -> Result<i64, StorageError>;
+
+    /// The record under `key`: `None` if absent or expired (`expires_at <= now`).
+    async fn kv_get(&self, key: &str) -> Result<Option<KvRecord>, StorageError>;
+
+    /// Writes `value` under `key` if `expect` holds (an expired record counts as absent);
+    /// returns the new version (1 for a fresh record). [`StorageError::Conflict`] otherwise.
+    async fn kv_put(
+        &self,
+        key: &str,
+        value: &str,
+        expect: KvExpect,
+        expires_at: Option<u64>,
+    ) -> Result<u64, StorageError>;
+
+    /// Deletes the record under `key` if `expect` holds; `Ok(true)` if a live record was
+    /// deleted. [`StorageError::Conflict`] if `expect` does not hold.
+    async fn kv_delete(&self, key: &str, expect: KvExpect) -> Result<bool, StorageError>;
+}
+
+/// Whether a record with `version` (if any) live until `expires_at` satisfies `expect` at
+/// `now`. Shared by the adapters that check in code (SQLite) and the in-memory fakes.
+pub fn kv_expect_holds(expect: KvExpect, stored: Option<(u64, Option<u64>)>, now: u64) -> bool {
+    let live = stored.filter(|(_, exp)| exp.is_none_or(|e| e > now));
+    match expect {
+        KvExpect::Any => true,
+        KvExpect::Absent => live.is_none(),
+        KvExpect::Version(v) => live.is_some_and(|(have, _)| have == v),
+    }
 }
 
 /// Result of [`AppDb::add_relay_spend`].

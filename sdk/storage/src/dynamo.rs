@@ -4,7 +4,9 @@
 //! `meta#schema` (schema version), `counter#hd_index`, `account#<email>`,
 //! `address#<G-address>` (→ email),
 //! `release#<issuer>#<release-id>`, `idem#<key>`, and the relayer's `relay#<request-key>`
-//! and `spend#<user>#<day>`.
+//! and `spend#<user>#<day>`, and the key-value store's `kv#<key>` (attributes `value`,
+//! `version`, `expires_at`; expiry is checked in every read and condition, so no DynamoDB
+//! TTL is needed for correctness).
 
 use std::collections::HashMap;
 
@@ -19,8 +21,8 @@ use aws_sdk_dynamodb::Client;
 use crate::db::{normalize_email, now};
 use crate::s3::aws_error;
 use crate::{
-    Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, SpendOutcome,
-    StorageError, SCHEMA_VERSION,
+    Account, AppDb, Custody, IdempotencyOutcome, KvExpect, KvRecord, Release, ReleaseStatus,
+    SpendOutcome, StorageError, SCHEMA_VERSION,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -304,6 +306,41 @@ fn relay_pk(key: &str) -> String {
     format!("relay#{key}")
 }
 
+fn kv_pk(key: &str) -> String {
+    format!("kv#{key}")
+}
+
+/// The condition expression for `expect` (`#ver` is `version`); `None` for
+/// [`KvExpect::Any`]. Uses `:now`, and `:expected` for a version.
+fn kv_condition(expect: KvExpect) -> Option<&'static str> {
+    match expect {
+        KvExpect::Any => None,
+        KvExpect::Absent => Some("attribute_not_exists(pk) OR expires_at <= :now"),
+        KvExpect::Version(_) => {
+            Some("#ver = :expected AND (attribute_not_exists(expires_at) OR expires_at > :now)")
+        }
+    }
+}
+
+fn kv_conflict(key: &str, expect: KvExpect) -> StorageError {
+    StorageError::Conflict(format!("key {key} did not hold {expect:?}"))
+}
+
+fn kv_live(item: &Item, now: u64) -> Result<Option<KvRecord>, StorageError> {
+    let expires_at = match item.get("expires_at") {
+        Some(_) => Some(get_n(item, "expires_at")?),
+        None => None,
+    };
+    if expires_at.is_some_and(|e: u64| e <= now) {
+        return Ok(None);
+    }
+    Ok(Some(KvRecord {
+        value: get_s(item, "value")?,
+        version: get_n(item, "version")?,
+        expires_at,
+    }))
+}
+
 fn spend_pk(user: &str, day: u64) -> String {
     format!("spend#{user}#{day}")
 }
@@ -380,8 +417,9 @@ impl AppDb for DynamoDb {
             match version {
                 0 => self.create_table().await?,
                 1 => self.index_account_addresses().await?,
-                // 2 → 3: the relayer's items need no table change.
-                2 => {}
+                // 2 → 3: the relayer's items need no table change; 3 → 4 (the key-value
+                // store's items) neither.
+                2 | 3 => {}
                 _ => unreachable!("no migration beyond SCHEMA_VERSION"),
             }
             self.set_version(version, version + 1).await?;
@@ -605,6 +643,84 @@ impl AppDb for DynamoDb {
         match self.get(&spend_pk(user, day), "the relay spend").await? {
             Some(item) => get_n(&item, "spent"),
             None => Ok(0),
+        }
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<KvRecord>, StorageError> {
+        match self.get(&kv_pk(key), "a key-value record").await? {
+            Some(item) => kv_live(&item, now()),
+            None => Ok(None),
+        }
+    }
+
+    async fn kv_put(
+        &self,
+        key: &str,
+        value: &str,
+        expect: KvExpect,
+        expires_at: Option<u64>,
+    ) -> Result<u64, StorageError> {
+        let set = "SET #val = :val, #ver = if_not_exists(#ver, :zero) + :one";
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&kv_pk(key)))
+            .expression_attribute_names("#val", "value")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":val", s(value))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew);
+        update = match expires_at {
+            Some(e) => update
+                .update_expression(format!("{set}, expires_at = :exp"))
+                .expression_attribute_values(":exp", n(e)),
+            None => update.update_expression(format!("{set} REMOVE expires_at")),
+        };
+        if let Some(condition) = kv_condition(expect) {
+            update = update
+                .condition_expression(condition)
+                .expression_attribute_values(":now", n(now()));
+        }
+        if let KvExpect::Version(v) = expect {
+            update = update.expression_attribute_values(":expected", n(v));
+        }
+        match update.send().await {
+            Ok(out) => get_n(&out.attributes.unwrap_or_default(), "version"),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(kv_conflict(key, expect))
+            }
+            Err(e) => Err(aws_error("writing a key-value record".into(), e)),
+        }
+    }
+
+    async fn kv_delete(&self, key: &str, expect: KvExpect) -> Result<bool, StorageError> {
+        let mut delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&kv_pk(key)))
+            .return_values(ReturnValue::AllOld);
+        if let Some(condition) = kv_condition(expect) {
+            delete = delete
+                .condition_expression(condition)
+                .expression_attribute_values(":now", n(now()));
+        }
+        if let KvExpect::Version(v) = expect {
+            delete = delete
+                .expression_attribute_names("#ver", "version")
+                .expression_attribute_values(":expected", n(v));
+        }
+        match delete.send().await {
+            Ok(out) => match out.attributes {
+                Some(old) if !old.is_empty() => Ok(kv_live(&old, now())?.is_some()),
+                _ => Ok(false),
+            },
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(kv_conflict(key, expect))
+            }
+            Err(e) => Err(aws_error("deleting a key-value record".into(), e)),
         }
     }
 }

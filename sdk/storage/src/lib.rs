@@ -4,7 +4,8 @@
 //! - [`ObjectStore`]: streaming object storage; [`LocalDirStore`] for the embedded default and
 //!   [`S3Store`] for AWS.
 //! - [`AppDb`]: the application database (accounts, releases, idempotency records, the
-//!   relayer's request records and spend) with versioned migrations; [`SqliteDb`] for the embedded default and [`DynamoDb`] for AWS.
+//!   relayer's request records and spend, and a small conditional key-value store for leases
+//!   and sign-in state) with versioned migrations; [`SqliteDb`] for the embedded default and [`DynamoDb`] for AWS.
 
 pub mod db;
 pub mod dynamo;
@@ -17,8 +18,8 @@ pub mod s3;
 pub mod sqlite;
 
 pub use db::{
-    normalize_email, now, Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus,
-    SpendOutcome, SCHEMA_VERSION,
+    kv_expect_holds, normalize_email, now, Account, AppDb, Custody, IdempotencyOutcome, KvExpect,
+    KvRecord, Release, ReleaseStatus, SpendOutcome, SCHEMA_VERSION,
 };
 pub use dynamo::DynamoDb;
 pub use error::StorageError;

@@ -1,16 +1,20 @@
-//! The relayer's request records and daily spend in the application database, so that a
-//! request key stays idempotent and the spend cap holds across processes, Lambda
-//! invocations and restarts (the in-memory stores only hold within one process).
+//! The relayer's request records, daily spend and leases in the application database, so
+//! that a request key stays idempotent, the spend cap holds and each channel account has
+//! one submitter at a time across processes, Lambda invocations and restarts (the
+//! in-memory stores only hold within one process).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use medimint_chain::relayer::{Refusal, RequestRecord, RequestStore, SpendStore};
+use medimint_chain::relayer::{
+    LeaseExpect, LeaseStore, Refusal, RequestRecord, RequestStore, SpendStore,
+};
 use medimint_chain::Error as ChainError;
 
-use crate::{AppDb, SpendOutcome, StorageError};
+use crate::{AppDb, KvExpect, SpendOutcome, StorageError};
 
-/// [`RequestStore`] and [`SpendStore`] over an [`AppDb`] (SQLite or DynamoDB).
+/// [`RequestStore`], [`SpendStore`] and [`LeaseStore`] over an [`AppDb`] (SQLite or
+/// DynamoDB); leases are records of its conditional key-value store (`kv_put`).
 #[derive(Clone)]
 pub struct RelayerDb {
     db: Arc<dyn AppDb>,
@@ -23,7 +27,7 @@ impl std::fmt::Debug for RelayerDb {
 }
 
 impl RelayerDb {
-    /// The stores of `db` (migrated to at least schema version 3).
+    /// The stores of `db` (migrated to at least schema version 4).
     pub fn new(db: Arc<dyn AppDb>) -> Self {
         Self { db }
     }
@@ -96,5 +100,26 @@ impl SpendStore for RelayerDb {
 
     async fn spent(&self, user: &str, day: u64) -> medimint_chain::Result<i64> {
         self.db.relay_spend(user, day).await.map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl LeaseStore for RelayerDb {
+    async fn put(
+        &self,
+        key: &str,
+        holder: &str,
+        expect: LeaseExpect,
+        expires_at: u64,
+    ) -> medimint_chain::Result<Option<u64>> {
+        let expect = match expect {
+            LeaseExpect::Free => KvExpect::Absent,
+            LeaseExpect::Held(v) => KvExpect::Version(v),
+        };
+        match self.db.kv_put(key, holder, expect, Some(expires_at)).await {
+            Ok(version) => Ok(Some(version)),
+            Err(StorageError::Conflict(_)) => Ok(None),
+            Err(e) => Err(store_err(e)),
+        }
     }
 }

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::db::{normalize_email, now};
+use crate::db::{kv_expect_holds, normalize_email, now};
 use crate::{
-    Account, AppDb, Custody, IdempotencyOutcome, Release, ReleaseStatus, SpendOutcome,
-    StorageError, SCHEMA_VERSION,
+    Account, AppDb, Custody, IdempotencyOutcome, KvExpect, KvRecord, Release, ReleaseStatus,
+    SpendOutcome, StorageError, SCHEMA_VERSION,
 };
 
 /// Migrations, index `i` takes the schema from version `i` to `i + 1`. Append only: a
@@ -58,6 +58,13 @@ const MIGRATIONS: &[&str] = &[
         day INTEGER NOT NULL,
         spent INTEGER NOT NULL,
         PRIMARY KEY (user, day)
+     );",
+    // 4: the conditional key-value store (relayer leases, sign-in state).
+    "CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        expires_at INTEGER
      );",
 ];
 
@@ -160,6 +167,45 @@ fn spent_of(conn: &Connection, user: &str, day: u64) -> Result<i64, StorageError
         .optional()
         .map_err(db_err("reading the relay spend"))?
         .unwrap_or(0))
+}
+
+/// The record under `key`, expired or not.
+fn kv_row(conn: &Connection, key: &str) -> Result<Option<KvRecord>, StorageError> {
+    conn.query_row(
+        "SELECT value, version, expires_at FROM kv WHERE key = ?1",
+        params![key],
+        |r| {
+            Ok(KvRecord {
+                value: r.get(0)?,
+                version: r.get::<_, i64>(1)? as u64,
+                expires_at: r.get::<_, Option<i64>>(2)?.map(|e| e as u64),
+            })
+        },
+    )
+    .optional()
+    .map_err(db_err("reading a key-value record"))
+}
+
+/// Checks `expect` against the stored record of `key`, or names what was found.
+fn kv_check(
+    stored: &Option<KvRecord>,
+    key: &str,
+    expect: KvExpect,
+    now: u64,
+) -> Result<(), StorageError> {
+    if kv_expect_holds(
+        expect,
+        stored.as_ref().map(|r| (r.version, r.expires_at)),
+        now,
+    ) {
+        return Ok(());
+    }
+    Err(StorageError::Conflict(match stored {
+        Some(r) if r.expires_at.is_none_or(|e| e > now) => {
+            format!("key {key} is at version {}, expected {expect:?}", r.version)
+        }
+        _ => format!("key {key} is absent, expected {expect:?}"),
+    }))
 }
 
 fn version_of(conn: &Connection) -> Result<u32, StorageError> {
@@ -501,5 +547,60 @@ impl AppDb for SqliteDb {
     async fn relay_spend(&self, user: &str, day: u64) -> Result<i64, StorageError> {
         let user = user.to_owned();
         self.run(move |conn| spent_of(conn, &user, day)).await
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<KvRecord>, StorageError> {
+        let key = key.to_owned();
+        self.run(move |conn| {
+            let now = now();
+            Ok(kv_row(conn, &key)?.filter(|r| r.expires_at.is_none_or(|e| e > now)))
+        })
+        .await
+    }
+
+    async fn kv_put(
+        &self,
+        key: &str,
+        value: &str,
+        expect: KvExpect,
+        expires_at: Option<u64>,
+    ) -> Result<u64, StorageError> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.run(move |conn| {
+            // IMMEDIATE: the check and the write under one write lock, across processes.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db_err("locking a key-value record"))?;
+            let stored = kv_row(&tx, &key)?;
+            kv_check(&stored, &key, expect, now())?;
+            let version = stored.map_or(1, |r| r.version + 1);
+            tx.execute(
+                "INSERT INTO kv (key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE SET value = ?2, version = ?3, expires_at = ?4",
+                params![key, value, version as i64, expires_at.map(|e| e as i64)],
+            )
+            .map_err(db_err("writing a key-value record"))?;
+            tx.commit().map_err(db_err("writing a key-value record"))?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn kv_delete(&self, key: &str, expect: KvExpect) -> Result<bool, StorageError> {
+        let key = key.to_owned();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db_err("locking a key-value record"))?;
+            let stored = kv_row(&tx, &key)?;
+            let now = now();
+            kv_check(&stored, &key, expect, now)?;
+            let live = stored.is_some_and(|r| r.expires_at.is_none_or(|e| e > now));
+            tx.execute("DELETE FROM kv WHERE key = ?1", params![key])
+                .map_err(db_err("deleting a key-value record"))?;
+            tx.commit().map_err(db_err("deleting a key-value record"))?;
+            Ok(live)
+        })
+        .await
     }
 }

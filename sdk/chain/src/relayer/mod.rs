@@ -2,15 +2,21 @@
 //! account is each transaction's source; the sponsor wraps it in a fee-bump and pays.
 
 mod channels;
+mod leases;
 mod policy;
 mod requests;
 
 pub use channels::{Channel, ChannelPool, Release};
+pub use leases::{
+    channel_lease_key, request_lease_key, LeaseExpect, LeaseStore, MemoryLeaseStore, MIN_LEASE_TTL,
+};
 pub use policy::{MemorySpendStore, Policy, Refusal, SpendBook, SpendStore};
 pub use requests::{MemoryRequestStore, RequestRecord, RequestStore};
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leases::{unix_now, Lease, Leases};
 
 use sha2::{Digest, Sha256};
 use stellar_xdr::{HostFunction, Limits, ScVal, TransactionEnvelope, WriteXdr};
@@ -38,8 +44,18 @@ pub struct RelayerConfig {
     pub tx_validity: Duration,
     /// Polling for the outcome.
     pub backoff: Backoff,
-    /// How many times to resend on TRY_AGAIN_LATER or an unreachable RPC before giving up.
+    /// How many times to resend one envelope on TRY_AGAIN_LATER or an unreachable RPC.
     pub send_attempts: u32,
+    /// How many times to rebuild with a freshly read sequence number after those resends
+    /// still met TRY_AGAIN_LATER (the channel's previous transaction, e.g. one of a crashed
+    /// holder, is still queued; nothing of ours was accepted, so this cannot duplicate).
+    pub busy_rebuilds: u32,
+    /// How long a channel (or request) lease lasts without renewal: a crashed holder's
+    /// channel comes back after this. Renewed every third of it while held; at least
+    /// [`MIN_LEASE_TTL`].
+    pub lease_ttl: Duration,
+    /// How often to look again for a channel when every channel is leased elsewhere.
+    pub lease_poll: Duration,
     /// How many times to rebuild after txBAD_SEQ or txINSUFFICIENT_FEE.
     pub rebuilds: u32,
     /// How many times to simulate again and resubmit after the transaction failed with
@@ -56,6 +72,9 @@ impl Default for RelayerConfig {
             tx_validity: Duration::from_secs(120),
             backoff: Backoff::default(),
             send_attempts: 5,
+            busy_rebuilds: 20,
+            lease_ttl: Duration::from_secs(30),
+            lease_poll: Duration::from_millis(50),
             rebuilds: 3,
             resimulations: 8,
         }
@@ -81,7 +100,7 @@ pub struct Relayer {
     config: RelayerConfig,
     spend: Arc<dyn SpendStore>,
     requests: Arc<dyn RequestStore>,
-    in_flight: Mutex<std::collections::HashSet<String>>,
+    leases: Leases,
 }
 
 impl std::fmt::Debug for Relayer {
@@ -100,13 +119,6 @@ impl std::fmt::Debug for Relayer {
 /// ResourceLimitExceeded`).
 fn is_footprint_outgrown(code: &str) -> bool {
     code.contains("invokeHostFunction ResourceLimitExceeded")
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 fn today() -> u64 {
@@ -144,10 +156,10 @@ impl Relayer {
             sponsor,
             channels: ChannelPool::new(channels),
             policy,
-            config,
             spend: Arc::new(MemorySpendStore::default()),
             requests: Arc::new(MemoryRequestStore::default()),
-            in_flight: Mutex::new(Default::default()),
+            leases: Leases::new(Arc::new(MemoryLeaseStore::default()), config.lease_ttl),
+            config,
         })
     }
 
@@ -155,6 +167,14 @@ impl Relayer {
     /// stays idempotent across processes and restarts.
     pub fn with_request_store(mut self, store: Arc<dyn RequestStore>) -> Self {
         self.requests = store;
+        self
+    }
+
+    /// Uses `store` for the channel and request leases (e.g. the platform's database), so
+    /// every process sharing it submits from a channel no other process is using, with
+    /// the channel's sequence number read from the network under the lease.
+    pub fn with_lease_store(mut self, store: Arc<dyn LeaseStore>) -> Self {
+        self.leases = self.leases.with_store(store);
         self
     }
 
@@ -271,18 +291,64 @@ impl Relayer {
         signers: &[&dyn Signer],
     ) -> Result<Landed> {
         let fingerprint = Self::fingerprint(user, &work)?;
-        {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            if !in_flight.insert(key.to_string()) {
+        // One submission of a key at a time, in this process or any other sharing the
+        // lease store: a second taker waits, then finds the first one's record.
+        let lease = self.take_request(key).await?;
+        let result = self.run_once(key, user, &work, fingerprint, signers).await;
+        self.leases.release(lease, None).await;
+        result
+    }
+
+    /// Waits for the lease of request `key`: at most the time bound of a transaction and
+    /// two lease lifetimes (a crashed holder's lease expires within one).
+    async fn take_request(&self, key: &str) -> Result<Lease> {
+        let deadline = Instant::now() + self.config.tx_validity + 2 * self.config.lease_ttl;
+        loop {
+            if let Some(lease) = self.leases.try_take(&request_lease_key(key)).await? {
+                return Ok(lease);
+            }
+            if Instant::now() > deadline {
                 return Err(Refusal::InFlight(key.to_string()).into());
             }
+            tokio::time::sleep(self.jittered_poll()).await;
         }
-        let result = self.run_once(key, user, &work, fingerprint, signers).await;
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        result
+    }
+
+    /// The lease poll interval, spread between one and two times it so that waiting
+    /// processes do not knock in step.
+    fn jittered_poll(&self) -> Duration {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let poll = self.config.lease_poll;
+        poll + poll.mul_f64(f64::from(nanos % 1000) / 1000.0)
+    }
+
+    /// A channel of the pool whose lease this relayer holds, with its sequence number
+    /// forgotten (read again from the network under the lease). A channel leased elsewhere
+    /// is skipped for a poll interval.
+    async fn take_channel(&self) -> Result<(Channel, Lease)> {
+        loop {
+            let mut channel = self.channels.acquire().await;
+            match self
+                .leases
+                .try_take(&channel_lease_key(&channel.address))
+                .await
+            {
+                Ok(Some(lease)) => {
+                    channel.seq = None;
+                    return Ok((channel, lease));
+                }
+                Ok(None) => self
+                    .channels
+                    .release(channel, Release::Unknown(self.jittered_poll())),
+                Err(e) => {
+                    self.channels.release(channel, Release::Seq(None));
+                    return Err(e);
+                }
+            }
+        }
     }
 
     async fn run_once(
@@ -301,18 +367,22 @@ impl Relayer {
                 return Ok(landed);
             }
         }
-        let mut channel = self.channels.acquire().await;
+        let (mut channel, lease) = self.take_channel().await?;
         let result = self
             .with_channel(key, user, work, fingerprint, signers, &mut channel)
             .await;
-        let release = match &result {
-            Ok(_) => Release::Seq(channel.seq),
+        let (release, until) = match &result {
             // Only an unknown outcome after a send can leave a transaction that may still
-            // land; errors before sending leave the channel as it was.
-            Err(Error::OutcomeUnknown { .. }) => Release::Unknown(self.config.tx_validity),
-            Err(_) => Release::Seq(channel.seq),
+            // land: the channel stays leased until its time bound has passed.
+            Err(Error::OutcomeUnknown { .. }) => (
+                Release::Unknown(self.config.tx_validity),
+                Some(unix_now() + self.config.tx_validity.as_secs()),
+            ),
+            // The next holder, here or elsewhere, reads the sequence number afresh.
+            _ => (Release::Seq(None), None),
         };
         self.channels.release(channel, release);
+        self.leases.release(lease, until).await;
         result
     }
 
@@ -339,10 +409,14 @@ impl Relayer {
             Ok(Sent::Landed(l)) => Ok(Some(l)),
             // A rejection (e.g. its sequence was taken meanwhile) means this envelope will
             // not land; look once more in case a previous send landed it.
-            Ok(Sent::Refused(..)) => match lookup(self.rpc.as_ref(), record.hash).await? {
-                Status::Success(l) => Ok(Some(*l)),
-                _ => Ok(None),
-            },
+            // TRY_AGAIN_LATER: its channel has another transaction queued, so this envelope
+            // is not in the queue either; the same holds.
+            Ok(Sent::Refused(..)) | Err(Error::TryAgainLater { .. }) => {
+                match lookup(self.rpc.as_ref(), record.hash).await? {
+                    Status::Success(l) => Ok(Some(*l)),
+                    _ => Ok(None),
+                }
+            }
             Err(e) => Err(e),
         }
     }
@@ -358,6 +432,7 @@ impl Relayer {
     ) -> Result<Landed> {
         let mut rate = self.config.inclusion_fee.max(BASE_FEE);
         let mut rebuilds = 0;
+        let mut busy_rebuilds = 0;
         let mut resimulations = 0;
         loop {
             let seq = match channel.seq {
@@ -432,12 +507,28 @@ impl Relayer {
                     return Err(Error::Failed { hash, code });
                 }
                 Err(e @ Error::TryAgainLater { .. }) => {
-                    // Never accepted: nothing was charged.
+                    // Never accepted: nothing was charged, and nothing of this request can
+                    // land from it. The channel has another transaction queued (a crashed
+                    // holder's, or one sent under a lost lease): rebuild on the sequence
+                    // number read afresh once that one is through.
                     settle(0).await;
-                    return Err(e);
+                    if busy_rebuilds >= self.config.busy_rebuilds {
+                        return Err(e);
+                    }
+                    busy_rebuilds += 1;
+                    channel.seq = None;
+                    tokio::time::sleep(self.config.backoff.max).await;
                 }
                 Err(e) => return Err(e), // unknown outcome: the reservation stands
                 Ok(Sent::Refused(kind, code)) => {
+                    if kind == Refused::BadSeq {
+                        // An earlier send of this envelope whose answer was lost may have
+                        // been applied since: then that is the outcome.
+                        if let Status::Success(l) = lookup(self.rpc.as_ref(), hash).await? {
+                            settle(l.fee_charged).await;
+                            return Ok(*l);
+                        }
+                    }
                     settle(0).await;
                     rebuilds += 1;
                     if rebuilds > self.config.rebuilds {

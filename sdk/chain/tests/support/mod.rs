@@ -51,6 +51,9 @@ pub struct FakeLedger {
     /// The address whose `require_auth` every contract call records, if any.
     pub require_auth: Mutex<Option<String>>,
     pub resource_fee: i64,
+    /// Accounts whose sequence number someone else uses up just before the next send (a
+    /// process outside the relayer's leases), once each.
+    pub steal_before_send: Mutex<Vec<[u8; 32]>>,
 }
 
 fn account_key(id: &AccountId) -> [u8; 32] {
@@ -113,6 +116,7 @@ impl FakeLedger {
             min_rate: AtomicU32::new(100),
             require_auth: Mutex::new(None),
             resource_fee: 1_000,
+            steal_before_send: Mutex::new(Vec::new()),
         })
     }
 
@@ -323,6 +327,11 @@ impl FakeLedger {
                         inner_failed(InnerTransactionResultResult::TxTooLate),
                     )),
                 );
+            }
+        }
+        for k in std::mem::take(&mut *self.steal_before_send.lock().unwrap()) {
+            if let Some(seq) = st.accounts.get_mut(&k) {
+                *seq += 1;
             }
         }
         let Some(current) = st.accounts.get(&source).copied() else {
@@ -574,6 +583,8 @@ pub struct Faulty {
     /// While set, every call fails as if the server were down.
     pub down: AtomicBool,
     pub sends: AtomicU32,
+    /// How many sends the server answered TRY_AGAIN_LATER (not counting injected ones).
+    pub busy: AtomicU32,
     /// Added to every send, so that concurrent requests overlap.
     pub latency: Mutex<std::time::Duration>,
 }
@@ -585,6 +596,7 @@ impl Faulty {
             send_faults: Mutex::new(faults.iter().copied().collect()),
             down: AtomicBool::new(false),
             sends: AtomicU32::new(0),
+            busy: AtomicU32::new(0),
             latency: Mutex::new(std::time::Duration::ZERO),
         })
     }
@@ -653,7 +665,13 @@ impl Rpc for Faulty {
                 latest_ledger: 0,
                 latest_ledger_close_time: 0,
             }),
-            None => self.inner.send(tx).await,
+            None => {
+                let r = self.inner.send(tx).await?;
+                if r.status == "TRY_AGAIN_LATER" {
+                    self.busy.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(r)
+            }
         }
     }
     async fn transaction(&self, hash: &[u8; 32]) -> Result<GetTransactionResponse> {

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use medimint_storage::{
-    Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, RelayerDb, Release, ReleaseStatus,
-    SpendOutcome, StorageError, SCHEMA_VERSION,
+    Account, AppDb, Custody, IdempotencyOutcome, KvExpect, ObjectStore, RelayerDb, Release,
+    ReleaseStatus, SpendOutcome, StorageError, SCHEMA_VERSION,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
@@ -364,7 +364,109 @@ pub async fn app_db_suite(db: Arc<dyn AppDb>, races: Races) {
     );
     assert!(db.get_idempotency("root:cd").await.unwrap().is_none());
 
+    kv_suite(db.clone(), races).await;
     relayer_suite(db, races).await;
+}
+
+/// The conditional key-value store: versions, expiry, and one winner of a race.
+async fn kv_suite(db: Arc<dyn AppDb>, races: Races) {
+    let conflict = |r: Result<u64, StorageError>| {
+        assert!(matches!(r, Err(StorageError::Conflict(_))), "{r:?}");
+    };
+    assert_eq!(db.kv_get("a").await.unwrap(), None);
+    assert_eq!(
+        db.kv_put("a", "one", KvExpect::Absent, None).await.unwrap(),
+        1
+    );
+    conflict(db.kv_put("a", "two", KvExpect::Absent, None).await);
+    conflict(db.kv_put("a", "two", KvExpect::Version(2), None).await);
+    assert_eq!(
+        db.kv_put("a", "two", KvExpect::Version(1), None)
+            .await
+            .unwrap(),
+        2
+    );
+    conflict(db.kv_put("a", "three", KvExpect::Version(1), None).await);
+    assert_eq!(
+        db.kv_put("a", "three", KvExpect::Any, None).await.unwrap(),
+        3
+    );
+    let far = medimint_storage::now() + 3_600;
+    assert_eq!(
+        db.kv_put("a", "four", KvExpect::Version(3), Some(far))
+            .await
+            .unwrap(),
+        4
+    );
+    let got = db.kv_get("a").await.unwrap().unwrap();
+    assert_eq!(
+        (got.value.as_str(), got.version, got.expires_at),
+        ("four", 4, Some(far))
+    );
+    // An expired record reads as absent and is overwritten as absent, but its version
+    // keeps counting: whoever held version 5 can never match the new record.
+    let past = medimint_storage::now() - 1;
+    assert_eq!(
+        db.kv_put("a", "five", KvExpect::Version(4), Some(past))
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(db.kv_get("a").await.unwrap(), None);
+    conflict(db.kv_put("a", "x", KvExpect::Version(5), None).await);
+    assert_eq!(
+        db.kv_put("a", "six", KvExpect::Absent, None).await.unwrap(),
+        6
+    );
+    assert_eq!(db.kv_get("a").await.unwrap().unwrap().expires_at, None);
+    // Deletes are conditional too; a delete starts the key over.
+    assert!(matches!(
+        db.kv_delete("a", KvExpect::Version(5)).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        db.kv_delete("a", KvExpect::Absent).await,
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(db.kv_delete("a", KvExpect::Version(6)).await.unwrap());
+    assert_eq!(db.kv_get("a").await.unwrap(), None);
+    assert!(!db.kv_delete("a", KvExpect::Any).await.unwrap());
+    assert!(!db.kv_delete("a", KvExpect::Absent).await.unwrap());
+    assert_eq!(
+        db.kv_put("a", "again", KvExpect::Absent, None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(db.kv_delete("a", KvExpect::Any).await.unwrap());
+    // An expired record is not counted as deleted.
+    db.kv_put("b", "old", KvExpect::Absent, Some(past))
+        .await
+        .unwrap();
+    assert!(!db.kv_delete("b", KvExpect::Absent).await.unwrap());
+    assert_eq!(db.kv_get("b").await.unwrap(), None);
+
+    // Sixteen (concurrent) takers of one key: exactly one wins.
+    let results = calls(races, 16, |i| {
+        let db = db.clone();
+        async move {
+            db.kv_put("lease", &format!("holder-{i}"), KvExpect::Absent, Some(far))
+                .await
+        }
+    })
+    .await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for r in &results {
+        assert!(matches!(r, Ok(1) | Err(StorageError::Conflict(_))), "{r:?}");
+    }
+    let held = db.kv_get("lease").await.unwrap().unwrap();
+    assert_eq!(held.value, format!("holder-{}", winners[0]));
 }
 
 fn request_record(hash: u8) -> medimint_chain::relayer::RequestRecord {
@@ -472,4 +574,62 @@ async fn relayer_suite(db: Arc<dyn AppDb>, races: Races) {
     assert_eq!(spend.spent("GBUSY", 20_000).await.unwrap(), 930);
     spend.reserve("GBUSY", 20_000, 70, 1_000).await.unwrap();
     assert!(spend.reserve("GBUSY", 20_000, 1, 1_000).await.is_err());
+
+    // Leases through the relayer's trait: one holder, renewal by version, and a released
+    // (expired) lease free again with its version still counting.
+    use medimint_chain::relayer::{LeaseExpect, LeaseStore};
+    let leases: &dyn LeaseStore = &relayer_db;
+    let later = medimint_storage::now() + 600;
+    let key = "relay/channel/GCHAN";
+    assert_eq!(
+        leases
+            .put(key, "p1", LeaseExpect::Free, later)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        leases
+            .put(key, "p2", LeaseExpect::Free, later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        leases
+            .put(key, "p2", LeaseExpect::Held(7), later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        leases
+            .put(key, "p1", LeaseExpect::Held(1), later)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    let released = medimint_storage::now();
+    assert_eq!(
+        leases
+            .put(key, "p1", LeaseExpect::Held(2), released)
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        leases
+            .put(key, "p1", LeaseExpect::Held(3), later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        leases
+            .put(key, "p2", LeaseExpect::Free, later)
+            .await
+            .unwrap(),
+        Some(4)
+    );
+    assert_eq!(db.kv_get(key).await.unwrap().unwrap().value, "p2");
 }
