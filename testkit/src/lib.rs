@@ -40,9 +40,7 @@ impl MotoServer {
                 return Ok(Self { child, port });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "moto server exited with {status}; {SETUP_HINT}"
-                ));
+                return Err(format!("moto server exited with {status}; {SETUP_HINT}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
