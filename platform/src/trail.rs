@@ -7,6 +7,7 @@ use stellar_xdr::ScVal;
 
 /// One event of the audit trail. Holds no PHI: addresses, ids and event names only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrailEntry {
     /// The ledger it was recorded in.
     pub ledger: u32,

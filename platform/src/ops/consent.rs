@@ -3,7 +3,7 @@
 use super::*;
 
 impl Platform {
-    /// The patient `email` approves (or rejects) the pending token.
+    /// The patient `email` approves (or rejects, as declined) the pending token.
     ///
     /// # Errors
     /// Not the owner, not pending (named by the contract).
@@ -12,6 +12,21 @@ impl Platform {
         email: &str,
         token: &str,
         approve: bool,
+    ) -> Result<(), PlatformError> {
+        self.consent_with(email, token, approve, RejectReason::Declined)
+            .await
+    }
+
+    /// [`Platform::consent`] with the reason a rejection records on chain.
+    ///
+    /// # Errors
+    /// Not the owner, not pending (named by the contract).
+    pub async fn consent_with(
+        &self,
+        email: &str,
+        token: &str,
+        approve: bool,
+        reason: RejectReason,
     ) -> Result<(), PlatformError> {
         let d = self.deployment()?;
         let id = parse_token(token)?;
@@ -24,12 +39,7 @@ impl Platform {
                 .map_err(chain(format!("approving token {id}")))?;
         } else {
             client
-                .reject_release(
-                    &format!("reject/{id}"),
-                    patient.signing_key(),
-                    id,
-                    RejectReason::Declined,
-                )
+                .reject_release(&format!("reject/{id}"), patient.signing_key(), id, reason)
                 .await
                 .map_err(chain(format!("rejecting token {id}")))?;
         }

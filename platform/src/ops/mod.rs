@@ -116,6 +116,7 @@ impl Target {
 
 /// Who may see a token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessReport {
     /// Token id.
     pub token_id: u32,
@@ -133,6 +134,7 @@ pub struct AccessReport {
 
 /// One grant.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedWith {
     /// Grantee.
     pub grantee: String,
@@ -177,9 +179,10 @@ fn fresh_key(prefix: &str) -> String {
 }
 
 fn parse_token(id: &str) -> Result<u32, PlatformError> {
-    id.trim()
-        .parse()
-        .map_err(|_| PlatformError::Invalid(format!("token id {id:?} is not a number")))
+    id.trim().parse().map_err(|_| PlatformError::InvalidInput {
+        field: "token",
+        message: format!("token id {id:?} is not a number"),
+    })
 }
 
 /// A relative path from a listed file name, refusing anything that leaves the directory.

@@ -14,6 +14,7 @@ pub const MAX_PAGE: u32 = 50;
 /// How a user stands to a study in a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Relation {
     /// The user owns it (released to them and approved).
     Owned,
@@ -59,6 +60,7 @@ impl Relation {
 
 /// One study in a user's list.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudyItem {
     /// Token id.
     pub token_id: u32,
@@ -82,6 +84,7 @@ pub struct StudyItem {
 
 /// A page of studies and where the next one starts.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudyPage {
     /// The studies.
     pub items: Vec<StudyItem>,
@@ -91,6 +94,7 @@ pub struct StudyPage {
 
 /// One file of a study as its holder sees it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudyFile {
     /// Path in the release.
     pub path: String,
@@ -102,6 +106,7 @@ pub struct StudyFile {
 
 /// One study as the caller may see it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudyView {
     /// Token id.
     pub token_id: u32,
@@ -127,6 +132,7 @@ pub struct StudyView {
     /// The files (only for a holder of the study key).
     pub files: Option<Vec<StudyFile>>,
     /// The de-identified summary (only for a holder of the study key).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub summary: Option<serde_json::Value>,
 }
 
