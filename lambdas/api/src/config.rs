@@ -26,6 +26,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Requests per minute from one client IP address.
     pub per_ip_per_minute: u32,
+    /// Requests per minute from one signed-in account.
+    pub per_account_per_minute: u32,
     /// Sign-in attempts per hour for one account (email or G-address): code requests,
     /// verifications and challenges.
     pub per_account_per_hour: u32,
@@ -37,6 +39,7 @@ impl Default for Limits {
             body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(25),
             per_ip_per_minute: 300,
+            per_account_per_minute: 300,
             per_account_per_hour: 20,
         }
     }

@@ -335,6 +335,12 @@ impl FromRequestParts<AppState> for Caller {
         .map_err(|_| ApiError::Unauthenticated("the token is not valid; sign in again".into()))?
         .claims;
         let now = state.now();
+        state.inner().limiter.check(
+            &format!("addr:{}", claims.sub),
+            state.config().limits.per_account_per_minute,
+            60,
+            now,
+        )?;
         if now >= claims.exp {
             return Err(ApiError::Unauthenticated(
                 "the token expired; refresh it with POST /auth/refresh".into(),

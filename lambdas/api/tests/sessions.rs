@@ -197,3 +197,22 @@ async fn roles_come_from_the_roles_adapter_not_the_token() {
     let me = api.get("/v1/me", Some(&access)).await;
     assert_eq!(me.body["roles"], json!(["patient", "admin"]));
 }
+
+#[tokio::test]
+async fn too_many_requests_from_one_account_are_429_whatever_the_ip() {
+    let mut config = common::config();
+    config.limits.per_account_per_minute = 2;
+    let api = TestApi::with_config(config);
+    let (access, _) = api.email_sign_in("jane@example.org").await;
+    let (john, _) = api.email_sign_in("john@example.org").await;
+    for _ in 0..2 {
+        assert_eq!(
+            api.get("/v1/me", Some(&access)).await.status,
+            StatusCode::OK
+        );
+    }
+    let r = api.get("/v1/me", Some(&access)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(api.get("/v1/me", Some(&john)).await.status, StatusCode::OK);
+}
