@@ -10,6 +10,8 @@
 //! - [`mfa`] is TOTP (RFC 6238) and recovery codes;
 //! - [`store`] is the sign-in state ([`AuthStore`]) over a conditional key-value map;
 //! - [`mailer`], [`accounts`], [`roles`] and [`clock`] are the other injected adapters;
+//!   [`platform`] implements accounts and roles over `medimint-platform`, which also serves
+//!   the study and issuer routes;
 //! - [`error`] maps every failure to RFC 9457 problem+json; [`limits`] holds rate limits,
 //!   body size and timeouts; [`telemetry`] the JSON logs; [`openapi`] the generated
 //!   OpenAPI 3.1 document; [`opener`] the Lambda's cold start;
@@ -39,6 +41,7 @@ pub mod mailer;
 pub mod mfa;
 pub mod openapi;
 pub mod opener;
+pub mod platform;
 pub mod roles;
 pub mod routes;
 pub mod sep10;

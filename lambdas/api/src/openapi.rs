@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, system, wallet};
+use crate::routes::{account, email, issuers, studies, system, wallet};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -28,6 +28,21 @@ use crate::routes::{account, email, system, wallet};
         account::totp_confirm,
         system::health,
         system::openapi,
+        studies::list,
+        studies::get_study,
+        studies::consent,
+        studies::access,
+        studies::share,
+        studies::revoke,
+        studies::history,
+        studies::files,
+        studies::file,
+        studies::verify,
+        issuers::list,
+        issuers::add,
+        issuers::suspend,
+        issuers::reinstate,
+        issuers::remove,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -36,6 +51,8 @@ use crate::routes::{account, email, system, wallet};
         (name = "session", description = "refresh and sign-out"),
         (name = "account", description = "the signed-in account"),
         (name = "system", description = "health and this document"),
+        (name = "studies", description = "the caller's studies: consent, sharing, history, files"),
+        (name = "issuers", description = "the issuer registry (admin)"),
     )
 )]
 pub struct ApiDoc;

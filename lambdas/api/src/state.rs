@@ -3,6 +3,9 @@
 use std::sync::Arc;
 
 use medimint_chain::Network;
+use medimint_platform::Platform;
+
+use crate::error::ApiError;
 
 use crate::accounts::Accounts;
 use crate::clock::Clock;
@@ -26,6 +29,9 @@ pub struct Adapters {
     pub roles: Arc<dyn Roles>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The platform behind the study, release and issuer endpoints; `None` serves sign-in
+    /// only (those endpoints answer 503).
+    pub platform: Option<Arc<Platform>>,
 }
 
 /// The router's state (cheap to clone).
@@ -42,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) roles: Arc<dyn Roles>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limiter: RateLimiter,
+    pub(crate) platform: Option<Arc<Platform>>,
 }
 
 impl AppState {
@@ -57,6 +64,7 @@ impl AppState {
             accounts: adapters.accounts,
             roles: adapters.roles,
             clock: adapters.clock,
+            platform: adapters.platform,
         }))
     }
 
@@ -72,6 +80,19 @@ impl AppState {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.0
+    }
+
+    /// The platform, or 503 when this instance serves sign-in only.
+    ///
+    /// # Errors
+    /// [`ApiError::Unavailable`] without a platform.
+    pub fn platform(&self) -> Result<&Arc<Platform>, ApiError> {
+        self.0.platform.as_ref().ok_or_else(|| {
+            ApiError::unavailable(
+                "the study service",
+                std::io::Error::other("this API instance was started without a platform"),
+            )
+        })
     }
 
     pub(crate) fn now(&self) -> u64 {

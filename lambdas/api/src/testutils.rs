@@ -76,6 +76,7 @@ pub fn memory_state(
             accounts: accounts.clone(),
             roles: roles.clone(),
             clock,
+            platform: None,
         },
     );
     (

@@ -20,6 +20,7 @@ fn second_instance(first: &TestApi) -> TestApi {
             accounts: first.parts.accounts.clone(),
             roles: first.parts.roles.clone(),
             clock: first.clock.clone(),
+            platform: None,
         },
     );
     let mut twin = TestApi::new();

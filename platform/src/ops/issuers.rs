@@ -3,6 +3,24 @@
 use super::*;
 
 impl Platform {
+    /// The on-chain commitment to an issuer's off-chain verification evidence (an NPI
+    /// record, a licence number): SHA-256 over a label, the suite admin's address and the
+    /// evidence, so equal evidence on two platforms gives different values and the chain
+    /// never holds the evidence itself.
+    ///
+    /// # Errors
+    /// The admin key cannot be derived.
+    pub fn evidence_commitment(&self, evidence: &str) -> Result<[u8; 32], PlatformError> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"medimint/issuer-evidence/v1\0");
+        h.update(self.admin_address()?.as_bytes());
+        h.update([0]);
+        h.update(evidence.as_bytes());
+        Ok(h.finalize().into())
+    }
+
+
     /// Registers an issuer: its account (custodial unless it brings an address) and its
     /// entry in the issuer registry. Returns the issuer's address.
     ///

@@ -2,13 +2,15 @@
 
 pub mod account;
 pub mod email;
+pub mod issuers;
+pub mod studies;
 pub mod system;
 pub mod wallet;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -61,6 +63,20 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/me", get(account::me))
         .route("/v1/me/totp", post(account::totp_enroll))
         .route("/v1/me/totp/confirm", post(account::totp_confirm))
+        .route("/v1/studies", get(studies::list))
+        .route("/v1/studies/{token}", get(studies::get_study))
+        .route("/v1/studies/{token}/consent", post(studies::consent))
+        .route("/v1/studies/{token}/access", get(studies::access))
+        .route("/v1/studies/{token}/shares", post(studies::share))
+        .route("/v1/studies/{token}/shares/{grantee}", delete(studies::revoke))
+        .route("/v1/studies/{token}/history", get(studies::history))
+        .route("/v1/studies/{token}/files", get(studies::files))
+        .route("/v1/studies/{token}/files/{*path}", get(studies::file))
+        .route("/v1/studies/{token}/verify", post(studies::verify))
+        .route("/v1/issuers", get(issuers::list).post(issuers::add))
+        .route("/v1/issuers/{address}", delete(issuers::remove))
+        .route("/v1/issuers/{address}/suspend", post(issuers::suspend))
+        .route("/v1/issuers/{address}/reinstate", post(issuers::reinstate))
         // Before the CORS layer, so that preflight requests still reach it.
         .method_not_allowed_fallback(wrong_method)
         .layer(cors(&state));

@@ -1,12 +1,7 @@
-//! [`Kv`] over `medimint_storage::AppDb`'s conditional key-value primitive (feature
-//! `appdb-kv`, off until that primitive lands in medimint-storage).
-//!
-//! Written against the announced signature:
-//! `kv_get(key) -> Option<KvRecord { value, version, expires_at }>`,
-//! `kv_put(key, value, KvExpect::{Absent, Version(n), Any}, expires_at) -> new version`
-//! (a failed expectation is `StorageError::Conflict`), `kv_delete(key, expect)`.
-//! With it, `KvAuthStore::new(AppDbKv(db))` is the production `AuthStore` (DynamoDB
-//! conditional writes in AWS, SQLite under `medimint up`).
+//! [`Kv`] over `medimint_storage::AppDb`'s conditional key-value primitive (`kv_get`,
+//! `kv_put` with `KvExpect::{Absent, Version(n), Any}` and an expiry, `kv_delete`; a failed
+//! expectation is `StorageError::Conflict`). `KvAuthStore::new(AppDbKv(db))` is the
+//! production `AuthStore`: DynamoDB conditional writes in AWS, SQLite under `medimint up`.
 
 use std::sync::Arc;
 
@@ -57,6 +52,10 @@ impl Kv for AppDbKv {
     }
 
     async fn kv_delete(&self, key: &str, e: Expect) -> Result<(), StoreError> {
-        self.0.kv_delete(key, expect(e)).await.map_err(error)
+        self.0
+            .kv_delete(key, expect(e))
+            .await
+            .map(|_| ())
+            .map_err(error)
     }
 }

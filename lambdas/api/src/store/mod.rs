@@ -9,7 +9,6 @@
 //! adapts `medimint_storage::AppDb`'s key-value primitive. Keys never hold an email or a code:
 //! emails appear as keyed hashes.
 
-#[cfg(feature = "appdb-kv")]
 pub mod appdb;
 #[cfg(any(test, feature = "testutils"))]
 mod memory;
@@ -138,6 +137,16 @@ pub trait AuthStore: Send + Sync {
         record: &MfaRecord,
         expect: Expect,
     ) -> Result<u64, StoreError>;
+    /// Marks that session `session_id` opened token `token` (kept until `expires_at`).
+    /// `true` the first time: a viewing is recorded on chain once per session and study.
+    async fn first_access(
+        &self,
+        session_id: &str,
+        token: u32,
+        expires_at: u64,
+    ) -> Result<bool, StoreError>;
+    /// Forgets such a mark (the access record it stood for failed).
+    async fn forget_access(&self, session_id: &str, token: u32) -> Result<(), StoreError>;
 }
 
 /// A stored value with its version and expiry.
@@ -227,6 +236,34 @@ impl<K: Kv> AuthStore for KvAuthStore<K> {
     async fn delete_code(&self, email_key: &str, expect: Expect) -> Result<(), StoreError> {
         self.kv
             .kv_delete(&format!("auth/code/{email_key}"), expect)
+            .await
+    }
+
+    async fn first_access(
+        &self,
+        session_id: &str,
+        token: u32,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        match self
+            .kv
+            .kv_put(
+                &format!("auth/access/{session_id}/{token}"),
+                "true",
+                Expect::Absent,
+                Some(expires_at),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn forget_access(&self, session_id: &str, token: u32) -> Result<(), StoreError> {
+        self.kv
+            .kv_delete(&format!("auth/access/{session_id}/{token}"), Expect::Any)
             .await
     }
 
