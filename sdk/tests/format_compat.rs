@@ -216,7 +216,11 @@ fn the_reference_reader_opens_the_fixtures_and_refuses_damage() {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert!(reference::decrypt(&KEY, &bad).is_err(), "{}", f.file);
-        assert!(reference::decrypt(&[7; 32], &f.sealed).is_err(), "{}", f.file);
+        assert!(
+            reference::decrypt(&[7; 32], &f.sealed).is_err(),
+            "{}",
+            f.file
+        );
         assert!(reference::decrypt(&KEY, &f.sealed[..f.sealed.len() - 1]).is_err());
     }
 }
@@ -290,8 +294,8 @@ fn this_build_opens_what_the_previous_backend_seals() {
         let plain = plaintext(size);
         let sealed = reference::encrypt(&KEY, &[size as u8 ^ 0x5a; 32], &plain);
         let mut out = Vec::new();
-        let n = decrypt(&key, sealed.as_slice(), &mut out)
-            .unwrap_or_else(|e| panic!("{size}: {e}"));
+        let n =
+            decrypt(&key, sealed.as_slice(), &mut out).unwrap_or_else(|e| panic!("{size}: {e}"));
         assert_eq!(n, size as u64);
         assert!(out == plain, "size {size}");
     }
@@ -371,8 +375,7 @@ mod reference {
             return Err("header truncated".into());
         }
         let (header, mut rest) = sealed.split_at(HEADER);
-        if &header[..10] != b"MEDIMINT\x01\x01" || header[10..14] != (CHUNK as u32).to_be_bytes()
-        {
+        if &header[..10] != b"MEDIMINT\x01\x01" || header[10..14] != (CHUNK as u32).to_be_bytes() {
             return Err("magic, version, suite or chunk size".into());
         }
         if Sha256::digest(&header[..78])[..8] != header[78..] {
@@ -390,7 +393,7 @@ mod reference {
             let word = u32::from_be_bytes(rest[..4].try_into().unwrap());
             let last = word >> 31 == 1;
             let len = (word & 0x7fff_ffff) as usize;
-            if len < TAG || len > CHUNK + TAG || (!last && len != CHUNK + TAG) {
+            if !(TAG..=CHUNK + TAG).contains(&len) || (!last && len != CHUNK + TAG) {
                 return Err(format!("chunk {index}: frame length {len}"));
             }
             if rest.len() < 4 + len {
