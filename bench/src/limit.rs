@@ -50,7 +50,7 @@ impl Backend {
 /// One AES-256-GCM key of either crate.
 enum Cipher {
     RustCrypto(Box<Aes256Gcm>),
-    Ring(ring::aead::LessSafeKey),
+    Ring(Box<ring::aead::LessSafeKey>),
 }
 
 impl Cipher {
@@ -60,9 +60,9 @@ impl Cipher {
             Backend::RustCrypto => {
                 Self::RustCrypto(Box::new(Aes256Gcm::new_from_slice(&key).expect("32 bytes")))
             }
-            Backend::Sdk => Self::Ring(ring::aead::LessSafeKey::new(
+            Backend::Sdk => Self::Ring(Box::new(ring::aead::LessSafeKey::new(
                 ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &key).expect("32 bytes"),
-            )),
+            ))),
         }
     }
 
