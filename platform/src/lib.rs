@@ -497,6 +497,12 @@ impl Platform {
         })
     }
 
+    /// The platform's master seed, for hosts in this process that derive their own keys
+    /// from it (the HTTP API's token and challenge keys). Never serialize or log it.
+    pub fn seed(&self) -> &Arc<Seed> {
+        &self.seed
+    }
+
     /// The configuration it was opened with.
     pub fn config(&self) -> &Config {
         &self.config

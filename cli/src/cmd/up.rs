@@ -20,6 +20,9 @@ pub struct Args {
     /// Connect to the configured RPC instead of starting a devnet in this process.
     #[arg(long)]
     no_devnet: bool,
+    /// The port of the HTTP API (the router API Gateway serves in AWS) on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    api_port: u16,
     #[command(flatten)]
     global: Global,
 }
@@ -34,6 +37,39 @@ fn local_port(url: &str) -> anyhow::Result<u16> {
                 "network.rpc_url {url} has no port; set one, e.g. http://127.0.0.1:8000"
             )
         })
+}
+
+/// Serves the HTTP API over `platform` on 127.0.0.1:`port` in the background; returns its
+/// base URL.
+async fn serve_api(
+    platform: &std::sync::Arc<medimint_platform::Platform>,
+    port: u16,
+    outbox: &std::path::Path,
+) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot listen on 127.0.0.1:{port} for the API: {e}; pass --api-port")
+        })?;
+    let port = listener.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut config = medimint_api::ApiConfig::new(&base, &platform.config().network.passphrase)
+        .map_err(|e| anyhow::anyhow!("the API's configuration: {e}"))?;
+    config.cors_origins = vec![base.clone()];
+    let state = medimint_api::opener::with_platform(
+        config,
+        platform.seed(),
+        platform.clone(),
+        std::sync::Arc::new(medimint_api::mailer::OutboxMailer::new(outbox)),
+    );
+    let app =
+        medimint_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("the API stopped: {e}");
+        }
+    });
+    Ok(base)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -61,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
     };
     runtime()?.block_on(async {
-        let platform = open(&args.global, true).await?;
+        let platform = std::sync::Arc::new(open(&args.global, true).await?);
         let d = platform.deploy().await?;
         let c = platform.config();
         println!("medimint local stack");
@@ -80,8 +116,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => println!("  inbox:         the bucket's inbox/ prefix"),
         }
         println!("  deployment:    {}", c.deployment_path().display());
-        println!("ready");
         println!("  dead letters:  {}", c.dead_letter_dir().display());
+        let outbox = c.data_dir.join("outbox");
+        let api_url = serve_api(&platform, args.api_port, &outbox).await?;
+        println!(
+            "  api:           {api_url}/v1/health (docs/api.md; sign-in codes in {})",
+            outbox.display()
+        );
         println!("ready");
         // Manifests dead-lettered in this run: left in the inbox for a replay, not retried
         // on every scan.

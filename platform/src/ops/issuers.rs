@@ -20,7 +20,6 @@ impl Platform {
         Ok(h.finalize().into())
     }
 
-
     /// Registers an issuer: its account (custodial unless it brings an address) and its
     /// entry in the issuer registry. Returns the issuer's address.
     ///

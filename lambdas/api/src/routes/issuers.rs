@@ -90,7 +90,10 @@ fn kind_name(kind: IssuerKind) -> String {
 #[utoipa::path(get, path = "/v1/issuers", security(("bearer" = [])), tag = "issuers",
     responses((status = 200, description = "every registered issuer", body = [IssuerItem]),
               (status = 403, description = "not the admin", body = crate::error::Problem)))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<IssuerItem>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<IssuerItem>>> {
     require_admin(&state, &caller).await?;
     let issuers = state.platform()?.issuers().await.map_err(from_platform)?;
     Ok(Json(
@@ -135,7 +138,10 @@ pub async fn add(
         return Err(ApiError::invalid("email", "not an email address"));
     }
     if body.evidence.trim().is_empty() {
-        return Err(ApiError::invalid("evidence", "the verification evidence is empty"));
+        return Err(ApiError::invalid(
+            "evidence",
+            "the verification evidence is empty",
+        ));
     }
     require_admin(&state, &caller).await?;
     let platform = state.platform()?;
@@ -161,7 +167,12 @@ pub async fn add(
     ))
 }
 
-async fn change(state: AppState, caller: Caller, address: String, action: &str) -> ApiResult<Json<IssuerChanged>> {
+async fn change(
+    state: AppState,
+    caller: Caller,
+    address: String,
+    action: &str,
+) -> ApiResult<Json<IssuerChanged>> {
     if stellar_strkey::ed25519::PublicKey::from_string(&address).is_err() {
         return Err(ApiError::invalid("address", "not a G-address"));
     }
@@ -189,7 +200,11 @@ async fn change(state: AppState, caller: Caller, address: String, action: &str) 
               (status = 403, description = "not the admin", body = crate::error::Problem),
               (status = 404, description = "no such issuer", body = crate::error::Problem),
               (status = 409, description = "already suspended", body = crate::error::Problem)))]
-pub async fn suspend(State(state): State<AppState>, caller: Caller, Path(address): Path<String>) -> ApiResult<Json<IssuerChanged>> {
+pub async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> ApiResult<Json<IssuerChanged>> {
     change(state, caller, address, "suspend").await
 }
 
@@ -200,7 +215,11 @@ pub async fn suspend(State(state): State<AppState>, caller: Caller, Path(address
               (status = 403, description = "not the admin", body = crate::error::Problem),
               (status = 404, description = "no such issuer", body = crate::error::Problem),
               (status = 409, description = "not suspended", body = crate::error::Problem)))]
-pub async fn reinstate(State(state): State<AppState>, caller: Caller, Path(address): Path<String>) -> ApiResult<Json<IssuerChanged>> {
+pub async fn reinstate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> ApiResult<Json<IssuerChanged>> {
     change(state, caller, address, "reinstate").await
 }
 
@@ -210,6 +229,10 @@ pub async fn reinstate(State(state): State<AppState>, caller: Caller, Path(addre
     responses((status = 200, description = "removed", body = IssuerChanged),
               (status = 403, description = "not the admin", body = crate::error::Problem),
               (status = 404, description = "no such issuer", body = crate::error::Problem)))]
-pub async fn remove(State(state): State<AppState>, caller: Caller, Path(address): Path<String>) -> ApiResult<Json<IssuerChanged>> {
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> ApiResult<Json<IssuerChanged>> {
     change(state, caller, address, "remove").await
 }

@@ -68,7 +68,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/studies/{token}/consent", post(studies::consent))
         .route("/v1/studies/{token}/access", get(studies::access))
         .route("/v1/studies/{token}/shares", post(studies::share))
-        .route("/v1/studies/{token}/shares/{grantee}", delete(studies::revoke))
+        .route(
+            "/v1/studies/{token}/shares/{grantee}",
+            delete(studies::revoke),
+        )
         .route("/v1/studies/{token}/history", get(studies::history))
         .route("/v1/studies/{token}/files", get(studies::files))
         .route("/v1/studies/{token}/files/{*path}", get(studies::file))

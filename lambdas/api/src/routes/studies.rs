@@ -13,10 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use medimint_chain::clients::{AccessKind, RejectReason, Role};
 use medimint_ingest::{PresentedFile, Verification};
-use medimint_platform::{
-    AccessReport, Relation, StudyFile, StudyPage, StudyView, Target,
-};
 use medimint_platform::trail::TrailEntry;
+use medimint_platform::{AccessReport, Relation, StudyFile, StudyPage, StudyView, Target};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
@@ -108,7 +106,10 @@ async fn custodial_email(state: &AppState, caller: &Caller) -> ApiResult<String>
 
 fn token_id(token: &str) -> ApiResult<u32> {
     token.parse().map_err(|_| {
-        ApiError::invalid("token", format!("{token:?} is not a token id (a whole number)"))
+        ApiError::invalid(
+            "token",
+            format!("{token:?} is not a token id (a whole number)"),
+        )
     })
 }
 
@@ -380,7 +381,10 @@ pub async fn file(
         .await
         .map_err(|e| ApiError::unavailable("the session store", e))?
     {
-        if let Err(e) = platform.record_access(&email, id, AccessKind::Download).await {
+        if let Err(e) = platform
+            .record_access(&email, id, AccessKind::Download)
+            .await
+        {
             state
                 .inner()
                 .store
@@ -395,11 +399,18 @@ pub async fn file(
         .await
         .map_err(from_platform)?;
     let size = stream.file.size;
-    let name = path.rsplit('/').next().unwrap_or("file.dcm").replace('"', "");
+    let name = path
+        .rsplit('/')
+        .next()
+        .unwrap_or("file.dcm")
+        .replace('"', "");
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(stream));
     let mut response = body.into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/dicom"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/dicom"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -431,9 +442,7 @@ pub async fn verify(
         let digest: [u8; 32] = hex::decode(&f.sha256)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                ApiError::invalid(format!("files[{i}].sha256"), "not 64 hex digits")
-            })?;
+            .ok_or_else(|| ApiError::invalid(format!("files[{i}].sha256"), "not 64 hex digits"))?;
         presented.push(PresentedFile {
             name: f.name,
             sha256: digest,
