@@ -142,7 +142,9 @@ pub fn init_upgrade_delay(env: &Env, delay: Option<u32>) -> Result<u32, Fault> {
     if delay > MAX_UPGRADE_DELAY {
         return Err(Fault::InvalidUpgradeDelay);
     }
-    env.storage().instance().set(&AdminKey::UpgradeDelay, &delay);
+    env.storage()
+        .instance()
+        .set(&AdminKey::UpgradeDelay, &delay);
     Ok(delay)
 }
 

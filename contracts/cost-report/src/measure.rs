@@ -161,11 +161,7 @@ pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
     // the issuer registry (one cross-contract call); a Sharer's grantee's access reads the
     // Sharer's grant too.
     token.record_access(&issuer, &id, &AccessKind::Download);
-    record(
-        &env,
-        &mut rows,
-        "record_access by the issuer (trust check)",
-    );
+    record(&env, &mut rows, "record_access by the issuer (trust check)");
     let sharer = Address::generate(&env);
     token.grant(&patient, &id, &sharer, &Role::Sharer, &None);
     let sub = Address::generate(&env);

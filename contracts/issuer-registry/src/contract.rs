@@ -2,9 +2,7 @@ use soroban_sdk::{contract, contractimpl, panic_with_error, Address, BytesN, Env
 
 use crate::admin_core::{self, Fault, PendingAdmin, ScheduledUpgrade};
 use crate::errors::IssuerRegistryError as Error;
-use crate::events::{
-    Configured, IssuerAdded, IssuerReinstated, IssuerRemoved, IssuerSuspended,
-};
+use crate::events::{Configured, IssuerAdded, IssuerReinstated, IssuerRemoved, IssuerSuspended};
 use crate::storage::{self, MAX_PAGE};
 use crate::types::{Issuer, IssuerProfile, IssuerStatus};
 

@@ -19,12 +19,12 @@ extern crate std;
 #[cfg(test)]
 mod test;
 
-pub use contract::{IssuerRegistry, IssuerRegistryClient};
-pub use errors::IssuerRegistryError;
 pub use admin_core::{
     AdminChanged, AdminProposed, AdminTransferCancelled, PendingAdmin, ScheduledUpgrade,
     UpgradeCancelled, UpgradeScheduled, Upgraded, DEFAULT_UPGRADE_DELAY, MAX_UPGRADE_DELAY,
 };
+pub use contract::{IssuerRegistry, IssuerRegistryClient};
+pub use errors::IssuerRegistryError;
 pub use events::*;
 pub use storage::{
     INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD, MAX_PAGE, PERSISTENT_EXTEND_TO,

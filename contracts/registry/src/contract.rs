@@ -1,6 +1,6 @@
 use soroban_sdk::{
-    contract, contractimpl, panic_with_error, xdr::ToXdr, Address, BytesN, ContractExecutable,
-    Env, Executable, IntoVal, Symbol, Val, Vec,
+    contract, contractimpl, panic_with_error, xdr::ToXdr, Address, BytesN, ContractExecutable, Env,
+    Executable, IntoVal, Symbol, Val, Vec,
 };
 
 use crate::admin_core::{self, Fault, PendingAdmin, ScheduledUpgrade};

@@ -17,12 +17,12 @@ extern crate std;
 #[cfg(test)]
 mod test;
 
-pub use contract::{SuiteRegistry, SuiteRegistryClient};
-pub use errors::RegistryError;
 pub use admin_core::{
     AdminChanged, AdminProposed, AdminTransferCancelled, PendingAdmin, ScheduledUpgrade,
     UpgradeCancelled, UpgradeScheduled, Upgraded, DEFAULT_UPGRADE_DELAY, MAX_UPGRADE_DELAY,
 };
+pub use contract::{SuiteRegistry, SuiteRegistryClient};
+pub use errors::RegistryError;
 pub use events::*;
 pub use storage::{
     INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD, MAX_PAGE, PERSISTENT_EXTEND_TO,

@@ -3,8 +3,8 @@
 //! suite's shared rules (`contracts/common/admin.rs`).
 use soroban_sdk::{contractimpl, Address, BytesN, Env};
 
-use crate::admin_core::{self, Fault, PendingAdmin, ScheduledUpgrade};
 use super::{StudyToken, StudyTokenArgs, StudyTokenClient};
+use crate::admin_core::{self, Fault, PendingAdmin, ScheduledUpgrade};
 use crate::errors::StudyTokenError as Error;
 use crate::events::{Paused, PendingCapSet, PendingWindowSet, Unpaused};
 use crate::storage::{self, MAX_PENDING_CAP, MAX_PENDING_WINDOW};
@@ -80,7 +80,11 @@ impl StudyToken {
     /// First step of an admin transfer: proposes `new_admin`, who must accept by ledger
     /// `live_until_ledger` (in the future, within the network's maximum TTL). A new
     /// proposal replaces an earlier one. Admin only.
-    pub fn propose_admin(env: Env, new_admin: Address, live_until_ledger: u32) -> Result<(), Error> {
+    pub fn propose_admin(
+        env: Env,
+        new_admin: Address,
+        live_until_ledger: u32,
+    ) -> Result<(), Error> {
         let admin = admin(&env);
         admin_core::propose(&env, &admin, &new_admin, live_until_ledger)?;
         storage::bump_instance(&env);

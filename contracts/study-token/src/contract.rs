@@ -2,8 +2,8 @@ use soroban_sdk::{
     contract, contractimpl, panic_with_error, Address, BytesN, Env, String, TryFromVal, Val, Vec,
 };
 
-use crate::errors::StudyTokenError as Error;
 use crate::admin_core;
+use crate::errors::StudyTokenError as Error;
 use crate::events::{
     AccessRecorded, Configured, Mint, Minted, OwnerRotated, ReleaseApproved, ReleaseProposed,
     ReleaseRejected, ReleaseWithdrawn, RoleGranted, RoleRevoked,
@@ -415,8 +415,7 @@ impl StudyToken {
     /// platform's key) recomputes the commitment from the checksum root and checks it here.
     pub fn verify(env: Env, token_id: u32, commitment: BytesN<32>) -> Result<bool, Error> {
         let token = storage::token(&env, token_id)?;
-        Ok(status(&env, &token) == TokenStatus::Active
-            && token.release.commitment == commitment)
+        Ok(status(&env, &token) == TokenStatus::Active && token.release.commitment == commitment)
     }
 
     /// The full stored token (status as stored; see `consent_status` for lapsing).
@@ -617,7 +616,11 @@ fn trusted(env: &Env, issuer: &Address) -> bool {
 fn commitment_holder(env: &Env, commitment: &BytesN<32>) -> Option<u32> {
     let id = storage::commitment(env, commitment)?;
     let token = storage::token(env, id).ok()?;
-    matches!(status(env, &token), TokenStatus::Pending | TokenStatus::Active).then_some(id)
+    matches!(
+        status(env, &token),
+        TokenStatus::Pending | TokenStatus::Active
+    )
+    .then_some(id)
 }
 
 /// Effective status: a Pending token past its window is Lapsed.
@@ -758,10 +761,7 @@ fn direct_access(env: &Env, token: &Token, addr: &Address) -> Option<Direct> {
     let grant = storage::grant(env, token.id, addr);
     // A suspended or removed issuer has no access to the tokens it released, implicit or
     // granted: one cross-contract call, on the issuer's branch only.
-    if addr == &token.issuer
-        && (grant.is_some() || !token.issuer_revoked)
-        && !trusted(env, addr)
-    {
+    if addr == &token.issuer && (grant.is_some() || !token.issuer_revoked) && !trusted(env, addr) {
         return None;
     }
     let Some(grant) = grant else {

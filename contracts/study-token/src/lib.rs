@@ -25,17 +25,17 @@ mod test;
 #[cfg(any(test, feature = "testutils"))]
 pub mod testutils;
 
-pub use contract::{StudyToken, StudyTokenClient};
-pub use errors::StudyTokenError;
 pub use admin_core::{
     AdminChanged, AdminProposed, AdminTransferCancelled, PendingAdmin, ScheduledUpgrade,
     UpgradeCancelled, UpgradeScheduled, Upgraded, DEFAULT_UPGRADE_DELAY, MAX_UPGRADE_DELAY,
 };
+pub use contract::{StudyToken, StudyTokenClient};
+pub use errors::StudyTokenError;
 pub use events::*;
 pub use registry_client::{IssuerRegistryClient, IssuerRegistryInterface};
 pub use storage::{
-    CHUNK, DEFAULT_PENDING_CAP, DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD, MAX_PAGE,
-    MAX_PENDING_CAP, MAX_PENDING_WINDOW, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
+    CHUNK, DEFAULT_PENDING_CAP, DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD,
+    MAX_PAGE, MAX_PENDING_CAP, MAX_PENDING_WINDOW, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
 };
 pub use types::{
     Access, AccessKind, Consent, GrantInfo, RejectReason, Release, Role, Token, TokenStatus,

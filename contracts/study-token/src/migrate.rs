@@ -135,7 +135,10 @@ fn migrate_grants(env: &Env, token: &Token) {
                 let granter = legacy.granter.clone();
                 let sharer = matches!(
                     storage::grant(env, token.id, &granter),
-                    Some(GrantInfo { role: Role::Sharer, .. })
+                    Some(GrantInfo {
+                        role: Role::Sharer,
+                        ..
+                    })
                 );
                 let by_owner = granter == token.owner || !sharer;
                 storage::set_grant(env, token.id, &legacy.upgrade(by_owner));

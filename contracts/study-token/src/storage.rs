@@ -13,8 +13,8 @@ use soroban_sdk::{
     contracttype, panic_with_error, Address, BytesN, Env, IntoVal, String, TryFromVal, Val, Vec,
 };
 
-use crate::errors::StudyTokenError as Error;
 use crate::contract::migrate::{LegacyGrantInfo, LegacyToken};
+use crate::errors::StudyTokenError as Error;
 use crate::types::{GrantInfo, Token};
 
 /// Ledgers per day at the nominal 5-second close time.
@@ -215,11 +215,7 @@ pub fn set_token(env: &Env, token: &Token) {
 /// Takes the next token id from the counter. Ids of tokens stored under another scheme (the
 /// root-derived ids of contracts before the counter) are skipped, so no id is reused.
 pub fn next_id(env: &Env) -> Result<u32, Error> {
-    let mut id: u32 = env
-        .storage()
-        .instance()
-        .get(&DataKey::NextId)
-        .unwrap_or(1);
+    let mut id: u32 = env.storage().instance().get(&DataKey::NextId).unwrap_or(1);
     while env.storage().persistent().has(&DataKey::Token(id)) {
         id = id.checked_add(1).ok_or(Error::TokenIdOverflow)?;
     }

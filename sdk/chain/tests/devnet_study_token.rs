@@ -15,8 +15,8 @@ use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
 use medimint_chain::scval::arg;
 use medimint_chain::tx;
 use medimint_chain::{Backoff, Signer};
-use support::deploy::{deploy, funded_operators, Operators};
 use stellar_xdr::ScVal;
+use support::deploy::{deploy, funded_operators, Operators};
 
 #[test]
 fn release_consent_share_and_access_through_the_typed_client() {
@@ -136,7 +136,10 @@ fn release_consent_share_and_access_through_the_typed_client() {
             .events
             .iter()
             .any(|e| e.name().as_deref() == Some("release_proposed")));
-        assert_eq!(token.token_of_commitment(&[42; 32]).await.unwrap(), Some(id));
+        assert_eq!(
+            token.token_of_commitment(&[42; 32]).await.unwrap(),
+            Some(id)
+        );
         // Pending: not yet verifiable, nobody has access.
         assert!(!token.verify(id, &[42; 32]).await.unwrap());
         assert_eq!(token.access(id, &patient.address()).await.unwrap(), None);

@@ -116,7 +116,10 @@ fn every_admin_function_refuses_an_issuer_and_a_third_party() {
     let third = Address::generate(&s.env);
     let hash = BytesN::from_array(&s.env, &[1; 32]);
     let calls: std::vec::Vec<(&str, Vec<Val>)> = std::vec![
-        ("add_issuer", (third.clone(), super::profile(&s.env, "X")).into_val(&s.env)),
+        (
+            "add_issuer",
+            (third.clone(), super::profile(&s.env, "X")).into_val(&s.env)
+        ),
         ("suspend_issuer", (issuer.clone(),).into_val(&s.env)),
         ("reinstate_issuer", (issuer.clone(),).into_val(&s.env)),
         ("remove_issuer", (issuer.clone(),).into_val(&s.env)),
@@ -142,7 +145,10 @@ fn every_admin_function_refuses_an_issuer_and_a_third_party() {
                 &Symbol::new(&s.env, function),
                 args.clone(),
             );
-            assert!(result.is_err(), "{function} signed by a non-admin succeeded");
+            assert!(
+                result.is_err(),
+                "{function} signed by a non-admin succeeded"
+            );
         }
     }
     s.env.mock_all_auths();

@@ -259,7 +259,8 @@ fn a_full_page_reads_one_entry_per_issuer() {
         s.client
             .add_issuer(&Address::generate(&s.env), &profile(&s.env, "H"));
     }
-    s.client.suspend_issuer(&s.client.issuers(&0, &1).get_unchecked(0).address);
+    s.client
+        .suspend_issuer(&s.client.issuers(&0, &1).get_unchecked(0).address);
     let page = s.client.issuers(&0, &crate::MAX_PAGE);
     assert_eq!(page.len(), crate::MAX_PAGE);
     // The slot copy follows every change of the record.

@@ -60,7 +60,8 @@ pub fn suite<'a>() -> Suite<'a> {
     let env = env();
     env.mock_all_auths();
     let admin = Address::generate(&env);
-    let registry = SuiteRegistryClient::new(&env, &env.register(SuiteRegistry, (&admin, None::<u32>)));
+    let registry =
+        SuiteRegistryClient::new(&env, &env.register(SuiteRegistry, (&admin, None::<u32>)));
     let issuers_hash = env
         .deployer()
         .upload_contract_wasm(wasm("medimint-issuer-registry").as_slice());
@@ -68,7 +69,11 @@ pub fn suite<'a>() -> Suite<'a> {
         .deployer()
         .upload_contract_wasm(wasm("medimint-study-token").as_slice());
     let issuers_name = Symbol::new(&env, "issuers");
-    let issuers_id = registry.deploy(&issuers_name, &issuers_hash, &(&admin, Some(UPGRADE_DELAY)).into_val(&env));
+    let issuers_id = registry.deploy(
+        &issuers_name,
+        &issuers_hash,
+        &(&admin, Some(UPGRADE_DELAY)).into_val(&env),
+    );
     let studies_id = registry.deploy(
         &Symbol::new(&env, "studies"),
         &studies_hash,

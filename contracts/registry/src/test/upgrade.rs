@@ -8,8 +8,8 @@ use medimint_study_token::{
     Upgraded, DEFAULT_UPGRADE_DELAY,
 };
 use soroban_sdk::{
-    contracttype, testutils::Address as _, testutils::Events as _, testutils::Ledger as _,
-    Address, BytesN, Env, Event as _, IntoVal, String, Symbol,
+    contracttype, testutils::Address as _, testutils::Events as _, testutils::Ledger as _, Address,
+    BytesN, Env, Event as _, IntoVal, String, Symbol,
 };
 
 use super::{env, wasm};
@@ -174,20 +174,39 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
     // Everything reads, and no raw root is left.
     let t = studies.token(&active);
     assert_eq!(t.release.commitment, commitment(&env, 1));
-    assert_eq!((t.owner.clone(), t.issuer.clone()), (patient.clone(), issuer.clone()));
+    assert_eq!(
+        (t.owner.clone(), t.issuer.clone()),
+        (patient.clone(), issuer.clone())
+    );
     assert!(studies.verify(&active, &commitment(&env, 1)));
     assert!(!studies.verify(&active, &BytesN::from_array(&env, &[1; 32])));
-    assert_eq!(studies.token_of_commitment(&commitment(&env, 1)), Some(active));
-    assert_eq!(studies.token_of_commitment(&commitment(&env, 2)), Some(pending));
+    assert_eq!(
+        studies.token_of_commitment(&commitment(&env, 1)),
+        Some(active)
+    );
+    assert_eq!(
+        studies.token_of_commitment(&commitment(&env, 2)),
+        Some(pending)
+    );
     assert_eq!(studies.token_of_commitment(&commitment(&env, 3)), None);
-    assert_eq!(studies.consent_status(&rejected).status, TokenStatus::Rejected);
+    assert_eq!(
+        studies.consent_status(&rejected).status,
+        TokenStatus::Rejected
+    );
     assert_eq!(studies.owner_of(&active), patient);
     assert_eq!(studies.tokens_of(&patient, &0, &10).len(), 1);
     assert_eq!(studies.pending_of(&patient, &0, &10).len(), 1);
     let grants = studies.grants(&active, &0, &10);
     assert_eq!(
-        grants.iter().map(|g| (g.grantee, g.by_owner)).collect::<std::vec::Vec<_>>(),
-        std::vec![(sharer.clone(), true), (sub.clone(), false), (direct.clone(), true)]
+        grants
+            .iter()
+            .map(|g| (g.grantee, g.by_owner))
+            .collect::<std::vec::Vec<_>>(),
+        std::vec![
+            (sharer.clone(), true),
+            (sub.clone(), false),
+            (direct.clone(), true)
+        ]
     );
     for who in [&patient, &sharer, &sub, &direct, &issuer] {
         assert!(studies.access(&active, who).is_some());
@@ -224,7 +243,10 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
     // the registry's record follows the code the member runs.
     assert_eq!(studies.upgrade_delay(), DEFAULT_UPGRADE_DELAY);
     let member = registry.member(&studies_name);
-    assert_eq!((member.wasm_hash.clone(), member.version), (studies_hash.clone(), 2));
+    assert_eq!(
+        (member.wasm_hash.clone(), member.version),
+        (studies_hash.clone(), 2)
+    );
     assert!(registry
         .try_upgrade_member(&studies_name, &studies_hash)
         .is_err());
@@ -257,8 +279,5 @@ fn a_direct_member_upgrade_cannot_make_the_record_drift() {
         .set_sequence_number(s.env.ledger().sequence() + super::UPGRADE_DELAY);
     s.issuers.upgrade(&old);
     assert_eq!(s.registry.member(&name).wasm_hash, old);
-    assert_eq!(
-        s.registry.members(&0, &10).get_unchecked(0).wasm_hash,
-        old
-    );
+    assert_eq!(s.registry.members(&0, &10).get_unchecked(0).wasm_hash, old);
 }

@@ -10,7 +10,11 @@ use crate::{AccessKind, Role, StudyTokenError as E};
 
 /// Token 1 with a Sharer (granted by the owner, `sharer_until`) and a Viewer granted by
 /// that Sharer (`viewer_until`).
-fn delegated(s: &Setup, sharer_until: Option<u64>, viewer_until: Option<u64>) -> (u32, Address, Address) {
+fn delegated(
+    s: &Setup,
+    sharer_until: Option<u64>,
+    viewer_until: Option<u64>,
+) -> (u32, Address, Address) {
     let id = s.mint(1);
     let sharer = s.grantee(id, Role::Sharer, sharer_until);
     let viewer = Address::generate(&s.env);
@@ -34,9 +38,7 @@ fn a_sharers_grants_end_when_the_sharer_is_revoked() {
     );
     // Ten years later it is still dead, and re-granting the Sharer revives it (the grant
     // record is still listed; the owner can revoke it).
-    s.env
-        .ledger()
-        .set_timestamp(s.now() + 10 * 365 * 24 * 3600);
+    s.env.ledger().set_timestamp(s.now() + 10 * 365 * 24 * 3600);
     assert_eq!(s.token.access(&id, &viewer), None);
     s.token
         .grant(&s.patient, &id, &sharer, &Role::Sharer, &None);
@@ -75,7 +77,10 @@ fn an_open_sub_grant_ends_with_its_sharers_expiry() {
     let s = setup();
     let until = s.now() + 100;
     let (id, _sharer, viewer) = delegated(&s, Some(until), Some(until));
-    assert_eq!(s.token.access(&id, &viewer).unwrap().expires_at, Some(until));
+    assert_eq!(
+        s.token.access(&id, &viewer).unwrap().expires_at,
+        Some(until)
+    );
     s.env.ledger().set_timestamp(until);
     assert_eq!(s.token.access(&id, &viewer), None);
 }

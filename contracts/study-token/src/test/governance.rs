@@ -9,8 +9,8 @@ use soroban_sdk::{
 use super::{is_host_abort, only_signer, release, setup, Setup};
 use crate::{
     AccessKind, AdminChanged, AdminProposed, AdminTransferCancelled, Paused, PendingAdmin,
-    RejectReason, Role, ScheduledUpgrade, StudyTokenError as E, UpgradeCancelled,
-    UpgradeScheduled, DEFAULT_UPGRADE_DELAY,
+    RejectReason, Role, ScheduledUpgrade, StudyTokenError as E, UpgradeCancelled, UpgradeScheduled,
+    DEFAULT_UPGRADE_DELAY,
 };
 
 /// Every admin function with its arguments, for the wrong-signer sweep.
@@ -43,7 +43,10 @@ fn every_admin_function_refuses_the_patient_the_issuer_and_a_third_party() {
                 &Symbol::new(&s.env, function),
                 args.clone(),
             );
-            assert!(result.is_err(), "{function} signed by a non-admin succeeded");
+            assert!(
+                result.is_err(),
+                "{function} signed by a non-admin succeeded"
+            );
         }
     }
     // Nothing changed.
@@ -110,9 +113,21 @@ fn two_step_admin_transfer_with_cancel_and_expiry() {
     let seq = s.env.ledger().sequence();
     s.token.propose_admin(&next, &(seq + 100));
     let third = Address::generate(&s.env);
-    only_signer(&s.env, &third, &s.token.address, "accept_admin", ().into_val(&s.env));
+    only_signer(
+        &s.env,
+        &third,
+        &s.token.address,
+        "accept_admin",
+        ().into_val(&s.env),
+    );
     assert!(is_host_abort(s.token.try_accept_admin()));
-    only_signer(&s.env, &s.admin, &s.token.address, "accept_admin", ().into_val(&s.env));
+    only_signer(
+        &s.env,
+        &s.admin,
+        &s.token.address,
+        "accept_admin",
+        ().into_val(&s.env),
+    );
     assert!(is_host_abort(s.token.try_accept_admin()));
     s.env.mock_all_auths();
     s.token.accept_admin();
@@ -140,7 +155,13 @@ fn two_step_admin_transfer_with_cancel_and_expiry() {
     );
     assert_eq!(s.token.admin(), next);
     // The old admin lost its powers.
-    only_signer(&s.env, &s.admin, &s.token.address, "pause", ().into_val(&s.env));
+    only_signer(
+        &s.env,
+        &s.admin,
+        &s.token.address,
+        "pause",
+        ().into_val(&s.env),
+    );
     assert!(is_host_abort(s.token.try_pause()));
 }
 
@@ -244,7 +265,8 @@ fn pause_stops_releases_grants_and_access_recording_not_revokes_or_reads() {
         Err(Ok(E::Paused))
     );
     assert_eq!(
-        s.token.try_record_access(&viewer, &active, &AccessKind::View),
+        s.token
+            .try_record_access(&viewer, &active, &AccessKind::View),
         Err(Ok(E::Paused))
     );
     // What protects patients goes on: reject, withdraw, revoke, rotate, and every read.

@@ -1,7 +1,9 @@
 //! The smaller holes of the security review (L1, L2, I2, I3, L3) and the attacks it listed
 //! as untested: each as its own test.
 use soroban_sdk::{
-    testutils::{storage::Instance as _, storage::Persistent as _, Address as _, Events as _, Ledger as _},
+    testutils::{
+        storage::Instance as _, storage::Persistent as _, Address as _, Events as _, Ledger as _,
+    },
     Address, Event as _, String,
 };
 
@@ -151,7 +153,10 @@ fn self_grants_by_a_grantee_or_the_issuer_are_refused() {
             .try_grant(&s.issuer, &id, &s.issuer, &Role::Sharer, &None),
         Err(Ok(E::NotAuthorizedToGrant))
     );
-    assert_eq!(s.token.access(&id, &sharer).unwrap().expires_at, Some(until));
+    assert_eq!(
+        s.token.access(&id, &sharer).unwrap().expires_at,
+        Some(until)
+    );
 }
 
 #[test]
@@ -222,8 +227,10 @@ fn reads_and_writes_extend_the_entries_and_the_instance() {
     assert_eq!(token_ttl(), PERSISTENT_EXTEND_TO);
     assert_eq!(grant_ttl(), PERSISTENT_EXTEND_TO);
     // The issuer registry's instance is extended by `is_trusted` (called by approve).
-    let reg_instance =
-        || s.env.as_contract(&s.registry.address, || s.env.storage().instance().get_ttl());
+    let reg_instance = || {
+        s.env
+            .as_contract(&s.registry.address, || s.env.storage().instance().get_ttl())
+    };
     let before = reg_instance();
     assert!(before < INSTANCE_EXTEND_TO);
     assert!(s.registry.is_trusted(&s.issuer));

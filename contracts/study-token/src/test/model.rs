@@ -128,7 +128,9 @@ impl Model {
             return None;
         }
         match g {
-            None => (a == ISSUER && !t.issuer_revoked).then_some((Role::Viewer, None, t.owner, true)),
+            None => {
+                (a == ISSUER && !t.issuer_revoked).then_some((Role::Viewer, None, t.owner, true))
+            }
             Some(g) if g.expires_at.is_some_and(|e| self.now >= e) => None,
             Some(g) => Some((g.role, g.expires_at, g.granter, g.by_owner)),
         }
@@ -191,11 +193,13 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
             let minting = matches!(op, Op::Mint(_));
             w.next_root = w.next_root.wrapping_add(1).max(1);
             let r = release(&s.env, w.next_root);
-            let expect = m.trusted && (minting || m.pending_count(owner) < crate::DEFAULT_PENDING_CAP);
+            let expect =
+                m.trusted && (minting || m.pending_count(owner) < crate::DEFAULT_PENDING_CAP);
             let got = if minting {
                 s.token.try_mint(w.addr(ISSUER), w.addr(owner), &r)
             } else {
-                s.token.try_propose_release(w.addr(ISSUER), w.addr(owner), &r)
+                s.token
+                    .try_propose_release(w.addr(ISSUER), w.addr(owner), &r)
             };
             assert_eq!(got.is_ok(), expect, "{op:?}: {got:?}");
             if let Ok(Ok(id)) = got {
@@ -214,7 +218,9 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
             let pending = t.status == St::Pending;
             let (got, expect, to) = match op {
                 Op::Approve(_) => (
-                    s.token.try_approve_release(w.addr(t.owner), &t.id).map(|_| ()),
+                    s.token
+                        .try_approve_release(w.addr(t.owner), &t.id)
+                        .map(|_| ()),
                     pending && !m.lapsed(&t) && m.trusted,
                     St::Active,
                 ),
@@ -226,7 +232,9 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
                     St::Closed,
                 ),
                 _ => (
-                    s.token.try_withdraw_release(w.addr(ISSUER), &t.id).map(|_| ()),
+                    s.token
+                        .try_withdraw_release(w.addr(ISSUER), &t.id)
+                        .map(|_| ()),
                     pending,
                     St::Closed,
                 ),
@@ -243,7 +251,9 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
             sharer,
             expires_in,
         } => {
-            let Some((token, t)) = m.pick(token) else { return };
+            let Some((token, t)) = m.pick(token) else {
+                return;
+            };
             let granter = granter.unwrap_or(t.owner);
             let role = if sharer { Role::Sharer } else { Role::Viewer };
             let expires_at = expires_in.map(|d| m.now + d);
@@ -257,16 +267,15 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
                     };
                     matches!(own, Some((Role::Sharer, _, _)))
                         && role == Role::Viewer
-                        && own.unwrap().1.is_none_or(|limit| expires_at.is_some_and(|e| e <= limit))
+                        && own
+                            .unwrap()
+                            .1
+                            .is_none_or(|limit| expires_at.is_some_and(|e| e <= limit))
                         && existing_ok
                 });
-            let got = s.token.try_grant(
-                w.addr(granter),
-                &t.id,
-                w.addr(grantee),
-                &role,
-                &expires_at,
-            );
+            let got =
+                s.token
+                    .try_grant(w.addr(granter), &t.id, w.addr(grantee), &role, &expires_at);
             assert_eq!(got.is_ok(), expect, "{op:?} on {t:?}: {got:?}");
             if expect {
                 m.tokens[token].grants.insert(
@@ -285,7 +294,9 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
             revoker,
             grantee,
         } => {
-            let Some((token, t)) = m.pick(token) else { return };
+            let Some((token, t)) = m.pick(token) else {
+                return;
+            };
             let revoker = revoker.unwrap_or(t.owner);
             let implicit = grantee == ISSUER && !t.issuer_revoked;
             let grant = t.grants.get(&grantee);
@@ -293,9 +304,7 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
                 && (revoker == t.owner
                     || revoker == grantee
                     || grant.is_some_and(|g| !g.by_owner && g.granter == revoker));
-            let got = s
-                .token
-                .try_revoke(w.addr(revoker), &t.id, w.addr(grantee));
+            let got = s.token.try_revoke(w.addr(revoker), &t.id, w.addr(grantee));
             assert_eq!(got.is_ok(), expect, "{op:?} on {t:?}: {got:?}");
             if expect {
                 let t = &mut m.tokens[token];

@@ -468,7 +468,10 @@ fn invalid_releases_are_rejected_before_any_write() {
         s.token.try_mint(&s.issuer, &s.issuer, &release(env, 1)),
         Err(Ok(E::SelfRelease))
     );
-    assert_eq!(s.token.token_of_commitment(&release(env, 1).commitment), None);
+    assert_eq!(
+        s.token.token_of_commitment(&release(env, 1).commitment),
+        None
+    );
     // Bounds that are accepted: the longest CID, the largest file count, a request id.
     let mut r = release(env, 3);
     r.metadata_uri = String::from_str(env, &std::format!("ipfs://b{}", "2".repeat(99)));

@@ -336,10 +336,19 @@ fn grant_and_revoke_with_real_signatures() {
     let viewer = account(&s.env, 4);
     let exp = s.env.ledger().sequence() + 100;
     let tok = &s.token.address;
-    let grant_args =
-        || (&s.patient.address, id, &viewer.address, Role::Viewer, None::<u64>).into_val(&s.env);
+    let grant_args = || {
+        (
+            &s.patient.address,
+            id,
+            &viewer.address,
+            Role::Viewer,
+            None::<u64>,
+        )
+            .into_val(&s.env)
+    };
     // Signed by the grantee or with another key in the patient's name: refused.
-    s.env.set_auths(&[viewer.authorize(&s.env, 100, exp, tok, "grant", grant_args())]);
+    s.env
+        .set_auths(&[viewer.authorize(&s.env, 100, exp, tok, "grant", grant_args())]);
     assert!(is_host_abort(s.token.try_grant(
         &s.patient.address,
         &id,
@@ -366,8 +375,13 @@ fn grant_and_revoke_with_real_signatures() {
     s.env.set_auths(&[s
         .patient
         .authorize(&s.env, 102, exp, tok, "grant", grant_args())]);
-    s.token
-        .grant(&s.patient.address, &id, &viewer.address, &Role::Viewer, &None);
+    s.token.grant(
+        &s.patient.address,
+        &id,
+        &viewer.address,
+        &Role::Viewer,
+        &None,
+    );
     assert_eq!(
         s.token.access(&id, &viewer.address).unwrap().role,
         Role::Viewer
@@ -384,8 +398,7 @@ fn grant_and_revoke_with_real_signatures() {
     s.env.set_auths(&[s
         .patient
         .authorize(&s.env, 104, exp, tok, "revoke", revoke_args())]);
-    s.token
-        .revoke(&s.patient.address, &id, &viewer.address);
+    s.token.revoke(&s.patient.address, &id, &viewer.address);
     assert_eq!(s.token.access(&id, &viewer.address), None);
 }
 
@@ -427,7 +440,8 @@ fn rotate_owner_with_both_real_signatures() {
     let tok = &s.token.address;
     let args = || (id, &s.patient.address, &new.address).into_val(&s.env);
     // The new key alone, or the old key twice (once forged for the new), is refused.
-    s.env.set_auths(&[new.authorize(&s.env, 300, exp, tok, "rotate_owner", args())]);
+    s.env
+        .set_auths(&[new.authorize(&s.env, 300, exp, tok, "rotate_owner", args())]);
     assert!(is_host_abort(s.token.try_rotate_owner(
         &id,
         &s.patient.address,
@@ -456,8 +470,7 @@ fn rotate_owner_with_both_real_signatures() {
             .authorize(&s.env, 303, exp, tok, "rotate_owner", args()),
         new.authorize(&s.env, 304, exp, tok, "rotate_owner", args()),
     ]);
-    s.token
-        .rotate_owner(&id, &s.patient.address, &new.address);
+    s.token.rotate_owner(&id, &s.patient.address, &new.address);
     assert_eq!(s.token.owner_of(&id), new.address);
 }
 

@@ -1,8 +1,6 @@
 //! H1: suspending or removing an issuer cuts its access at once; reinstating restores it.
 //! Also what the token believes of its issuer registry (I7).
-use soroban_sdk::{
-    contract, contractimpl, testutils::Address as _, Address, Env, String,
-};
+use soroban_sdk::{contract, contractimpl, testutils::Address as _, Address, Env, String};
 
 use super::{env, release, setup};
 use crate::{AccessKind, RejectReason, Role, StudyToken, StudyTokenClient, StudyTokenError as E};
@@ -67,8 +65,7 @@ fn a_suspended_issuer_loses_its_implicit_viewer_and_reinstating_restores_it() {
     assert_eq!(s.token.access(&id, &s.patient).unwrap().role, Role::Owner);
     s.registry.reinstate_issuer(&s.issuer);
     assert_eq!(s.token.access(&id, &s.issuer).unwrap().role, Role::Viewer);
-    s.token
-        .record_access(&s.issuer, &id, &AccessKind::Download);
+    s.token.record_access(&s.issuer, &id, &AccessKind::Download);
 }
 
 #[test]

@@ -92,7 +92,14 @@ macro_rules! admin_functions {
         ) -> Result<Landed> {
             let args = vec![arg::address(new_admin)?, arg::u32(live_until_ledger)];
             self.chain()
-                .invoke(key, &admin.address(), &self.contract, "propose_admin", args, &[admin])
+                .invoke(
+                    key,
+                    &admin.address(),
+                    &self.contract,
+                    "propose_admin",
+                    args,
+                    &[admin],
+                )
                 .await
         }
 
@@ -102,7 +109,14 @@ macro_rules! admin_functions {
         /// `NoPendingAdmin` as a simulation error; [`Error::MissingSigner`]; submission errors.
         pub async fn cancel_admin(&self, key: &str, admin: &dyn Signer) -> Result<Landed> {
             self.chain()
-                .invoke(key, &admin.address(), &self.contract, "cancel_admin", vec![], &[admin])
+                .invoke(
+                    key,
+                    &admin.address(),
+                    &self.contract,
+                    "cancel_admin",
+                    vec![],
+                    &[admin],
+                )
                 .await
         }
 
@@ -140,7 +154,14 @@ macro_rules! admin_functions {
             let args = vec![arg::bytes(wasm_hash)?];
             let landed = self
                 .chain()
-                .invoke(key, &admin.address(), &self.contract, "schedule_upgrade", args, &[admin])
+                .invoke(
+                    key,
+                    &admin.address(),
+                    &self.contract,
+                    "schedule_upgrade",
+                    args,
+                    &[admin],
+                )
                 .await?;
             let plan = super::admin::ScheduledUpgrade::from_sc_val(
                 landed.return_value.as_ref().ok_or(Error::Decode {
@@ -158,7 +179,14 @@ macro_rules! admin_functions {
         /// errors.
         pub async fn cancel_upgrade(&self, key: &str, admin: &dyn Signer) -> Result<Landed> {
             self.chain()
-                .invoke(key, &admin.address(), &self.contract, "cancel_upgrade", vec![], &[admin])
+                .invoke(
+                    key,
+                    &admin.address(),
+                    &self.contract,
+                    "cancel_upgrade",
+                    vec![],
+                    &[admin],
+                )
                 .await
         }
 

@@ -17,9 +17,9 @@ mod issuer_registry;
 mod registry;
 mod study_token;
 
+pub use admin::{PendingAdmin, ScheduledUpgrade};
 pub use encode::{contract_struct, field, unit_variant, variant_name};
 pub use errors::contract_error;
-pub use admin::{PendingAdmin, ScheduledUpgrade};
 pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry};
 pub use registry::{Member, SuiteRegistry};
 pub use study_token::{

@@ -693,7 +693,12 @@ impl<'r> StudyToken<'r> {
     /// # Errors
     /// Simulation errors; decoding errors.
     pub async fn pending_cap(&self) -> Result<u32> {
-        decode(&self.chain().read(&self.contract, "pending_cap", vec![]).await?)
+        decode(
+            &self
+                .chain()
+                .read(&self.contract, "pending_cap", vec![])
+                .await?,
+        )
     }
 
     /// Emergency stop of releases, grants and access recording (admin).
