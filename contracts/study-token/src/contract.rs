@@ -305,10 +305,7 @@ impl StudyToken {
                 return Err(Error::NotGranter);
             }
         }
-        let by_owner = granter == token.owner;
-        put_grant(
-            &env, token_id, existing, &granter, &grantee, role, expires_at, by_owner,
-        );
+        put_grant(&env, &token, existing, &granter, &grantee, role, expires_at);
         storage::bump_instance(&env);
         Ok(())
     }
@@ -671,17 +668,19 @@ fn activate(env: &Env, token: &mut Token) {
     .publish(env);
 }
 
-/// Stores a grant (new or replacing `existing`) and emits `RoleGranted`.
+/// Stores a grant (new or replacing `existing`) on `token` and emits `RoleGranted`; the
+/// grant is the owner's (`by_owner`) when `granter` owns the token now.
 fn put_grant(
     env: &Env,
-    token_id: u32,
+    token: &Token,
     existing: Option<GrantInfo>,
     granter: &Address,
     grantee: &Address,
     role: Role,
     expires_at: Option<u64>,
-    by_owner: bool,
 ) {
+    let token_id = token.id;
+    let by_owner = granter == &token.owner;
     let (token_slot, grantee_slot) = match existing {
         Some(g) => (g.token_slot, g.grantee_slot),
         None => (

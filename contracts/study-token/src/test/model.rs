@@ -263,7 +263,7 @@ fn step(w: &mut World, m: &mut Model, op: &Op) {
                     let own = m.access(&t, granter);
                     let existing_ok = match t.grants.get(&grantee) {
                         Some(g) => g.granter == granter,
-                        None => !(grantee == ISSUER && !t.issuer_revoked),
+                        None => grantee != ISSUER || t.issuer_revoked,
                     };
                     matches!(own, Some((Role::Sharer, _, _)))
                         && role == Role::Viewer
