@@ -75,7 +75,7 @@ fn release(env: &Env, n: u8) -> Release {
             env,
             "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
         ),
-        checksum_root: BytesN::from_array(env, &[n; 32]),
+        commitment: BytesN::from_array(env, &[n; 32]),
         file_count: 240,
         request_id: None,
     }
@@ -98,7 +98,7 @@ pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
     env.ledger().set_timestamp(1_750_000_000);
     env.mock_all_auths();
     let admin = Address::generate(&env);
-    let registry_id = env.register(registry_wasm.as_slice(), (&admin,));
+    let registry_id = env.register(registry_wasm.as_slice(), (&admin, None::<u32>));
     let registry = IssuerRegistryClient::new(&env, &registry_id);
     let token_id = env.register(
         token_wasm.as_slice(),
@@ -107,6 +107,7 @@ pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
             &registry_id,
             String::from_str(&env, "MediMint Study"),
             String::from_str(&env, "MMS"),
+            None::<u32>,
         ),
     );
     let token = StudyTokenClient::new(&env, &token_id);
@@ -156,6 +157,26 @@ pub fn measure_all(dir: &Path) -> Result<Vec<Row>, std::string::String> {
     token.record_access(&viewer, &id, &AccessKind::Download);
     record(&env, &mut rows, "record_access");
 
+    // The checks the security work added, each on its own branch: the issuer's access asks
+    // the issuer registry (one cross-contract call); a Sharer's grantee's access reads the
+    // Sharer's grant too.
+    token.record_access(&issuer, &id, &AccessKind::Download);
+    record(&env, &mut rows, "record_access by the issuer (trust check)");
+    let sharer = Address::generate(&env);
+    token.grant(&patient, &id, &sharer, &Role::Sharer, &None);
+    let sub = Address::generate(&env);
+    token.grant(&sharer, &id, &sub, &Role::Viewer, &None);
+    token.record_access(&sub, &id, &AccessKind::Download);
+    record(
+        &env,
+        &mut rows,
+        "record_access under a Sharer's grant (granter check)",
+    );
+
+    let withdrawn = token.propose_release(&issuer, &patient, &release(&env, 5));
+    token.withdraw_release(&issuer, &withdrawn);
+    record(&env, &mut rows, "withdraw_release");
+
     let other = Address::generate(&env);
     token.grant(&patient, &id, &other, &Role::Viewer, &None);
     token.revoke(&patient, &id, &other);
@@ -201,7 +222,7 @@ fn measure_signed(registry_wasm: &[u8], token_wasm: &[u8], refs: &References, ro
     let receiver = account(&env, 3);
     env.mock_all_auths();
     let admin = Address::generate(&env);
-    let registry_id = env.register(registry_wasm, (&admin,));
+    let registry_id = env.register(registry_wasm, (&admin, None::<u32>));
     let registry = IssuerRegistryClient::new(&env, &registry_id);
     let token_id = env.register(
         token_wasm,
@@ -210,6 +231,7 @@ fn measure_signed(registry_wasm: &[u8], token_wasm: &[u8], refs: &References, ro
             &registry_id,
             String::from_str(&env, "MediMint Study"),
             String::from_str(&env, "MMS"),
+            None::<u32>,
         ),
     );
     let token = StudyTokenClient::new(&env, &token_id);

@@ -1,12 +1,30 @@
-use soroban_sdk::{contract, contractimpl, Address, BytesN, Env, Vec};
+use soroban_sdk::{contract, contractimpl, panic_with_error, Address, BytesN, Env, Vec};
 
+use crate::admin_core::{self, Fault, PendingAdmin, ScheduledUpgrade};
 use crate::errors::IssuerRegistryError as Error;
-use crate::events::{
-    AdminChanged, AdminProposed, IssuerAdded, IssuerReinstated, IssuerRemoved, IssuerSuspended,
-    Upgraded,
-};
+use crate::events::{Configured, IssuerAdded, IssuerReinstated, IssuerRemoved, IssuerSuspended};
 use crate::storage::{self, MAX_PAGE};
-use crate::types::{Issuer, IssuerProfile, IssuerStatus, PendingAdmin};
+use crate::types::{Issuer, IssuerProfile, IssuerStatus};
+
+impl From<Fault> for Error {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::NoPendingAdmin => Error::NoPendingAdmin,
+            Fault::AdminTransferExpired => Error::AdminTransferExpired,
+            Fault::InvalidExpiry => Error::InvalidExpiry,
+            Fault::NoScheduledUpgrade => Error::NoScheduledUpgrade,
+            Fault::UpgradeNotReady => Error::UpgradeNotReady,
+            Fault::InvalidUpgradeDelay => Error::InvalidUpgradeDelay,
+        }
+    }
+}
+
+/// The admin, after its authorization.
+fn admin(env: &Env) -> Address {
+    let admin = storage::admin(env);
+    admin.require_auth();
+    admin
+}
 
 /// Longest display name, in bytes.
 pub const MAX_NAME_LEN: u32 = 64;
@@ -19,10 +37,18 @@ pub struct IssuerRegistry;
 
 #[contractimpl]
 impl IssuerRegistry {
-    /// Creates the registry with `admin` as its administrator.
-    pub fn __constructor(env: Env, admin: Address) {
+    /// Creates the registry with `admin` as its administrator and `upgrade_delay` ledgers
+    /// between scheduling and running an upgrade (`None`: 48 hours). Emits `configured`.
+    pub fn __constructor(env: Env, admin: Address, upgrade_delay: Option<u32>) {
         storage::set_admin(&env, &admin);
+        let upgrade_delay = admin_core::init_upgrade_delay(&env, upgrade_delay)
+            .unwrap_or_else(|f| panic_with_error!(&env, Error::from(f)));
         storage::bump_instance(&env);
+        Configured {
+            admin,
+            upgrade_delay,
+        }
+        .publish(&env);
     }
 
     /// Adds `issuer` as a trusted, active issuer with `profile`. Admin only.
@@ -39,14 +65,19 @@ impl IssuerRegistry {
             Issuer {
                 address: issuer.clone(),
                 status: IssuerStatus::Active,
-                profile,
+                profile: profile.clone(),
                 added_ledger: ledger,
                 changed_ledger: ledger,
                 index: 0,
             },
         );
         storage::bump_instance(&env);
-        IssuerAdded { issuer, kind }.publish(&env);
+        IssuerAdded {
+            issuer,
+            kind,
+            profile,
+        }
+        .publish(&env);
         Ok(())
     }
 
@@ -91,7 +122,10 @@ impl IssuerRegistry {
     }
 
     /// Whether `issuer` is registered and active (suspended and unknown issuers are not).
+    /// Extends the instance's TTL: the study token asks this on every release, approval and
+    /// issuer access, so it keeps the registry live without admin writes.
     pub fn is_trusted(env: Env, issuer: Address) -> bool {
+        storage::bump_instance(&env);
         matches!(
             storage::issuer(&env, &issuer),
             Some(Issuer {
@@ -103,6 +137,7 @@ impl IssuerRegistry {
 
     /// The registration of `issuer`: status, profile, ledgers of addition and last change.
     pub fn issuer(env: Env, issuer: Address) -> Result<Issuer, Error> {
+        storage::bump_instance(&env);
         storage::issuer(&env, &issuer).ok_or(Error::IssuerNotFound)
     }
 
@@ -111,12 +146,12 @@ impl IssuerRegistry {
         if limit == 0 || limit > MAX_PAGE {
             return Err(Error::InvalidPageLimit);
         }
+        storage::bump_instance(&env);
         let end = storage::count(&env).min(start.saturating_add(limit));
         let mut page = Vec::new(&env);
         for index in start..end {
-            if let Some(record) =
-                storage::issuer_at(&env, index).and_then(|a| storage::issuer(&env, &a))
-            {
+            // One entry per issuer: a page of 50 stays within a 100-entry footprint.
+            if let Some(record) = storage::issuer_at(&env, index) {
                 page.push_back(record);
             }
         }
@@ -134,65 +169,74 @@ impl IssuerRegistry {
     }
 
     /// First step of an admin transfer: proposes `new_admin`, who must accept by ledger
-    /// `live_until_ledger`. A new proposal replaces an earlier one. Admin only.
+    /// `live_until_ledger` (in the future, within the network's maximum TTL). A new
+    /// proposal replaces an earlier one. Admin only.
     pub fn propose_admin(
         env: Env,
         new_admin: Address,
         live_until_ledger: u32,
     ) -> Result<(), Error> {
-        let admin = storage::admin(&env);
-        admin.require_auth();
-        if live_until_ledger <= env.ledger().sequence() {
-            return Err(Error::InvalidExpiry);
-        }
-        storage::set_pending_admin(
-            &env,
-            &PendingAdmin {
-                admin: new_admin.clone(),
-                live_until_ledger,
-            },
-        );
+        let admin = admin(&env);
+        admin_core::propose(&env, &admin, &new_admin, live_until_ledger)?;
+        storage::clear_legacy_pending_admin(&env);
         storage::bump_instance(&env);
-        AdminProposed {
-            admin,
-            proposed: new_admin,
-            live_until_ledger,
-        }
-        .publish(&env);
+        Ok(())
+    }
+
+    /// Withdraws the pending admin transfer. Admin only.
+    pub fn cancel_admin(env: Env) -> Result<(), Error> {
+        let admin = admin(&env);
+        admin_core::cancel(&env, &admin)?;
+        storage::bump_instance(&env);
         Ok(())
     }
 
     /// Second step of an admin transfer: the proposed admin accepts before the expiry.
     pub fn accept_admin(env: Env) -> Result<(), Error> {
-        let pending = storage::pending_admin(&env).ok_or(Error::NoPendingAdmin)?;
-        pending.admin.require_auth();
-        if env.ledger().sequence() > pending.live_until_ledger {
-            return Err(Error::AdminTransferExpired);
-        }
-        let previous = storage::admin(&env);
-        storage::set_admin(&env, &pending.admin);
-        storage::clear_pending_admin(&env);
+        let new = admin_core::accept(&env, &storage::admin(&env))?;
+        storage::set_admin(&env, &new);
         storage::bump_instance(&env);
-        AdminChanged {
-            previous,
-            admin: pending.admin,
-        }
-        .publish(&env);
         Ok(())
     }
 
     /// The admin transfer awaiting acceptance, if any.
     pub fn pending_admin(env: Env) -> Option<PendingAdmin> {
-        storage::pending_admin(&env)
+        admin_core::pending(&env)
     }
 
-    /// Replaces the contract's code with the uploaded WASM `wasm_hash`. Admin only.
-    pub fn upgrade(env: Env, wasm_hash: BytesN<32>) {
-        storage::admin(&env).require_auth();
+    /// Schedules an upgrade to the uploaded WASM `wasm_hash`: `upgrade` can run it once
+    /// `upgrade_delay` ledgers have passed. Replaces an earlier schedule. Admin only.
+    pub fn schedule_upgrade(env: Env, wasm_hash: BytesN<32>) -> ScheduledUpgrade {
+        admin(&env);
         storage::bump_instance(&env);
-        env.deployer()
-            .update_current_contract(soroban_sdk::ContractExecutable::Wasm(wasm_hash.clone()));
-        Upgraded { wasm_hash }.publish(&env);
+        admin_core::schedule_upgrade(&env, &wasm_hash)
+    }
+
+    /// Cancels the scheduled upgrade. Admin only.
+    pub fn cancel_upgrade(env: Env) -> Result<(), Error> {
+        admin(&env);
+        admin_core::cancel_upgrade(&env)?;
+        storage::bump_instance(&env);
+        Ok(())
+    }
+
+    /// The upgrade waiting for its delay, if any.
+    pub fn scheduled_upgrade(env: Env) -> Option<ScheduledUpgrade> {
+        admin_core::scheduled_upgrade(&env)
+    }
+
+    /// The delay, in ledgers, between scheduling an upgrade and running it.
+    pub fn upgrade_delay(env: Env) -> u32 {
+        admin_core::upgrade_delay(&env)
+    }
+
+    /// Replaces the contract's code with the scheduled WASM `wasm_hash` once its delay has
+    /// passed. Admin only.
+    pub fn upgrade(env: Env, wasm_hash: BytesN<32>) -> Result<(), Error> {
+        admin(&env);
+        storage::bump_instance(&env);
+        admin_core::upgrade(&env, &wasm_hash)?;
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Events of the issuer registry. Addresses are topics; nothing here is PHI.
-use soroban_sdk::{contractevent, Address, BytesN};
+use soroban_sdk::{contractevent, Address};
 
-use crate::types::IssuerKind;
+use crate::types::{IssuerKind, IssuerProfile};
 
 /// An issuer was added to the whitelist.
 #[contractevent]
@@ -12,6 +12,9 @@ pub struct IssuerAdded {
     pub issuer: Address,
     /// Its kind.
     pub kind: IssuerKind,
+    /// Its whole profile, so the directory can be rebuilt from events (the record is
+    /// deleted on removal).
+    pub profile: IssuerProfile,
 }
 
 /// An issuer was suspended.
@@ -41,36 +44,13 @@ pub struct IssuerRemoved {
     pub issuer: Address,
 }
 
-/// The admin proposed a new admin.
+/// The constructor's configuration, so an indexer learns it from events alone.
 #[contractevent]
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub struct AdminProposed {
-    /// The current admin.
+pub struct Configured {
+    /// The admin.
     #[topic]
     pub admin: Address,
-    /// The proposed admin.
-    #[topic]
-    pub proposed: Address,
-    /// Last ledger at which the proposal can be accepted.
-    pub live_until_ledger: u32,
-}
-
-/// The proposed admin accepted; it is now the admin.
-#[contractevent]
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct AdminChanged {
-    /// The previous admin.
-    #[topic]
-    pub previous: Address,
-    /// The new admin.
-    #[topic]
-    pub admin: Address,
-}
-
-/// The contract's code was upgraded.
-#[contractevent]
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct Upgraded {
-    /// Hash of the new WASM.
-    pub wasm_hash: BytesN<32>,
+    /// The upgrade delay, in ledgers.
+    pub upgrade_delay: u32,
 }

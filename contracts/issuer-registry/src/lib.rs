@@ -6,6 +6,8 @@
 //! jurisdiction code and a 32-byte commitment to off-chain verification evidence.
 #![no_std]
 
+#[path = "../../common/admin.rs"]
+mod admin_core;
 mod contract;
 mod errors;
 mod events;
@@ -17,6 +19,10 @@ extern crate std;
 #[cfg(test)]
 mod test;
 
+pub use admin_core::{
+    AdminChanged, AdminProposed, AdminTransferCancelled, PendingAdmin, ScheduledUpgrade,
+    UpgradeCancelled, UpgradeScheduled, Upgraded, DEFAULT_UPGRADE_DELAY, MAX_UPGRADE_DELAY,
+};
 pub use contract::{IssuerRegistry, IssuerRegistryClient};
 pub use errors::IssuerRegistryError;
 pub use events::*;
@@ -24,4 +30,4 @@ pub use storage::{
     INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD, MAX_PAGE, PERSISTENT_EXTEND_TO,
     PERSISTENT_TTL_THRESHOLD,
 };
-pub use types::{Issuer, IssuerKind, IssuerProfile, IssuerStatus, PendingAdmin};
+pub use types::{Issuer, IssuerKind, IssuerProfile, IssuerStatus};

@@ -1,14 +1,17 @@
 //! Storage layout and TTL policy of the issuer registry.
 //!
-//! Instance: `Admin`, `PendingAdmin`, `Count`. Persistent: one entry per issuer
-//! (`Issuer(address)`) and one per enumeration slot (`At(index)`), so no entry grows with
-//! the number of issuers. Persistent entries are extended on every read and write; the
-//! instance is extended on every state change.
-use soroban_sdk::{contracttype, panic_with_error, Address, Env};
+//! Instance: `Admin`, `Count` (and the shared admin module's keys; a pending admin transfer
+//! lives in temporary storage). Persistent: one entry per issuer (`Issuer(address)`, read by
+//! `is_trusted`) and one per enumeration slot (`At(index)`) holding a copy of the same
+//! record, so a page reads one entry per issuer and no entry grows with the number of
+//! issuers. Slots written by the first version hold only the address; they are read
+//! through it and rewritten with the record on the next change. Persistent entries are extended on every read and write; the
+//! instance is extended on every state change and on every read.
+use soroban_sdk::{contracttype, panic_with_error, Address, Env, TryFromVal, Val};
 
 use crate::errors::IssuerRegistryError;
 
-use crate::types::{Issuer, PendingAdmin};
+use crate::types::Issuer;
 
 /// Ledgers per day at the nominal 5-second close time.
 const DAY_IN_LEDGERS: u32 = 17_280;
@@ -27,6 +30,7 @@ pub const MAX_PAGE: u32 = 50;
 #[derive(Clone)]
 enum DataKey {
     Admin,
+    /// The first version's pending admin transfer (instance); no longer written.
     PendingAdmin,
     Count,
     Issuer(Address),
@@ -57,17 +61,8 @@ pub fn set_admin(env: &Env, admin: &Address) {
     env.storage().instance().set(&DataKey::Admin, admin);
 }
 
-pub fn pending_admin(env: &Env) -> Option<PendingAdmin> {
-    env.storage().instance().get(&DataKey::PendingAdmin)
-}
-
-pub fn set_pending_admin(env: &Env, pending: &PendingAdmin) {
-    env.storage()
-        .instance()
-        .set(&DataKey::PendingAdmin, pending);
-}
-
-pub fn clear_pending_admin(env: &Env) {
+/// Drops a pending admin transfer stored by the first version (it had no expiry bound).
+pub fn clear_legacy_pending_admin(env: &Env) {
     env.storage().instance().remove(&DataKey::PendingAdmin);
 }
 
@@ -88,24 +83,30 @@ pub fn issuer(env: &Env, address: &Address) -> Option<Issuer> {
     found
 }
 
+/// Stores an issuer's record under its address and in its enumeration slot.
 pub fn set_issuer(env: &Env, issuer: &Issuer) {
     let key = DataKey::Issuer(issuer.address.clone());
     env.storage().persistent().set(&key, issuer);
     bump(env, &key);
+    set_issuer_at(env, issuer.index, issuer);
 }
 
-pub fn issuer_at(env: &Env, index: u32) -> Option<Address> {
+/// The issuer in enumeration slot `index`.
+pub fn issuer_at(env: &Env, index: u32) -> Option<Issuer> {
     let key = DataKey::At(index);
-    let found: Option<Address> = env.storage().persistent().get(&key);
-    if found.is_some() {
-        bump(env, &key);
+    let found: Val = env.storage().persistent().get(&key)?;
+    bump(env, &key);
+    if let Ok(record) = Issuer::try_from_val(env, &found) {
+        return Some(record);
     }
-    found
+    // A slot of the first version: the address only.
+    let address = Address::try_from_val(env, &found).ok()?;
+    issuer(env, &address)
 }
 
-fn set_issuer_at(env: &Env, index: u32, address: &Address) {
+fn set_issuer_at(env: &Env, index: u32, issuer: &Issuer) {
     let key = DataKey::At(index);
-    env.storage().persistent().set(&key, address);
+    env.storage().persistent().set(&key, issuer);
     bump(env, &key);
 }
 
@@ -113,7 +114,6 @@ fn set_issuer_at(env: &Env, index: u32, address: &Address) {
 pub fn push_issuer(env: &Env, mut issuer: Issuer) {
     let index = count(env);
     issuer.index = index;
-    set_issuer_at(env, index, &issuer.address);
     set_issuer(env, &issuer);
     set_count(env, index + 1);
 }
@@ -122,12 +122,9 @@ pub fn push_issuer(env: &Env, mut issuer: Issuer) {
 pub fn remove_issuer(env: &Env, issuer: &Issuer) {
     let last = count(env) - 1;
     if issuer.index != last {
-        if let Some(moved_address) = issuer_at(env, last) {
-            if let Some(mut moved) = self::issuer(env, &moved_address) {
-                moved.index = issuer.index;
-                set_issuer(env, &moved);
-            }
-            set_issuer_at(env, issuer.index, &moved_address);
+        if let Some(mut moved) = issuer_at(env, last) {
+            moved.index = issuer.index;
+            set_issuer(env, &moved);
         }
     }
     env.storage().persistent().remove(&DataKey::At(last));

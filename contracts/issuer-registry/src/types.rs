@@ -57,13 +57,3 @@ pub struct Issuer {
     /// of another issuer).
     pub index: u32,
 }
-
-/// An admin transfer proposed but not yet accepted.
-#[contracttype]
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct PendingAdmin {
-    /// The proposed new admin.
-    pub admin: Address,
-    /// Last ledger at which `accept_admin` succeeds.
-    pub live_until_ledger: u32,
-}

@@ -31,10 +31,13 @@ pub struct MemberUpgraded {
     pub version: u32,
 }
 
-/// The registry's own code was upgraded.
+/// The constructor's configuration, so an indexer learns it from events alone.
 #[contractevent]
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub struct Upgraded {
-    /// Hash of the new WASM.
-    pub wasm_hash: BytesN<32>,
+pub struct Configured {
+    /// The admin.
+    #[topic]
+    pub admin: Address,
+    /// The upgrade delay, in ledgers.
+    pub upgrade_delay: u32,
 }

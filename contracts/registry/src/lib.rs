@@ -1,8 +1,11 @@
 //! Suite registry: deploys the MediMint contracts from uploaded WASM hashes at
 //! deterministic addresses, records name → (contract id, WASM hash, version), lists them,
-//! and lets the admin upgrade a member.
+//! lets the admin upgrade a member (through the member's own timelock), and reports the
+//! hash each member runs now.
 #![no_std]
 
+#[path = "../../common/admin.rs"]
+mod admin_core;
 mod contract;
 mod errors;
 mod events;
@@ -14,6 +17,10 @@ extern crate std;
 #[cfg(test)]
 mod test;
 
+pub use admin_core::{
+    AdminChanged, AdminProposed, AdminTransferCancelled, PendingAdmin, ScheduledUpgrade,
+    UpgradeCancelled, UpgradeScheduled, Upgraded, DEFAULT_UPGRADE_DELAY, MAX_UPGRADE_DELAY,
+};
 pub use contract::{SuiteRegistry, SuiteRegistryClient};
 pub use errors::RegistryError;
 pub use events::*;

@@ -1,16 +1,26 @@
-use soroban_sdk::{contract, contractimpl, Address, BytesN, Env, String, TryFromVal, Val, Vec};
+use soroban_sdk::{
+    contract, contractimpl, panic_with_error, Address, BytesN, Env, String, TryFromVal, Val, Vec,
+};
 
+use crate::admin_core;
 use crate::errors::StudyTokenError as Error;
 use crate::events::{
-    AccessRecorded, Minted, OwnerRotated, PendingWindowSet, ReleaseApproved, ReleaseProposed,
-    ReleaseRejected, RoleGranted, RoleRevoked, Upgraded,
+    AccessRecorded, Configured, Mint, Minted, OwnerRotated, ReleaseApproved, ReleaseProposed,
+    ReleaseRejected, ReleaseWithdrawn, RoleGranted, RoleRevoked,
 };
 use crate::registry_client::IssuerRegistryClient;
-use crate::storage::{self, List, MAX_PAGE, MAX_PENDING_WINDOW};
+use crate::storage::{self, List, MAX_PAGE};
 use crate::types::{
     Access, AccessKind, Consent, GrantInfo, RejectReason, Release, Role, Token, TokenStatus,
 };
 use crate::validate;
+
+// The other `#[contractimpl]` blocks of the token live in child modules: the generated
+// client's fields are private to this module.
+#[path = "admin.rs"]
+mod admin;
+#[path = "migrate.rs"]
+pub(crate) mod migrate;
 
 /// The study token contract.
 #[contract]
@@ -18,24 +28,37 @@ pub struct StudyToken;
 
 #[contractimpl]
 impl StudyToken {
-    /// Creates the token with its `admin`, the `issuer_registry` it trusts, and SEP-0050
-    /// `name` and `symbol`.
+    /// Creates the token with its `admin`, the `issuer_registry` it trusts, SEP-0050
+    /// `name` and `symbol`, and the `upgrade_delay` in ledgers (`None`: 48 hours; at most
+    /// `MAX_UPGRADE_DELAY`). Emits `configured`.
     pub fn __constructor(
         env: Env,
         admin: Address,
         issuer_registry: Address,
         name: String,
         symbol: String,
+        upgrade_delay: Option<u32>,
     ) {
         storage::set_config(&env, &admin, &issuer_registry, &name, &symbol);
+        let upgrade_delay = admin_core::init_upgrade_delay(&env, upgrade_delay)
+            .unwrap_or_else(|f| panic_with_error!(&env, Error::from(f)));
         storage::bump_instance(&env);
+        Configured {
+            admin,
+            issuer_registry,
+            pending_window: storage::pending_window(&env),
+            pending_cap: storage::pending_cap(&env),
+            upgrade_delay,
+        }
+        .publish(&env);
     }
 
     // ----- release and consent -----
 
     /// First of two transactions: a trusted `issuer` proposes `release` to `patient`.
     /// Returns the new token id; the token is Pending until the patient approves or rejects
-    /// it, and lapses after the pending window. Issuer's authorization.
+    /// it (or the issuer withdraws it), and lapses after the pending window. One issuer may
+    /// have at most `pending_cap` pending releases for one patient. Issuer's authorization.
     pub fn propose_release(
         env: Env,
         issuer: Address,
@@ -43,8 +66,14 @@ impl StudyToken {
         release: Release,
     ) -> Result<u32, Error> {
         issuer.require_auth();
+        not_paused(&env)?;
+        let outstanding = storage::pending_count(&env, &issuer, &patient);
+        if outstanding >= storage::pending_cap(&env) {
+            return Err(Error::PendingCapReached);
+        }
         let window = storage::pending_window(&env);
         let mut token = new_token(&env, &issuer, &patient, release, TokenStatus::Pending)?;
+        storage::set_pending_count(&env, &issuer, &patient, outstanding + 1);
         token.pending_until = env.ledger().sequence().saturating_add(window);
         token.slot = List::Pending(patient.clone()).push(&env, token.id);
         storage::set_token(&env, &token);
@@ -64,11 +93,18 @@ impl StudyToken {
     /// authorization.
     pub fn approve_release(env: Env, patient: Address, token_id: u32) -> Result<(), Error> {
         patient.require_auth();
+        not_paused(&env)?;
         let mut token = pending_of_patient(&env, &patient, token_id)?;
         if status(&env, &token) == TokenStatus::Lapsed {
             return Err(Error::ReleaseLapsed);
         }
+        // A release proposed before its issuer was suspended or removed cannot activate (the
+        // patient can still reject it).
+        if !trusted(&env, &token.issuer) {
+            return Err(Error::IssuerNotTrusted);
+        }
         storage::unlist_token(&env, &List::Pending(patient.clone()), &token);
+        settle_pending(&env, &token);
         record_consent(&env, &mut token, TokenStatus::Active);
         activate(&env, &mut token);
         storage::bump_instance(&env);
@@ -87,13 +123,46 @@ impl StudyToken {
         patient.require_auth();
         let mut token = pending_of_patient(&env, &patient, token_id)?;
         storage::unlist_token(&env, &List::Pending(patient.clone()), &token);
+        settle_pending(&env, &token);
         record_consent(&env, &mut token, TokenStatus::Rejected);
+        storage::clear_commitment(&env, &token);
         storage::set_token(&env, &token);
         storage::bump_instance(&env);
         ReleaseRejected {
             token_id,
             patient,
             reason,
+        }
+        .publish(&env);
+        Ok(())
+    }
+
+    /// The issuer takes back a release that is still pending (or lapsed), e.g. one addressed
+    /// to the wrong patient: the token becomes Withdrawn, nobody gains access, and its
+    /// commitment is free to be released again. Issuer's authorization (a suspended issuer
+    /// may still withdraw).
+    pub fn withdraw_release(env: Env, issuer: Address, token_id: u32) -> Result<(), Error> {
+        issuer.require_auth();
+        let mut token = storage::token(&env, token_id)?;
+        if token.issuer != issuer {
+            return Err(Error::NotIssuer);
+        }
+        if token.status != TokenStatus::Pending {
+            return Err(Error::TokenNotPending);
+        }
+        storage::unlist_token(&env, &List::Pending(token.owner.clone()), &token);
+        settle_pending(&env, &token);
+        token.status = TokenStatus::Withdrawn;
+        token.consent_ledger = env.ledger().sequence();
+        token.consent_at = env.ledger().timestamp();
+        token.consent_by = issuer.clone();
+        storage::clear_commitment(&env, &token);
+        storage::set_token(&env, &token);
+        storage::bump_instance(&env);
+        ReleaseWithdrawn {
+            token_id,
+            issuer,
+            patient: token.owner,
         }
         .publish(&env);
         Ok(())
@@ -114,6 +183,7 @@ impl StudyToken {
         }
         issuer.require_auth();
         patient.require_auth();
+        not_paused(&env)?;
         let mut token = new_token(&env, &issuer, &patient, release, TokenStatus::Active)?;
         token.consent_by = patient.clone();
         activate(&env, &mut token);
@@ -128,8 +198,10 @@ impl StudyToken {
     }
 
     /// Moves a token to the patient's new address (a key change). Grants are kept; a grant
-    /// the new address held on this token is dropped. Needs both the old and new address's
-    /// authorization.
+    /// the new address held on this token is dropped (with `role_revoked`). The new owner
+    /// cannot be the token's issuer. The old key keeps no power over the token: grants it
+    /// made as owner can then be revoked only by the current owner or their grantee. Needs
+    /// both the old and new address's authorization.
     pub fn rotate_owner(env: Env, token_id: u32, old: Address, new: Address) -> Result<(), Error> {
         // Checked before the signatures: one address cannot authorize the same call twice.
         if old == new {
@@ -141,15 +213,32 @@ impl StudyToken {
         if token.owner != old {
             return Err(Error::NotOwner);
         }
+        if token.issuer == new {
+            return Err(Error::SelfRelease);
+        }
         let (from, to) = match status(&env, &token) {
             TokenStatus::Active => (List::Owned(old.clone()), List::Owned(new.clone())),
             TokenStatus::Pending => (List::Pending(old.clone()), List::Pending(new.clone())),
-            TokenStatus::Rejected | TokenStatus::Lapsed => return Err(Error::TokenNotActive),
+            TokenStatus::Rejected | TokenStatus::Withdrawn | TokenStatus::Lapsed => {
+                return Err(Error::TokenNotActive)
+            }
         };
         if let Some(grant) = storage::grant(&env, token_id, &new) {
             storage::delete_grant(&env, token_id, &grant);
+            RoleRevoked {
+                token_id,
+                revoker: old.clone(),
+                grantee: new.clone(),
+            }
+            .publish(&env);
         }
         storage::unlist_token(&env, &from, &token);
+        if token.status == TokenStatus::Pending {
+            // The issuer's pending count follows the patient to the new key.
+            settle_pending(&env, &token);
+            let moved = storage::pending_count(&env, &token.issuer, &new);
+            storage::set_pending_count(&env, &token.issuer, &new, moved + 1);
+        }
         token.slot = to.push(&env, token_id);
         token.owner = new.clone();
         storage::set_token(&env, &token);
@@ -168,7 +257,9 @@ impl StudyToken {
     /// `granter` gives `grantee` `role` (Viewer or Sharer) on an Active token until
     /// `expires_at` (Unix seconds; `None` for no expiry), replacing an earlier grant. The
     /// owner grants either role; a current Sharer grants only Viewer, never past its own
-    /// expiry, and never replaces a grant it did not make. Granter's authorization.
+    /// expiry, and never replaces a grant it did not make. A Sharer's grant also ends, at
+    /// access time, when the Sharer's own access ends or stops being Sharer. Granter's
+    /// authorization.
     pub fn grant(
         env: Env,
         granter: Address,
@@ -178,6 +269,7 @@ impl StudyToken {
         expires_at: Option<u64>,
     ) -> Result<(), Error> {
         granter.require_auth();
+        not_paused(&env)?;
         let token = active_token(&env, token_id)?;
         if role == Role::Owner {
             return Err(Error::InvalidRole);
@@ -213,17 +305,17 @@ impl StudyToken {
                 return Err(Error::NotGranter);
             }
         }
-        put_grant(
-            &env, token_id, existing, &granter, &grantee, role, expires_at,
-        );
+        put_grant(&env, &token, existing, &granter, &grantee, role, expires_at);
         storage::bump_instance(&env);
         Ok(())
     }
 
     /// Ends `grantee`'s grant on a token. The owner revokes any grant, the releasing
     /// issuer's implicit Viewer included (revoking the issuer ends both its implicit role
-    /// and any stored grant it holds); anyone else only grants it made. Revoker's
-    /// authorization.
+    /// and any stored grant it holds). A grantee (the issuer included) may renounce its own
+    /// access by revoking itself. A Sharer revokes grants it made; a grant made by an owner
+    /// is revocable only by the current owner (so a rotated-away key cannot revoke).
+    /// Revoker's authorization.
     pub fn revoke(
         env: Env,
         revoker: Address,
@@ -234,18 +326,21 @@ impl StudyToken {
         let mut token = storage::token(&env, token_id)?;
         let implicit = grantee == token.issuer && !token.issuer_revoked;
         let grant = storage::grant(&env, token_id, &grantee);
-        let granter = match &grant {
-            Some(g) => g.granter.clone(),
-            None if implicit => token.owner.clone(),
-            None => return Err(Error::GrantNotFound),
-        };
-        if revoker != token.owner && revoker != granter {
+        if grant.is_none() && !implicit {
+            return Err(Error::GrantNotFound);
+        }
+        let allowed = revoker == token.owner
+            || revoker == grantee
+            || grant
+                .as_ref()
+                .is_some_and(|g| !g.by_owner && g.granter == revoker);
+        if !allowed {
             return Err(Error::NotGranter);
         }
         if let Some(grant) = grant {
             storage::delete_grant(&env, token_id, &grant);
         }
-        if implicit && revoker == token.owner {
+        if implicit && (revoker == token.owner || revoker == grantee) {
             token.issuer_revoked = true;
             storage::set_token(&env, &token);
         }
@@ -260,15 +355,18 @@ impl StudyToken {
     }
 
     /// The current access of `addr` to a token: role, expiry and granter. `None` when it has
-    /// none, its grant expired, or the token is not Active (Pending, Rejected and lapsed
-    /// tokens give nobody access).
+    /// none, its grant expired, its granter (a Sharer) no longer holds Sharer access, the
+    /// address is the token's issuer and that issuer is not trusted now, or the token is not
+    /// Active (Pending, Rejected, Withdrawn and lapsed tokens give nobody access). The
+    /// expiry is the earlier of the grant's and its Sharer granter's.
     pub fn access(env: Env, token_id: u32, addr: Address) -> Result<Option<Access>, Error> {
         let token = storage::token(&env, token_id)?;
         Ok(access_of(&env, &token, &addr))
     }
 
     /// Records that `viewer` viewed or downloaded the study: the event is the audit trail.
-    /// Needs the viewer's authorization and current access.
+    /// Needs the viewer's authorization and current access (see `access`: an issuer that is
+    /// suspended or removed has none).
     pub fn record_access(
         env: Env,
         viewer: Address,
@@ -276,8 +374,10 @@ impl StudyToken {
         kind: AccessKind,
     ) -> Result<(), Error> {
         viewer.require_auth();
+        not_paused(&env)?;
         let token = active_token(&env, token_id)?;
         let access = access_of(&env, &token, &viewer).ok_or(Error::NoAccess)?;
+        storage::bump_instance(&env);
         AccessRecorded {
             token_id,
             viewer,
@@ -307,12 +407,12 @@ impl StudyToken {
         })
     }
 
-    /// Whether the Active token's checksum root equals `checksum_root` (false for a token
-    /// that is not Active).
-    pub fn verify(env: Env, token_id: u32, checksum_root: BytesN<32>) -> Result<bool, Error> {
+    /// Whether the token is Active and carries `commitment` (false otherwise). A holder of
+    /// the files and of the encrypted metadata (which holds the salt, or access to the
+    /// platform's key) recomputes the commitment from the checksum root and checks it here.
+    pub fn verify(env: Env, token_id: u32, commitment: BytesN<32>) -> Result<bool, Error> {
         let token = storage::token(&env, token_id)?;
-        Ok(status(&env, &token) == TokenStatus::Active
-            && token.release.checksum_root == checksum_root)
+        Ok(status(&env, &token) == TokenStatus::Active && token.release.commitment == commitment)
     }
 
     /// The full stored token (status as stored; see `consent_status` for lapsing).
@@ -320,12 +420,11 @@ impl StudyToken {
         storage::token(&env, token_id)
     }
 
-    /// The token released with `checksum_root`, if any: lets a retried upload find it.
-    pub fn token_of_root(env: Env, checksum_root: BytesN<32>) -> Option<u32> {
-        match storage::locate_root(&env, &checksum_root) {
-            Ok((id, true)) => Some(id),
-            _ => None,
-        }
+    /// The pending (not lapsed) or active token released with `commitment`, if any: lets a
+    /// retried upload find it. `None` once it was rejected, withdrawn or lapsed (the
+    /// commitment can then be released again).
+    pub fn token_of_commitment(env: Env, commitment: BytesN<32>) -> Option<u32> {
+        commitment_holder(&env, &commitment)
     }
 
     /// Active tokens owned by `owner`: up to `limit` (1..=50) ids from position `start`.
@@ -446,45 +545,6 @@ impl StudyToken {
     pub fn is_approved_for_all(_env: Env, _owner: Address, _operator: Address) -> bool {
         false
     }
-
-    // ----- administration -----
-
-    /// Sets the window, in ledgers (1..=`MAX_PENDING_WINDOW`), in which future pending
-    /// releases can be approved. Admin only.
-    pub fn set_pending_window(env: Env, window: u32) -> Result<(), Error> {
-        storage::admin(&env).require_auth();
-        if window == 0 || window > MAX_PENDING_WINDOW {
-            return Err(Error::InvalidPendingWindow);
-        }
-        storage::set_pending_window(&env, window);
-        storage::bump_instance(&env);
-        PendingWindowSet { window }.publish(&env);
-        Ok(())
-    }
-
-    /// The window, in ledgers, in which a new pending release can be approved.
-    pub fn pending_window(env: Env) -> u32 {
-        storage::pending_window(&env)
-    }
-
-    /// The admin.
-    pub fn admin(env: Env) -> Address {
-        storage::admin(&env)
-    }
-
-    /// The issuer registry this token asks whether an issuer is trusted.
-    pub fn issuer_registry(env: Env) -> Address {
-        storage::registry(&env)
-    }
-
-    /// Replaces the contract's code with the uploaded WASM `wasm_hash`. Admin only.
-    pub fn upgrade(env: Env, wasm_hash: BytesN<32>) {
-        storage::admin(&env).require_auth();
-        storage::bump_instance(&env);
-        env.deployer()
-            .update_current_contract(soroban_sdk::ContractExecutable::Wasm(wasm_hash.clone()));
-        Upgraded { wasm_hash }.publish(&env);
-    }
 }
 
 /// Checks everything a release needs and builds its token (not yet stored).
@@ -499,13 +559,14 @@ fn new_token(
         return Err(Error::SelfRelease);
     }
     validate::release(&release)?;
-    if !IssuerRegistryClient::new(env, &storage::registry(env)).is_trusted(issuer) {
+    if !trusted(env, issuer) {
         return Err(Error::IssuerNotTrusted);
     }
-    let (id, taken) = storage::locate_root(env, &release.checksum_root)?;
-    if taken {
-        return Err(Error::DuplicateChecksumRoot);
+    if commitment_holder(env, &release.commitment).is_some() {
+        return Err(Error::DuplicateCommitment);
     }
+    let id = storage::next_id(env)?;
+    storage::set_commitment(env, &release.commitment, id);
     let ledger = env.ledger().sequence();
     let now = env.ledger().timestamp();
     Ok(Token {
@@ -523,6 +584,40 @@ fn new_token(
         slot: 0,
         issuer_revoked: false,
     })
+}
+
+/// Fails with `Paused` while the admin has paused the contract.
+fn not_paused(env: &Env) -> Result<(), Error> {
+    if storage::paused(env) {
+        return Err(Error::Paused);
+    }
+    Ok(())
+}
+
+/// A pending token leaves its patient's pending list: one less for its issuer's cap.
+fn settle_pending(env: &Env, token: &Token) {
+    let count = storage::pending_count(env, &token.issuer, &token.owner);
+    storage::set_pending_count(env, &token.issuer, &token.owner, count.saturating_sub(1));
+}
+
+/// Whether the issuer registry trusts `issuer` now. Fails closed: a registry that errors
+/// (or an address that is no contract) trusts nobody.
+fn trusted(env: &Env, issuer: &Address) -> bool {
+    matches!(
+        IssuerRegistryClient::new(env, &storage::registry(env)).try_is_trusted(issuer),
+        Ok(Ok(true))
+    )
+}
+
+/// The pending (not lapsed) or active token holding `commitment`.
+fn commitment_holder(env: &Env, commitment: &BytesN<32>) -> Option<u32> {
+    let id = storage::commitment(env, commitment)?;
+    let token = storage::token(env, id).ok()?;
+    matches!(
+        status(env, &token),
+        TokenStatus::Pending | TokenStatus::Active
+    )
+    .then_some(id)
 }
 
 /// Effective status: a Pending token past its window is Lapsed.
@@ -566,18 +661,26 @@ fn activate(env: &Env, token: &mut Token) {
     token.status = TokenStatus::Active;
     token.slot = List::Owned(token.owner.clone()).push(env, token.id);
     storage::set_token(env, token);
+    Mint {
+        to: token.owner.clone(),
+        token_id: token.id,
+    }
+    .publish(env);
 }
 
-/// Stores a grant (new or replacing `existing`) and emits `RoleGranted`.
+/// Stores a grant (new or replacing `existing`) on `token` and emits `RoleGranted`; the
+/// grant is the owner's (`by_owner`) when `granter` owns the token now.
 fn put_grant(
     env: &Env,
-    token_id: u32,
+    token: &Token,
     existing: Option<GrantInfo>,
     granter: &Address,
     grantee: &Address,
     role: Role,
     expires_at: Option<u64>,
 ) {
+    let token_id = token.id;
+    let by_owner = granter == &token.owner;
     let (token_slot, grantee_slot) = match existing {
         Some(g) => (g.token_slot, g.grantee_slot),
         None => (
@@ -593,6 +696,7 @@ fn put_grant(
             role,
             expires_at,
             granter: granter.clone(),
+            by_owner,
             token_slot,
             grantee_slot,
         },
@@ -607,25 +711,66 @@ fn put_grant(
     .publish(env);
 }
 
-/// Access of `addr` to `token` now, honouring status and expiry. A stored grant decides;
-/// without one, the releasing issuer holds Viewer (no expiry, granted by the owner) until
-/// the owner revokes it.
+/// Access of `addr` to `token` now, honouring status, expiry, the issuer's trust and a
+/// Sharer granter's own access. A stored grant decides; without one, the releasing issuer
+/// holds Viewer (no expiry, granted by the owner) until the owner revokes it or it
+/// renounces it.
 fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     if status(env, token) != TokenStatus::Active {
         return None;
     }
+    let access = direct_access(env, token, addr)?;
+    if access.by_owner {
+        return Some(access.access);
+    }
+    // A Sharer's grant: delegation is one level deep (only the owner grants Sharer), so the
+    // granter's own access is one more read, without recursion.
+    let granter = direct_access(env, token, &access.access.granter)?;
+    if !matches!(granter.access.role, Role::Owner | Role::Sharer) {
+        return None;
+    }
+    let expires_at = match (access.access.expires_at, granter.access.expires_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Some(Access {
+        expires_at,
+        ..access.access
+    })
+}
+
+/// An address's access from its own grant (or ownership, or the issuer's implicit role),
+/// before its granter is checked.
+struct Direct {
+    access: Access,
+    by_owner: bool,
+}
+
+fn direct_access(env: &Env, token: &Token, addr: &Address) -> Option<Direct> {
     if addr == &token.owner {
-        return Some(Access {
-            role: Role::Owner,
-            expires_at: None,
-            granter: token.owner.clone(),
+        return Some(Direct {
+            access: Access {
+                role: Role::Owner,
+                expires_at: None,
+                granter: token.owner.clone(),
+            },
+            by_owner: true,
         });
     }
-    let Some(grant) = storage::grant(env, token.id, addr) else {
-        return (addr == &token.issuer && !token.issuer_revoked).then(|| Access {
-            role: Role::Viewer,
-            expires_at: None,
-            granter: token.owner.clone(),
+    let grant = storage::grant(env, token.id, addr);
+    // A suspended or removed issuer has no access to the tokens it released, implicit or
+    // granted: one cross-contract call, on the issuer's branch only.
+    if addr == &token.issuer && (grant.is_some() || !token.issuer_revoked) && !trusted(env, addr) {
+        return None;
+    }
+    let Some(grant) = grant else {
+        return (addr == &token.issuer && !token.issuer_revoked).then(|| Direct {
+            access: Access {
+                role: Role::Viewer,
+                expires_at: None,
+                granter: token.owner.clone(),
+            },
+            by_owner: true,
         });
     };
     if grant
@@ -634,10 +779,13 @@ fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     {
         return None;
     }
-    Some(Access {
-        role: grant.role,
-        expires_at: grant.expires_at,
-        granter: grant.granter,
+    Some(Direct {
+        access: Access {
+            role: grant.role,
+            expires_at: grant.expires_at,
+            granter: grant.granter,
+        },
+        by_owner: grant.by_owner,
     })
 }
 

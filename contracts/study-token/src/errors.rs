@@ -17,15 +17,15 @@ pub enum StudyTokenError {
     TokenNotActive = 204,
     /// The issuer is not trusted by the issuer registry at this moment.
     IssuerNotTrusted = 205,
-    /// A token with this checksum root was already released.
-    DuplicateChecksumRoot = 206,
+    /// A pending or active token already carries this commitment.
+    DuplicateCommitment = 206,
     /// The metadata URI is not `ipfs://` followed by a base32 CIDv1 of bounded length.
     InvalidMetadataUri = 207,
     /// The file count is zero or larger than `MAX_FILE_COUNT`.
     InvalidFileCount = 208,
-    /// The checksum root is all zero bytes.
-    InvalidChecksumRoot = 209,
-    /// The issuer and the patient are the same address.
+    /// The commitment is all zero bytes.
+    InvalidCommitment = 209,
+    /// The issuer and the patient (or the new owner of a rotation) are the same address.
     SelfRelease = 210,
     /// Study tokens never move between people; use `rotate_owner` for a key change.
     NonTransferable = 211,
@@ -37,7 +37,7 @@ pub enum StudyTokenError {
     ExpiryBeyondGranter = 214,
     /// The expiry is not in the future.
     ExpiryInPast = 215,
-    /// A Sharer may revoke only grants it made.
+    /// Only the owner, the grantee itself, or the Sharer that made a grant may revoke it.
     NotGranter = 216,
     /// The address has no current access to the token.
     NoAccess = 217,
@@ -51,10 +51,35 @@ pub enum StudyTokenError {
     InvalidPendingWindow = 221,
     /// The old and new owner are the same address.
     SameOwner = 222,
-    /// No free token id within `MAX_PROBES` ids of the checksum root's preferred id.
+    /// The token id counter is exhausted.
     TokenIdOverflow = 223,
     /// Only the owner or a current Sharer may grant.
     NotAuthorizedToGrant = 224,
     /// The contract instance is missing configuration (never the case after the constructor).
     NotInitialized = 225,
+    /// The address is not the issuer of this token.
+    NotIssuer = 226,
+    /// No admin transfer is pending (none proposed, or cancelled, accepted or expired).
+    NoPendingAdmin = 227,
+    /// The pending admin transfer expired before it was accepted.
+    AdminTransferExpired = 228,
+    /// The admin transfer's deadline is not in the future or lies past the maximum TTL.
+    InvalidExpiry = 229,
+    /// No upgrade to this WASM hash is scheduled: call `schedule_upgrade` first.
+    NoScheduledUpgrade = 230,
+    /// The scheduled upgrade's delay has not passed yet.
+    UpgradeNotReady = 231,
+    /// The upgrade delay is longer than `MAX_UPGRADE_DELAY`.
+    InvalidUpgradeDelay = 232,
+    /// The admin paused releases, grants and access recording.
+    Paused = 233,
+    /// The contract is not paused.
+    NotPaused = 234,
+    /// The issuer already has `pending_cap` pending releases for this patient.
+    PendingCapReached = 235,
+    /// The pending cap is zero or larger than `MAX_PENDING_CAP`.
+    InvalidPendingCap = 236,
+    /// The token was stored by the first version and not converted yet: the admin runs
+    /// `migrate` after the upgrade.
+    NotMigrated = 237,
 }

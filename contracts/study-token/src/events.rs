@@ -1,5 +1,5 @@
 //! Events of the study token: the audit trail. Token ids and addresses are topics; no PHI.
-use soroban_sdk::{contractevent, Address, BytesN};
+use soroban_sdk::{contractevent, Address};
 
 use crate::types::{AccessKind, RejectReason, Role};
 
@@ -44,6 +44,22 @@ pub struct ReleaseRejected {
     pub patient: Address,
     /// Why (from a closed list).
     pub reason: RejectReason,
+}
+
+/// The issuer withdrew a pending release (e.g. sent to the wrong patient); its commitment
+/// is free again.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct ReleaseWithdrawn {
+    /// The token.
+    #[topic]
+    pub token_id: u32,
+    /// The issuer who withdrew it.
+    #[topic]
+    pub issuer: Address,
+    /// The patient it was addressed to.
+    #[topic]
+    pub patient: Address,
 }
 
 /// A token was minted active in one transaction with the patient's consent.
@@ -134,10 +150,57 @@ pub struct PendingWindowSet {
     pub window: u32,
 }
 
-/// The contract's code was upgraded.
+/// The admin changed how many pending releases one issuer may have for one patient.
 #[contractevent]
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub struct Upgraded {
-    /// Hash of the new WASM.
-    pub wasm_hash: BytesN<32>,
+pub struct PendingCapSet {
+    /// New cap.
+    pub cap: u32,
+}
+
+/// The admin paused releases, grants and access recording.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Paused {
+    /// The admin.
+    #[topic]
+    pub admin: Address,
+}
+
+/// The admin ended the pause.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Unpaused {
+    /// The admin.
+    #[topic]
+    pub admin: Address,
+}
+
+/// The constructor's configuration, so an indexer learns it from events alone.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Configured {
+    /// The admin.
+    #[topic]
+    pub admin: Address,
+    /// The issuer registry the token trusts.
+    pub issuer_registry: Address,
+    /// The pending window, in ledgers.
+    pub pending_window: u32,
+    /// The per-issuer, per-patient pending cap.
+    pub pending_cap: u32,
+    /// The upgrade delay, in ledgers.
+    pub upgrade_delay: u32,
+}
+
+/// SEP-0050's `mint` event, emitted beside `minted` / `release_approved` when a token
+/// becomes active, so generic NFT indexers see the tokens.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Mint {
+    /// The owner.
+    #[topic]
+    pub to: Address,
+    /// The token.
+    pub token_id: u32,
 }

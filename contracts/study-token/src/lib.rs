@@ -4,9 +4,12 @@
 //! A trusted issuer releases a study either in two transactions (`propose_release`, then the
 //! patient's `approve_release` or `reject_release`) or in one (`mint`, authorized by issuer
 //! and patient over the same arguments). The chain holds no PHI: only addresses, an
-//! `ipfs://` content address of the encrypted metadata, a checksum root and counters.
+//! `ipfs://` content address of the encrypted metadata, a keyed or salted commitment to the
+//! checksum root (never the root itself) and counters.
 #![no_std]
 
+#[path = "../../common/admin.rs"]
+mod admin_core;
 mod contract;
 mod errors;
 mod events;
@@ -22,13 +25,17 @@ mod test;
 #[cfg(any(test, feature = "testutils"))]
 pub mod testutils;
 
+pub use admin_core::{
+    AdminChanged, AdminProposed, AdminTransferCancelled, PendingAdmin, ScheduledUpgrade,
+    UpgradeCancelled, UpgradeScheduled, Upgraded, DEFAULT_UPGRADE_DELAY, MAX_UPGRADE_DELAY,
+};
 pub use contract::{StudyToken, StudyTokenClient};
 pub use errors::StudyTokenError;
 pub use events::*;
 pub use registry_client::{IssuerRegistryClient, IssuerRegistryInterface};
 pub use storage::{
-    CHUNK, DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD, MAX_PAGE,
-    MAX_PENDING_WINDOW, MAX_PROBES, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
+    CHUNK, DEFAULT_PENDING_CAP, DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD,
+    MAX_PAGE, MAX_PENDING_CAP, MAX_PENDING_WINDOW, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
 };
 pub use types::{
     Access, AccessKind, Consent, GrantInfo, RejectReason, Release, Role, Token, TokenStatus,

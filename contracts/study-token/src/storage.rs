@@ -1,17 +1,19 @@
 //! Storage layout and TTL policy of the study token.
 //!
-//! Instance: configuration. Persistent: one entry per token (keyed by its id, which is
-//! derived from the checksum root, so the token record is also the root index), one per
-//! stored grant, and the chunks of four enumerations (owned, pending, grants of a token,
+//! Instance: configuration and the next token id. Persistent: one entry per token (keyed by
+//! its id, taken from a counter), one commitment index entry per token that is pending or
+//! active (cleared on reject and withdrawal, overwritten after a lapse), one per stored
+//! grant, and the chunks of four enumerations (owned, pending, grants of a token,
 //! tokens shared with an address). An enumeration is a head entry holding its length and
 //! its first `CHUNK` items, then one entry per further `CHUNK` items, so a short list is a
 //! single entry and no entry grows with the number of tokens or grants. Enumerations stay
 //! dense by moving the last item into a freed slot. Persistent entries are extended on
-//! every read and write; the instance on every state change.
+//! every read and write; the instance on every state change and on `record_access`.
 use soroban_sdk::{
     contracttype, panic_with_error, Address, BytesN, Env, IntoVal, String, TryFromVal, Val, Vec,
 };
 
+use crate::contract::migrate::{LegacyGrantInfo, LegacyToken};
 use crate::errors::StudyTokenError as Error;
 use crate::types::{GrantInfo, Token};
 
@@ -32,12 +34,12 @@ pub const DEFAULT_PENDING_WINDOW: u32 = 14 * DAY_IN_LEDGERS;
 /// Longest window the admin may set (28 days, inside the persistent TTL so a pending token
 /// cannot be archived before it lapses).
 pub const MAX_PENDING_WINDOW: u32 = 28 * DAY_IN_LEDGERS;
+/// Default number of pending releases one issuer may have outstanding for one patient.
+pub const DEFAULT_PENDING_CAP: u32 = 20;
+/// Largest pending cap the admin may set.
+pub const MAX_PENDING_CAP: u32 = 1_000;
 /// Items per enumeration entry (the head holds the first `CHUNK`).
 pub const CHUNK: u32 = 16;
-/// How many consecutive ids are tried from a checksum root's preferred id before a release
-/// fails with `TokenIdOverflow` (ids are taken only once, so this is reached only if
-/// `MAX_PROBES` tokens already sit on consecutive ids there).
-pub const MAX_PROBES: u32 = 32;
 
 #[contracttype]
 #[derive(Clone)]
@@ -47,7 +49,17 @@ pub enum DataKey {
     Name,
     Symbol,
     PendingWindow,
+    /// The next token id to try (instance).
+    NextId,
+    /// Whether the admin paused the contract (instance).
+    Paused,
+    /// Pending releases one issuer may have for one patient (instance).
+    PendingCap,
+    /// Pending releases of an issuer to a patient (persistent; absent when zero).
+    PendingCount(Address, Address),
     Token(u32),
+    /// The token that holds a commitment (persistent; stale after a lapse).
+    Commitment(BytesN<32>),
     Grant(u32, Address),
     /// Chunk `k` of the Active tokens owned by an address (chunk 0 is the head).
     Owned(Address, u32),
@@ -102,6 +114,47 @@ pub fn pending_window(env: &Env) -> u32 {
     instance_get(env, &DataKey::PendingWindow)
 }
 
+pub fn set_admin(env: &Env, admin: &Address) {
+    env.storage().instance().set(&DataKey::Admin, admin);
+}
+
+pub fn paused(env: &Env) -> bool {
+    env.storage()
+        .instance()
+        .get(&DataKey::Paused)
+        .unwrap_or(false)
+}
+
+pub fn set_paused(env: &Env, paused: bool) {
+    env.storage().instance().set(&DataKey::Paused, &paused);
+}
+
+pub fn pending_cap(env: &Env) -> u32 {
+    env.storage()
+        .instance()
+        .get(&DataKey::PendingCap)
+        .unwrap_or(DEFAULT_PENDING_CAP)
+}
+
+pub fn set_pending_cap(env: &Env, cap: u32) {
+    env.storage().instance().set(&DataKey::PendingCap, &cap);
+}
+
+/// Pending releases of `issuer` to `patient`.
+pub fn pending_count(env: &Env, issuer: &Address, patient: &Address) -> u32 {
+    get(env, &DataKey::PendingCount(issuer.clone(), patient.clone())).unwrap_or(0)
+}
+
+/// Stores the count of pending releases of `issuer` to `patient` (removed at zero).
+pub fn set_pending_count(env: &Env, issuer: &Address, patient: &Address, count: u32) {
+    let key = DataKey::PendingCount(issuer.clone(), patient.clone());
+    if count == 0 {
+        remove(env, &key);
+    } else {
+        set(env, &key, &count);
+    }
+}
+
 pub fn set_pending_window(env: &Env, window: u32) {
     env.storage()
         .instance()
@@ -129,36 +182,82 @@ fn remove(env: &Env, key: &DataKey) {
     env.storage().persistent().remove(key);
 }
 
+/// A token record in the current or the first version's form.
+pub enum Stored {
+    Current(Token),
+    Legacy(LegacyToken),
+}
+
+/// The record of token `id` in whichever form it is stored.
+pub fn stored_token(env: &Env, id: u32) -> Result<Stored, Error> {
+    let raw: Val = get(env, &DataKey::Token(id)).ok_or(Error::TokenNotFound)?;
+    if let Ok(t) = Token::try_from_val(env, &raw) {
+        return Ok(Stored::Current(t));
+    }
+    LegacyToken::try_from_val(env, &raw)
+        .map(Stored::Legacy)
+        .map_err(|_| Error::TokenNotFound)
+}
+
+/// Token `id`; `NotMigrated` for a record the first version stored that `migrate` has not
+/// converted yet.
 pub fn token(env: &Env, id: u32) -> Result<Token, Error> {
-    get(env, &DataKey::Token(id)).ok_or(Error::TokenNotFound)
+    match stored_token(env, id)? {
+        Stored::Current(t) => Ok(t),
+        Stored::Legacy(_) => Err(Error::NotMigrated),
+    }
 }
 
 pub fn set_token(env: &Env, token: &Token) {
     set(env, &DataKey::Token(token.id), token);
 }
 
-/// Where the token of `root` is or would be: `Ok((id, true))` if a token with this root
-/// exists, `Ok((id, false))` for the first free id. Ids start at the root's first four bytes
-/// (big-endian; 0 is skipped) and go up one by one past ids taken by other roots. Tokens are
-/// never deleted, so the first free id ends the search.
-pub fn locate_root(env: &Env, root: &BytesN<32>) -> Result<(u32, bool), Error> {
-    let bytes = root.to_array();
-    let mut id = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    for _ in 0..MAX_PROBES {
-        if id == 0 {
-            id = 1;
-        }
-        match get::<Token>(env, &DataKey::Token(id)) {
-            None => return Ok((id, false)),
-            Some(t) if &t.release.checksum_root == root => return Ok((id, true)),
-            Some(_) => id = id.wrapping_add(1),
-        }
+/// Takes the next token id from the counter. Ids of tokens stored under another scheme (the
+/// root-derived ids of contracts before the counter) are skipped, so no id is reused.
+pub fn next_id(env: &Env) -> Result<u32, Error> {
+    let mut id: u32 = env.storage().instance().get(&DataKey::NextId).unwrap_or(1);
+    while env.storage().persistent().has(&DataKey::Token(id)) {
+        id = id.checked_add(1).ok_or(Error::TokenIdOverflow)?;
     }
-    Err(Error::TokenIdOverflow)
+    let next = id.checked_add(1).ok_or(Error::TokenIdOverflow)?;
+    env.storage().instance().set(&DataKey::NextId, &next);
+    Ok(id)
 }
 
+/// The token last released with `commitment`, if any (its status decides whether the
+/// commitment is still taken).
+pub fn commitment(env: &Env, commitment: &BytesN<32>) -> Option<u32> {
+    get(env, &DataKey::Commitment(commitment.clone()))
+}
+
+pub fn set_commitment(env: &Env, commitment: &BytesN<32>, id: u32) {
+    set(env, &DataKey::Commitment(commitment.clone()), &id);
+}
+
+/// Frees `token`'s commitment if it still points at `token`.
+pub fn clear_commitment(env: &Env, token: &Token) {
+    let key = DataKey::Commitment(token.release.commitment.clone());
+    let held: Option<u32> = env.storage().persistent().get(&key);
+    if held == Some(token.id) {
+        remove(env, &key);
+    }
+}
+
+/// The grant of `grantee` on token `id`. A grant the first version stored reads as the
+/// owner's (its rule then: every grant stood on its own) until `migrate` converts it.
 pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
-    get(env, &DataKey::Grant(id, grantee.clone()))
+    let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
+    GrantInfo::try_from_val(env, &raw).ok().or_else(|| {
+        LegacyGrantInfo::try_from_val(env, &raw)
+            .ok()
+            .map(|g| g.upgrade(true))
+    })
+}
+
+/// The grant of `grantee` on token `id` if it is still in the first version's form.
+pub fn legacy_grant(env: &Env, id: u32, grantee: &Address) -> Option<LegacyGrantInfo> {
+    let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
+    LegacyGrantInfo::try_from_val(env, &raw).ok()
 }
 
 pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) {

@@ -6,8 +6,11 @@ use soroban_sdk::{contracttype, Address, BytesN, String};
 pub struct Release {
     /// `ipfs://` + CIDv1 (base32, lower case) of the encrypted metadata object.
     pub metadata_uri: String,
-    /// SHA-256 Merkle root over the study's original files.
-    pub checksum_root: BytesN<32>,
+    /// An opaque commitment to the checksum root (the SHA-256 Merkle root over the study's
+    /// original files), keyed or salted off chain (e.g. HMAC-SHA256 under a platform key,
+    /// or SHA-256(salt ‖ root) with the salt in the encrypted metadata), so that a holder of
+    /// the files alone cannot find the token or its patient. Never the bare root.
+    pub commitment: BytesN<32>,
     /// Number of files in the study (1..=`MAX_FILE_COUNT`).
     pub file_count: u32,
     /// The records request this release fulfils, if any (an opaque 16-byte id).
@@ -25,6 +28,8 @@ pub enum TokenStatus {
     Active,
     /// The patient rejected it; nobody has access.
     Rejected,
+    /// The issuer withdrew it while pending (e.g. misaddressed); nobody has access.
+    Withdrawn,
     /// Pending past its window; nobody has access and it can no longer be approved.
     Lapsed,
 }
@@ -69,7 +74,7 @@ pub enum AccessKind {
 #[contracttype]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Token {
-    /// Token id, derived from the checksum root (see `token_of_root`).
+    /// Token id, taken from a counter (see `token_of_commitment` to find it).
     pub id: u32,
     /// The patient who owns it.
     pub owner: Address,
@@ -89,7 +94,7 @@ pub struct Token {
     pub consent_ledger: u32,
     /// Time of the last consent decision (or of the proposal while pending).
     pub consent_at: u64,
-    /// Who made the last consent decision (the issuer while pending).
+    /// Who made the last consent decision (the issuer while pending or after a withdrawal).
     pub consent_by: Address,
     /// Position in the owner's pending or owned enumeration.
     pub slot: u32,
@@ -135,6 +140,10 @@ pub struct GrantInfo {
     pub expires_at: Option<u64>,
     /// Who granted it.
     pub granter: Address,
+    /// Whether the granter was the token's owner when it granted. An owner's grant stands
+    /// on its own (also after a key rotation); any other grant (a Sharer's) lives no longer
+    /// and no wider than its granter's current access.
+    pub by_owner: bool,
     /// Position in the token's grant enumeration.
     pub token_slot: u32,
     /// Position in the grantee's shared-with enumeration.

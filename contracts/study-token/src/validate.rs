@@ -15,8 +15,8 @@ const MAX_URI_LEN: usize = IPFS_PREFIX.len() + MAX_CID_LEN as usize;
 
 pub fn release(release: &Release) -> Result<(), Error> {
     metadata_uri(release)?;
-    if release.checksum_root.to_array() == [0u8; 32] {
-        return Err(Error::InvalidChecksumRoot);
+    if release.commitment.to_array() == [0u8; 32] {
+        return Err(Error::InvalidCommitment);
     }
     if release.file_count == 0 || release.file_count > MAX_FILE_COUNT {
         return Err(Error::InvalidFileCount);

@@ -24,6 +24,7 @@ pub const STUDY_TOKEN_FUNCTIONS: &[&str] = &[
     "propose_release",
     "approve_release",
     "reject_release",
+    "withdraw_release",
     "mint",
     "grant",
     "revoke",

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use medimint_chain::clients::{
-    contract_error, IssuerKind, IssuerProfile, IssuerRegistry, Member, PendingAdmin, Release, Role,
-    StudyToken, SuiteRegistry, TokenStatus,
+    contract_error, AccessKind, IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, Member,
+    PendingAdmin, RejectReason, Release, Role, StudyToken, SuiteRegistry, TokenStatus,
 };
 use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
 use medimint_chain::rpc::{Rpc, StellarRpc};
@@ -24,6 +24,8 @@ const SYMBOL: &str = "MMS";
 const ISSUER_REGISTRY: &str = "medimint-issuer-registry";
 const STUDY_TOKEN: &str = "medimint-study-token";
 const SUITE_REGISTRY: &str = "medimint-registry";
+/// The upgrade delay every contract is deployed with here, in ledgers.
+const UPGRADE_DELAY: u32 = 3;
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -99,25 +101,70 @@ async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite
         tx::contract_address(&network, &admin.address(), tx::salt(label.as_bytes())).unwrap()
     };
     let (issuers, studies, registry) = (id("issuers"), id("studies"), id("registry"));
+    // The issuer registry the suite registry deploys as its member "issuers" (salt: SHA-256
+    // of the name's ScVal XDR, deployer: the registry), whose timelock the tests schedule.
+    let registry_member = {
+        use stellar_xdr::{Limits, ScSymbol, WriteXdr};
+        let name = stellar_xdr::ScVal::Symbol(ScSymbol("issuers".try_into().unwrap()))
+            .to_xdr(Limits::none())
+            .unwrap();
+        tx::contract_address(&network, &registry, tx::salt(&name)).unwrap()
+    };
     let policy = Policy::new(5_000_000_000, 50_000_000_000)
         .with_deploy()
         .allow(
             &issuers,
-            &["add_issuer", "propose_admin", "accept_admin", "upgrade"],
+            &[
+                "add_issuer",
+                "issuers",
+                "suspend_issuer",
+                "reinstate_issuer",
+                "propose_admin",
+                "cancel_admin",
+                "accept_admin",
+                "schedule_upgrade",
+                "cancel_upgrade",
+                "upgrade",
+            ],
         )
         .allow(
             &studies,
             &[
                 "propose_release",
                 "approve_release",
+                "reject_release",
                 "mint",
                 "grant",
                 "rotate_owner",
                 "set_pending_window",
+                "set_pending_cap",
+                "withdraw_release",
+                "revoke",
+                "record_access",
+                "pause",
+                "unpause",
+                "propose_admin",
+                "cancel_admin",
+                "accept_admin",
+                "schedule_upgrade",
+                "cancel_upgrade",
                 "upgrade",
             ],
         )
-        .allow(&registry, &["deploy", "upgrade_member", "upgrade"]);
+        .allow(&registry_member, &["schedule_upgrade"])
+        .allow(
+            &registry,
+            &[
+                "deploy",
+                "upgrade_member",
+                "propose_admin",
+                "cancel_admin",
+                "accept_admin",
+                "schedule_upgrade",
+                "cancel_upgrade",
+                "upgrade",
+            ],
+        );
     let config = RelayerConfig {
         backoff,
         ..RelayerConfig::default()
@@ -142,7 +189,10 @@ async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite
         (
             ISSUER_REGISTRY,
             "issuers",
-            vec![arg::address(&admin.address()).unwrap()],
+            vec![
+                arg::address(&admin.address()).unwrap(),
+                arg::u32(UPGRADE_DELAY),
+            ],
         ),
         (
             STUDY_TOKEN,
@@ -152,12 +202,16 @@ async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite
                 arg::address(&issuers).unwrap(),
                 arg::string(NAME).unwrap(),
                 arg::string(SYMBOL).unwrap(),
+                arg::u32(UPGRADE_DELAY),
             ],
         ),
         (
             SUITE_REGISTRY,
             "registry",
-            vec![arg::address(&admin.address()).unwrap()],
+            vec![
+                arg::address(&admin.address()).unwrap(),
+                arg::u32(UPGRADE_DELAY),
+            ],
         ),
     ]) {
         *slot = (
@@ -207,7 +261,7 @@ fn release(root: u8) -> Release {
             "ipfs://b{}",
             char::from(b'a' + root % 26).to_string().repeat(58)
         ),
-        checksum_root: [root; 32],
+        commitment: [root; 32],
         file_count: 2,
         request_id: None,
     }
@@ -258,11 +312,25 @@ fn issuer_registry_admin_transfer_upgrade_and_profile() {
                 .await
                 .unwrap();
             devnet.advance_ledgers(10);
-            assert_contract_error(
-                reg.accept_admin("a-late", &stranger).await,
-                107,
-                "AdminTransferExpired",
+            // Past its deadline the proposal is gone (its temporary entry may already have
+            // expired) or refused as expired.
+            let late = reg.accept_admin("a-late", &stranger).await.unwrap_err();
+            assert!(
+                matches!(contract_error(&late), Some((106 | 107, _))),
+                "{late}"
             );
+            assert_eq!(reg.pending_admin().await.unwrap(), None);
+            // A proposal can be cancelled by the admin only.
+            let latest = s.latest_ledger().await;
+            reg.propose_admin("p-c", &s.admin, &stranger.address(), latest + 100)
+                .await
+                .unwrap();
+            assert_missing_signer(
+                reg.cancel_admin("c-bad", &stranger).await,
+                &s.admin.address(),
+            );
+            reg.cancel_admin("c", &s.admin).await.unwrap();
+            assert_eq!(reg.pending_admin().await.unwrap(), None);
 
             // A new proposal replaces it; only the proposed admin can accept.
             let until = s.latest_ledger().await + 500;
@@ -299,18 +367,33 @@ fn issuer_registry_admin_transfer_upgrade_and_profile() {
                 &new_admin.address(),
             );
 
-            // upgrade: the old admin is refused; an unknown hash fails; the uploaded code
-            // (the same WASM) is accepted and the contract keeps its state.
+            // upgrade, through the timelock: the old admin is refused; an unscheduled hash
+            // fails; a scheduled one waits for the delay; then the uploaded code (the same
+            // WASM) is accepted and the contract keeps its state.
             let hash = s.hash(ISSUER_REGISTRY);
+            assert_eq!(reg.upgrade_delay().await.unwrap(), UPGRADE_DELAY);
+            assert_missing_signer(
+                reg.schedule_upgrade("s-bad", &s.admin, &hash).await,
+                &new_admin.address(),
+            );
+            assert_contract_error(
+                reg.upgrade("u-unknown", &new_admin, &[1; 32]).await,
+                112,
+                "NoScheduledUpgrade",
+            );
+            let (plan, _) = reg.schedule_upgrade("s", &new_admin, &hash).await.unwrap();
+            assert_eq!(plan.wasm_hash, hash);
+            assert_eq!(reg.scheduled_upgrade().await.unwrap(), Some(plan.clone()));
+            reg.cancel_upgrade("c-up", &new_admin).await.unwrap();
+            assert_eq!(reg.scheduled_upgrade().await.unwrap(), None);
+            reg.schedule_upgrade("s-2", &new_admin, &hash)
+                .await
+                .unwrap();
+            devnet.advance_ledgers(UPGRADE_DELAY + 1);
             assert_missing_signer(
                 reg.upgrade("u-bad", &s.admin, &hash).await,
                 &new_admin.address(),
             );
-            let err = reg
-                .upgrade("u-unknown", &new_admin, &[1; 32])
-                .await
-                .unwrap_err();
-            assert!(matches!(err, Error::Simulation(_)), "{err}");
             let landed = reg.upgrade("u", &new_admin, &hash).await.unwrap();
             assert!(landed
                 .events
@@ -530,8 +613,20 @@ fn study_token_sep0050_reads_consent_rotation_window_and_upgrade() {
                 .unwrap();
             assert_eq!(token.pending_window().await.unwrap(), 1_000);
 
-            // upgrade: admin only; the same WASM again keeps every token.
+            // upgrade: admin only, through the timelock; the same WASM again keeps every
+            // token.
             let hash = s.hash(STUDY_TOKEN);
+            assert_missing_signer(
+                token.schedule_upgrade("s-bad", &stranger, &hash).await,
+                &s.admin.address(),
+            );
+            token.schedule_upgrade("s", &s.admin, &hash).await.unwrap();
+            assert_contract_error(
+                token.upgrade("u-early", &s.admin, &hash).await,
+                231,
+                "UpgradeNotReady",
+            );
+            devnet.advance_ledgers(UPGRADE_DELAY + 1);
             assert_missing_signer(
                 token.upgrade("u-bad", &stranger, &hash).await,
                 &s.admin.address(),
@@ -572,9 +667,16 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
 
             let (ir_hash, st_hash) = (s.hash(ISSUER_REGISTRY), s.hash(STUDY_TOKEN));
             let admin_arg = || arg::address(&s.admin.address()).unwrap();
+            let delay_arg = || arg::u32(UPGRADE_DELAY);
             assert_missing_signer(
-                reg.deploy("d-bad", &stranger, "issuers", &ir_hash, vec![admin_arg()])
-                    .await,
+                reg.deploy(
+                    "d-bad",
+                    &stranger,
+                    "issuers",
+                    &ir_hash,
+                    vec![admin_arg(), delay_arg()],
+                )
+                .await,
                 &s.admin.address(),
             );
             let (deployed, landed) = reg
@@ -583,7 +685,7 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
                     &s.admin,
                     "issuers",
                     &ir_hash,
-                    vec![admin_arg()],
+                    vec![admin_arg(), delay_arg()],
                 )
                 .await
                 .unwrap();
@@ -603,14 +705,21 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
                         arg::address(&issuers_at).unwrap(),
                         arg::string("Suite Study").unwrap(),
                         arg::string("SST").unwrap(),
+                        delay_arg(),
                     ],
                 )
                 .await
                 .unwrap();
             assert_eq!(deployed, studies_at);
             assert_contract_error(
-                reg.deploy("d-again", &s.admin, "issuers", &ir_hash, vec![admin_arg()])
-                    .await,
+                reg.deploy(
+                    "d-again",
+                    &s.admin,
+                    "issuers",
+                    &ir_hash,
+                    vec![admin_arg(), delay_arg()],
+                )
+                .await,
                 300,
                 "MemberExists",
             );
@@ -654,6 +763,13 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
             assert!(reg.members(2, 1).await.unwrap().is_empty());
             assert!(reg.members(u32::MAX, 50).await.unwrap().is_empty());
 
+            // The member's own timelock applies beneath it.
+            let members_issuers = IssuerRegistry::new(&s.relayer, issuers_at.clone());
+            members_issuers
+                .schedule_upgrade("um-s", &s.admin, &ir_hash)
+                .await
+                .unwrap();
+            devnet.advance_ledgers(UPGRADE_DELAY + 1);
             // upgrade_member: admin only, known members only; the admin also authorizes the
             // member's own upgrade beneath it.
             assert_missing_signer(
@@ -686,6 +802,12 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
             // upgrade of the registry itself: admin only; its records survive.
             let hash = s.hash(SUITE_REGISTRY);
             assert_missing_signer(
+                reg.schedule_upgrade("s-bad", &stranger, &hash).await,
+                &s.admin.address(),
+            );
+            reg.schedule_upgrade("s", &s.admin, &hash).await.unwrap();
+            devnet.advance_ledgers(UPGRADE_DELAY + 1);
+            assert_missing_signer(
                 reg.upgrade("u-bad", &stranger, &hash).await,
                 &s.admin.address(),
             );
@@ -696,6 +818,208 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
                 .any(|e| e.name().as_deref() == Some("upgraded")));
             assert_eq!(reg.admin().await.unwrap(), s.admin.address());
             assert_eq!(reg.members(0, 50).await.unwrap().len(), 2);
+        });
+    });
+}
+
+#[test]
+fn a_page_of_issuers_is_read_in_a_submitted_transaction() {
+    run(|devnet, rt| {
+        rt.block_on(async {
+            let s = suite(devnet, &[]).await;
+            let reg = IssuerRegistry::new(&s.relayer, s.issuers.clone());
+            for n in 0..50u8 {
+                let issuer = key(100 + n);
+                reg.add_issuer(
+                    &format!("add-{n}"),
+                    &s.admin,
+                    &issuer.address(),
+                    &profile(&format!("Hospital {n}"), n + 1),
+                )
+                .await
+                .unwrap();
+            }
+            assert_eq!(reg.issuer_count().await.unwrap(), 50);
+            // A full page is read in a simulation (how the platform reads) ...
+            assert_eq!(reg.issuers(0, 50).await.unwrap().len(), 50);
+            // ... and, applied in a transaction, a page reads one entry per issuer. Fifty
+            // records (~390 bytes each) exceed the network's 16 KiB limit on a transaction's
+            // events and return value, whatever the footprint; 35 fit with the longest
+            // names (see docs/contracts.md).
+            let landed = s
+                .relayer
+                .invoke(
+                    "page",
+                    &s.admin.address(),
+                    &s.issuers,
+                    "issuers",
+                    vec![arg::u32(15), arg::u32(35)],
+                    &[],
+                )
+                .await
+                .unwrap();
+            let stellar_xdr::ScVal::Vec(Some(records)) = landed.return_value.unwrap() else {
+                panic!("issuers returned no vector")
+            };
+            let records: Vec<IssuerRecord> = records
+                .iter()
+                .map(|v| IssuerRecord::from_sc_val(v).unwrap())
+                .collect();
+            assert_eq!(records.len(), 35);
+            assert_eq!(records[34].name, "Hospital 49");
+            assert_eq!(records, reg.issuers(15, 35).await.unwrap());
+        });
+    });
+}
+
+#[test]
+fn security_rules_hold_on_the_devnet() {
+    let (issuer, patient, right, sharer, viewer) = (key(4), key(5), key(6), key(7), key(8));
+    run(|devnet, rt| {
+        rt.block_on(async {
+            let s = suite(devnet, &[&issuer, &patient, &right, &sharer, &viewer]).await;
+            let reg = IssuerRegistry::new(&s.relayer, s.issuers.clone());
+            reg.add_issuer("add", &s.admin, &issuer.address(), &profile("General", 9))
+                .await
+                .unwrap();
+            let token = StudyToken::new(&s.relayer, s.studies.clone());
+
+            // A misaddressed release is withdrawn and released again to the right patient.
+            let (wrong, _) = token
+                .propose_release("p-wrong", &issuer, &patient.address(), &release(1))
+                .await
+                .unwrap();
+            assert_contract_error(
+                token
+                    .propose_release("p-dup", &issuer, &right.address(), &release(1))
+                    .await,
+                206,
+                "DuplicateCommitment",
+            );
+            assert_contract_error(
+                token.withdraw_release("w-bad", &patient, wrong).await,
+                226,
+                "NotIssuer",
+            );
+            let landed = token.withdraw_release("w", &issuer, wrong).await.unwrap();
+            assert!(landed
+                .events
+                .iter()
+                .any(|e| e.name().as_deref() == Some("release_withdrawn")));
+            assert_eq!(
+                token.consent_status(wrong).await.unwrap().status,
+                TokenStatus::Withdrawn
+            );
+            assert_eq!(token.token_of_commitment(&[1; 32]).await.unwrap(), None);
+            let (id, _) = token
+                .propose_release("p-right", &issuer, &right.address(), &release(1))
+                .await
+                .unwrap();
+            assert_ne!(id, wrong);
+            token.approve_release("a", &right, id).await.unwrap();
+            assert!(token.verify(id, &[1; 32]).await.unwrap());
+
+            // A Sharer's grant dies with the Sharer's.
+            token
+                .grant("g-s", &right, id, &sharer.address(), Role::Sharer, None)
+                .await
+                .unwrap();
+            token
+                .grant("g-v", &sharer, id, &viewer.address(), Role::Viewer, None)
+                .await
+                .unwrap();
+            let grants = token.grants(id, 0, 10).await.unwrap();
+            assert_eq!(
+                grants.iter().map(|g| g.by_owner).collect::<Vec<_>>(),
+                vec![true, false]
+            );
+            token
+                .record_access("r-v", &viewer, id, AccessKind::View)
+                .await
+                .unwrap();
+            token
+                .revoke("rv-s", &right, id, &sharer.address())
+                .await
+                .unwrap();
+            assert_eq!(token.access(id, &viewer.address()).await.unwrap(), None);
+            assert_contract_error(
+                token
+                    .record_access("r-v2", &viewer, id, AccessKind::View)
+                    .await,
+                217,
+                "NoAccess",
+            );
+
+            // A suspended issuer cannot record an access (so the platform cannot hand it
+            // the key); reinstating restores it.
+            token
+                .record_access("r-i", &issuer, id, AccessKind::Download)
+                .await
+                .unwrap();
+            reg.suspend_issuer("sus", &s.admin, &issuer.address())
+                .await
+                .unwrap();
+            assert_eq!(token.access(id, &issuer.address()).await.unwrap(), None);
+            assert_contract_error(
+                token
+                    .record_access("r-i2", &issuer, id, AccessKind::Download)
+                    .await,
+                217,
+                "NoAccess",
+            );
+            reg.reinstate_issuer("rei", &s.admin, &issuer.address())
+                .await
+                .unwrap();
+            token
+                .record_access("r-i3", &issuer, id, AccessKind::Download)
+                .await
+                .unwrap();
+            // The issuer renounces its own Viewer.
+            token
+                .revoke("ren", &issuer, id, &issuer.address())
+                .await
+                .unwrap();
+            assert_eq!(token.access(id, &issuer.address()).await.unwrap(), None);
+
+            // The pause stops grants, not revokes; only the admin pauses.
+            assert_missing_signer(token.pause("pz-bad", &patient).await, &s.admin.address());
+            token.pause("pz", &s.admin).await.unwrap();
+            assert!(token.paused().await.unwrap());
+            assert_contract_error(
+                token
+                    .grant("g-p", &right, id, &viewer.address(), Role::Viewer, None)
+                    .await,
+                233,
+                "Paused",
+            );
+            token
+                .revoke("rv-v", &right, id, &viewer.address())
+                .await
+                .unwrap();
+            token.unpause("upz", &s.admin).await.unwrap();
+
+            // The pending cap, set by the admin.
+            token.set_pending_cap("cap", &s.admin, 1).await.unwrap();
+            assert_eq!(token.pending_cap().await.unwrap(), 1);
+            let (first, _) = token
+                .propose_release("p-c1", &issuer, &patient.address(), &release(2))
+                .await
+                .unwrap();
+            assert_contract_error(
+                token
+                    .propose_release("p-c2", &issuer, &patient.address(), &release(3))
+                    .await,
+                235,
+                "PendingCapReached",
+            );
+            token
+                .reject_release("rj", &patient, first, RejectReason::NotMine)
+                .await
+                .unwrap();
+            token
+                .propose_release("p-c3", &issuer, &patient.address(), &release(3))
+                .await
+                .unwrap();
         });
     });
 }

@@ -15,6 +15,7 @@ use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
 use medimint_chain::scval::arg;
 use medimint_chain::tx;
 use medimint_chain::{Backoff, Signer};
+use stellar_xdr::ScVal;
 use support::deploy::{deploy, funded_operators, Operators};
 
 #[test]
@@ -89,7 +90,7 @@ fn release_consent_share_and_access_through_the_typed_client() {
             (
                 "medimint-issuer-registry",
                 "issuer-registry",
-                vec![arg::address(&admin.address()).unwrap()],
+                vec![arg::address(&admin.address()).unwrap(), ScVal::Void],
             ),
             (
                 "medimint-study-token",
@@ -99,6 +100,7 @@ fn release_consent_share_and_access_through_the_typed_client() {
                     arg::address(&registry_id).unwrap(),
                     arg::string("MediMint Study").unwrap(),
                     arg::string("MMS").unwrap(),
+                    ScVal::Void,
                 ],
             ),
         ] {
@@ -122,7 +124,7 @@ fn release_consent_share_and_access_through_the_typed_client() {
         let token = StudyToken::new(&relayer, token_id.clone());
         let release = Release {
             metadata_uri: format!("ipfs://b{}", "a".repeat(58)),
-            checksum_root: [42; 32],
+            commitment: [42; 32],
             file_count: 3,
             request_id: None,
         };
@@ -134,7 +136,10 @@ fn release_consent_share_and_access_through_the_typed_client() {
             .events
             .iter()
             .any(|e| e.name().as_deref() == Some("release_proposed")));
-        assert_eq!(token.token_of_root(&[42; 32]).await.unwrap(), Some(id));
+        assert_eq!(
+            token.token_of_commitment(&[42; 32]).await.unwrap(),
+            Some(id)
+        );
         // Pending: not yet verifiable, nobody has access.
         assert!(!token.verify(id, &[42; 32]).await.unwrap());
         assert_eq!(token.access(id, &patient.address()).await.unwrap(), None);

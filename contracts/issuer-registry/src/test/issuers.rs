@@ -36,7 +36,8 @@ fn add_issuer_records_profile_and_emits_event() {
         s.env.events().all(),
         std::vec![IssuerAdded {
             issuer: issuer.clone(),
-            kind: IssuerKind::Hospital
+            kind: IssuerKind::Hospital,
+            profile: p.clone()
         }
         .to_xdr(&s.env, &s.client.address)]
     );
@@ -248,4 +249,27 @@ fn issuers_pagination_edges() {
     assert_eq!(s.client.issuers(&5, &2).len(), 0);
     assert_eq!(s.client.issuers(&u32::MAX, &50).len(), 0);
     assert_eq!(s.client.issuers(&0, &50).len(), 5);
+}
+
+#[test]
+fn a_full_page_reads_one_entry_per_issuer() {
+    let s = setup();
+    s.env.mock_all_auths();
+    for _ in 0..crate::MAX_PAGE {
+        s.client
+            .add_issuer(&Address::generate(&s.env), &profile(&s.env, "H"));
+    }
+    s.client
+        .suspend_issuer(&s.client.issuers(&0, &1).get_unchecked(0).address);
+    let page = s.client.issuers(&0, &crate::MAX_PAGE);
+    assert_eq!(page.len(), crate::MAX_PAGE);
+    // The slot copy follows every change of the record.
+    assert_eq!(page.get_unchecked(0).status, IssuerStatus::Suspended);
+    let resources = s.env.cost_estimate().resources();
+    // 50 slots, the instance and the contract's code entry: 52, within a 100-entry footprint
+    // (the first version read 50 slots and 50 records: 102).
+    assert!(
+        resources.disk_read_entries + resources.memory_read_entries <= crate::MAX_PAGE + 2,
+        "{resources:?}"
+    );
 }

@@ -26,7 +26,7 @@ pub struct Setup<'a> {
 pub fn setup<'a>() -> Setup<'a> {
     let env = env();
     let admin = Address::generate(&env);
-    let id = env.register(IssuerRegistry, (&admin,));
+    let id = env.register(IssuerRegistry, (&admin, None::<u32>));
     let client = IssuerRegistryClient::new(&env, &id);
     Setup { env, admin, client }
 }
@@ -45,9 +45,3 @@ pub fn profile(env: &Env, name: &str) -> IssuerProfile {
 pub fn is_host_abort<T, E>(result: Result<T, Result<E, soroban_sdk::InvokeError>>) -> bool {
     matches!(result, Err(Err(soroban_sdk::InvokeError::Abort)))
 }
-
-/// How a missing authorization surfaces from a function without contract errors.
-pub const AUTH_FAILED: soroban_sdk::Error = soroban_sdk::Error::from_type_and_code(
-    soroban_sdk::xdr::ScErrorType::Context,
-    soroban_sdk::xdr::ScErrorCode::InvalidAction,
-);

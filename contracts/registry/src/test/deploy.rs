@@ -1,5 +1,5 @@
 use soroban_sdk::{
-    testutils::{Address as _, AuthorizedFunction, AuthorizedInvocation, Events as _},
+    testutils::{Address as _, AuthorizedFunction, AuthorizedInvocation, Events as _, Ledger as _},
     Address, BytesN, Event as _, IntoVal, Symbol, Vec,
 };
 
@@ -65,6 +65,15 @@ fn a_name_is_deployed_once_and_only_by_the_admin() {
 fn admin_upgrades_a_member_through_the_registry() {
     let s = suite();
     let name = Symbol::new(&s.env, "issuers");
+    // The member's own timelock applies: nothing scheduled, nothing runs.
+    assert!(s
+        .registry
+        .try_upgrade_member(&name, &s.issuers_hash)
+        .is_err());
+    s.issuers.schedule_upgrade(&s.issuers_hash);
+    s.env
+        .ledger()
+        .set_sequence_number(s.env.ledger().sequence() + super::UPGRADE_DELAY);
     // Re-installing the same code still exercises the whole upgrade path.
     let version = s.registry.upgrade_member(&name, &s.issuers_hash);
     assert_eq!(version, 2);
@@ -106,11 +115,11 @@ fn admin_upgrades_a_member_through_the_registry() {
             .try_upgrade_member(&Symbol::new(&s.env, "x"), &s.issuers_hash),
         Err(Ok(E::MemberNotFound))
     );
-    // An unknown hash fails in the member and nothing is recorded.
-    assert!(is_host_abort(s.registry.try_upgrade_member(
-        &name,
-        &BytesN::from_array(&s.env, &[4; 32])
-    )));
+    // An unscheduled hash fails in the member and nothing is recorded.
+    assert!(s
+        .registry
+        .try_upgrade_member(&name, &BytesN::from_array(&s.env, &[4; 32]))
+        .is_err());
     assert_eq!(s.registry.member(&name).version, 2);
     s.env.set_auths(&[]);
     assert!(is_host_abort(
@@ -123,14 +132,23 @@ fn registry_upgrades_itself_to_its_wasm() {
     let env = env();
     env.mock_all_auths();
     let admin = Address::generate(&env);
-    let id = env.register(wasm("medimint-registry").as_slice(), (&admin,));
+    let id = env.register(wasm("medimint-registry").as_slice(), (&admin, None::<u32>));
     let client = SuiteRegistryClient::new(&env, &id);
     let hash = env
         .deployer()
         .upload_contract_wasm(wasm("medimint-registry").as_slice());
+    assert_eq!(client.upgrade_delay(), crate::DEFAULT_UPGRADE_DELAY);
+    client.schedule_upgrade(&hash);
+    env.ledger()
+        .set_sequence_number(env.ledger().sequence() + crate::DEFAULT_UPGRADE_DELAY - 1);
+    assert_eq!(client.try_upgrade(&hash), Err(Ok(E::UpgradeNotReady)));
+    env.ledger()
+        .set_sequence_number(env.ledger().sequence() + 1);
     client.upgrade(&hash);
     assert_eq!(client.admin(), admin);
+    assert_eq!(client.scheduled_upgrade(), None);
+    client.schedule_upgrade(&hash);
     env.set_auths(&[]);
-    assert_eq!(client.try_upgrade(&hash), Err(Ok(super::AUTH_FAILED)));
+    assert!(is_host_abort(client.try_upgrade(&hash)));
     let _ = SuiteRegistry;
 }

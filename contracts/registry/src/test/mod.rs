@@ -4,6 +4,7 @@
 
 mod deploy;
 mod suite;
+mod upgrade;
 
 use medimint_issuer_registry::IssuerRegistryClient;
 use medimint_study_token::StudyTokenClient;
@@ -31,6 +32,9 @@ pub fn wasm(package: &str) -> std::vec::Vec<u8> {
     })
 }
 
+/// The upgrade delay the suite's members are deployed with in these tests, in ledgers.
+pub const UPGRADE_DELAY: u32 = 100;
+
 pub fn env() -> Env {
     let env = Env::new_with_config(EnvTestConfig {
         capture_snapshot_at_drop: false,
@@ -56,7 +60,8 @@ pub fn suite<'a>() -> Suite<'a> {
     let env = env();
     env.mock_all_auths();
     let admin = Address::generate(&env);
-    let registry = SuiteRegistryClient::new(&env, &env.register(SuiteRegistry, (&admin,)));
+    let registry =
+        SuiteRegistryClient::new(&env, &env.register(SuiteRegistry, (&admin, None::<u32>)));
     let issuers_hash = env
         .deployer()
         .upload_contract_wasm(wasm("medimint-issuer-registry").as_slice());
@@ -64,7 +69,11 @@ pub fn suite<'a>() -> Suite<'a> {
         .deployer()
         .upload_contract_wasm(wasm("medimint-study-token").as_slice());
     let issuers_name = Symbol::new(&env, "issuers");
-    let issuers_id = registry.deploy(&issuers_name, &issuers_hash, &(&admin,).into_val(&env));
+    let issuers_id = registry.deploy(
+        &issuers_name,
+        &issuers_hash,
+        &(&admin, Some(UPGRADE_DELAY)).into_val(&env),
+    );
     let studies_id = registry.deploy(
         &Symbol::new(&env, "studies"),
         &studies_hash,
@@ -73,6 +82,7 @@ pub fn suite<'a>() -> Suite<'a> {
             registry.address_of(&issuers_name),
             String::from_str(&env, "MediMint Study"),
             String::from_str(&env, "MMS"),
+            Some(UPGRADE_DELAY),
         )
             .into_val(&env),
     );
@@ -90,9 +100,3 @@ pub fn suite<'a>() -> Suite<'a> {
 pub fn is_host_abort<T, E>(result: Result<T, Result<E, soroban_sdk::InvokeError>>) -> bool {
     matches!(result, Err(Err(soroban_sdk::InvokeError::Abort)))
 }
-
-/// How a missing authorization surfaces from a function without contract errors.
-pub const AUTH_FAILED: soroban_sdk::Error = soroban_sdk::Error::from_type_and_code(
-    soroban_sdk::xdr::ScErrorType::Context,
-    soroban_sdk::xdr::ScErrorCode::InvalidAction,
-);

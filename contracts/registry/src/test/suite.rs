@@ -26,7 +26,7 @@ fn release(env: &Env, n: u8) -> Release {
             env,
             "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
         ),
-        checksum_root: BytesN::from_array(env, &[n; 32]),
+        commitment: BytesN::from_array(env, &[n; 32]),
         file_count: 3,
         request_id: Some(BytesN::from_array(env, &[n; 16])),
     }
@@ -63,7 +63,15 @@ fn issuer_registry_wasm_lifecycle() {
         s.issuers.try_add_issuer(&issuer, &bad),
         Err(Ok(IssuerRegistryError::InvalidJurisdiction))
     );
-    // Direct upgrade of the member with its own admin.
+    // Direct upgrade of the member with its own admin, through its timelock.
+    s.issuers.schedule_upgrade(&s.issuers_hash);
+    assert_eq!(
+        s.issuers.try_upgrade(&s.issuers_hash),
+        Err(Ok(IssuerRegistryError::UpgradeNotReady))
+    );
+    s.env
+        .ledger()
+        .set_sequence_number(s.env.ledger().sequence() + super::UPGRADE_DELAY);
     s.issuers.upgrade(&s.issuers_hash);
     assert_eq!(s.issuers.admin(), s.admin);
 }
@@ -79,7 +87,7 @@ fn two_transaction_consent_on_wasm() {
     s.studies.approve_release(&patient, &id);
     assert_eq!(s.studies.consent_status(&id).status, TokenStatus::Active);
     assert_eq!(s.studies.access(&id, &issuer).unwrap().role, Role::Viewer);
-    assert!(s.studies.verify(&id, &release(&s.env, 1).checksum_root));
+    assert!(s.studies.verify(&id, &release(&s.env, 1).commitment));
     let rejected = s
         .studies
         .propose_release(&issuer, &patient, &release(&s.env, 2));
@@ -121,7 +129,7 @@ fn one_transaction_mint_on_wasm_needs_both() {
     assert_eq!(s.studies.owner_of(&id), patient);
     assert_eq!(
         s.studies.try_mint(&issuer, &patient, &r),
-        Err(Ok(E::DuplicateChecksumRoot))
+        Err(Ok(E::DuplicateCommitment))
     );
     let stranger = Address::generate(&s.env);
     assert_eq!(
@@ -190,7 +198,16 @@ fn roles_and_audit_on_wasm() {
         s.studies.try_tokens_of(&new, &0, &0),
         Err(Ok(E::InvalidPageLimit))
     );
-    // The token upgrades itself to its own WASM with the admin's authorization.
+    // The token upgrades itself to its own WASM with the admin's authorization, once the
+    // scheduled upgrade's delay has passed.
+    assert_eq!(
+        s.studies.try_upgrade(&s.studies_hash),
+        Err(Ok(E::NoScheduledUpgrade))
+    );
+    s.studies.schedule_upgrade(&s.studies_hash);
+    s.env
+        .ledger()
+        .set_sequence_number(s.env.ledger().sequence() + super::UPGRADE_DELAY);
     s.studies.upgrade(&s.studies_hash);
     assert_eq!(s.studies.owner_of(&id), new);
 }

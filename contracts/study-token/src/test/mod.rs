@@ -2,11 +2,17 @@
 //! one, registered beside it).
 
 mod admin;
+mod delegation;
+mod governance;
+mod hardening;
+mod model;
 mod owner;
 mod pagination;
 mod release;
 mod roles;
 mod signatures;
+mod trust;
+mod withdraw;
 
 use medimint_issuer_registry::{IssuerKind, IssuerProfile, IssuerRegistry, IssuerRegistryClient};
 use soroban_sdk::{
@@ -55,7 +61,7 @@ pub fn setup<'a>() -> Setup<'a> {
 }
 
 pub fn deploy<'a>(env: &Env, admin: &Address) -> (IssuerRegistryClient<'a>, StudyTokenClient<'a>) {
-    let registry_id = env.register(IssuerRegistry, (admin,));
+    let registry_id = env.register(IssuerRegistry, (admin, None::<u32>));
     let token_id = env.register(
         StudyToken,
         (
@@ -63,6 +69,7 @@ pub fn deploy<'a>(env: &Env, admin: &Address) -> (IssuerRegistryClient<'a>, Stud
             &registry_id,
             String::from_str(env, "MediMint Study"),
             String::from_str(env, "MMS"),
+            None::<u32>,
         ),
     );
     (
@@ -87,7 +94,7 @@ pub const CID: &str = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52
 pub fn release(env: &Env, n: u8) -> Release {
     Release {
         metadata_uri: String::from_str(env, &std::format!("ipfs://{CID}")),
-        checksum_root: BytesN::from_array(env, &[n; 32]),
+        commitment: BytesN::from_array(env, &[n; 32]),
         file_count: 12,
         request_id: None,
     }
@@ -138,9 +145,3 @@ pub fn only_signer(
         },
     }]);
 }
-
-/// How a missing authorization surfaces from a function without contract errors.
-pub const AUTH_FAILED: soroban_sdk::Error = soroban_sdk::Error::from_type_and_code(
-    soroban_sdk::xdr::ScErrorType::Context,
-    soroban_sdk::xdr::ScErrorCode::InvalidAction,
-);

@@ -173,7 +173,7 @@ fn sep50_reads() {
     assert_eq!(s.token.try_token_uri(&2), Err(Ok(E::TokenNotFound)));
     assert_eq!(s.token.try_owner_of(&2), Err(Ok(E::TokenNotFound)));
     assert_eq!(
-        s.token.try_verify(&2, &release(&s.env, 1).checksum_root),
+        s.token.try_verify(&2, &release(&s.env, 1).commitment),
         Err(Ok(E::TokenNotFound))
     );
     assert_eq!(s.token.try_consent_status(&2), Err(Ok(E::TokenNotFound)));

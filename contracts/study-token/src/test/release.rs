@@ -5,7 +5,7 @@ use soroban_sdk::{
 
 use super::{is_host_abort, only_signer, release, setup, CID};
 use crate::{
-    Minted, RejectReason, ReleaseApproved, ReleaseProposed, ReleaseRejected, Role,
+    Mint, Minted, RejectReason, ReleaseApproved, ReleaseProposed, ReleaseRejected, Role,
     StudyTokenError as E, TokenStatus, DEFAULT_PENDING_WINDOW, MAX_FILE_COUNT,
 };
 
@@ -14,8 +14,8 @@ fn propose_creates_pending_token() {
     let s = setup();
     let r = release(&s.env, 1);
     let id = s.token.propose_release(&s.issuer, &s.patient, &r);
-    // The id is the root's first four bytes (big-endian) while that id is free.
-    assert_eq!(id, 0x0101_0101);
+    // Ids come from a counter that starts at 1, never from the commitment.
+    assert_eq!(id, 1);
     assert_eq!(
         s.env.auths(),
         std::vec![(
@@ -58,9 +58,9 @@ fn propose_creates_pending_token() {
     assert_eq!(s.token.access(&id, &s.patient), None);
     assert_eq!(s.token.access(&id, &s.issuer), None);
     assert_eq!(s.token.try_owner_of(&id), Err(Ok(E::TokenNotActive)));
-    assert!(!s.token.verify(&id, &r.checksum_root));
+    assert!(!s.token.verify(&id, &r.commitment));
     assert_eq!(s.token.token_uri(&id), r.metadata_uri);
-    assert_eq!(s.token.token_of_root(&r.checksum_root), Some(id));
+    assert_eq!(s.token.token_of_commitment(&r.commitment), Some(id));
 }
 
 #[test]
@@ -87,11 +87,18 @@ fn approve_activates_and_gives_issuer_implicit_viewer() {
     );
     assert_eq!(
         s.env.events().all(),
-        std::vec![ReleaseApproved {
-            token_id: id,
-            patient: s.patient.clone()
-        }
-        .to_xdr(&s.env, &s.token.address),]
+        std::vec![
+            Mint {
+                to: s.patient.clone(),
+                token_id: id
+            }
+            .to_xdr(&s.env, &s.token.address),
+            ReleaseApproved {
+                token_id: id,
+                patient: s.patient.clone()
+            }
+            .to_xdr(&s.env, &s.token.address),
+        ]
     );
     let c = s.token.consent_status(&id);
     assert_eq!(
@@ -101,7 +108,7 @@ fn approve_activates_and_gives_issuer_implicit_viewer() {
     assert_eq!(s.token.owner_of(&id), s.patient);
     assert_eq!(s.token.balance(&s.patient), 1);
     assert_eq!(s.token.pending_of(&s.patient, &0, &10).len(), 0);
-    assert!(s.token.verify(&id, &r.checksum_root));
+    assert!(s.token.verify(&id, &r.commitment));
     assert!(!s.token.verify(&id, &BytesN::from_array(&s.env, &[2; 32])));
     assert_eq!(s.token.access(&id, &s.patient).unwrap().role, Role::Owner);
     let issuer_access = s.token.access(&id, &s.issuer).unwrap();
@@ -143,7 +150,7 @@ fn reject_gives_nobody_access() {
     assert_eq!(s.token.access(&id, &s.issuer), None);
     assert_eq!(s.token.balance(&s.patient), 0);
     assert_eq!(s.token.pending_of(&s.patient, &0, &10).len(), 0);
-    assert!(!s.token.verify(&id, &r.checksum_root));
+    assert!(!s.token.verify(&id, &r.commitment));
     assert_eq!(
         s.token.try_approve_release(&s.patient, &id),
         Err(Ok(E::TokenNotPending))
@@ -159,11 +166,12 @@ fn reject_gives_nobody_access() {
             .try_record_access(&s.patient, &id, &crate::AccessKind::View),
         Err(Ok(E::TokenNotActive))
     );
-    // The checksum root stays consumed: a retried upload cannot re-release it.
-    assert_eq!(
-        s.token.try_propose_release(&s.issuer, &s.patient, &r),
-        Err(Ok(E::DuplicateChecksumRoot))
-    );
+    // Rejection frees the commitment: the study can be released again (to the right
+    // patient, say), under a new id.
+    assert_eq!(s.token.token_of_commitment(&r.commitment), None);
+    let again = s.token.propose_release(&s.issuer, &s.patient, &r);
+    assert_ne!(again, id);
+    assert_eq!(s.token.token_of_commitment(&r.commitment), Some(again));
 }
 
 #[test]
@@ -272,7 +280,7 @@ fn propose_needs_the_issuer() {
     assert!(is_host_abort(
         s.token.try_propose_release(&s.issuer, &s.patient, &r)
     ));
-    assert_eq!(s.token.token_of_root(&r.checksum_root), None);
+    assert_eq!(s.token.token_of_commitment(&r.commitment), None);
 }
 
 #[test]
@@ -298,12 +306,19 @@ fn mint_is_active_at_once_with_both_signatures() {
     );
     assert_eq!(
         s.env.events().all(),
-        std::vec![Minted {
-            token_id: id,
-            issuer: s.issuer.clone(),
-            patient: s.patient.clone()
-        }
-        .to_xdr(&s.env, &s.token.address),]
+        std::vec![
+            Mint {
+                to: s.patient.clone(),
+                token_id: id
+            }
+            .to_xdr(&s.env, &s.token.address),
+            Minted {
+                token_id: id,
+                issuer: s.issuer.clone(),
+                patient: s.patient.clone()
+            }
+            .to_xdr(&s.env, &s.token.address),
+        ]
     );
     // The issuer views by virtue of being the issuer: no stored grant, no list entry.
     let issuer_access = s.token.access(&id, &s.issuer).unwrap();
@@ -322,7 +337,7 @@ fn mint_is_active_at_once_with_both_signatures() {
     assert_eq!((c.status, c.by), (TokenStatus::Active, s.patient.clone()));
     assert_eq!(s.token.owner_of(&id), s.patient);
     assert_eq!(s.token.tokens_of(&s.patient, &0, &10).get_unchecked(0), id);
-    assert!(s.token.verify(&id, &r.checksum_root));
+    assert!(s.token.verify(&id, &r.commitment));
 }
 
 #[test]
@@ -337,7 +352,7 @@ fn mint_fails_without_either_signature() {
     assert!(is_host_abort(s.token.try_mint(&s.issuer, &s.patient, &r)));
     s.env.set_auths(&[]);
     assert!(is_host_abort(s.token.try_mint(&s.issuer, &s.patient, &r)));
-    assert_eq!(s.token.token_of_root(&r.checksum_root), None);
+    assert_eq!(s.token.token_of_commitment(&r.commitment), None);
     assert_eq!(s.token.balance(&s.patient), 0);
 }
 
@@ -365,10 +380,7 @@ fn untrusted_and_suspended_issuers_cannot_release() {
         Err(Ok(E::IssuerNotTrusted))
     );
     s.registry.reinstate_issuer(&s.issuer);
-    assert_eq!(
-        s.token.mint(&s.issuer, &s.patient, &release(&s.env, 1)),
-        0x0101_0101
-    );
+    assert_eq!(s.token.mint(&s.issuer, &s.patient, &release(&s.env, 1)), 1);
     // Removal from the registry also ends trust.
     s.registry.remove_issuer(&s.issuer);
     assert_eq!(
@@ -378,31 +390,31 @@ fn untrusted_and_suspended_issuers_cannot_release() {
 }
 
 #[test]
-fn a_checksum_root_is_released_once() {
+fn a_commitment_is_held_by_one_pending_or_active_token() {
     let s = setup();
     let r = release(&s.env, 1);
     let id = s.token.propose_release(&s.issuer, &s.patient, &r);
     assert_eq!(
         s.token.try_propose_release(&s.issuer, &s.patient, &r),
-        Err(Ok(E::DuplicateChecksumRoot))
+        Err(Ok(E::DuplicateCommitment))
     );
     assert_eq!(
         s.token.try_mint(&s.issuer, &s.patient, &r),
-        Err(Ok(E::DuplicateChecksumRoot))
+        Err(Ok(E::DuplicateCommitment))
     );
-    // Same root under another URI or to another patient is still the same study.
+    // The same commitment under another URI or to another patient is still the same study.
     let mut r2 = r.clone();
     r2.file_count = 3;
     let other = Address::generate(&s.env);
     assert_eq!(
         s.token.try_mint(&s.issuer, &other, &r2),
-        Err(Ok(E::DuplicateChecksumRoot))
+        Err(Ok(E::DuplicateCommitment))
     );
-    assert_eq!(s.token.token_of_root(&r.checksum_root), Some(id));
+    assert_eq!(s.token.token_of_commitment(&r.commitment), Some(id));
     assert_eq!(
         s.token
             .propose_release(&s.issuer, &s.patient, &release(&s.env, 2)),
-        0x0202_0202
+        2
     );
 }
 
@@ -439,10 +451,10 @@ fn invalid_releases_are_rejected_before_any_write() {
         );
     }
     let mut r = release(env, 1);
-    r.checksum_root = BytesN::from_array(env, &[0; 32]);
+    r.commitment = BytesN::from_array(env, &[0; 32]);
     assert_eq!(
         s.token.try_mint(&s.issuer, &s.patient, &r),
-        Err(Ok(E::InvalidChecksumRoot))
+        Err(Ok(E::InvalidCommitment))
     );
     for count in [0, MAX_FILE_COUNT + 1] {
         let mut r = release(env, 1);
@@ -456,7 +468,10 @@ fn invalid_releases_are_rejected_before_any_write() {
         s.token.try_mint(&s.issuer, &s.issuer, &release(env, 1)),
         Err(Ok(E::SelfRelease))
     );
-    assert_eq!(s.token.token_of_root(&release(env, 1).checksum_root), None);
+    assert_eq!(
+        s.token.token_of_commitment(&release(env, 1).commitment),
+        None
+    );
     // Bounds that are accepted: the longest CID, the largest file count, a request id.
     let mut r = release(env, 3);
     r.metadata_uri = String::from_str(env, &std::format!("ipfs://b{}", "2".repeat(99)));
@@ -467,56 +482,24 @@ fn invalid_releases_are_rejected_before_any_write() {
 }
 
 #[test]
-fn ids_come_from_the_root_and_move_past_taken_ones() {
+fn ids_come_from_a_counter_whatever_the_commitment() {
     let s = setup();
-    let root = |head: [u8; 4], fill: u8| {
-        let mut b = [fill; 32];
-        b[..4].copy_from_slice(&head);
-        BytesN::from_array(&s.env, &b)
-    };
-    let with_root = |r: BytesN<32>| {
+    s.token.set_pending_cap(&40);
+    let with = |head: u8| {
         let mut rel = release(&s.env, 1);
-        rel.checksum_root = r;
+        let mut b = [head; 32];
+        // Commitments that agree on their first bytes (the old id scheme) do not collide.
+        b[..4].copy_from_slice(&[0, 0, 0, 7]);
+        rel.commitment = BytesN::from_array(&s.env, &b);
         rel
     };
-    // Two roots with the same first four bytes: the second takes the next id.
-    let a = s
-        .token
-        .mint(&s.issuer, &s.patient, &with_root(root([0, 0, 0, 7], 1)));
-    let b = s
-        .token
-        .mint(&s.issuer, &s.patient, &with_root(root([0, 0, 0, 7], 2)));
-    assert_eq!((a, b), (7, 8));
-    assert_eq!(s.token.token_of_root(&root([0, 0, 0, 7], 2)), Some(8));
-    assert_eq!(s.token.token_of_root(&root([0, 0, 0, 7], 3)), None);
-    // Id 0 is never used; the highest id wraps around to 1.
-    let z = s
-        .token
-        .mint(&s.issuer, &s.patient, &with_root(root([0, 0, 0, 0], 1)));
-    assert_eq!(z, 1);
-    let m = s
-        .token
-        .mint(&s.issuer, &s.patient, &with_root(root([255; 4], 1)));
-    let w = s
-        .token
-        .mint(&s.issuer, &s.patient, &with_root(root([255; 4], 2)));
-    assert_eq!((m, w), (u32::MAX, 2));
-    // A run of MAX_PROBES taken ids refuses a further root that starts there.
-    for fill in 0..crate::MAX_PROBES as u8 {
-        s.token.propose_release(
-            &s.issuer,
-            &s.patient,
-            &with_root(root([0, 1, 0, 0], 100 + fill)),
-        );
-    }
-    let r = with_root(root([0, 1, 0, 0], 99));
-    assert_eq!(
-        s.token.try_mint(&s.issuer, &s.patient, &r),
-        Err(Ok(E::TokenIdOverflow))
-    );
-    assert_eq!(
-        s.token.try_propose_release(&s.issuer, &s.patient, &r),
-        Err(Ok(E::TokenIdOverflow))
-    );
-    assert_eq!(s.token.token_of_root(&r.checksum_root), None);
+    let ids: std::vec::Vec<u32> = (1..=40u8)
+        .map(|n| s.token.propose_release(&s.issuer, &s.patient, &with(n)))
+        .collect();
+    assert_eq!(ids, (1..=40).collect::<std::vec::Vec<u32>>());
+    assert_eq!(s.token.token_of_commitment(&with(40).commitment), Some(40));
+    assert_eq!(s.token.token_of_commitment(&with(41).commitment), None);
+    // A withdrawn token keeps its id: the counter never hands an id out twice.
+    s.token.withdraw_release(&s.issuer, &40);
+    assert_eq!(s.token.mint(&s.issuer, &s.patient, &with(40)), 41);
 }

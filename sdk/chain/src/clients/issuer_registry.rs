@@ -91,28 +91,6 @@ impl IssuerRecord {
     }
 }
 
-/// An admin transfer proposed but not yet accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingAdmin {
-    /// The proposed new admin.
-    pub admin: String,
-    /// Last ledger at which `accept_admin` succeeds.
-    pub live_until_ledger: u32,
-}
-
-impl PendingAdmin {
-    /// Decodes the contract's `PendingAdmin` struct.
-    ///
-    /// # Errors
-    /// A value of another shape.
-    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
-        Ok(Self {
-            admin: decode::<Address>(field(v, "admin")?)?.0,
-            live_until_ledger: decode(field(v, "live_until_ledger")?)?,
-        })
-    }
-}
-
 /// An issuer-registry contract reached through a relayer.
 #[derive(Debug)]
 pub struct IssuerRegistry<'r> {
@@ -276,105 +254,12 @@ impl<'r> IssuerRegistry<'r> {
             .await
     }
 
-    /// The admin transfer awaiting acceptance, if any.
-    ///
-    /// # Errors
-    /// Simulation errors; decoding errors.
-    pub async fn pending_admin(&self) -> Result<Option<PendingAdmin>> {
-        let v = self
-            .chain()
-            .read(&self.contract, "pending_admin", vec![])
-            .await?;
-        match v {
-            ScVal::Void => Ok(None),
-            other => PendingAdmin::from_sc_val(&other).map(Some),
-        }
-    }
-
-    /// First step of an admin transfer: proposes `new_admin`, who must accept by ledger
-    /// `live_until_ledger` (admin). A new proposal replaces an earlier one.
-    ///
-    /// # Errors
-    /// `InvalidExpiry` (#108) as a simulation error; [`Error::MissingSigner`] if `admin` is
-    /// not the admin; submission errors.
-    pub async fn propose_admin(
-        &self,
-        key: &str,
-        admin: &dyn Signer,
-        new_admin: &str,
-        live_until_ledger: u32,
-    ) -> Result<Landed> {
-        self.admin_call(
-            key,
-            admin,
-            "propose_admin",
-            new_admin,
-            vec![arg::u32(live_until_ledger)],
-        )
-        .await
-    }
-
-    /// Second step of an admin transfer: the proposed admin accepts before the expiry.
-    ///
-    /// # Errors
-    /// `NoPendingAdmin` (#106), `AdminTransferExpired` (#107) as simulation errors;
-    /// [`Error::MissingSigner`] if `new_admin` is not the proposed admin; submission errors.
-    pub async fn accept_admin(&self, key: &str, new_admin: &dyn Signer) -> Result<Landed> {
-        self.chain()
-            .invoke(
-                key,
-                &new_admin.address(),
-                &self.contract,
-                "accept_admin",
-                vec![],
-                &[new_admin],
-            )
-            .await
-    }
-
-    /// Replaces the contract's code with the uploaded WASM `wasm_hash` (admin).
-    ///
-    /// # Errors
-    /// A host error if the hash was not uploaded; [`Error::MissingSigner`] if `admin` is not
-    /// the admin; submission errors.
-    pub async fn upgrade(
-        &self,
-        key: &str,
-        admin: &dyn Signer,
-        wasm_hash: &[u8; 32],
-    ) -> Result<Landed> {
-        self.chain()
-            .upgrade(&self.contract, key, admin, wasm_hash)
-            .await
-    }
+    super::admin::admin_functions!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::contract_strkey;
-
-    #[test]
-    fn pending_admin_decodes_and_refuses_other_shapes() {
-        let admin = contract_strkey(&[6; 32]);
-        let v = contract_struct(vec![
-            ("admin", arg::address(&admin).unwrap()),
-            ("live_until_ledger", arg::u32(77)),
-        ])
-        .unwrap();
-        assert_eq!(
-            PendingAdmin::from_sc_val(&v).unwrap(),
-            PendingAdmin {
-                admin,
-                live_until_ledger: 77
-            }
-        );
-        let wrong = contract_struct(vec![("admin", arg::u32(1))]).unwrap();
-        assert!(matches!(
-            PendingAdmin::from_sc_val(&wrong),
-            Err(Error::Decode { .. })
-        ));
-    }
 
     #[test]
     fn profile_encodes_as_the_contract_struct() {

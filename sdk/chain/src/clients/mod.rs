@@ -10,15 +10,17 @@
 //! host's `Error(Contract, #N)` followed by the error's name, e.g. `(NotOwner)`;
 //! [`contract_error`] reads both.
 
+mod admin;
 mod encode;
 mod errors;
 mod issuer_registry;
 mod registry;
 mod study_token;
 
+pub use admin::{PendingAdmin, ScheduledUpgrade};
 pub use encode::{contract_struct, field, unit_variant, variant_name};
 pub use errors::contract_error;
-pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, PendingAdmin};
+pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry};
 pub use registry::{Member, SuiteRegistry};
 pub use study_token::{
     Access, AccessKind, Consent, GrantRecord, RejectReason, Release, Role, StudyToken, TokenRecord,

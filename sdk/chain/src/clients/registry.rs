@@ -189,21 +189,7 @@ impl<'r> SuiteRegistry<'r> {
             .await
     }
 
-    /// Replaces the registry's own code with the uploaded WASM `wasm_hash` (admin).
-    ///
-    /// # Errors
-    /// A host error if the hash was not uploaded; [`Error::MissingSigner`] if `admin` is not
-    /// the admin; submission errors.
-    pub async fn upgrade(
-        &self,
-        key: &str,
-        admin: &dyn Signer,
-        wasm_hash: &[u8; 32],
-    ) -> Result<Landed> {
-        self.chain()
-            .upgrade(&self.contract, key, admin, wasm_hash)
-            .await
-    }
+    super::admin::admin_functions!();
 }
 
 #[cfg(test)]

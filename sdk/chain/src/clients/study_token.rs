@@ -16,13 +16,16 @@ use crate::relayer::Relayer;
 use crate::scval::{arg, decode, Address};
 use crate::signer::Signer;
 
-/// What an issuer releases (no PHI: a CID of encrypted metadata and a checksum root).
+/// What an issuer releases (no PHI: a CID of encrypted metadata and a commitment to the
+/// checksum root, never the root itself).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Release {
     /// `ipfs://b…` CIDv1 of the encrypted metadata object.
     pub metadata_uri: String,
-    /// SHA-256 Merkle root over the study's original files.
-    pub checksum_root: [u8; 32],
+    /// Keyed or salted commitment to the SHA-256 Merkle root over the study's original files
+    /// (e.g. HMAC-SHA256 under the platform's key): the contract stores it opaquely and
+    /// deduplicates on it while its token is pending or active.
+    pub commitment: [u8; 32],
     /// Number of files (1..=1,000,000).
     pub file_count: u32,
     /// The records request this release fulfils, if any.
@@ -33,7 +36,7 @@ impl Release {
     fn to_sc_val(&self) -> Result<ScVal> {
         contract_struct(vec![
             ("metadata_uri", arg::string(&self.metadata_uri)?),
-            ("checksum_root", arg::bytes(&self.checksum_root)?),
+            ("commitment", arg::bytes(&self.commitment)?),
             ("file_count", arg::u32(self.file_count)),
             (
                 "request_id",
@@ -121,6 +124,8 @@ unit_enum!(
         Active,
         /// The patient rejected it.
         Rejected,
+        /// The issuer withdrew it while pending.
+        Withdrawn,
         /// Pending past its window: it can no longer be approved.
         Lapsed,
     }
@@ -291,6 +296,22 @@ impl<'r> StudyToken<'r> {
             .await
     }
 
+    /// The issuer withdraws a release that is still pending (or lapsed), e.g. one addressed
+    /// to the wrong patient; its commitment can then be released again.
+    ///
+    /// # Errors
+    /// Contract (`NotIssuer`, `TokenNotPending`) and submission errors.
+    pub async fn withdraw_release(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        token_id: u32,
+    ) -> Result<Landed> {
+        let args = vec![arg::address(&issuer.address())?, arg::u32(token_id)];
+        self.call(key, issuer, "withdraw_release", args, &[issuer])
+            .await
+    }
+
     /// Grants `role` on a token to `grantee` until `expires_at` (Unix seconds).
     ///
     /// # Errors
@@ -314,7 +335,8 @@ impl<'r> StudyToken<'r> {
         self.call(key, granter, "grant", args, &[granter]).await
     }
 
-    /// Revokes a grant the revoker made (or any, for the owner).
+    /// Revokes a grant: the owner any, a Sharer those it made, a grantee (or the issuer) its
+    /// own (renouncing it).
     ///
     /// # Errors
     /// Contract and submission errors.
@@ -353,17 +375,17 @@ impl<'r> StudyToken<'r> {
             .await
     }
 
-    /// Whether the token is active with this checksum root.
+    /// Whether the token is active and carries this commitment.
     ///
     /// # Errors
     /// Simulation errors (e.g. `TokenNotFound`).
-    pub async fn verify(&self, token_id: u32, checksum_root: &[u8; 32]) -> Result<bool> {
+    pub async fn verify(&self, token_id: u32, commitment: &[u8; 32]) -> Result<bool> {
         let v = self
             .chain()
             .read(
                 &self.contract,
                 "verify",
-                vec![arg::u32(token_id), arg::bytes(checksum_root)?],
+                vec![arg::u32(token_id), arg::bytes(commitment)?],
             )
             .await?;
         decode(&v)
@@ -381,17 +403,17 @@ impl<'r> StudyToken<'r> {
         Ok(decode::<Address>(&v)?.0)
     }
 
-    /// The token released with this checksum root, if any.
+    /// The pending (not lapsed) or active token released with this commitment, if any.
     ///
     /// # Errors
     /// Simulation errors.
-    pub async fn token_of_root(&self, checksum_root: &[u8; 32]) -> Result<Option<u32>> {
+    pub async fn token_of_commitment(&self, commitment: &[u8; 32]) -> Result<Option<u32>> {
         let v = self
             .chain()
             .read(
                 &self.contract,
-                "token_of_root",
-                vec![arg::bytes(checksum_root)?],
+                "token_of_commitment",
+                vec![arg::bytes(commitment)?],
             )
             .await?;
         decode(&v)
@@ -655,21 +677,55 @@ impl<'r> StudyToken<'r> {
         self.read_address("issuer_registry", vec![]).await
     }
 
-    /// Replaces the contract's code with the uploaded WASM `wasm_hash` (admin).
+    /// Sets how many pending releases one issuer may have outstanding for one patient
+    /// (1..=1,000) (admin).
     ///
     /// # Errors
-    /// A host error if the hash was not uploaded; [`Error::MissingSigner`] if `admin` is not
-    /// the admin; submission errors.
-    pub async fn upgrade(
-        &self,
-        key: &str,
-        admin: &dyn Signer,
-        wasm_hash: &[u8; 32],
-    ) -> Result<Landed> {
-        self.chain()
-            .upgrade(&self.contract, key, admin, wasm_hash)
+    /// `InvalidPendingCap` (#236) as a simulation error; [`Error::MissingSigner`] if `admin`
+    /// is not the admin; submission errors.
+    pub async fn set_pending_cap(&self, key: &str, admin: &dyn Signer, cap: u32) -> Result<Landed> {
+        self.call(key, admin, "set_pending_cap", vec![arg::u32(cap)], &[admin])
             .await
     }
+
+    /// How many pending releases one issuer may have outstanding for one patient.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn pending_cap(&self) -> Result<u32> {
+        decode(
+            &self
+                .chain()
+                .read(&self.contract, "pending_cap", vec![])
+                .await?,
+        )
+    }
+
+    /// Emergency stop of releases, grants and access recording (admin).
+    ///
+    /// # Errors
+    /// `Paused` (#233) if already paused; [`Error::MissingSigner`]; submission errors.
+    pub async fn pause(&self, key: &str, admin: &dyn Signer) -> Result<Landed> {
+        self.call(key, admin, "pause", vec![], &[admin]).await
+    }
+
+    /// Ends the emergency stop (admin).
+    ///
+    /// # Errors
+    /// `NotPaused` (#234) if not paused; [`Error::MissingSigner`]; submission errors.
+    pub async fn unpause(&self, key: &str, admin: &dyn Signer) -> Result<Landed> {
+        self.call(key, admin, "unpause", vec![], &[admin]).await
+    }
+
+    /// Whether the admin paused the contract.
+    ///
+    /// # Errors
+    /// Simulation errors; decoding errors.
+    pub async fn paused(&self) -> Result<bool> {
+        decode(&self.chain().read(&self.contract, "paused", vec![]).await?)
+    }
+
+    super::admin::admin_functions!();
 }
 
 /// A token as the contract stores it (the fields callers need).
@@ -681,12 +737,12 @@ pub struct TokenRecord {
     pub owner: String,
     /// The issuer who released it.
     pub issuer: String,
-    /// Stored status: `Pending`, `Active` or `Rejected`.
+    /// Stored status: `Pending`, `Active`, `Rejected` or `Withdrawn`.
     pub status: String,
     /// `ipfs://…` of the encrypted metadata object.
     pub metadata_uri: String,
-    /// Checksum root of the original files.
-    pub checksum_root: [u8; 32],
+    /// Commitment to the checksum root of the original files.
+    pub commitment: [u8; 32],
     /// How many files the root covers.
     pub file_count: u32,
     /// Ledger of the proposal or mint.
@@ -706,7 +762,7 @@ impl TokenRecord {
             issuer: decode::<Address>(field(v, "issuer")?)?.0,
             status: variant_name(field(v, "status")?)?,
             metadata_uri: decode(field(release, "metadata_uri")?)?,
-            checksum_root: decode(field(release, "checksum_root")?)?,
+            commitment: decode(field(release, "commitment")?)?,
             file_count: decode(field(release, "file_count")?)?,
             minted_ledger: decode(field(v, "minted_ledger")?)?,
         })
@@ -724,6 +780,9 @@ pub struct GrantRecord {
     pub expires_at: Option<u64>,
     /// Who granted it.
     pub granter: String,
+    /// Whether the granter was the owner when it granted (otherwise the grant lives no
+    /// longer than its Sharer granter's access).
+    pub by_owner: bool,
 }
 
 impl GrantRecord {
@@ -737,6 +796,7 @@ impl GrantRecord {
             role: Role::from_sc_val(field(v, "role")?)?,
             expires_at: decode(field(v, "expires_at")?)?,
             granter: decode::<Address>(field(v, "granter")?)?.0,
+            by_owner: decode(field(v, "by_owner")?)?,
         })
     }
 }
@@ -761,7 +821,7 @@ mod tests {
     fn release_encodes_as_a_sorted_struct_with_optional_request_id() {
         let r = Release {
             metadata_uri: "ipfs://bafy".into(),
-            checksum_root: [7; 32],
+            commitment: [7; 32],
             file_count: 3,
             request_id: None,
         };
@@ -774,7 +834,7 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            ["checksum_root", "file_count", "metadata_uri", "request_id"]
+            ["commitment", "file_count", "metadata_uri", "request_id"]
         );
         assert_eq!(m[3].val, ScVal::Void);
         assert_eq!(decode::<[u8; 32]>(&m[0].val).unwrap(), [7; 32]);

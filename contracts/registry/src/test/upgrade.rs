@@ -1,0 +1,283 @@
+//! The upgrade of a deployed suite holding tokens and grants, from the first version's WASM
+//! (checked in under `fixtures/v0`, the bytes of `contracts/wasm` before the security work)
+//! to the current one, then through the new timelock; afterwards everything reads, the
+//! tokens carry commitments instead of raw roots, and the new rules hold.
+use medimint_issuer_registry::IssuerRegistryClient;
+use medimint_study_token::{
+    AccessKind, RejectReason, Release, Role, StudyTokenClient, StudyTokenError as E, TokenStatus,
+    Upgraded, DEFAULT_UPGRADE_DELAY,
+};
+use soroban_sdk::{
+    contracttype, testutils::Address as _, testutils::Events as _, testutils::Ledger as _, Address,
+    BytesN, Env, Event as _, IntoVal, String, Symbol,
+};
+
+use super::{env, wasm};
+use crate::SuiteRegistryClient;
+
+const V0_REGISTRY: &[u8] = include_bytes!("fixtures/v0/medimint-registry.wasm");
+const V0_ISSUERS: &[u8] = include_bytes!("fixtures/v0/medimint-issuer-registry.wasm");
+const V0_STUDIES: &[u8] = include_bytes!("fixtures/v0/medimint-study-token.wasm");
+
+/// The first version's `Release` (a raw checksum root).
+#[contracttype]
+#[derive(Clone)]
+struct V0Release {
+    metadata_uri: String,
+    checksum_root: BytesN<32>,
+    file_count: u32,
+    request_id: Option<BytesN<16>>,
+}
+
+fn v0_release(env: &Env, n: u8) -> V0Release {
+    V0Release {
+        metadata_uri: String::from_str(
+            env,
+            "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+        ),
+        checksum_root: BytesN::from_array(env, &[n; 32]),
+        file_count: 3,
+        request_id: None,
+    }
+}
+
+fn commitment(env: &Env, n: u8) -> BytesN<32> {
+    BytesN::from_array(env, &[0x80 | n; 32])
+}
+
+fn call<T: soroban_sdk::TryFromVal<Env, soroban_sdk::Val>>(
+    env: &Env,
+    contract: &Address,
+    f: &str,
+    args: soroban_sdk::Vec<soroban_sdk::Val>,
+) -> T {
+    env.invoke_contract(contract, &Symbol::new(env, f), args)
+}
+
+#[test]
+fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens() {
+    let env = env();
+    env.mock_all_auths();
+    let admin = Address::generate(&env);
+    let (issuer, patient, sharer, sub, direct) = (
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+    );
+
+    // The first version, deployed as it is live today.
+    let registry = SuiteRegistryClient::new(&env, &env.register(V0_REGISTRY, (&admin,)));
+    let v0_issuers = env.deployer().upload_contract_wasm(V0_ISSUERS);
+    let v0_studies = env.deployer().upload_contract_wasm(V0_STUDIES);
+    let issuers_name = Symbol::new(&env, "issuers");
+    let studies_name = Symbol::new(&env, "studies");
+    let issuers_id = registry.deploy(&issuers_name, &v0_issuers, &(&admin,).into_val(&env));
+    let studies_id = registry.deploy(
+        &studies_name,
+        &v0_studies,
+        &(
+            &admin,
+            &issuers_id,
+            String::from_str(&env, "MediMint Study"),
+            String::from_str(&env, "MMS"),
+        )
+            .into_val(&env),
+    );
+    let issuers = IssuerRegistryClient::new(&env, &issuers_id);
+    issuers.add_issuer(
+        &issuer,
+        &medimint_issuer_registry::IssuerProfile {
+            name: String::from_str(&env, "General Hospital"),
+            kind: medimint_issuer_registry::IssuerKind::Hospital,
+            jurisdiction: String::from_str(&env, "US-MA"),
+            evidence: BytesN::from_array(&env, &[9; 32]),
+        },
+    );
+    let active: u32 = call(
+        &env,
+        &studies_id,
+        "mint",
+        (&issuer, &patient, v0_release(&env, 1)).into_val(&env),
+    );
+    let pending: u32 = call(
+        &env,
+        &studies_id,
+        "propose_release",
+        (&issuer, &patient, v0_release(&env, 2)).into_val(&env),
+    );
+    let rejected: u32 = call(
+        &env,
+        &studies_id,
+        "propose_release",
+        (&issuer, &patient, v0_release(&env, 3)).into_val(&env),
+    );
+    let _: () = call(
+        &env,
+        &studies_id,
+        "reject_release",
+        (&patient, rejected, RejectReason::NotMine).into_val(&env),
+    );
+    let grant = |granter: &Address, grantee: &Address, role: Role| {
+        let _: () = call(
+            &env,
+            &studies_id,
+            "grant",
+            (granter, active, grantee, role, None::<u64>).into_val(&env),
+        );
+    };
+    grant(&patient, &sharer, Role::Sharer);
+    grant(&sharer, &sub, Role::Viewer);
+    grant(&patient, &direct, Role::Viewer);
+    // The first version's ids come from the root: 0x01010101 for root [1; 32].
+    assert_eq!(active, 0x0101_0101);
+
+    // The upgrade: the first version's `upgrade` is immediate (the last one that is).
+    let issuers_hash = env
+        .deployer()
+        .upload_contract_wasm(wasm("medimint-issuer-registry").as_slice());
+    let studies_hash = env
+        .deployer()
+        .upload_contract_wasm(wasm("medimint-study-token").as_slice());
+    let registry_hash = env
+        .deployer()
+        .upload_contract_wasm(wasm("medimint-registry").as_slice());
+    registry.upgrade_member(&issuers_name, &issuers_hash);
+    registry.upgrade_member(&studies_name, &studies_hash);
+    let _: () = call(
+        &env,
+        &registry.address,
+        "upgrade",
+        (&registry_hash,).into_val(&env),
+    );
+    let studies = StudyTokenClient::new(&env, &studies_id);
+
+    // Until migrated, an old token says so instead of failing to decode.
+    assert_eq!(studies.try_token(&active), Err(Ok(E::NotMigrated)));
+    // The issuer registry needs no migration: its records and first-version slots read.
+    assert!(issuers.is_trusted(&issuer));
+    assert_eq!(issuers.issuers(&0, &50).get_unchecked(0).address, issuer);
+
+    // The platform computes each old token's commitment from its root and migrates.
+    let migrated = studies.migrate(&soroban_sdk::vec![
+        &env,
+        (active, commitment(&env, 1)),
+        (pending, commitment(&env, 2)),
+        (rejected, commitment(&env, 3)),
+    ]);
+    assert_eq!(migrated, 3);
+    assert_eq!(
+        studies.migrate(&soroban_sdk::vec![&env, (active, commitment(&env, 1))]),
+        0
+    );
+    // Everything reads, and no raw root is left.
+    let t = studies.token(&active);
+    assert_eq!(t.release.commitment, commitment(&env, 1));
+    assert_eq!(
+        (t.owner.clone(), t.issuer.clone()),
+        (patient.clone(), issuer.clone())
+    );
+    assert!(studies.verify(&active, &commitment(&env, 1)));
+    assert!(!studies.verify(&active, &BytesN::from_array(&env, &[1; 32])));
+    assert_eq!(
+        studies.token_of_commitment(&commitment(&env, 1)),
+        Some(active)
+    );
+    assert_eq!(
+        studies.token_of_commitment(&commitment(&env, 2)),
+        Some(pending)
+    );
+    assert_eq!(studies.token_of_commitment(&commitment(&env, 3)), None);
+    assert_eq!(
+        studies.consent_status(&rejected).status,
+        TokenStatus::Rejected
+    );
+    assert_eq!(studies.owner_of(&active), patient);
+    assert_eq!(studies.tokens_of(&patient, &0, &10).len(), 1);
+    assert_eq!(studies.pending_of(&patient, &0, &10).len(), 1);
+    let grants = studies.grants(&active, &0, &10);
+    assert_eq!(
+        grants
+            .iter()
+            .map(|g| (g.grantee, g.by_owner))
+            .collect::<std::vec::Vec<_>>(),
+        std::vec![
+            (sharer.clone(), true),
+            (sub.clone(), false),
+            (direct.clone(), true)
+        ]
+    );
+    for who in [&patient, &sharer, &sub, &direct, &issuer] {
+        assert!(studies.access(&active, who).is_some());
+    }
+
+    // The rules hold on the migrated tokens.
+    studies.revoke(&patient, &active, &sharer);
+    assert_eq!(studies.access(&active, &sub), None);
+    assert!(studies.access(&active, &direct).is_some());
+    issuers.suspend_issuer(&issuer);
+    assert_eq!(studies.access(&active, &issuer), None);
+    assert_eq!(
+        studies.try_approve_release(&patient, &pending),
+        Err(Ok(E::IssuerNotTrusted))
+    );
+    issuers.reinstate_issuer(&issuer);
+    studies.record_access(&issuer, &active, &AccessKind::Download);
+    studies.withdraw_release(&issuer, &pending);
+    assert_eq!(studies.token_of_commitment(&commitment(&env, 2)), None);
+    // New ids come from the counter and never collide with the old root-derived ones.
+    let fresh = studies.mint(
+        &issuer,
+        &patient,
+        &Release {
+            metadata_uri: v0_release(&env, 2).metadata_uri,
+            commitment: commitment(&env, 2),
+            file_count: 3,
+            request_id: None,
+        },
+    );
+    assert_eq!(fresh, 1);
+
+    // From now on upgrades wait for the timelock (48 hours unless set at deployment), and
+    // the registry's record follows the code the member runs.
+    assert_eq!(studies.upgrade_delay(), DEFAULT_UPGRADE_DELAY);
+    let member = registry.member(&studies_name);
+    assert_eq!(
+        (member.wasm_hash.clone(), member.version),
+        (studies_hash.clone(), 2)
+    );
+    assert!(registry
+        .try_upgrade_member(&studies_name, &studies_hash)
+        .is_err());
+    studies.schedule_upgrade(&studies_hash);
+    env.ledger()
+        .set_sequence_number(env.ledger().sequence() + DEFAULT_UPGRADE_DELAY);
+    assert_eq!(registry.upgrade_member(&studies_name, &studies_hash), 3);
+    let upgraded = env.events().all().filter_by_contract(&studies_id);
+    assert_eq!(
+        upgraded,
+        std::vec![Upgraded {
+            old_wasm_hash: Some(studies_hash.clone()),
+            wasm_hash: studies_hash.clone()
+        }
+        .to_xdr(&env, &studies_id)]
+    );
+    assert_eq!(studies.owner_of(&active), patient);
+    assert_eq!(studies.owner_of(&fresh), patient);
+}
+
+#[test]
+fn a_direct_member_upgrade_cannot_make_the_record_drift() {
+    let s = super::suite();
+    let name = Symbol::new(&s.env, "issuers");
+    // The member upgraded without the registry (its own admin, its own timelock).
+    let old = s.env.deployer().upload_contract_wasm(V0_ISSUERS);
+    s.issuers.schedule_upgrade(&old);
+    s.env
+        .ledger()
+        .set_sequence_number(s.env.ledger().sequence() + super::UPGRADE_DELAY);
+    s.issuers.upgrade(&old);
+    assert_eq!(s.registry.member(&name).wasm_hash, old);
+    assert_eq!(s.registry.members(&0, &10).get_unchecked(0).wasm_hash, old);
+}
