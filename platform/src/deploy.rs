@@ -144,7 +144,8 @@ pub async fn deploy_suite(
         ISSUER_REGISTRY_SALT,
         &plan.issuer_registry,
         "issuer_count",
-        vec![admin_arg()?],
+        // `upgrade_delay: None`: the contract's default timelock (48 hours).
+        vec![admin_arg()?, ScVal::Void],
     )
     .await?;
     let token_args = vec![
@@ -161,6 +162,7 @@ pub async fn deploy_suite(
             step: "encoding the token symbol".into(),
             source,
         })?,
+        ScVal::Void,
     ];
     let study_token = deploy_one(
         relayer,
@@ -181,7 +183,7 @@ pub async fn deploy_suite(
         REGISTRY_SALT,
         &plan.registry,
         "admin",
-        vec![admin_arg()?],
+        vec![admin_arg()?, ScVal::Void],
     )
     .await?;
     Ok(Deployment {

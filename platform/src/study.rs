@@ -21,6 +21,9 @@ pub struct Metadata {
     /// Hex SHA-256 Merkle root over the original files.
     #[serde(default)]
     pub checksum_root: String,
+    /// Opens the chain's commitment (see `medimint_ingest::commitment`).
+    #[serde(default)]
+    pub commitment_salt: String,
     /// Every original file.
     pub files: Vec<MetaFile>,
     /// The de-identified summary (DICOM PS3.15 Annex E), as the pipeline wrote it.

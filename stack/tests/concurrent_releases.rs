@@ -103,8 +103,10 @@ fn releases_to_one_patient_in_one_ledger_all_land_once() {
         assert_eq!(pending, expected, "each release pending once");
         assert_eq!(pending.len(), ISSUERS as usize);
         for (i, _) in issuers.iter().enumerate() {
-            let root = [0x40 + i as u8; 32];
-            assert!(token.token_of_root(&root).await.unwrap().is_some());
+            let root = hex::encode([0x40 + i as u8; 32]);
+            let c = chain.commitment(&root).unwrap();
+            assert!(token.token_of_commitment(&c.value).await.unwrap().is_some());
+            assert!(chain.token_by_root(&root).await.unwrap().is_some());
         }
     });
 }

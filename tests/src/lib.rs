@@ -135,7 +135,15 @@ pub async fn run_flow(adapters: Adapters, rpc_url: String) {
     assert_eq!(token.owner, jane.address);
     assert_eq!(token.issuer, issuer);
     assert_eq!(token.file_count as usize, files.len());
-    assert_eq!(hex(&token.checksum_root), checksum_root);
+    // The chain holds a salted commitment, never the bare root a holder of the files knows.
+    assert_ne!(hex(&token.commitment), checksum_root);
+    let root_bytes =
+        medimint_ingest::commitment::parse_hex32("checksum root", &checksum_root).unwrap();
+    let c = medimint_ingest::commitment::commitment(
+        &medimint_ingest::commitment::commitment_key(platform.seed()),
+        &root_bytes,
+    );
+    assert_eq!(token.commitment, c.value);
 
     // Only the owner consents; then the token is active.
     let err = platform

@@ -10,6 +10,7 @@
 //! and the local stack's watched inbox call the same library.
 
 pub mod checksum;
+pub mod commitment;
 pub mod header;
 pub mod layout;
 pub mod manifest;
@@ -24,6 +25,7 @@ pub mod traits;
 pub mod validate;
 
 pub use checksum::{checksum_root, verify, FileChecksum, PresentedFile, Verification};
+pub use commitment::Commitment;
 pub use header::{read_file, HeaderError, HeaderFields};
 pub use layout::{decode_s3_key, parse_manifest_key, ReleaseRef};
 pub use manifest::{parse_manifest, Manifest};

@@ -89,6 +89,9 @@ struct MetadataObject<'a> {
     issuer: &'a str,
     release_id: &'a str,
     checksum_root: &'a str,
+    /// Opens the chain's commitment: `commit(salt, root)` equals the token's (see
+    /// [`crate::commitment`]).
+    commitment_salt: &'a str,
     files: Vec<MetadataFile<'a>>,
     summary: &'a StudySummary,
 }
@@ -385,10 +388,14 @@ impl Ingest {
         root: &str,
         patient: &str,
     ) -> Result<Release, IngestError> {
-        let sid = study_id(root).map_err(|message| IngestError::Transient {
+        // The study is named after the chain's commitment, so the platform finds its objects
+        // from the token alone; the salt goes into the encrypted metadata for verifiers.
+        let commitment = self.chain.commitment(root)?;
+        let sid = study_id(&commitment.hex()).map_err(|message| IngestError::Transient {
             step: "naming the study",
             message,
         })?;
+        let salt = hex::encode(commitment.salt);
         let seal: Arc<dyn StudySeal> = Arc::from(self.sealer.new_study()?);
         let work: Vec<(String, String, String, [u8; 32])> = files
             .iter()
@@ -435,6 +442,7 @@ impl Ingest {
             issuer: &release.issuer,
             release_id: &release.release_id,
             checksum_root: root,
+            commitment_salt: &salt,
             files: files
                 .iter()
                 .map(|f| MetadataFile {

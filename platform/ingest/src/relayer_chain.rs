@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{Chain, IngestError, IssuerStatus, Proposal};
+use crate::commitment::{commitment, commitment_key};
+use crate::{Chain, Commitment, IngestError, IssuerStatus, Proposal};
 use async_trait::async_trait;
 use medimint_chain::clients::{IssuerRegistry, Release, StudyToken};
 use medimint_chain::scval::arg;
@@ -169,13 +170,18 @@ impl Chain for RelayerChain {
         Ok(address)
     }
 
-    async fn token_by_root(&self, checksum_root: &str) -> Result<Option<String>, IngestError> {
+    fn commitment(&self, checksum_root: &str) -> Result<Commitment, IngestError> {
         let root = parse_root(checksum_root)?;
+        Ok(commitment(&commitment_key(&self.seed), &root))
+    }
+
+    async fn token_by_root(&self, checksum_root: &str) -> Result<Option<String>, IngestError> {
+        let c = self.commitment(checksum_root)?;
         Ok(self
             .token()
-            .token_of_root(&root)
+            .token_of_commitment(&c.value)
             .await
-            .map_err(|e| transient("looking up the token by checksum root", e))?
+            .map_err(|e| transient("looking up the token by its commitment", e))?
             .map(|id| id.to_string()))
     }
 
@@ -184,14 +190,14 @@ impl Chain for RelayerChain {
         let issuer = self.keypair(index)?;
         let release = Release {
             metadata_uri: proposal.metadata_uri.clone(),
-            checksum_root: parse_root(&proposal.checksum_root)?,
+            commitment: self.commitment(&proposal.checksum_root)?.value,
             file_count: proposal.file_count,
             request_id: None,
         };
         let (id, _) = self
             .token()
             .propose_release(
-                &format!("propose/{}", proposal.checksum_root),
+                &format!("propose/{}", hex::encode(release.commitment)),
                 issuer.signing_key(),
                 &proposal.patient,
                 &release,

@@ -61,7 +61,10 @@ pub trait Chain: Send + Sync {
     /// Derives the custodial address at `hd_index` and makes sure its account exists
     /// (sponsored reserves); returns the address.
     async fn ensure_patient_account(&self, hd_index: u32) -> Result<String, IngestError>;
-    /// The token minted or proposed with this checksum root, if any.
+    /// The commitment the chain holds for this checksum root (hex), and the salt that opens
+    /// it (see [`crate::commitment`]).
+    fn commitment(&self, checksum_root: &str) -> Result<crate::Commitment, IngestError>;
+    /// The token minted or proposed with this checksum root (by its commitment), if any.
     async fn token_by_root(&self, checksum_root: &str) -> Result<Option<String>, IngestError>;
     /// Proposes the release (token pending the patient's consent); returns the token id once
     /// the transaction is final.

@@ -3,20 +3,34 @@
 use super::*;
 
 impl Platform {
-    /// The study key and the file list of a token, for the holder `viewer`.
-    async fn open_study(
+    /// The study key and the metadata of a token, for the holder `viewer`, checked to
+    /// belong to the token: its checksum root and salt give the token's commitment.
+    pub(crate) async fn open_token(
         &self,
         record: &TokenRecord,
         viewer: &Keypair,
-    ) -> Result<(StudyKey, Vec<MetaFile>), PlatformError> {
-        let sid = study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
+    ) -> Result<(StudyKey, Metadata), PlatformError> {
+        let sid = study_of(record)?;
         let cid = record
             .metadata_uri
             .strip_prefix("ipfs://")
             .unwrap_or(&record.metadata_uri);
-        open_study(self.store.as_ref(), &sid, cid, viewer)
+        let (key, meta) = open_metadata(self.store.as_ref(), &sid, cid, viewer)
             .await
-            .map_err(|e| PlatformError::Invalid(format!("token {}: {e}", record.id)))
+            .map_err(|e| PlatformError::Forbidden(format!("token {}: {e}", record.id)))?;
+        let opens = parse_hex32("checksum root", &meta.checksum_root)
+            .and_then(|root| {
+                parse_hex32("commitment salt", &meta.commitment_salt).map(|salt| (root, salt))
+            })
+            .map(|(root, salt)| commit(&salt, &root) == record.commitment)
+            .unwrap_or(false);
+        if !opens {
+            return Err(PlatformError::Invalid(format!(
+                "token {}: the metadata object does not open the token's commitment",
+                record.id
+            )));
+        }
+        Ok((key, meta))
     }
 
     /// `email` downloads the token's files into `out_dir`: the access is recorded on chain
@@ -47,7 +61,9 @@ impl Platform {
                 "recording the download of token {}",
                 record.id
             )))?;
-        let (key, files) = self.open_study(&record, &viewer).await?;
+        let (key, meta) = self.open_token(&record, &viewer).await?;
+        let root = meta.checksum_root;
+        let files = meta.files;
         let mut presented = Vec::new();
         let mut bytes = 0u64;
         for (i, f) in files.iter().enumerate() {
@@ -82,7 +98,7 @@ impl Platform {
             progress(i + 1, files.len());
         }
         let listed: Vec<FileChecksum> = files.iter().map(|f| f.checksum.clone()).collect();
-        let verification = verify(&presented, &hex::encode(record.checksum_root), &listed);
+        let verification = verify(&presented, &root, &listed);
         if !verification.is_intact() {
             return Err(PlatformError::Invalid(format!(
                 "the downloaded files do not verify: {} differ, {} missing, {} extra",
@@ -136,15 +152,18 @@ impl Platform {
         let listed = match holder {
             Some(email) => {
                 let kp = self.keypair_of(email).await?;
-                let (_, files) = self.open_study(&record, &kp).await?;
-                files.into_iter().map(|f| f.checksum).collect()
+                let (_, meta) = self.open_token(&record, &kp).await?;
+                meta.files.into_iter().map(|f| f.checksum).collect()
             }
             None => Vec::new(),
         };
-        Ok(verify(
-            &presented,
-            &hex::encode(record.checksum_root),
-            &listed,
-        ))
+        // The platform holds the commitment key: it checks the presented files' root
+        // against the token's commitment without reading the metadata.
+        let digests: Vec<[u8; 32]> = presented.iter().map(|p| p.sha256).collect();
+        let computed = medimint_ingest::checksum_root(&digests);
+        let matches = commitment(&commitment_key(&self.seed), &computed).value == record.commitment;
+        let mut v = verify(&presented, &hex::encode(computed), &listed);
+        v.root_matches = matches;
+        Ok(v)
     }
 }

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use medimint_ingest::layout::study_id;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::*;
@@ -104,7 +103,7 @@ impl Platform {
     ) -> Result<FileStream, PlatformError> {
         let record = self.token(&token.to_string()).await?;
         let holder = self.keypair_of(email).await?;
-        let sid = study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
+        let sid = study_of(&record)?;
         let cid = record
             .metadata_uri
             .strip_prefix("ipfs://")

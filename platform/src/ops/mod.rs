@@ -35,9 +35,10 @@ use medimint_storage::{normalize_email, Account, Custody, LocalDirStore};
 use serde::Serialize;
 
 use crate::deploy::{deploy_suite, Deployment};
-use crate::study::{open_study, share_key, MetaFile};
+use crate::study::{open_metadata, share_key, Metadata};
 use crate::trail::{read_trail, TrailEntry};
 use crate::{chain, storage, Platform, PlatformError};
+use medimint_ingest::commitment::{commit, commitment, commitment_key, parse_hex32};
 use medimint_ingest::{RelayerChain, SdkSealer};
 
 /// Ledgers of history asked of `getEvents` (a day of 5 s ledgers, the RPC's usual window).
@@ -176,6 +177,11 @@ pub struct DownloadReport {
 fn fresh_key(prefix: &str) -> String {
     let nonce: [u8; 8] = rand::random();
     format!("{prefix}/{}", hex::encode(nonce))
+}
+
+/// The study id of a token: its objects are named after the commitment on chain.
+fn study_of(record: &TokenRecord) -> Result<String, PlatformError> {
+    study_id(&hex::encode(record.commitment)).map_err(PlatformError::Invalid)
 }
 
 fn parse_token(id: &str) -> Result<u32, PlatformError> {

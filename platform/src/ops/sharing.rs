@@ -39,7 +39,7 @@ impl Platform {
             )
             .await
             .map_err(chain(format!("granting {role:?} on token {}", record.id)))?;
-        let sid = study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
+        let sid = study_of(&record)?;
         share_key(self.store.as_ref(), &sid, &granter, &grantee)
             .await
             .map_err(PlatformError::Invalid)?;
@@ -79,7 +79,7 @@ impl Platform {
             )
             .await
             .map_err(chain(format!("revoking {grantee} on token {}", record.id)))?;
-        let sid = study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
+        let sid = study_of(&record)?;
         self.store
             .delete(&wrapped_key_key(&sid, &grantee))
             .await

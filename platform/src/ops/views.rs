@@ -3,7 +3,6 @@
 //! so nobody learns that it exists.
 
 use medimint_chain::clients::{Access, TokenStatus};
-use medimint_ingest::layout::study_id;
 
 use super::*;
 use crate::study::open_metadata;
@@ -316,8 +315,7 @@ impl Platform {
             summary: None,
         };
         if let Some(kp) = holder {
-            let sid =
-                study_id(&hex::encode(record.checksum_root)).map_err(PlatformError::Invalid)?;
+            let sid = study_of(&record)?;
             if let Ok((_, meta)) = open_metadata(self.store.as_ref(), &sid, &cid, kp).await {
                 view.checksum_root = Some(meta.checksum_root);
                 view.files = Some(

@@ -187,6 +187,17 @@ impl Chain for TestChain {
         Ok(patient_address(hd_index))
     }
 
+    fn commitment(&self, root: &str) -> Result<medimint_ingest::Commitment, IngestError> {
+        let root =
+            medimint_ingest::commitment::parse_hex32("checksum root", root).map_err(|message| {
+                IngestError::Transient {
+                    step: "reading the checksum root",
+                    message,
+                }
+            })?;
+        Ok(medimint_ingest::commitment::commitment(&[9; 32], &root))
+    }
+
     async fn token_by_root(&self, root: &str) -> Result<Option<String>, IngestError> {
         self.faults.hit("lookup")?;
         Ok(self.tokens.lock().unwrap().get(root).map(|t| t.0.clone()))
