@@ -29,8 +29,9 @@ pub struct Args {
     /// The issuer's address (default: the only registered issuer).
     #[arg(long)]
     issuer: Option<String>,
-    /// Release id (default: one derived from the time); repeat a release with the same id
-    /// to retry it.
+    /// Release id (default: a random one, printed); repeat a release with the same id to
+    /// retry it. An id already used for another release (another patient or other files)
+    /// is refused.
     #[arg(long)]
     release_id: Option<String>,
     /// The StudyInstanceUID every file must carry.
@@ -65,9 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let spec = ReleaseSpec {
             issuer,
-            release_id: args
-                .release_id
-                .unwrap_or_else(|| format!("cli-{}", medimint_storage::now())),
+            release_id: args.release_id.unwrap_or_else(default_release_id),
             patient: PatientSpec {
                 email: args.patient_email,
                 family_name,
@@ -80,7 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         let outcome = platform
             .release(&spec, progress(&args.global, "uploading"))
-            .await?;
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}\n  (to resume this release, repeat the command with --release-id {})",
+                    spec.release_id
+                )
+            })?;
         match outcome {
             Outcome::Released {
                 token_id,
@@ -109,4 +114,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// A release id no other release will have: `cli-` and 128 random bits in hex. (The Unix
+/// second it used to be gave two releases started in the same second one id, and the
+/// second release the first one's outcome.)
+fn default_release_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("cli-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_release_id;
+
+    #[test]
+    fn default_release_ids_are_random_and_valid_folder_names() {
+        let a = default_release_id();
+        let b = default_release_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 4 + 32);
+        assert!(a.starts_with("cli-"));
+        assert!(a[4..].chars().all(|c| c.is_ascii_hexdigit()));
+        // The inbox accepts it as a release folder.
+        let key = format!(
+            "inbox/GCEZWKCA5VLDNRLN3RPRJMRZOX3Z6G5CHCGSNFHEYVXM3XOJMDS674JZ/{a}/release.json"
+        );
+        assert_eq!(
+            medimint_ingest::parse_manifest_key(&key)
+                .unwrap()
+                .release_id,
+            a
+        );
+    }
 }

@@ -1,5 +1,10 @@
 //! Reading one DICOM file from a stream: its SHA-256 and size over every byte, and its
 //! header (everything before the pixel data) parsed by dicom-object, in bounded memory.
+//!
+//! Any transfer syntax is read (the pixel data is never decoded): explicit and implicit VR
+//! little endian, explicit VR big endian, deflated (inflated for the checks; the stored
+//! bytes stay the original), and every encapsulated one (JPEG, JPEG-LS, JPEG 2000, RLE,
+//! MPEG, HTJ2K...). See docs/ingest.md.
 
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
@@ -7,7 +12,7 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::scan::{scan, STOP_TAG};
+use crate::scan::{scan, Fragments, STOP_TAG};
 
 /// Default cap on the bytes kept for a header (everything before the pixel data).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024 * 1024;
@@ -19,13 +24,21 @@ const CHUNK: usize = 1024 * 1024;
 /// Why a file's header could not be read. Messages name tags and offsets, never values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
-    /// No `DICM` magic after a 128-byte preamble: not a DICOM Part 10 file.
-    #[error("not a DICOM Part 10 file (no 'DICM' after the 128-byte preamble)")]
+    /// No file meta group: neither `DICM` after a 128-byte preamble nor a meta group at
+    /// the start of the file.
+    #[error("not a DICOM Part 10 file (no file meta group: neither 'DICM' after a 128-byte preamble nor a meta group at the start)")]
     NotPart10,
     /// The file ends inside an element header or an open sequence.
     #[error("the file is truncated: it ends inside the header at byte {offset}")]
     Truncated {
         /// Where the file ended.
+        offset: u64,
+    },
+    /// The file ends inside its encapsulated pixel data (a fragment or the sequence
+    /// delimiter is missing).
+    #[error("the file is truncated: it ends inside the encapsulated pixel data, in the fragment that starts at byte {offset}")]
+    TruncatedPixelData {
+        /// Where the unfinished fragment (or the missing delimiter) starts.
         offset: u64,
     },
     /// An element declares more bytes than the file has left.
@@ -133,36 +146,59 @@ pub async fn read_file(
     // Keep bytes only until the header is whole (the pixel data's element header is in the
     // buffer): a multi-frame file would otherwise fill the buffer to its cap with pixels.
     let mut head_complete = false;
+    // Once the header is whole: the encapsulated pixel data's items, followed to the end.
+    let mut fragments: Option<Fragments> = None;
     loop {
         let n = reader.read(&mut chunk).await?;
         if n == 0 {
             break;
         }
         hasher.update(&chunk[..n]);
+        let start = size;
         size += n as u64;
+        if let Some(f) = fragments.as_mut() {
+            f.feed(start, &chunk[..n]);
+        }
         if !head_complete {
             let room = max_header_bytes - head.len();
             head.extend_from_slice(&chunk[..n.min(room)]);
             // The file's size is not known yet; an unbounded one only defers the size
             // checks to `parse_header`, which repeats the scan with the real size.
-            head_complete = head.len() >= max_header_bytes || scan(&head, u64::MAX).is_ok();
+            match scan(&head, u64::MAX) {
+                Ok(s) => {
+                    head_complete = true;
+                    if let Some(at) = s.fragments_at {
+                        // Everything read so far: the head, then what this chunk held past it.
+                        let mut f = Fragments::new(at);
+                        f.feed(0, &head);
+                        let kept = n.min(room);
+                        f.feed(start + kept as u64, &chunk[kept..n]);
+                        fragments = Some(f);
+                    }
+                }
+                Err(_) => head_complete = head.len() >= max_header_bytes,
+            }
         }
     }
     let digest = FileDigest {
         sha256: hasher.finalize().into(),
         size,
     };
-    let header = parse_header(&head, size);
+    let header = parse_header(&head, size).and_then(|h| match fragments {
+        Some(f) => f.finish(size).map(|()| h),
+        None => Ok(h),
+    });
     Ok(ReadFile { digest, header })
 }
 
 /// Parses the header held in `head`, the first bytes of a file of `file_size` bytes.
 pub fn parse_header(head: &[u8], file_size: u64) -> Result<ParsedHeader, HeaderError> {
     let scanned = scan(head, file_size)?;
+    let parseable = scanned.parseable(head);
     let object = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .read_until(dicom_core::Tag(STOP_TAG.0, STOP_TAG.1))
-        .from_reader(head)
+        .from_reader(&parseable[..])
         .map_err(|e| HeaderError::Malformed(e.to_string()))?;
     let text = |tag| -> Option<String> {
         object

@@ -146,18 +146,6 @@ impl Ingest {
 
     /// One pass over the release's steps from its recorded status.
     async fn attempt(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
-        let existing = self.record(release).await?;
-        if let Some(rel) = &existing {
-            match rel.status {
-                ReleaseStatus::Confirmed => return Ok(released(rel)),
-                ReleaseStatus::Rejected => return self.finish_rejection(release, rel).await,
-                // Validated, stored and on chain: only removing the upload is left (an
-                // attempt that stopped while removing it left a partial upload that must not
-                // be validated again).
-                ReleaseStatus::Proposed => return self.confirm(release, rel.clone()).await,
-                _ => {}
-            }
-        }
         let manifest_bytes = match self
             .store
             .get_bytes(&release.manifest_key(), MAX_MANIFEST_BYTES)
@@ -172,6 +160,37 @@ impl Ingest {
             }) if message.contains("limit") => Some(Vec::new()),
             Err(e) => return Err(IngestError::storage("reading release.json")(e)),
         };
+        // A release id names one release: the first manifest seen under it. Another
+        // manifest under the same id (another patient, other files) is refused before its
+        // id's record or outcome is looked at, so that it never gets the earlier's.
+        if let Some(bytes) = &manifest_bytes {
+            let fingerprint = manifest_fingerprint(bytes);
+            let key = manifest_claim_key(release);
+            match self
+                .db
+                .put_idempotency(&key, &fingerprint)
+                .await
+                .map_err(IngestError::storage("recording the release's manifest"))?
+            {
+                IdempotencyOutcome::Inserted => {}
+                IdempotencyOutcome::Existing(earlier) if earlier == fingerprint => {}
+                IdempotencyOutcome::Existing(_) => {
+                    return self.refuse_reused_id(release, &fingerprint).await;
+                }
+            }
+        }
+        let existing = self.record(release).await?;
+        if let Some(rel) = &existing {
+            match rel.status {
+                ReleaseStatus::Confirmed => return Ok(released(rel)),
+                ReleaseStatus::Rejected => return self.finish_rejection(release, rel).await,
+                // Validated, stored and on chain: only removing the upload is left (an
+                // attempt that stopped while removing it left a partial upload that must not
+                // be validated again).
+                ReleaseStatus::Proposed => return self.confirm(release, rel.clone()).await,
+                _ => {}
+            }
+        }
         let Some(manifest_bytes) = manifest_bytes else {
             return Err(IngestError::NotARelease(format!(
                 "{} does not exist",
@@ -242,7 +261,7 @@ impl Ingest {
             IdempotencyOutcome::Existing(owner) => {
                 let problems = vec![Problem::release(
                     ProblemCode::AlreadyReleased,
-                    format!("these files were already released as {owner}"),
+                    self.root_owner_message(&owner).await?,
                 )];
                 return self.reject(release, rel, problems, checked.len()).await;
             }
@@ -624,6 +643,110 @@ impl Ingest {
         self.finish_rejection(release, &rel).await
     }
 
+    /// Refuses an upload whose manifest differs from the one first seen under its release
+    /// id: a report naming the earlier release, the upload moved beside it under
+    /// `quarantine/<issuer>/<release-id>/reused-<fingerprint>/` (the earlier release's
+    /// record, report, study and quarantine are left as they are).
+    async fn refuse_reused_id(
+        &self,
+        release: &ReleaseRef,
+        fingerprint: &str,
+    ) -> Result<Outcome, IngestError> {
+        let earlier = match self.record(release).await? {
+            Some(r) => {
+                let mut what = format!("it is {}", r.status.as_str());
+                if let Some(token) = &r.token_id {
+                    what.push_str(&format!(", token {token}"));
+                }
+                if let Some(key) = &r.report_key {
+                    what.push_str(&format!(", report at {key}"));
+                }
+                what
+            }
+            None => "it has not been processed yet".to_owned(),
+        };
+        let problems = vec![Problem::release(
+            ProblemCode::ReleaseIdReused,
+            format!(
+                "release id {} of this issuer was already used for another release (another \
+                 patient or other files; {earlier}); nothing of this upload was released and \
+                 nothing of the earlier release was changed: upload it again under a new \
+                 release id",
+                release.release_id
+            ),
+        )];
+        let report = Report::new(&release.issuer, &release.release_id, 0, problems);
+        let q = format!(
+            "{}reused-{}/",
+            release.quarantine_prefix(),
+            &fingerprint[..16.min(fingerprint.len())]
+        );
+        let report_key = format!("{q}report.json");
+        self.store
+            .put_bytes(&report_key, Bytes::from(report.to_json()))
+            .await
+            .map_err(IngestError::storage("storing the report"))?;
+        self.store
+            .put_bytes(&format!("{q}report.txt"), Bytes::from(report.to_text()))
+            .await
+            .map_err(IngestError::storage("storing the report"))?;
+        let prefix = release.inbox_prefix();
+        let objects = self
+            .store
+            .list(&prefix)
+            .await
+            .map_err(IngestError::storage("listing the upload"))?;
+        let manifest = release.manifest_key();
+        let mut ordered: Vec<_> = objects.iter().filter(|o| o.key != manifest).collect();
+        ordered.extend(objects.iter().filter(|o| o.key == manifest));
+        for obj in ordered {
+            let to = format!("{q}upload/{}", &obj.key[prefix.len()..]);
+            self.store
+                .rename(&obj.key, &to)
+                .await
+                .map_err(IngestError::storage("moving the upload to quarantine"))?;
+        }
+        tracing::warn!(
+            issuer = %release.issuer,
+            release_id = %release.release_id,
+            "release id reused for another manifest; refused"
+        );
+        Ok(Outcome::Rejected { report, report_key })
+    }
+
+    /// What to tell the issuer about the release `owner` (`<issuer>/<release-id>`) that
+    /// claimed these files first.
+    async fn root_owner_message(&self, owner: &str) -> Result<String, IngestError> {
+        let record = match owner.split_once('/') {
+            Some((issuer, id)) => self
+                .db
+                .get_release(issuer, id)
+                .await
+                .map_err(IngestError::storage("reading the earlier release"))?,
+            None => None,
+        };
+        Ok(match record {
+            Some(r)
+                if matches!(
+                    r.status,
+                    ReleaseStatus::Received | ReleaseStatus::Processing | ReleaseStatus::Stored
+                ) =>
+            {
+                format!(
+                    "these files were claimed by release {owner}, which has not finished (it is \
+                     {}); nothing was released: retry that release under its own release id \
+                     to finish it",
+                    r.status.as_str()
+                )
+            }
+            Some(Release {
+                token_id: Some(token),
+                ..
+            }) => format!("these files were already released as {owner} (token {token})"),
+            _ => format!("these files were already released as {owner}"),
+        })
+    }
+
     /// The release's record as stored now.
     async fn record(&self, release: &ReleaseRef) -> Result<Option<Release>, IngestError> {
         self.db
@@ -881,4 +1004,30 @@ impl AsyncRead for HashingReader {
 /// The file count the contract records (the manifest caps it far below `u32::MAX`).
 fn file_count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The idempotency key under which a release id's first manifest is remembered (no PHI: the
+/// issuer's address and its release id).
+fn manifest_claim_key(release: &ReleaseRef) -> String {
+    format!("release-manifest:{}/{}", release.issuer, release.release_id)
+}
+
+/// Hex SHA-256 of the manifest in canonical form (parsed and written back, so whitespace
+/// and key order do not matter); of its bytes if it does not parse.
+fn manifest_fingerprint(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    match parse_manifest(bytes)
+        .ok()
+        .and_then(|m| serde_json::to_vec(&m).ok())
+    {
+        Some(canonical) => {
+            h.update(b"medimint release manifest v1\0");
+            h.update(&canonical);
+        }
+        None => {
+            h.update(b"medimint release manifest bytes v1\0");
+            h.update(bytes);
+        }
+    }
+    hex::encode(h.finalize())
 }

@@ -51,6 +51,8 @@ pub enum ProblemCode {
     UntrustedIssuer,
     /// The same files were already released under another release id.
     AlreadyReleased,
+    /// The release id was already used for another release (another manifest).
+    ReleaseIdReused,
 }
 
 /// One problem.

@@ -206,7 +206,9 @@ pub fn validate(manifest: &Manifest, files: &[ExaminedFile]) -> Vec<Problem> {
 fn header_code(e: &HeaderError) -> ProblemCode {
     match e {
         HeaderError::NotPart10 => ProblemCode::NotDicom,
-        HeaderError::Truncated { .. } => ProblemCode::Truncated,
+        HeaderError::Truncated { .. } | HeaderError::TruncatedPixelData { .. } => {
+            ProblemCode::Truncated
+        }
         HeaderError::LengthBeyondEnd { .. } => ProblemCode::LengthBeyondEnd,
         HeaderError::HeaderTooLarge { .. }
         | HeaderError::UnsupportedTransferSyntax(_)

@@ -916,3 +916,305 @@ async fn transient_failures_are_retried_then_dead_lettered() {
         Outcome::Released { .. }
     ));
 }
+
+/// pydicom's files used as templates, one per transfer syntax or kind of object: each is
+/// rewritten for Jane (dicom-object keeps its transfer syntax) and released as written.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("MR_small_bigendian.dcm", "1.2.840.10008.1.2.2"),
+    ("MR_small_implicit.dcm", "1.2.840.10008.1.2"),
+    ("SC_rgb_jpeg_dcmtk.dcm", "1.2.840.10008.1.2.4.50"),
+    ("JPEG-lossy.dcm", "1.2.840.10008.1.2.4.51"),
+    ("SC_rgb_jpeg_gdcm.dcm", "1.2.840.10008.1.2.4.70"),
+    ("MR_small_jpeg_ls_lossless.dcm", "1.2.840.10008.1.2.4.80"),
+    ("SC_rgb_jls_lossy_line.dcm", "1.2.840.10008.1.2.4.81"),
+    ("MR_small_jp2klossless.dcm", "1.2.840.10008.1.2.4.90"),
+    ("JPEG2000.dcm", "1.2.840.10008.1.2.4.91"),
+    ("MR_small_RLE.dcm", "1.2.840.10008.1.2.5"),
+    ("reportsi.dcm", "1.2.840.10008.1.2.1"),
+    ("liver_1frame.dcm", "1.2.840.10008.1.2.1"),
+    ("waveform_ecg.dcm", "1.2.840.10008.1.2.1"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_study_of_every_kind_of_file_the_field_sends_is_released_as_sent() {
+    let mut files = Vec::new();
+    let series = |n: usize| format!("{STUDY_UID}.{n}");
+    let sop = |n: usize| format!("{STUDY_UID}.{n}.1");
+    for (n, (name, ts)) in TEMPLATES.iter().enumerate() {
+        let bytes = instance_from(
+            &pydicom_file(name).unwrap(),
+            &JANE,
+            STUDY_UID,
+            &series(n),
+            &sop(n),
+        );
+        let read = medimint_ingest::read_file(&mut &bytes[..], 8 << 20)
+            .await
+            .unwrap();
+        assert_eq!(read.header.unwrap().fields.transfer_syntax, *ts, "{name}");
+        files.push((format!("{n:02}-{name}"), bytes));
+    }
+    let n = TEMPLATES.len();
+    let ct_for = |k: usize| instance_from(&ct(), &JANE, STUDY_UID, &series(k), &sop(k));
+    // Deflated Explicit VR Little Endian.
+    files.push(("deflated.dcm".into(), deflated(&ct_for(n))));
+    // Without the preamble; without the preamble and `DICM`.
+    files.push(("no-preamble.dcm".into(), ct_for(n + 1)[128..].to_vec()));
+    files.push(("meta-only.dcm".into(), ct_for(n + 2)[132..].to_vec()));
+    // An encapsulated PDF report; private sequences of undefined length, ten levels deep.
+    files.push((
+        "report.dcm".into(),
+        encapsulated_pdf(&JANE, STUDY_UID, &series(n + 3), &sop(n + 3)),
+    ));
+    files.push((
+        "private.dcm".into(),
+        with_nested_private_sequences(&ct(), &JANE, STUDY_UID, &series(n + 4), &sop(n + 4), 10),
+    ));
+
+    let e = env().await;
+    upload_for_jane(&e, "field", &files).await;
+    // Every file stored is the original, byte for byte (checked by decrypting each).
+    let cid = assert_released(&e, &files, "field").await;
+    let meta = metadata(&e, &cid).await;
+    let listed = meta["files"].as_array().unwrap();
+    assert_eq!(listed.len(), files.len());
+    for f in listed {
+        assert!(
+            f["header"]["00080018"]["Value"][0].is_string(),
+            "{}",
+            f["path"]
+        );
+        assert_eq!(
+            f["header"]["00100020"]["Value"][0], JANE.id,
+            "{}",
+            f["path"]
+        );
+    }
+    let pdf = listed.iter().find(|f| f["path"] == "report.dcm").unwrap();
+    assert_eq!(pdf["header"]["00420012"]["Value"][0], "application/pdf");
+}
+
+/// A Part 10 file of 1 KiB whose one data element declares 4 GiB - 16 bytes.
+fn huge_length_kib() -> Vec<u8> {
+    let mut f = huge_length_file();
+    f.resize(1024, 0);
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_files_are_each_refused_by_name_and_the_next_export_goes_through() {
+    let e = env().await;
+    let good = generated_study(&ct(), 1, 2);
+    let whole = &instance_from(&ct(), &JANE, STUDY_UID, "1.2.9", "1.2.9.2");
+    let jpeg = instance_from(
+        &pydicom_file("SC_rgb_jpeg_dcmtk.dcm").unwrap(),
+        &JANE,
+        STUDY_UID,
+        "1.2.9",
+        "1.2.9.1",
+    );
+    let deep = part10(
+        &meta_with_ts("1.2.840.10008.1.2.1"),
+        &nested_sequences(100_000),
+    );
+    // (bad file, its name, the code, a word its message must hold)
+    let cases: Vec<(Vec<u8>, &str, ProblemCode, &str)> = vec![
+        (
+            huge_length_kib(),
+            "huge.dcm",
+            ProblemCode::LengthBeyondEnd,
+            "4294967280",
+        ),
+        (deep, "deep.dcm", ProblemCode::MalformedDicom, "nested"),
+        (
+            whole[..whole.len() / 2].to_vec(),
+            "cut-pixels.dcm",
+            ProblemCode::LengthBeyondEnd,
+            "(7FE0,0010)",
+        ),
+        (
+            jpeg[..jpeg.len() - 100].to_vec(),
+            "cut-fragments.dcm",
+            ProblemCode::Truncated,
+            "pixel data",
+        ),
+        (
+            b"%PDF-1.4 a report saved with the wrong name".to_vec(),
+            "notes.dcm",
+            ProblemCode::NotDicom,
+            "Part 10",
+        ),
+        (
+            good[0].1.clone(),
+            "S01/copy-of-IM0001.dcm",
+            ProblemCode::DuplicateSopInstance,
+            "S01/IM0001.dcm",
+        ),
+    ];
+    for (i, (bytes, name, code, word)) in cases.into_iter().enumerate() {
+        let id = format!("bad-{i}");
+        let files = with(&good, name, bytes);
+        upload_for_jane(&e, &id, &files).await;
+        let out = e.ingest.process(&rel(ISSUER, &id)).await.unwrap();
+        let Outcome::Rejected { report, report_key } = out else {
+            panic!("{name}: not rejected: {out:?}")
+        };
+        assert_eq!(report.codes(), [code], "{name}: {}", report.to_text());
+        let p = &report.problems[0];
+        assert_eq!(p.file.as_deref(), Some(name));
+        assert!(p.message.contains(word), "{name}: {}", p.message);
+        assert_eq!(report_key, format!("quarantine/{ISSUER}/{id}/report.json"));
+        // Nothing lost: the whole upload is in quarantine.
+        let kept = keys(&*e.store, &format!("quarantine/{ISSUER}/{id}/upload/")).await;
+        assert_eq!(kept.len(), files.len() + 1, "{name}");
+    }
+    assert!(e.chain.tokens.lock().unwrap().is_empty());
+    // The same pipeline releases the next export.
+    upload_for_jane(&e, "next", &good).await;
+    assert_released(&e, &good, "next").await;
+}
+
+fn john() -> Person {
+    Person {
+        name: "Roe^John",
+        birth_date: "19700704",
+        id: "MRN-777",
+    }
+}
+
+/// John's study under `release_id`, with his own email.
+async fn upload_for_john(e: &Env, release_id: &str) -> Vec<(String, Vec<u8>)> {
+    let uid = "1.2.826.0.1.3680043.8.498.2";
+    let files: Vec<(String, Vec<u8>)> = (1..=2)
+        .map(|i| {
+            (
+                format!("J/IM{i}.dcm"),
+                instance_from(
+                    &ct(),
+                    &john(),
+                    uid,
+                    &format!("{uid}.1"),
+                    &format!("{uid}.1.{i}"),
+                ),
+            )
+        })
+        .collect();
+    let mut manifest = manifest_for(&files, &john());
+    manifest["patient"]["email"] = json!("john.roe@example.org");
+    upload(&*e.store, ISSUER, release_id, &files, &manifest).await;
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_releases_at_once_for_two_patients_get_a_token_each() {
+    let e = env().await;
+    let jane = generated_study(&ct(), 1, 2);
+    upload_for_jane(&e, "cli-aaaa", &jane).await;
+    upload_for_john(&e, "cli-bbbb").await;
+    let (ra, rb) = (rel(ISSUER, "cli-aaaa"), rel(ISSUER, "cli-bbbb"));
+    let (a, b) = tokio::join!(e.ingest.process(&ra), e.ingest.process(&rb));
+    let (Outcome::Released { token_id: ta, .. }, Outcome::Released { token_id: tb, .. }) =
+        (a.unwrap(), b.unwrap())
+    else {
+        panic!("not both released")
+    };
+    assert_ne!(ta, tb);
+    let owner = |token: &str| {
+        let tokens = e.chain.tokens.lock().unwrap();
+        tokens
+            .values()
+            .find(|(id, _)| id == token)
+            .map(|(_, p)| p.patient.clone())
+            .unwrap()
+    };
+    let jane_acct =
+        e.db.account_by_email("jane.doe@example.org")
+            .await
+            .unwrap()
+            .unwrap();
+    let john_acct =
+        e.db.account_by_email("john.roe@example.org")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(owner(&ta), jane_acct.address);
+    assert_eq!(owner(&tb), john_acct.address);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_id_reused_for_another_patient_is_refused_and_changes_nothing() {
+    let e = env().await;
+    let jane = generated_study(&ct(), 1, 2);
+    upload_for_jane(&e, "r1", &jane).await;
+    assert_released(&e, &jane, "r1").await;
+    let before = e.db.get_release(ISSUER, "r1").await.unwrap().unwrap();
+    let meta_before = keys(&*e.store, "meta/").await;
+
+    let john_files = upload_for_john(&e, "r1").await;
+    let out = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap();
+    let Outcome::Rejected { report, report_key } = out else {
+        panic!("not refused: {out:?}")
+    };
+    assert_eq!(report.codes(), [ProblemCode::ReleaseIdReused]);
+    let msg = &report.problems[0].message;
+    let token = before.token_id.clone().unwrap();
+    assert!(msg.contains("r1") && msg.contains("confirmed"), "{msg}");
+    assert!(msg.contains(&format!("token {token}")), "{msg}");
+    assert!(msg.contains("new release id"), "{msg}");
+    assert!(report_key.starts_with(&format!("quarantine/{ISSUER}/r1/reused-")));
+    // Nothing released, nothing overwritten: the earlier record, its metadata and its
+    // token stand; John has no account; his upload is kept beside the report.
+    assert_eq!(
+        e.db.get_release(ISSUER, "r1").await.unwrap().unwrap(),
+        before
+    );
+    assert_eq!(keys(&*e.store, "meta/").await, meta_before);
+    assert_eq!(e.chain.tokens.lock().unwrap().len(), 1);
+    assert_eq!(e.sealer.studies.load(Ordering::SeqCst), 1);
+    assert!(e
+        .db
+        .account_by_email("john.roe@example.org")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(keys(&*e.store, "inbox/").await.is_empty());
+    let q = report_key.trim_end_matches("report.json");
+    assert_eq!(
+        keys(&*e.store, &format!("{q}upload/")).await.len(),
+        john_files.len() + 1
+    );
+    let text = String::from_utf8(report.to_json().into_bytes()).unwrap();
+    for phi in ["Roe", "John", "MRN-777", "john.roe"] {
+        assert!(!text.contains(phi), "report holds {phi}");
+    }
+
+    // A repeat of Jane's own release (the same manifest) still resumes to its token.
+    upload_for_jane(&e, "r1", &jane).await;
+    let again = e.ingest.process(&rel(ISSUER, "r1")).await.unwrap();
+    assert!(matches!(again, Outcome::Released { ref token_id, .. } if *token_id == token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_fails_after_claiming_its_root_is_retried_to_success() {
+    let e = env().await;
+    let files = generated_study(&ct(), 1, 3);
+    upload_for_jane(&e, "first", &files).await;
+    // Sealing fails after the checksum root was claimed.
+    e.faults.arm("seal", 1);
+    let err = e.ingest.process(&rel(ISSUER, "first")).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    // The same files under another release id are told which release to retry.
+    upload_for_jane(&e, "second", &files).await;
+    let out = e.ingest.process(&rel(ISSUER, "second")).await.unwrap();
+    let Outcome::Rejected { report, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(report.codes(), [ProblemCode::AlreadyReleased]);
+    let msg = &report.problems[0].message;
+    assert!(
+        msg.contains(&format!("{ISSUER}/first")) && msg.contains("retry"),
+        "{msg}"
+    );
+    // The retry of the release that claimed the root finishes it.
+    assert_released(&e, &files, "first").await;
+}

@@ -316,3 +316,165 @@ pub async fn upload(
         .await
         .unwrap();
 }
+
+/// An Explicit VR Little Endian Part 10 file rewritten as Deflated Explicit VR Little Endian
+/// (PS3.5 A.5): the same meta group but for the transfer syntax, the data set deflated (raw
+/// DEFLATE, no zlib header).
+pub fn deflated(explicit_le: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    assert_eq!(&explicit_le[128..132], b"DICM");
+    let mut pos = 132;
+    let mut meta = Vec::new();
+    while explicit_le[pos..pos + 2] == [0x02, 0x00] {
+        let elem = u16::from_le_bytes([explicit_le[pos + 2], explicit_le[pos + 3]]);
+        let vr = &explicit_le[pos + 4..pos + 6];
+        let (hdr, len) = if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT" | b"UC" | b"UR") {
+            let l = &explicit_le[pos + 8..pos + 12];
+            (12, u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+        } else {
+            let l = &explicit_le[pos + 6..pos + 8];
+            (8, usize::from(u16::from_le_bytes([l[0], l[1]])))
+        };
+        match elem {
+            0x0000 => {}
+            0x0010 => {
+                let ts = b"1.2.840.10008.1.2.1.99";
+                meta.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+                meta.extend_from_slice(&(ts.len() as u16).to_le_bytes());
+                meta.extend_from_slice(ts);
+            }
+            _ => meta.extend_from_slice(&explicit_le[pos..pos + hdr + len]),
+        }
+        pos += hdr + len;
+    }
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&explicit_le[pos..]).unwrap();
+    part10(&meta, &z.finish().unwrap())
+}
+
+/// A Part 10 file: preamble, `DICM`, a meta group of `meta` elements (the group length is
+/// added) and `data`.
+pub fn part10(meta: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM");
+    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(meta);
+    out.extend_from_slice(data);
+    out
+}
+
+/// A meta group (without its group length) naming transfer syntax `ts`.
+pub fn meta_with_ts(ts: &str) -> Vec<u8> {
+    let mut v = ts.as_bytes().to_vec();
+    if v.len() % 2 == 1 {
+        v.push(0);
+    }
+    let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I'];
+    meta.extend_from_slice(&(v.len() as u16).to_le_bytes());
+    meta.extend_from_slice(&v);
+    meta
+}
+
+/// A data set of `depth` sequences nested in one another, each of undefined length with one
+/// item of undefined length (Explicit VR Little Endian), closed properly.
+pub fn nested_sequences(depth: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(depth * 32);
+    for _ in 0..depth {
+        data.extend_from_slice(&[
+            0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+    for _ in 0..depth {
+        data.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        data.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    }
+    data
+}
+
+/// A minimal PDF document (its bytes are carried, not rendered).
+pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+
+/// An Encapsulated PDF instance (PS3.3 A.45.1) of `who`, written by dicom-object.
+pub fn encapsulated_pdf(who: &Person, study_uid: &str, series_uid: &str, sop_uid: &str) -> Vec<u8> {
+    use dicom_core::{DataElement, PrimitiveValue};
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+    const ENCAPSULATED_PDF: &str = "1.2.840.10008.5.1.4.1.1.104.1";
+    let mut obj = InMemDicomObject::new_empty();
+    obj.put_str(tags::SOP_CLASS_UID, VR::UI, ENCAPSULATED_PDF);
+    obj.put_str(tags::SOP_INSTANCE_UID, VR::UI, sop_uid);
+    obj.put_str(tags::STUDY_DATE, VR::DA, "20240115");
+    obj.put_str(tags::MODALITY, VR::CS, "DOC");
+    obj.put_str(tags::PATIENT_NAME, VR::PN, who.name);
+    obj.put_str(tags::PATIENT_ID, VR::LO, who.id);
+    obj.put_str(tags::PATIENT_BIRTH_DATE, VR::DA, who.birth_date);
+    obj.put_str(tags::STUDY_INSTANCE_UID, VR::UI, study_uid);
+    obj.put_str(tags::SERIES_INSTANCE_UID, VR::UI, series_uid);
+    obj.put_str(tags::DOCUMENT_TITLE, VR::ST, "Report");
+    let mut pdf = PDF.to_vec();
+    if pdf.len() % 2 == 1 {
+        pdf.push(0);
+    }
+    obj.put(DataElement::new(
+        tags::ENCAPSULATED_DOCUMENT,
+        VR::OB,
+        PrimitiveValue::from(pdf),
+    ));
+    obj.put_str(
+        tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT,
+        VR::LO,
+        "application/pdf",
+    );
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid(ENCAPSULATED_PDF)
+                .media_storage_sop_instance_uid(sop_uid),
+        )
+        .expect("meta");
+    let mut out = Vec::new();
+    file.write_all(&mut out).expect("write");
+    out
+}
+
+/// A copy of `template` (rewritten for `who` like [`instance_from`]) that also carries
+/// private sequences of undefined length nested `depth` levels deep, each level with its
+/// private creator and a private text element.
+pub fn with_nested_private_sequences(
+    template: &Path,
+    who: &Person,
+    study_uid: &str,
+    series_uid: &str,
+    sop_uid: &str,
+    depth: usize,
+) -> Vec<u8> {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, Tag};
+    use dicom_object::InMemDicomObject;
+    let bytes = instance_from(template, who, study_uid, series_uid, sop_uid);
+    let mut obj = dicom_object::from_reader(&bytes[128..]).expect("instance");
+    let level = |n: usize| {
+        let mut item = InMemDicomObject::new_empty();
+        item.put_str(Tag(0x0029, 0x0010), VR::LO, "MEDIMINT TEST");
+        item.put_str(Tag(0x0029, 0x1001), VR::LO, format!("level {n}"));
+        item
+    };
+    let mut inner = level(depth);
+    for n in (0..depth).rev() {
+        let mut outer = level(n);
+        outer.put(DataElement::new(
+            Tag(0x0029, 0x1010),
+            VR::SQ,
+            DataSetSequence::new(vec![inner], Length::UNDEFINED),
+        ));
+        inner = outer;
+    }
+    for e in inner.into_iter() {
+        obj.put(e);
+    }
+    let mut out = Vec::new();
+    obj.write_all(&mut out).expect("write");
+    out
+}
