@@ -1,7 +1,9 @@
 //! A synthetic study of a chosen size, written straight to disk: multi-frame 16-bit
 //! CT-like (512 x 512) and MR-like (256 x 256) instances of a few MiB to ~20 MiB each,
-//! explicit VR little endian Part 10, one study, one fictitious patient. Pixel data is
-//! pseudo-random noise written in 1 MiB pieces, so the study is never held in memory.
+//! explicit VR little endian Part 10, one study, one fictitious patient; or (`file_kib`) the
+//! shape of a typical CT export: many single-frame files of one size, e.g. 2,000 files of
+//! 512 KiB (512 x 512 x 16 bit). Pixel data is pseudo-random noise written in 1 MiB pieces,
+//! so the study is never held in memory.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -67,6 +69,9 @@ pub struct Study {
     pub files: Vec<(String, u64)>,
     /// Sum of the file sizes.
     pub bytes: u64,
+    /// Set when every file is one frame of this many KiB of pixel data (`--file-kib`).
+    #[serde(default)]
+    pub file_kib: Option<u64>,
 }
 
 impl Study {
@@ -97,10 +102,13 @@ impl Study {
 
 /// Writes a study of about `target_bytes` (at least one file; the last file is cut to fit
 /// when the target is small) into `dir`, plus `release.json` and `study.json` (the list).
+/// With `file_kib`, every file is one frame of `file_kib` KiB of pixels (512 columns,
+/// `file_kib` rows), `target_bytes / file_kib KiB` files (rounded up), plus their headers.
 /// `progress` is called after each file with (bytes so far, target).
 pub fn generate(
     dir: &Path,
     target_bytes: u64,
+    file_kib: Option<u64>,
     mut progress: impl FnMut(u64, u64),
 ) -> std::io::Result<Study> {
     std::fs::create_dir_all(dir)?;
@@ -109,6 +117,25 @@ pub fn generate(
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut counters = [0u32; PLAN.len()];
     let mut turn = 0usize;
+    if let Some(kib) = file_kib {
+        let rows = u16::try_from(kib).map_err(|_| std::io::Error::other("file_kib over 65535"))?;
+        let count = target_bytes.div_ceil(kib * 1024).max(1);
+        for i in 0..count {
+            // Three series, as a CT export with a scout, the chest and the abdomen.
+            let s = [0, 0, 2, 0, 2, 1][i as usize % 6];
+            counters[s] += 1;
+            let number = counters[s];
+            let rel = format!("S{:02}/IM{:05}.dcm", s + 1, number);
+            let path = dir.join(&rel);
+            std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+            let plan = &PLAN[s];
+            let size = write_instance(&path, plan, (rows, 512), s as u32 + 1, number, 1, &mut rng)?;
+            total += size;
+            files.push((rel, size));
+            progress(total, target_bytes);
+        }
+        return finish(dir, files, total, file_kib);
+    }
     while total < target_bytes {
         // Interleave the series so every study size has all three (4 CT : 2 MR : 2 CT).
         let s = [0, 0, 1, 2, 0, 0, 1, 2][turn % 8];
@@ -130,15 +157,34 @@ pub fn generate(
         let rel = format!("S{:02}/IM{:04}.dcm", s + 1, number);
         let path = dir.join(&rel);
         std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
-        let size = write_instance(&path, plan, s as u32 + 1, number, frames, &mut rng)?;
+        let size = write_instance(
+            &path,
+            plan,
+            (plan.side, plan.side),
+            s as u32 + 1,
+            number,
+            frames,
+            &mut rng,
+        )?;
         total += size;
         files.push((rel, size));
         progress(total, target_bytes);
     }
+    finish(dir, files, total, None)
+}
+
+/// Writes `release.json` and `study.json` for the files written.
+fn finish(
+    dir: &Path,
+    files: Vec<(String, u64)>,
+    total: u64,
+    file_kib: Option<u64>,
+) -> std::io::Result<Study> {
     let study = Study {
         dir: dir.to_owned(),
         files,
         bytes: total,
+        file_kib,
     };
     std::fs::write(
         dir.join("release.json"),
@@ -180,6 +226,7 @@ fn us(out: &mut Vec<u8>, group: u16, elem: u16, value: u16) {
 fn write_instance(
     path: &Path,
     plan: &SeriesPlan,
+    (rows, columns): (u16, u16),
     series: u32,
     number: u32,
     frames: u32,
@@ -240,15 +287,15 @@ fn write_instance(
     us(d, 0x0028, 0x0002, 1);
     element(d, 0x0028, 0x0004, b"CS", b"MONOCHROME2");
     element(d, 0x0028, 0x0008, b"IS", frames.to_string().as_bytes());
-    us(d, 0x0028, 0x0010, plan.side);
-    us(d, 0x0028, 0x0011, plan.side);
+    us(d, 0x0028, 0x0010, rows);
+    us(d, 0x0028, 0x0011, columns);
     us(d, 0x0028, 0x0100, 16);
     us(d, 0x0028, 0x0101, 12);
     us(d, 0x0028, 0x0102, 11);
     us(d, 0x0028, 0x0103, 0);
     element(d, 0x0028, 0x1050, b"DS", b"40");
     element(d, 0x0028, 0x1051, b"DS", b"400");
-    let pixel_bytes = u64::from(frames) * u64::from(plan.side) * u64::from(plan.side) * 2;
+    let pixel_bytes = u64::from(frames) * u64::from(rows) * u64::from(columns) * 2;
     let pixel_len =
         u32::try_from(pixel_bytes).map_err(|_| std::io::Error::other("pixel data over 4 GiB"))?;
     d.extend_from_slice(&0x7FE0u16.to_le_bytes());

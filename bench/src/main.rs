@@ -1,18 +1,25 @@
 //! `medimint-bench ingest`: end-to-end throughput and peak memory of the release pipeline
-//! on a generated study, against the limit (raw AES-256-GCM + SHA-256 over the same bytes)
-//! and a Python reference pipeline (`bench/reference_ingest.py`). See docs/performance.md.
+//! on a generated study, against the hardware limit (OpenSSL's AES-256-GCM and SHA-256 over
+//! the same bytes on every core, and the store's write rate; [`hardware`]) and a Python
+//! reference pipeline (`bench/reference_ingest.py`). See docs/performance.md.
 //!
 //! ```text
-//! medimint-bench ingest [--size-mib N] [--runs N] [--study DIR] [--work-dir DIR]
+//! medimint-bench ingest [--size-mib N] [--file-kib K] [--runs N] [--study DIR]
+//!                       [--work-dir DIR] [--cores N] [--openssl-seconds S]
 //!                       [--no-python] [--python EXE] [--script FILE]
 //!                       [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
+//! medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
 //! ```
 //!
-//! The study is generated once; then each round runs the limit, the Rust pipeline and the
-//! Python reference, each in a child process (this binary re-executed with a hidden
-//! subcommand, or python3) so that each peak RSS (VmHWM) is that measurement's alone.
+//! The study is generated once; then each round measures the hardware limit, the reference
+//! lines ([`limit`]), the Rust pipeline and the Python reference, each in a child process
+//! (this binary re-executed with a hidden subcommand, or python3) so that each peak RSS
+//! (VmHWM) is that measurement's alone. `crypto` compares AES-GCM and SHA-256 crates on one
+//! core ([`backends`]).
 
+mod backends;
 mod gen;
+mod hardware;
 mod limit;
 mod report;
 mod rust_pipeline;
@@ -22,9 +29,11 @@ use std::process::{Command, ExitCode, Stdio};
 
 use report::{Measured, Report};
 
-/// Targets of issue 6.
+/// Targets of issue 20: the pipeline's share of the hardware limit (a study of large files;
+/// `--file-kib`, many small files), times the Python reference, peak RSS.
 pub const TARGET_OF_LIMIT: f64 = 0.70;
-pub const TARGET_TIMES_PYTHON: f64 = 5.0;
+pub const TARGET_OF_LIMIT_SMALL_FILES: f64 = 0.60;
+pub const TARGET_TIMES_PYTHON: f64 = 2.0;
 pub const TARGET_PEAK_RSS_MIB: f64 = 64.0;
 
 /// Peak resident set size of this process (VmHWM), KiB; 0 if unknown.
@@ -42,6 +51,9 @@ pub fn peak_rss_kib() -> u64 {
 
 struct Options {
     size_mib: u64,
+    file_kib: Option<u64>,
+    cores: usize,
+    openssl_seconds: u32,
     runs: usize,
     study: Option<PathBuf>,
     work_dir: Option<PathBuf>,
@@ -54,13 +66,26 @@ struct Options {
     command_line: String,
 }
 
-const USAGE: &str = "usage: medimint-bench ingest [--size-mib N] [--runs N] [--study DIR] \
-[--work-dir DIR] [--no-python] [--python EXE] [--script FILE] [--json FILE|-] [--out FILE] \
-[--report-only] [--diagnose-store]";
+const USAGE: &str = "usage: medimint-bench ingest [--size-mib N] [--file-kib K] [--runs N] \
+[--study DIR] [--work-dir DIR] [--cores N] [--openssl-seconds S] [--no-python] [--python EXE] \
+[--script FILE] [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
+       medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]";
+
+fn number<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{name} takes a number, got {v:?}\n{USAGE}"))
+}
+
+fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         size_mib: 1024,
+        file_kib: None,
+        cores: all_cores(),
+        openssl_seconds: 2,
         runs: 3,
         study: None,
         work_dir: None,
@@ -92,6 +117,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     return Err("--size-mib must be at least 1".into());
                 }
             }
+            "--file-kib" => {
+                let k: u64 = number(a, value(a)?)?;
+                if !(1..=65_535).contains(&k) {
+                    return Err("--file-kib takes 1 to 65535 (KiB of pixel data per file)".into());
+                }
+                o.file_kib = Some(k);
+            }
+            "--cores" => o.cores = number::<usize>(a, value(a)?)?.max(1),
+            "--openssl-seconds" => o.openssl_seconds = number::<u32>(a, value(a)?)?.max(1),
             "--runs" => {
                 o.runs = value(a)?
                     .parse()
@@ -124,7 +158,15 @@ fn main() -> ExitCode {
             rust_pipeline::run(Path::new(&args[1]), Path::new(&args[2]), buffered)
                 .and_then(print_json)
         }
-        Some("__limit") if args.len() == 2 => limit::run(Path::new(&args[1])).and_then(print_json),
+        Some("__limit") if args.len() == 4 => {
+            match (limit::Backend::parse(&args[2]), args[3].parse()) {
+                (Some(backend), Ok(threads)) => {
+                    limit::run(Path::new(&args[1]), backend, threads).and_then(print_json)
+                }
+                _ => Err(USAGE.into()),
+            }
+        }
+        Some("crypto") => crypto(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {
@@ -137,6 +179,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// `crypto`: the backend comparison, one core.
+fn crypto(args: &[String]) -> Result<bool, String> {
+    let (mut mib, mut runs, mut seconds, mut json) = (64usize, 3usize, 2u32, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--mib" => mib = number::<usize>(a, value()?)?.clamp(1, 4096),
+            "--runs" => runs = number::<usize>(a, value()?)?.max(1),
+            "--openssl-seconds" => seconds = number::<u32>(a, value()?)?.max(1),
+            "--json" => json = Some(value()?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let b = backends::run(mib, runs, seconds)?;
+    match json.as_deref() {
+        Some("-") => {
+            eprintln!("{}", b.table());
+            print_json(&b)?;
+        }
+        Some(path) => {
+            println!("{}", b.table());
+            std::fs::write(
+                path,
+                serde_json::to_string_pretty(&b).map_err(|e| e.to_string())? + "\n",
+            )
+            .map_err(|e| format!("{path}: {e}"))?;
+        }
+        None => println!("{}\n{}", b.table(), b.markdown()),
+    }
+    Ok(true)
+}
+
 fn print_json<T: serde::Serialize>(v: T) -> Result<bool, String> {
     println!("{}", serde_json::to_string(&v).map_err(|e| e.to_string())?);
     Ok(true)
@@ -146,16 +226,19 @@ fn print_json<T: serde::Serialize>(v: T) -> Result<bool, String> {
 fn child<T: serde::de::DeserializeOwned>(what: &str, cmd: &mut Command) -> Result<T, String> {
     let out = cmd
         .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .output()
         .map_err(|e| format!("starting the {what}: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        return Err(format!(
-            "the {what} failed ({}): {}",
-            out.status,
-            stdout.trim()
-        ));
+        let reason = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or(stdout.trim());
+        return Err(format!("the {what} failed ({}): {reason}", out.status));
     }
     let line = stdout
         .lines()
@@ -212,7 +295,11 @@ fn ingest(o: &Options) -> Result<bool, String> {
     // The study: reused if --study names one of this size, else generated.
     let study_dir = o.study.clone().unwrap_or_else(|| temp.path().join("study"));
     let study = match gen::Study::load(&study_dir) {
-        Ok(s) if s.bytes >= target && s.bytes < target + 64 * 1024 * 1024 => {
+        Ok(s)
+            if s.bytes >= target
+                && s.bytes < target + 64 * 1024 * 1024
+                && s.file_kib == o.file_kib =>
+        {
             eprintln!(
                 "study: reusing {} ({} files, {:.1} MiB)",
                 study_dir.display(),
@@ -232,7 +319,7 @@ fn ingest(o: &Options) -> Result<bool, String> {
                 study_dir.display()
             );
             let mut last_step = 0;
-            let s = gen::generate(&study_dir, target, |done, of| {
+            let s = gen::generate(&study_dir, target, o.file_kib, |done, of| {
                 let step = done * 20 / of.max(1);
                 if step != last_step {
                     last_step = step;
@@ -263,51 +350,92 @@ fn ingest(o: &Options) -> Result<bool, String> {
     warm_cache(&study).map_err(|e| format!("reading the study: {e}"))?;
     let load_before = load_average();
     let mut limit_runs = Vec::new();
+    let mut sdk_runs = Vec::new();
+    let mut rustcrypto_runs = Vec::new();
     let mut rust_runs = Vec::new();
+    let mut pipeline_error: Option<String> = None;
     let mut python_runs = Vec::new();
     let mut diag_runs = Vec::new();
     for round in 1..=o.runs {
-        eprintln!("round {round}/{}: limit", o.runs);
-        let l: limit::LimitRun = child(
-            "limit measurement",
-            Command::new(&exe).arg("__limit").arg(&study.dir),
-        )?;
+        eprintln!("round {round}/{}: hardware limit", o.runs);
+        let h = hardware::measure(temp.path(), study.bytes, o.cores, o.openssl_seconds)?;
         eprintln!(
-            "  limit: {:.2} s, {:.0} MB/s",
-            l.seconds,
-            mb(l.bytes) / l.seconds
+            "  openssl AES-256-GCM {:.0} MB/s, SHA-256 {:.0} MB/s on {} core(s): both {:.0} MB/s; \
+             store write {:.0} MB/s; limit {:.0} MB/s ({})",
+            h.aes_bytes_per_s / 1e6,
+            h.sha_bytes_per_s / 1e6,
+            h.cores,
+            h.crypto_bytes_per_s / 1e6,
+            h.store_write_bytes_per_s / 1e6,
+            h.limit_bytes_per_s / 1e6,
+            h.bound_by()
         );
-        limit_runs.push(Measured::from_limit(&l));
-
-        eprintln!("round {round}/{}: rust pipeline", o.runs);
-        let run_dir = temp.path().join(format!("rust-{round}"));
-        std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
-        let r: rust_pipeline::PipelineRun = child(
-            "pipeline",
-            Command::new(&exe)
-                .arg("__pipeline")
-                .arg(&study.dir)
-                .arg(&run_dir),
-        )?;
-        std::fs::remove_dir_all(&run_dir).map_err(|e| e.to_string())?;
-        eprintln!(
-            "  pipeline: {:.2} s, {:.0} MB/s, peak RSS {:.1} MiB, {}",
-            r.seconds,
-            mb(r.bytes) / r.seconds,
-            r.peak_rss_kib as f64 / 1024.0,
-            r.outcome
-        );
-        if r.bytes != study.bytes || r.files != study.files.len() || r.tokens != 1 {
-            return Err(format!(
-                "the pipeline released {} files / {} bytes / {} token(s); expected {} / {} / 1",
-                r.files,
-                r.bytes,
-                r.tokens,
-                study.files.len(),
-                study.bytes
-            ));
+        limit_runs.push(h);
+        for (backend, threads, runs) in [
+            (limit::Backend::Sdk, o.cores, &mut sdk_runs),
+            (limit::Backend::RustCrypto, 1, &mut rustcrypto_runs),
+        ] {
+            let l: limit::LimitRun = child(
+                "reference measurement",
+                Command::new(&exe)
+                    .arg("__limit")
+                    .arg(&study.dir)
+                    .arg(backend.name())
+                    .arg(threads.to_string()),
+            )?;
+            eprintln!(
+                "  reference {} on {threads} thread(s): {:.2} s, {:.0} MB/s",
+                backend.name(),
+                l.seconds,
+                mb(l.bytes) / l.seconds
+            );
+            runs.push(Measured::from_limit(&l));
         }
-        rust_runs.push(Measured::from_pipeline(&r));
+
+        let run_dir = temp.path().join(format!("rust-{round}"));
+        // A pipeline that fails (e.g. a study it cannot release yet) is reported, and the
+        // other measurements go on; it is not run again.
+        let r: Option<rust_pipeline::PipelineRun> = if pipeline_error.is_some() {
+            None
+        } else {
+            eprintln!("round {round}/{}: rust pipeline", o.runs);
+            std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
+            let r = child(
+                "pipeline",
+                Command::new(&exe)
+                    .arg("__pipeline")
+                    .arg(&study.dir)
+                    .arg(&run_dir),
+            );
+            std::fs::remove_dir_all(&run_dir).map_err(|e| e.to_string())?;
+            match r {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    pipeline_error = Some(e);
+                    None
+                }
+            }
+        };
+        if let Some(r) = r {
+            eprintln!(
+                "  pipeline: {:.2} s, {:.0} MB/s, peak RSS {:.1} MiB, {}",
+                r.seconds,
+                mb(r.bytes) / r.seconds,
+                r.peak_rss_kib as f64 / 1024.0,
+                r.outcome
+            );
+            if r.bytes != study.bytes || r.files != study.files.len() || r.tokens != 1 {
+                return Err(format!(
+                    "the pipeline released {} files / {} bytes / {} token(s); expected {} / {} / 1",
+                    r.files,
+                    r.bytes,
+                    r.tokens,
+                    study.files.len(),
+                    study.bytes
+                ));
+            }
+            rust_runs.push(Measured::from_pipeline(&r));
+        }
 
         if o.diagnose_store {
             eprintln!(
@@ -358,7 +486,10 @@ fn ingest(o: &Options) -> Result<bool, String> {
         &study,
         o.command_line.clone(),
         limit_runs,
+        sdk_runs,
+        rustcrypto_runs,
         rust_runs,
+        pipeline_error,
         python_runs,
         diag_runs,
         python.is_some(),

@@ -23,6 +23,7 @@ fn tiny_study_is_released_whole() {
     let study = work.path().join("study");
     let out = Command::new(env!("CARGO_BIN_EXE_medimint-bench"))
         .args(["ingest", "--size-mib", "3", "--runs", "1", "--report-only"])
+        .args(["--openssl-seconds", "1"])
         .args(["--json", "-", "--diagnose-store"])
         .arg("--study")
         .arg(&study)
@@ -43,13 +44,27 @@ fn tiny_study_is_released_whole() {
     assert_eq!(report["study_bytes"], bytes);
     assert_eq!(report["study_files"], generated.len());
 
-    for what in ["rust", "limit", "rust_buffered_put"] {
+    for what in ["rust", "sdk_backend", "rustcrypto", "rust_buffered_put"] {
         let run = &report[what]["runs"][0];
         assert_eq!(run["bytes"], bytes, "{what}: {run}");
         assert_eq!(run["files"], generated.len(), "{what}: {run}");
         assert!(run["seconds"].as_f64().unwrap() > 0.0, "{what}: {run}");
         assert!(run["peak_rss_kib"].as_u64().unwrap() > 0, "{what}: {run}");
     }
+    // The hardware limit: every part measured, the limit the smaller of crypto and store.
+    let limit = &report["limit"];
+    let part = |name: &str| limit[name]["median"].as_f64().unwrap();
+    for name in ["aes", "sha256", "crypto", "store_write", "limit"] {
+        assert!(part(name) > 0.0, "{name}: {limit}");
+    }
+    let both = 1.0 / (1.0 / part("aes") + 1.0 / part("sha256"));
+    assert!((part("crypto") - both).abs() <= both * 1e-9, "{limit}");
+    assert_eq!(
+        part("limit"),
+        part("crypto").min(part("store_write")),
+        "{limit}"
+    );
+    assert!(limit["cores"].as_u64().unwrap() >= 1);
     assert_eq!(report["rust"]["runs"][0]["tokens"], 1);
     assert_eq!(report["rust_buffered_put"]["runs"][0]["tokens"], 1);
     // The Python reference runs when python3 has pydicom and cryptography (CI has both:
@@ -62,4 +77,51 @@ fn tiny_study_is_released_whole() {
         None => assert!(stderr.contains("python reference skipped"), "{stderr}"),
     }
     assert_eq!(report["targets"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn small_files_study_has_the_requested_shape() {
+    let work = tempfile::tempdir().unwrap();
+    let study = work.path().join("study");
+    let out = Command::new(env!("CARGO_BIN_EXE_medimint-bench"))
+        .args([
+            "ingest",
+            "--size-mib",
+            "2",
+            "--file-kib",
+            "64",
+            "--runs",
+            "1",
+        ])
+        .args([
+            "--report-only",
+            "--no-python",
+            "--openssl-seconds",
+            "1",
+            "--json",
+            "-",
+        ])
+        .arg("--study")
+        .arg(&study)
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    // 2 MiB of 64 KiB frames: 32 files, each its pixels plus a header of under 2 KiB.
+    let mut generated = Vec::new();
+    files_on_disk(&study, &mut generated);
+    assert_eq!(generated.len(), 32, "{generated:?}");
+    for (path, size) in &generated {
+        assert!((65_536..65_536 + 2048).contains(size), "{path}: {size}");
+    }
+    assert_eq!(report["file_kib"], 64);
+    assert_eq!(report["study_files"], 32);
+    assert_eq!(report["rust"]["runs"][0]["files"], 32);
+    assert_eq!(report["rust"]["runs"][0]["tokens"], 1);
+    // The many-small-files case has its own target (60 % of the hardware limit).
+    assert_eq!(report["targets"][0]["target"], ">= 60 %");
 }

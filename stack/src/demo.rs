@@ -10,33 +10,22 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use medimint_chain::clients::{
-    AccessKind, IssuerKind, IssuerProfile, IssuerRegistry, Role, StudyToken,
+    IssuerKind, IssuerProfile, IssuerRegistry, Role, StudyToken, TokenStatus,
 };
-use medimint_chain::{Backoff, Network, Relayer, RelayerConfig, Rpc, Signer, StellarRpc};
-use medimint_ingest::layout::wrapped_key_key;
-use medimint_ingest::{Chain, Ingest, IngestConfig, IssuerStatus, Outcome, ReleaseRef};
-use medimint_sdk::keys::{Keypair, Mnemonic};
-use medimint_storage::{AppDb, LocalDirStore, ObjectStore, SqliteDb};
+use medimint_ingest::Outcome;
+use medimint_platform::deploy::Deployment;
+pub use medimint_platform::trail::TrailEntry;
+use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec, Target};
 use serde::Serialize;
 
-use crate::deploy::{deploy_suite, suite_policy, Deployment, SuitePlan};
 use crate::dicom_gen::{generate_study, SyntheticPatient};
-pub use crate::trail::TrailEntry;
-use medimint_ingest::RelayerChain;
-use medimint_ingest::SdkSealer;
 
-mod download;
 mod run;
 
 use run::{at, Run};
-
-/// The demo issuer's custodial key: the last hardened HD index, kept out of the range the
-/// database hands to patients (which counts up from 0).
-pub const DEMO_ISSUER_HD_INDEX: u32 = (1 << 31) - 1;
 
 /// Called after each step.
 pub type Progress = Arc<dyn Fn(&StepTiming) + Send + Sync>;
@@ -281,8 +270,13 @@ pub async fn run_demo(opts: DemoOptions) -> Result<DemoReport, DemoError> {
         })
         .await?;
     let rpc_url = devnet.rpc_url();
-    let root_secret = devnet.root_keypair().secret();
-    let result = with_devnet(&mut run, &opts, &rpc_url, &root_secret).await;
+    let result = with_devnet(
+        &mut run,
+        &opts,
+        &rpc_url,
+        medimint_chain::Network::STANDALONE,
+    )
+    .await;
     // The devnet owns a runtime: drop it where blocking is allowed.
     let _ = tokio::task::spawn_blocking(move || drop(devnet)).await;
     let mut report = result?;
@@ -298,16 +292,17 @@ fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-fn signer(k: &Keypair) -> Arc<dyn Signer> {
-    Arc::new(k.signing_key().clone())
+fn text<E: fmt::Display>(e: E) -> String {
+    e.to_string()
 }
 
-/// Everything after the devnet is up.
+/// Everything after the devnet is up: the same platform operations the CLI and the HTTP API
+/// call, on the embedded default (local directory, SQLite, a seed file) against the devnet.
 async fn with_devnet(
     run: &mut Run,
     opts: &DemoOptions,
     rpc_url: &str,
-    root_secret: &str,
+    passphrase: &str,
 ) -> Result<DemoReport, DemoError> {
     let (data_dir, _temp) = match &opts.data_dir {
         Some(d) => (d.clone(), None),
@@ -317,78 +312,32 @@ async fn with_devnet(
         }
     };
     std::fs::create_dir_all(&data_dir).map_err(at("data directory"))?;
-
-    // Operator accounts: the sponsor pays, the channels are transaction sources.
-    let rpc = Arc::new(StellarRpc::new(rpc_url, Duration::from_secs(15)).map_err(at("connect"))?);
-    let network = Network::new(rpc.network_passphrase().await.map_err(at("connect"))?);
-    let backoff = Backoff {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(250),
-        deadline: Duration::from_secs(30),
+    let mut config = Config {
+        data_dir: data_dir.clone(),
+        ..Config::default()
     };
-    let (sponsor, channels) = (
-        Keypair::generate(),
-        [Keypair::generate(), Keypair::generate()],
-    );
-    let admin = Keypair::generate();
-    run.step("fund sponsor and channels", async {
-        let root = Keypair::from_secret(root_secret).map_err(|e| e.to_string())?;
-        let mut addresses = vec![sponsor.address()];
-        addresses.extend(channels.iter().map(Keypair::address));
-        let created = medimint_chain::accounts::ensure_funded_accounts(
-            rpc.as_ref(),
-            &network,
-            root.signing_key(),
-            &addresses,
-            10_000 * 10_000_000,
-            backoff,
-        )
+    config.network.rpc_url = rpc_url.to_owned();
+    config.network.passphrase = passphrase.to_owned();
+    let platform = Platform::open(config, true)
         .await
-        .map_err(|e| e.to_string())?;
-        if created.len() != addresses.len() {
-            return Err(format!(
-                "created {} of {} accounts",
-                created.len(),
-                addresses.len()
-            ));
-        }
-        Ok(((), format!("sponsor + {} channels", channels.len())))
+        .map_err(at("open the platform"))?;
+    let start_ledger = platform
+        .rpc()
+        .latest_ledger()
+        .await
+        .map_err(at("connect"))?;
+
+    run.step("fund sponsor and channels", async {
+        platform.ensure_operators().await.map_err(text)?;
+        let channels = platform.relayer().channel_addresses().len();
+        Ok(((), format!("sponsor + {channels} channels")))
     })
     .await?;
 
-    let plan = SuitePlan::new(&network, &admin.address()).map_err(at("deploy"))?;
-    let relayer = Arc::new(
-        Relayer::new(
-            rpc.clone(),
-            network.clone(),
-            signer(&sponsor),
-            channels.iter().map(signer).collect(),
-            suite_policy(&plan, true),
-            RelayerConfig {
-                backoff,
-                ..RelayerConfig::default()
-            },
-        )
-        .map_err(at("deploy"))?,
-    );
-    let start_ledger = rpc.latest_ledger().await.map_err(at("deploy"))?;
     let deployment = run
         .step("deploy suite", async {
-            relayer
-                .create_sponsored_account("demo/admin-account", admin.signing_key())
-                .await
-                .map_err(|e| e.to_string())?;
-            let d = deploy_suite(&relayer, admin.signing_key(), rpc_url)
-                .await
-                .map_err(|e| e.to_string())?;
-            if d.study_token.id != plan.study_token || d.issuer_registry.id != plan.issuer_registry
-            {
-                return Err("contract ids differ from the plan".into());
-            }
-            d.write(&data_dir.join("deployment.json"))
-                .map_err(|e| e.to_string())?;
-            let again =
-                Deployment::read(&data_dir.join("deployment.json")).map_err(|e| e.to_string())?;
+            let d = platform.deploy().await.map_err(text)?;
+            let again = Deployment::read(&platform.config().deployment_path()).map_err(text)?;
             if again != d {
                 return Err("deployment file does not read back".into());
             }
@@ -396,70 +345,37 @@ async fn with_devnet(
             Ok((d, detail))
         })
         .await?;
-
-    // The platform seed: custodial keys of the issuer and the patients.
-    let seed = Arc::new(Mnemonic::generate().to_seed(""));
-    let (chain, issuer) = RelayerChain::new(
-        relayer.clone(),
-        rpc.clone(),
-        seed.clone(),
-        plan.issuer_registry.clone(),
-        plan.study_token.clone(),
-    )
-    .with_custodial_issuer(DEMO_ISSUER_HD_INDEX)
-    .map_err(at("register issuer"))?;
-    let chain = Arc::new(chain);
-    run.step("register issuer", async {
-        let key = chain
-            .keypair(DEMO_ISSUER_HD_INDEX)
-            .map_err(|e| e.to_string())?;
-        if chain
-            .issuer_status(&issuer)
-            .await
-            .map_err(|e| e.to_string())?
-            != IssuerStatus::Unknown
-        {
-            return Err("a fresh issuer is already known".into());
-        }
-        relayer
-            .create_sponsored_account("demo/issuer-account", key.signing_key())
-            .await
-            .map_err(|e| e.to_string())?;
-        let profile = IssuerProfile {
-            name: "MediMint Demo Hospital".into(),
-            kind: IssuerKind::Hospital,
-            jurisdiction: "US-CA".into(),
-            evidence: [7; 32],
-        };
-        IssuerRegistry::new(&relayer, plan.issuer_registry.clone())
-            .add_issuer("demo/add-issuer", admin.signing_key(), &issuer, &profile)
-            .await
-            .map_err(|e| e.to_string())?;
-        match chain
-            .issuer_status(&issuer)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            IssuerStatus::Trusted => Ok(((), format!("{issuer} trusted"))),
-            other => Err(format!("issuer is {other:?} after add_issuer")),
-        }
-    })
-    .await?;
-
-    // Storage and database of the embedded default.
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalDirStore::new(data_dir.join("objects")).map_err(at("open storage"))?);
-    let db = SqliteDb::open(data_dir.join("medimint.sqlite3"))
-        .await
-        .map_err(at("open database"))?;
-    db.migrate().await.map_err(at("open database"))?;
-    let db: Arc<dyn AppDb> = Arc::new(db);
+    let token = StudyToken::new(platform.relayer(), deployment.study_token.id.clone());
+    let registry = IssuerRegistry::new(platform.relayer(), deployment.issuer_registry.id.clone());
 
     let tag = hex::encode(&medimint_sdk::crypto::StudyKey::generate().as_bytes()[..6]);
+    let issuer = run
+        .step("register issuer", async {
+            let issuer = platform
+                .add_issuer(&IssuerSpec {
+                    email: format!("pacs-{tag}@hospital.example"),
+                    address: None,
+                    profile: IssuerProfile {
+                        name: "MediMint Demo Hospital".into(),
+                        kind: IssuerKind::Hospital,
+                        jurisdiction: "US-CA".into(),
+                        evidence: [7; 32],
+                    },
+                })
+                .await
+                .map_err(text)?;
+            if !registry.is_trusted(&issuer).await.map_err(text)? {
+                return Err("the issuer is not trusted after add_issuer".into());
+            }
+            Ok((issuer.clone(), format!("{issuer} trusted")))
+        })
+        .await?;
+
     let release_id = format!("DEMO-{tag}");
     let email = format!("demo-patient-{tag}@example.org");
     let file_count = opts.series * opts.per_series;
-    let expected_root = run
+    let export = data_dir.join("export").join(&release_id);
+    let (release, expected_root) = run
         .step("generate and upload study", async {
             let patient = SyntheticPatient {
                 name: "DEMO^PATIENT".into(),
@@ -468,57 +384,48 @@ async fn with_devnet(
             };
             let uid = format!("2.25.{}", u128::from_str_radix(&tag, 16).unwrap_or(1));
             let files = generate_study(&patient, &uid, opts.series, opts.per_series)?;
-            let prefix = format!("inbox/{issuer}/{release_id}");
             let mut digests: Vec<[u8; 32]> = Vec::new();
             for (path, bytes) in &files {
                 digests.push(<sha2::Sha256 as sha2::Digest>::digest(bytes).into());
-                store
-                    .put_bytes(&format!("{prefix}/{path}"), Bytes::from(bytes.clone()))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let dest = export.join(path);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent).map_err(text)?;
+                }
+                std::fs::write(&dest, bytes).map_err(text)?;
             }
-            let manifest = serde_json::json!({
-                "version": 1,
-                "patient": {
-                    "email": email,
-                    "family_name": "Demo",
-                    "given_names": "Patient",
-                    "birth_date": "1970-01-01",
-                    "patient_id": patient.id,
-                },
-                "study_instance_uid": uid,
-                "files": files.iter().map(|(p, b)| serde_json::json!({"path": p, "size": b.len()})).collect::<Vec<_>>(),
-            });
-            let root = hex::encode(medimint_ingest::checksum_root(&digests));
-            // The manifest goes last: it is what triggers the release.
-            store
-                .put_bytes(
-                    &format!("{prefix}/release.json"),
-                    Bytes::from(serde_json::to_vec(&manifest).map_err(|e| e.to_string())?),
+            let release = platform
+                .upload(
+                    &ReleaseSpec {
+                        issuer: issuer.clone(),
+                        release_id: release_id.clone(),
+                        patient: PatientSpec {
+                            email: email.clone(),
+                            family_name: "Demo".into(),
+                            given_names: "Patient".into(),
+                            birth_date: "1970-01-01".into(),
+                            patient_id: patient.id.clone(),
+                        },
+                        study_instance_uid: Some(uid),
+                        paths: vec![export.clone()],
+                    },
+                    |_, _| {},
                 )
                 .await
-                .map_err(|e| e.to_string())?;
-            let detail = format!("{} files in {} series under {prefix}/", files.len(), opts.series);
-            Ok((root, detail))
+                .map_err(text)?;
+            let root = hex::encode(medimint_ingest::checksum_root(&digests));
+            let detail = format!(
+                "{} files in {} series under {}",
+                files.len(),
+                opts.series,
+                release.inbox_prefix()
+            );
+            Ok(((release, root), detail))
         })
         .await?;
 
-    let token = StudyToken::new(&relayer, plan.study_token.clone());
-    let ingest = Ingest::new(
-        store.clone(),
-        db.clone(),
-        Arc::new(SdkSealer),
-        chain.clone(),
-        IngestConfig::default(),
-    );
-    let release = ReleaseRef {
-        issuer: issuer.clone(),
-        release_id: release_id.clone(),
-    };
-    let (token_id, study_id, patient_kp, patient_hd_index) = run
+    let (token_id, study_id, patient, patient_hd_index) = run
         .step("release through ingest", async {
-            let outcome = ingest.process(&release).await.map_err(|e| e.to_string())?;
-            let (token_id, study_id, root) = match outcome {
+            let (token_id, study_id, root) = match platform.process(&release).await.map_err(text)? {
                 Outcome::Released {
                     token_id,
                     study_id,
@@ -539,62 +446,48 @@ async fn with_devnet(
             let token_id: u32 = token_id
                 .parse()
                 .map_err(|_| "token id is not a number".to_string())?;
-            let account = db
+            let account = platform
+                .db()
                 .account_by_email(&email)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(text)?
                 .ok_or("no account was created for the patient")?;
             let index = account
                 .hd_index
                 .ok_or("the patient's account is not custodial")?;
-            let kp = chain.keypair(index).map_err(|e| e.to_string())?;
-            if kp.address() != account.address {
-                return Err("the patient's address is not the custodial key's".into());
-            }
             let pending = token
-                .page("pending_of", &kp.address(), 0, 10)
+                .page("pending_of", &account.address, 0, 10)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(text)?;
             if !pending.contains(&token_id) {
                 return Err(format!("token {token_id} is not pending for the patient"));
             }
-            let root_bytes = root_bytes(&root)?;
-            if token
-                .verify(token_id, &root_bytes)
+            if !platform
+                .store()
+                .list(&release.inbox_prefix())
                 .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err("a pending token already verifies".into());
-            }
-            if !store
-                .list(&format!("inbox/{issuer}/{release_id}/"))
-                .await
-                .map_err(|e| e.to_string())?
+                .map_err(text)?
                 .is_empty()
             {
                 return Err("the upload was not removed from the inbox".into());
             }
-            let detail = format!("token #{token_id} pending for {}", kp.address());
-            Ok(((token_id, study_id, kp, index), detail))
+            let detail = format!("token #{token_id} pending for {}", account.address);
+            Ok(((token_id, study_id, account.address, index), detail))
         })
         .await?;
-    let patient = patient_kp.address();
-    let root = root_bytes(&expected_root).map_err(at("release through ingest"))?;
+    let token_ref = token_id.to_string();
 
     run.step("patient approves", async {
-        token
-            .approve_release("demo/approve", patient_kp.signing_key(), token_id)
+        platform
+            .consent(&email, &token_ref, true)
             .await
-            .map_err(|e| e.to_string())?;
-        if !token
-            .verify(token_id, &root)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            return Err("the approved token does not verify".into());
-        }
-        if token.owner_of(token_id).await.map_err(|e| e.to_string())? != patient {
+            .map_err(text)?;
+        if token.owner_of(token_id).await.map_err(text)? != patient {
             return Err("the owner is not the patient".into());
+        }
+        let status = token.consent_status(token_id).await.map_err(text)?.status;
+        if status != TokenStatus::Active {
+            return Err(format!("the token is {status:?} after the approval"));
         }
         Ok((
             (),
@@ -603,32 +496,24 @@ async fn with_devnet(
     })
     .await?;
 
-    let doctor = Keypair::generate();
-    let doctor_address = doctor.address();
+    let doctor_email = format!("dr-{tag}@clinic.example");
     let expires_at = now_unix() + u64::from(opts.share_days) * 86_400;
-    let access = run
+    let (doctor, access) = run
         .step("patient shares with doctor", async {
-            relayer
-                .create_sponsored_account("demo/doctor-account", doctor.signing_key())
-                .await
-                .map_err(|e| e.to_string())?;
-            token
-                .grant(
-                    "demo/share",
-                    patient_kp.signing_key(),
-                    token_id,
-                    &doctor_address,
+            let doctor = platform
+                .share(
+                    &email,
+                    &token_ref,
+                    &Target::Email(doctor_email.clone()),
                     Role::Viewer,
                     Some(expires_at),
                 )
                 .await
-                .map_err(|e| e.to_string())?;
-            crate::study::share_key(store.as_ref(), &study_id, &patient_kp, &doctor_address)
-                .await?;
+                .map_err(text)?;
             let access = token
-                .access(token_id, &doctor_address)
+                .access(token_id, &doctor)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(text)?
                 .ok_or("the doctor has no access after the grant")?;
             if access.role != Role::Viewer
                 || access.expires_at != Some(expires_at)
@@ -636,73 +521,42 @@ async fn with_devnet(
             {
                 return Err(format!("unexpected access {access:?}"));
             }
-            Ok((access, format!("Viewer until unix {expires_at}")))
+            Ok(((doctor, access), format!("Viewer until unix {expires_at}")))
         })
         .await?;
 
-    let cid = db
-        .get_release(&issuer, &release_id)
-        .await
-        .map_err(at("doctor downloads and verifies"))?
-        .and_then(|r| r.metadata_cid)
-        .ok_or_else(|| DemoError {
-            step: "doctor downloads and verifies".into(),
-            message: "the release has no metadata object".into(),
-        })?;
+    let out_dir = data_dir.join("download").join(&release_id);
     let (files_verified, bytes_verified) = run
         .step("doctor downloads and verifies", async {
-            token
-                .record_access(
-                    "demo/download-1",
-                    doctor.signing_key(),
-                    token_id,
-                    AccessKind::Download,
-                )
+            let got = platform
+                .download(&doctor_email, &token_ref, &out_dir, |_, _| {})
                 .await
-                .map_err(|e| e.to_string())?;
-            let got = download::download_and_verify(
-                store.as_ref(),
-                &study_id,
-                &cid,
-                &doctor,
-                &expected_root,
-            )
-            .await?;
-            if !token
-                .verify(token_id, &root)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err("the token's root does not verify".into());
+                .map_err(text)?;
+            if got.verification.computed_root != expected_root {
+                return Err("the downloaded files' root differs from the released one".into());
             }
-            if got.0 != file_count as usize {
-                return Err(format!("{} of {file_count} files verified", got.0));
+            if got.files != file_count as usize {
+                return Err(format!("{} of {file_count} files verified", got.files));
             }
             Ok((
-                got,
-                format!("{} files, {} bytes, root matches the token", got.0, got.1),
+                (got.files, got.bytes),
+                format!(
+                    "{} files, {} bytes, root matches the release",
+                    got.files, got.bytes
+                ),
             ))
         })
         .await?;
 
     run.step("patient revokes", async {
-        token
-            .revoke(
-                "demo/revoke",
-                patient_kp.signing_key(),
-                token_id,
-                &doctor_address,
-            )
+        platform
+            .revoke(&email, &token_ref, &Target::Email(doctor_email.clone()))
             .await
-            .map_err(|e| e.to_string())?;
-        store
-            .delete(&wrapped_key_key(&study_id, &doctor_address))
-            .await
-            .map_err(|e| e.to_string())?;
+            .map_err(text)?;
         if token
-            .access(token_id, &doctor_address)
+            .access(token_id, &doctor)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(text)?
             .is_some()
         {
             return Err("the doctor still has access".into());
@@ -713,41 +567,45 @@ async fn with_devnet(
 
     let refusal = run
         .step("doctor is refused", async {
-            let chain_refusal = match token
-                .record_access(
-                    "demo/download-2",
-                    doctor.signing_key(),
-                    token_id,
-                    AccessKind::Download,
-                )
+            let again = data_dir.join("download-after-revoke");
+            let refusal = match platform
+                .download(&doctor_email, &token_ref, &again, |_, _| {})
                 .await
             {
-                Ok(_) => return Err("the doctor's access was recorded after the revoke".into()),
-                Err(medimint_chain::Error::Simulation(m)) if m.contains("#217") => {
-                    "NoAccess (study-token error 217)".to_string()
-                }
-                Err(e) => format!("refused: {e}"),
+                Ok(_) => return Err("the doctor downloaded after the revoke".into()),
+                Err(e) => match e.contract_error() {
+                    Some((code, name)) => format!("{name} (study-token error {code})"),
+                    None => format!("refused: {e}"),
+                },
             };
-            let key_gone = store
-                .head(&wrapped_key_key(&study_id, &doctor_address))
+            if again.exists() && std::fs::read_dir(&again).map_err(text)?.next().is_some() {
+                return Err("files were written after the revoke".into());
+            }
+            let key_gone = platform
+                .store()
+                .head(&medimint_ingest::layout::wrapped_key_key(
+                    &study_id, &doctor,
+                ))
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(text)?
                 .is_none();
             if !key_gone {
                 return Err("the doctor's wrapped key is still served".into());
             }
-            let r = format!("{chain_refusal}; no wrapped key");
+            let r = format!("{refusal}; no wrapped key");
             Ok((r.clone(), r))
         })
         .await?;
 
-    let contracts = [
-        (plan.issuer_registry.clone(), "issuer-registry"),
-        (plan.study_token.clone(), "study-token"),
-    ];
     let trail = run
         .step("audit trail from events", async {
-            let trail = crate::trail::read_trail(rpc_url, start_ledger.max(1), &contracts).await?;
+            let trail: Vec<TrailEntry> = platform
+                .history(None, None)
+                .await
+                .map_err(text)?
+                .into_iter()
+                .filter(|e| e.ledger >= start_ledger)
+                .collect();
             let kinds: Vec<&str> = trail
                 .iter()
                 .filter(|e| e.token_id == Some(token_id) && e.contract == "study-token")
@@ -775,7 +633,7 @@ async fn with_devnet(
         issuer,
         patient,
         patient_hd_index,
-        doctor: doctor_address,
+        doctor,
         token_id,
         study_id,
         checksum_root: expected_root,
@@ -803,10 +661,3 @@ pub const EXPECTED_TOKEN_EVENTS: [&str; 5] = [
     "access_recorded",
     "role_revoked",
 ];
-
-fn root_bytes(hex_root: &str) -> Result<[u8; 32], String> {
-    hex::decode(hex_root)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| "the checksum root is not 32 hex bytes".to_string())
-}

@@ -1,16 +1,15 @@
-//! The embedded local stack: the release pipeline with its production adapters
-//! ([`SdkSealer`], [`RelayerChain`], from medimint-ingest), the suite's deployment
-//! ([`deploy::deploy_suite`], [`deploy::Deployment`]) and the end-to-end demo
-//! ([`demo::run_demo`]) that the `medimint demo` command runs.
+//! The embedded local stack: what only a machine running the whole system needs — the
+//! end-to-end demo ([`demo::run_demo`]) over an in-process devnet and synthetic DICOM
+//! ([`dicom_gen`]). The service layer it drives is `medimint-platform`, re-exported here as
+//! [`platform`] for the CLI.
 
 pub mod demo;
-pub mod deploy;
 pub mod dicom_gen;
-pub mod platform;
-mod study;
-mod trail;
 
 pub use demo::{run_demo, DemoError, DemoOptions, DemoReport, StepTiming, TrailEntry};
-pub use deploy::{deploy_suite, suite_policy, ContractRef, DeployError, Deployment, SuitePlan};
 pub use medimint_ingest::{RelayerChain, SdkSealer};
-pub use platform::{Config, Platform, PlatformError};
+pub use medimint_platform as platform;
+pub use medimint_platform::deploy::{
+    deploy_suite, suite_policy, ContractRef, DeployError, Deployment, SuitePlan,
+};
+pub use medimint_platform::{Config, Platform, PlatformError};

@@ -1,11 +1,17 @@
 //! Real parts for tests: moto's AWS server on a loopback port, and the real DICOM files that
-//! pydicom's wheel carries. Both come from PyPI (`pip install 'moto[server]' pydicom`), which
-//! `.ci/run` installs.
+//! pydicom's wheel carries. Both come from PyPI, pinned in `scripts/requirements-test.txt`:
+//! `scripts/setup` installs them into `target/venv` and `scripts/test` puts its `bin` first on
+//! `PATH`, where `moto_server` and `python3` are looked up.
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// What to do when moto or pydicom is missing.
+const SETUP_HINT: &str = "run the tests with `scripts/test`, which installs moto and pydicom into \
+target/venv and puts its bin first on PATH (or run `scripts/setup && . target/setup.env` before \
+`cargo test`)";
 
 /// A moto server (S3, DynamoDB, Secrets Manager, SQS...) on 127.0.0.1, stopped on drop.
 /// Each instance has its own port and so its own empty state.
@@ -34,9 +40,7 @@ impl MotoServer {
                 return Ok(Self { child, port });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!(
-                    "moto server exited with {status}; install it with `pip install 'moto[server]'`"
-                ));
+                return Err(format!("moto server exited with {status}; {SETUP_HINT}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -77,7 +81,7 @@ fn spawn_moto(port: u16) -> Result<Child, String> {
     quiet(&mut module);
     module
         .spawn()
-        .map_err(|e| format!("cannot start moto's server ({e}); run `pip install 'moto[server]'`"))
+        .map_err(|e| format!("cannot start moto's server ({e}); {SETUP_HINT}"))
 }
 
 /// Whether an HTTP request to `addr` gets an HTTP response.
@@ -114,9 +118,9 @@ pub fn pydicom_test_files() -> Result<PathBuf, String> {
             "import os, pydicom.data; print(os.path.join(os.path.dirname(pydicom.data.__file__), 'test_files'))",
         ])
         .output()
-        .map_err(|e| format!("cannot run python3 ({e}); install Python 3 and `pip install pydicom`"))?;
+        .map_err(|e| format!("cannot run python3 ({e}); {SETUP_HINT}"))?;
     if !out.status.success() {
-        return Err("pydicom is not installed: run `pip install pydicom`".into());
+        return Err(format!("python3 cannot import pydicom; {SETUP_HINT}"));
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if dir.is_dir() {

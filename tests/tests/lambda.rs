@@ -6,7 +6,7 @@
 //! an admin and a PACS export rule would.
 
 use medimint_chain::clients::{IssuerKind, IssuerProfile, StudyToken};
-use medimint_ingest::{handle_notification, NotificationError, ProductionConfig};
+use medimint_ingest_lambda::{handle_notification, NotificationError, ProductionConfig};
 use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
 use medimint_stack::platform::{
     Config, DatabaseConfig, IssuerSpec, PatientSpec, ReleaseSpec, StorageConfig,

@@ -3,7 +3,6 @@
 use medimint_chain::clients::{IssuerKind, IssuerProfile};
 use medimint_stack::platform::IssuerSpec;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::common::{open, output, runtime, Global};
 
@@ -110,13 +109,6 @@ pub fn issuer(args: IssuerArgs) -> anyhow::Result<()> {
                 evidence,
                 address,
             } => {
-                // A commitment to the evidence keyed by the admin's address, so equal
-                // evidence of two platforms does not give equal values on chain.
-                let mut h = Sha256::new();
-                h.update(b"medimint/issuer-evidence/v1\0");
-                h.update(platform.admin_address()?.as_bytes());
-                h.update([0]);
-                h.update(evidence.as_bytes());
                 let spec = IssuerSpec {
                     email,
                     address,
@@ -124,7 +116,7 @@ pub fn issuer(args: IssuerArgs) -> anyhow::Result<()> {
                         name,
                         kind,
                         jurisdiction,
-                        evidence: h.finalize().into(),
+                        evidence: platform.evidence_commitment(&evidence)?,
                     },
                 };
                 let address = platform.add_issuer(&spec).await?;

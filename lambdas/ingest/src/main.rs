@@ -4,7 +4,7 @@
 //! else is in the library.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use medimint_ingest::{handle_notification, ProductionConfig};
+use medimint_ingest_lambda::{handle_notification, ProductionConfig};
 use serde_json::Value;
 
 #[tokio::main]

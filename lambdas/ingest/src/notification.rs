@@ -11,7 +11,7 @@ use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
-use crate::{decode_s3_key, process_key, Ingest, IngestError, Outcome};
+use medimint_ingest::{decode_s3_key, process_key, Ingest, IngestError, Outcome};
 
 /// Why a notification could not be handled.
 #[derive(Debug, thiserror::Error)]

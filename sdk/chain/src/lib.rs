@@ -30,5 +30,5 @@ pub use error::{Error, Result};
 pub use network::Network;
 pub use outcome::{Backoff, Landed};
 pub use relayer::{Policy, Refusal, Relayer, RelayerConfig};
-pub use rpc::{Rpc, StellarRpc};
+pub use rpc::{ContractEvent, EventPage, EventsFrom, Rpc, StellarRpc};
 pub use signer::Signer;

@@ -9,7 +9,7 @@ use jsonrpsee_core::params::ObjectParams;
 use stellar_rpc_client::{
     Client, GetTransactionResponse, SendTransactionResponse, SimulateTransactionResponse,
 };
-use stellar_xdr::{Hash, Limits, ReadXdr, TransactionEnvelope, TransactionResult, WriteXdr};
+use stellar_xdr::{Hash, Limits, ReadXdr, ScVal, TransactionEnvelope, TransactionResult, WriteXdr};
 
 use crate::error::{Error, Result};
 
@@ -54,6 +54,47 @@ impl SendStatus {
     }
 }
 
+/// Where a page of [`Rpc::events`] starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventsFrom {
+    /// The first ledger to read (inside the server's retention window).
+    Ledger(u32),
+    /// Just after the event with this paging token (a page's `cursor`).
+    Cursor(String),
+}
+
+/// One contract event as `getEvents` serves it, its topics and value decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContractEvent {
+    /// The event's paging token (unique, in chain order).
+    pub id: String,
+    /// The ledger it was emitted in.
+    pub ledger: u32,
+    /// When that ledger closed (RFC 3339, as the server says it).
+    pub ledger_closed_at: String,
+    /// The emitting contract (`C…`).
+    pub contract_id: String,
+    /// The transaction's hash (hex), when the server gives it.
+    pub tx_hash: Option<String>,
+    /// Its topics.
+    pub topics: Vec<ScVal>,
+    /// Its data.
+    pub value: ScVal,
+}
+
+/// A page of contract events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventPage {
+    /// The events, in chain order.
+    pub events: Vec<ContractEvent>,
+    /// Where the next page starts (save it even after an empty page).
+    pub cursor: String,
+    /// The latest ledger the server has.
+    pub latest_ledger: u32,
+    /// The oldest ledger the server still keeps events for (its retention window).
+    pub oldest_ledger: u32,
+}
+
 /// The Stellar RPC calls the chain layer needs.
 #[async_trait]
 pub trait Rpc: Send + Sync {
@@ -74,6 +115,16 @@ pub trait Rpc: Send + Sync {
     /// network's base fee when nothing was surge-priced. `None` when the server does not say.
     async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
         Ok(None)
+    }
+    /// Contract events of `contracts` (`getEvents`), at most `limit` from `from`.
+    async fn events(
+        &self,
+        from: EventsFrom,
+        contracts: &[String],
+        limit: u32,
+    ) -> Result<EventPage> {
+        let _ = (from, contracts, limit);
+        Err(Error::Rpc("this RPC does not serve getEvents".into()))
     }
 }
 
@@ -188,5 +239,52 @@ impl Rpc for StellarRpc {
     async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
         let stats = self.bounded(self.client.get_fee_stats()).await?;
         Ok(stats.inclusion_fee.p90.parse().ok())
+    }
+
+    async fn events(
+        &self,
+        from: EventsFrom,
+        contracts: &[String],
+        limit: u32,
+    ) -> Result<EventPage> {
+        let start = match from {
+            EventsFrom::Ledger(l) => stellar_rpc_client::EventStart::Ledger(l),
+            EventsFrom::Cursor(c) => stellar_rpc_client::EventStart::Cursor(c),
+        };
+        let page = self
+            .bounded(self.client.get_events(
+                start,
+                Some(stellar_rpc_client::EventType::Contract),
+                contracts,
+                &[],
+                Some(limit as usize),
+            ))
+            .await?;
+        let mut events = Vec::with_capacity(page.events.len());
+        for e in page.events {
+            let topics = e
+                .topic
+                .iter()
+                .map(|t| ScVal::from_xdr_base64(t, Limits::depth(100)))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|err| Error::Rpc(format!("event {}: unreadable topic: {err}", e.id)))?;
+            let value = ScVal::from_xdr_base64(&e.value, Limits::depth(100))
+                .map_err(|err| Error::Rpc(format!("event {}: unreadable value: {err}", e.id)))?;
+            events.push(ContractEvent {
+                id: e.id,
+                ledger: e.ledger,
+                ledger_closed_at: e.ledger_closed_at,
+                contract_id: e.contract_id,
+                tx_hash: e.tx_hash,
+                topics,
+                value,
+            });
+        }
+        Ok(EventPage {
+            events,
+            cursor: page.cursor,
+            latest_ledger: page.latest_ledger,
+            oldest_ledger: page.oldest_ledger,
+        })
     }
 }

@@ -3,6 +3,10 @@
 //! last-chunk flag), with a key commitment in the header. Memory use is one chunk whatever the
 //! file size. The byte layout is specified in `docs/formats.md`.
 //!
+//! AES-256-GCM is `ring`'s (VAES/VPCLMULQDQ on x86-64 CPUs that have them, AES-NI and CLMUL
+//! otherwise, the ARMv8 crypto extensions on aarch64), chosen by the benchmark in
+//! docs/performance.md; the bytes are those of any AES-256-GCM (tests/format_compat.rs).
+//!
 //! Decryption writes a chunk's plaintext only after that chunk has authenticated, and the final
 //! chunk only once nothing follows it. Earlier chunks are already written when later damage is
 //! found, so a caller must discard the output unless the call returns `Ok` (the CLI writes to a
@@ -10,10 +14,9 @@
 
 use std::io::{self, Read, Write};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use rand::RngCore;
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -42,6 +45,10 @@ pub const HEADER_LEN: usize = 8 + 1 + 1 + 4 + SALT_LEN + COMMITMENT_LEN + CHECKS
 
 const LAST_FLAG: u32 = 1 << 31;
 const MAX_CIPHERTEXT: usize = CHUNK_SIZE + TAG_LEN;
+/// Where a chunk read for decryption starts in the opening buffer ([`open_buffer`]): its
+/// plaintext goes to the front, so a chunk that fails to authenticate is still there, intact,
+/// for the reorder search (the backend zeroes the output of a failed open).
+pub(crate) const OPEN_AT: usize = MAX_CIPHERTEXT;
 const CHECKSUMMED: usize = HEADER_LEN - CHECKSUM_LEN;
 /// How far (in chunks) a failing chunk is searched for elsewhere in the stream, to tell a
 /// swapped chunk from a damaged one.
@@ -53,7 +60,9 @@ const INFO_COMMITMENT: &[u8] = b"medimint stream v1 key commitment";
 
 /// Per-stream keys derived from the study key and the header's salt.
 struct StreamKeys {
-    cipher: Aes256Gcm,
+    /// The payload key's AES-GCM context. `ring` does not zeroize it on drop (docs/keys.md,
+    /// "Residual copies"): it is this stream's derived key, like hkdf's PRK.
+    cipher: LessSafeKey,
     nonce_prefix: [u8; 7],
     commitment: [u8; COMMITMENT_LEN],
 }
@@ -72,33 +81,51 @@ impl StreamKeys {
         hkdf.expand(INFO_COMMITMENT, &mut commitment)
             .expect("short HKDF output");
         Self {
-            cipher: Aes256Gcm::new_from_slice(payload_key.as_slice()).expect("32-byte key"),
+            cipher: LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, payload_key.as_slice()).expect("32-byte key"),
+            ),
             nonce_prefix,
             commitment,
         }
     }
 
-    fn nonce(&self, counter: u64, last: bool) -> [u8; 12] {
+    fn nonce(&self, counter: u64, last: bool) -> Nonce {
         let mut nonce = [0u8; 12];
         nonce[..7].copy_from_slice(&self.nonce_prefix);
         nonce[7..11].copy_from_slice(&(counter as u32).to_be_bytes());
         nonce[11] = u8::from(last);
-        nonce
+        // Unique per stream: the prefix comes from the stream's own salt, the counter is the
+        // chunk's position.
+        Nonce::assume_unique_for_key(nonce)
     }
 
     fn seal(&self, counter: u64, last: bool, data: &mut [u8]) -> [u8; TAG_LEN] {
-        let nonce = self.nonce(counter, last);
-        self.cipher
-            .encrypt_in_place_detached(&Nonce::from(nonce), &[], data)
-            .expect("a chunk is far below AES-GCM's length limit")
-            .into()
+        let tag = self
+            .cipher
+            .seal_in_place_separate_tag(self.nonce(counter, last), Aad::empty(), data)
+            .expect("a chunk is far below AES-GCM's length limit");
+        tag.as_ref().try_into().expect("16-byte tag")
     }
 
-    /// Verifies then decrypts in place; on failure `data` is left as it was.
-    fn open(&self, counter: u64, last: bool, data: &mut [u8], tag: [u8; TAG_LEN]) -> bool {
-        let nonce = self.nonce(counter, last);
+    /// Authenticates the `len` ciphertext bytes at `buf[OPEN_AT..]` under `tag` and decrypts
+    /// them into `buf[..len]`. The ciphertext is left as it was; on failure `buf[..len]` holds
+    /// zeros, never unauthenticated plaintext.
+    fn open(
+        &self,
+        counter: u64,
+        last: bool,
+        buf: &mut [u8],
+        len: usize,
+        tag: [u8; TAG_LEN],
+    ) -> bool {
         self.cipher
-            .decrypt_in_place_detached(&Nonce::from(nonce), &[], data, &Tag::from(tag))
+            .open_in_place_separate_tag(
+                self.nonce(counter, last),
+                Aad::empty(),
+                Tag::from(tag),
+                &mut buf[..OPEN_AT + len],
+                OPEN_AT..,
+            )
             .is_ok()
     }
 }
@@ -244,25 +271,35 @@ impl Opener {
         Ok((len, last))
     }
 
-    /// Authenticates and decrypts one chunk (ciphertext and tag) in place; returns the
-    /// plaintext length. On failure nothing in `chunk` is decrypted.
-    pub(crate) fn open(&mut self, chunk: &mut [u8], last: bool) -> Result<usize, Error> {
+    /// Authenticates and decrypts one chunk: `chunk_len` bytes (ciphertext and tag, as the
+    /// frame word said) read into `buf[OPEN_AT..]` of an [`open_buffer`]. Returns the
+    /// plaintext length; the plaintext is at `buf[..len]`. On failure no plaintext is there.
+    pub(crate) fn open(
+        &mut self,
+        buf: &mut [u8],
+        chunk_len: usize,
+        last: bool,
+    ) -> Result<usize, Error> {
         let index = self.index;
         if index > u64::from(u32::MAX) {
             return Err(Error::TooLong);
         }
-        let (data, tag) = chunk.split_at_mut(chunk.len() - TAG_LEN);
-        let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("16-byte tag");
-        if self.keys.open(index, last, data, tag) {
+        let len = chunk_len - TAG_LEN;
+        let tag: [u8; TAG_LEN] = buf[OPEN_AT + len..OPEN_AT + chunk_len]
+            .try_into()
+            .expect("16-byte tag");
+        if self.keys.open(index, last, buf, len, tag) {
             self.index += 1;
-            return Ok(data.len());
+            return Ok(len);
         }
-        // Not the chunk written here: see whether it is one written nearby (a swap).
+        // Not the chunk written here: see whether it is one written nearby (a swap). The
+        // ciphertext is still intact at `buf[OPEN_AT..]`.
         let low = index.saturating_sub(REORDER_WINDOW);
         let high = (index + REORDER_WINDOW).min(u64::from(u32::MAX));
         for candidate in (low..=high).filter(|&c| c != index) {
-            // A tag check only: a match is never decrypted or written.
-            if self.keys.verifies(candidate, last, data, tag) {
+            // A tag check: a match is reported, its plaintext wiped and never written.
+            if self.keys.open(candidate, last, buf, len, tag) {
+                buf[..len].fill(0);
                 return Err(Error::ChunkOutOfOrder {
                     index,
                     written_as: candidate,
@@ -270,13 +307,6 @@ impl Opener {
             }
         }
         Err(Error::ChunkTampered { index })
-    }
-}
-
-impl StreamKeys {
-    fn verifies(&self, counter: u64, last: bool, data: &[u8], tag: [u8; TAG_LEN]) -> bool {
-        let mut scratch = Zeroizing::new(data.to_vec());
-        self.open(counter, last, &mut scratch, tag)
     }
 }
 
@@ -296,6 +326,12 @@ pub(crate) fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<us
 
 pub(crate) fn frame_buffer() -> Zeroizing<Vec<u8>> {
     Zeroizing::new(vec![0u8; FRAME_LEN + MAX_CIPHERTEXT])
+}
+
+/// The buffer [`Opener::open`] works in: room for a plaintext chunk, then the chunk as read
+/// (at [`OPEN_AT`]).
+pub(crate) fn open_buffer() -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(vec![0u8; OPEN_AT + MAX_CIPHERTEXT])
 }
 
 /// Encrypts everything `input` yields under `key` into `output`; returns the plaintext length.
@@ -349,22 +385,22 @@ pub fn decrypt<R: Read, W: Write>(
     let mut header = [0u8; HEADER_LEN];
     let n = read_full(&mut input, &mut header)?;
     let mut opener = Opener::new(key, &header[..n])?;
-    let mut chunk = frame_buffer();
+    let mut buf = open_buffer();
     let mut total = 0u64;
     loop {
         let mut word = [0u8; FRAME_LEN];
         let n = read_full(&mut input, &mut word)?;
         let (len, last) = opener.frame(&word[..n])?;
-        if read_full(&mut input, &mut chunk[..len])? < len {
+        if read_full(&mut input, &mut buf[OPEN_AT..OPEN_AT + len])? < len {
             return Err(Error::Truncated {
                 index: opener.index(),
             });
         }
-        let plain = opener.open(&mut chunk[..len], last)?;
+        let plain = opener.open(&mut buf, len, last)?;
         if last && read_full(&mut input, &mut [0u8; 1])? > 0 {
             return Err(Error::TrailingData);
         }
-        output.write_all(&chunk[..plain])?;
+        output.write_all(&buf[..plain])?;
         total += plain as u64;
         if last {
             output.flush()?;

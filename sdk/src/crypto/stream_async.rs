@@ -4,7 +4,9 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::stream::{frame_buffer, Opener, Sealer, CHUNK_SIZE, FRAME_LEN, HEADER_LEN};
+use super::stream::{
+    frame_buffer, open_buffer, Opener, Sealer, CHUNK_SIZE, FRAME_LEN, HEADER_LEN, OPEN_AT,
+};
 use super::{Error, StudyKey};
 
 async fn read_full<R: AsyncRead + Unpin>(input: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -72,22 +74,22 @@ where
     let mut header = [0u8; HEADER_LEN];
     let n = read_full(&mut input, &mut header).await?;
     let mut opener = Opener::new(key, &header[..n])?;
-    let mut chunk = frame_buffer();
+    let mut buf = open_buffer();
     let mut total = 0u64;
     loop {
         let mut word = [0u8; FRAME_LEN];
         let n = read_full(&mut input, &mut word).await?;
         let (len, last) = opener.frame(&word[..n])?;
-        if read_full(&mut input, &mut chunk[..len]).await? < len {
+        if read_full(&mut input, &mut buf[OPEN_AT..OPEN_AT + len]).await? < len {
             return Err(Error::Truncated {
                 index: opener.index(),
             });
         }
-        let plain = opener.open(&mut chunk[..len], last)?;
+        let plain = opener.open(&mut buf, len, last)?;
         if last && read_full(&mut input, &mut [0u8; 1]).await? > 0 {
             return Err(Error::TrailingData);
         }
-        output.write_all(&chunk[..plain]).await?;
+        output.write_all(&buf[..plain]).await?;
         total += plain as u64;
         if last {
             output.flush().await?;

@@ -34,8 +34,8 @@ async fn s3_store_on_moto() {
     );
     store.ensure_bucket().await.unwrap();
     store.ensure_bucket().await.unwrap();
-    // Multipart completion needs moto < 5.2 (`.ci/run` pins it): 5.2 answers with the wrong
-    // XML root element.
+    // Multipart completion needs moto < 5.2 (scripts/requirements-test.txt pins it): 5.2
+    // answers with the wrong XML root element.
     common::object_store_suite(&store, true).await;
 }
 

@@ -82,6 +82,7 @@ pub struct PresentedFile {
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verification {
     /// Hex root recomputed over the presented files.
     pub computed_root: String,

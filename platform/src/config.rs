@@ -11,6 +11,19 @@ pub const DEFAULT_DEVNET_PORT: u16 = 8000;
 /// The passphrase of the devnet and of the Stellar quickstart's local network.
 pub const STANDALONE_PASSPHRASE: &str = "Standalone Network ; February 2017";
 
+/// Most channel accounts a relayer may use (each is one transaction in flight). One bound
+/// for every binary: the CLI, `medimint up`, the API and the ingest function.
+pub const MAX_CHANNELS: u32 = 64;
+
+/// The variables a Lambda function must be given ([`Config::for_lambda`]); it reads no file.
+pub const LAMBDA_REQUIRED: &[&str] = &[
+    "MEDIMINT_BUCKET",
+    "MEDIMINT_TABLE",
+    "MEDIMINT_RPC_URL",
+    "MEDIMINT_NETWORK_PASSPHRASE",
+    "MEDIMINT_SEED_SECRET_ID",
+];
+
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -30,6 +43,12 @@ pub enum ConfigError {
         /// What is wrong (key and line, from the TOML parser).
         reason: String,
     },
+    /// Variables a Lambda function needs are missing or bad (all of them named at once).
+    #[error(
+        "the function is not configured: {0} (infra/template.yaml sets them; \
+         docs/configuration.md lists them)"
+    )]
+    Lambda(String),
     /// An environment override has a bad value.
     #[error("environment variable {var}: {reason}")]
     Env {
@@ -56,6 +75,23 @@ pub struct Config {
     pub vault: VaultConfig,
     /// Transaction relaying.
     pub relayer: RelayerSettings,
+    /// Where the suite's contract ids come from.
+    pub deployment: DeploymentConfig,
+}
+
+/// Where the suite's contract ids come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeploymentConfig {
+    /// The file `medimint deploy` (or `up`) writes (default `<data_dir>/deployment.json`).
+    File {
+        /// The file.
+        path: Option<PathBuf>,
+    },
+    /// Computed from the network and the admin key: the suite is deployed at deterministic
+    /// ids (`medimint_chain::suite`), so a host with no data directory (a Lambda) needs
+    /// nothing but the seed and the network (`MEDIMINT_DEPLOYMENT=derived`).
+    Derived,
 }
 
 /// The Stellar network.
@@ -133,7 +169,7 @@ pub enum VaultConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayerSettings {
-    /// Channel accounts (transactions in flight at once), 1..=16.
+    /// Channel accounts (transactions in flight at once), 1..=[`MAX_CHANNELS`].
     pub channels: u32,
 }
 
@@ -146,6 +182,7 @@ impl Default for Config {
             database: DatabaseConfig::Sqlite { path: None },
             vault: VaultConfig::File { path: None },
             relayer: RelayerSettings::default(),
+            deployment: DeploymentConfig::File { path: None },
         }
     }
 }
@@ -200,6 +237,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ),
     ("MEDIMINT_MNEMONIC_VAR", "vault = env, vault.var"),
     ("MEDIMINT_CHANNELS", "relayer.channels"),
+    (
+        "MEDIMINT_DEPLOYMENT",
+        "deployment: `derived`, or the deployment file's path",
+    ),
 ];
 
 impl Config {
@@ -297,21 +338,61 @@ impl Config {
                 reason: format!("{v:?} is not a number"),
             })?;
         }
-        if !(1..=16).contains(&self.relayer.channels) {
+        if !(1..=MAX_CHANNELS).contains(&self.relayer.channels) {
             return Err(ConfigError::Env {
                 var: "MEDIMINT_CHANNELS",
                 reason: format!(
-                    "relayer.channels is {}; it must be 1 to 16",
+                    "relayer.channels is {}; it must be 1 to {MAX_CHANNELS}",
                     self.relayer.channels
                 ),
             });
         }
+        if let Some(v) = env("MEDIMINT_DEPLOYMENT") {
+            self.deployment = if v == "derived" {
+                DeploymentConfig::Derived
+            } else {
+                DeploymentConfig::File {
+                    path: Some(PathBuf::from(v)),
+                }
+            };
+        }
         Ok(())
+    }
+
+    /// A Lambda function's configuration: the defaults, then the environment through `get`
+    /// (no file is read), with the suite's ids derived unless `MEDIMINT_DEPLOYMENT` says
+    /// otherwise. Every variable of [`LAMBDA_REQUIRED`] must be set.
+    ///
+    /// # Errors
+    /// [`ConfigError::Lambda`] naming every missing or bad variable at once.
+    pub fn for_lambda(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut problems: Vec<String> = LAMBDA_REQUIRED
+            .iter()
+            .filter(|name| get(name).is_none())
+            .map(|name| format!("{name} is not set"))
+            .collect();
+        let mut config = Self {
+            data_dir: PathBuf::from("/tmp/medimint"),
+            deployment: DeploymentConfig::Derived,
+            ..Self::default()
+        };
+        if let Err(e) = config.apply_env(&get) {
+            problems.push(e.to_string());
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Lambda(problems.join("; ")))
+        }
     }
 
     /// The deployment file the commands share.
     pub fn deployment_path(&self) -> PathBuf {
-        self.data_dir.join("deployment.json")
+        match &self.deployment {
+            DeploymentConfig::File { path: Some(p) } => p.clone(),
+            _ => self.data_dir.join("deployment.json"),
+        }
     }
 
     /// Where releases that kept failing transiently are dead-lettered (one JSON per release,
@@ -457,7 +538,7 @@ channels = 4
         let err = Config::load_with(None, env_of(&[("MEDIMINT_CHANNELS", "0")]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("1 to 16"), "{err}");
+        assert!(err.contains("1 to 64"), "{err}");
         let missing = Path::new("/nonexistent/medimint.toml");
         let err = Config::load_with(Some(missing), env_of(&[]))
             .unwrap_err()

@@ -1,12 +1,13 @@
 //! The audit trail as the chain tells it: the suite's contract events read back with
 //! Stellar RPC's `getEvents`.
 
+use medimint_chain::{EventsFrom, Rpc};
 use serde::Serialize;
-use stellar_rpc_client::{Client, EventStart, EventType};
-use stellar_xdr::{Limits, ReadXdr, ScVal};
+use stellar_xdr::ScVal;
 
 /// One event of the audit trail. Holds no PHI: addresses, ids and event names only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrailEntry {
     /// The ledger it was recorded in.
     pub ledger: u32,
@@ -18,6 +19,10 @@ pub struct TrailEntry {
     pub token_id: Option<u32>,
     /// The other addresses in its topics (issuer, patient, granter, grantee, viewer…).
     pub parties: Vec<String>,
+    /// The transaction that emitted it (hex hash), when the RPC says.
+    pub tx_hash: Option<String>,
+    /// When its ledger closed (RFC 3339).
+    pub closed_at: String,
 }
 
 fn topic_text(v: &ScVal) -> Option<String> {
@@ -32,56 +37,52 @@ fn topic_text(v: &ScVal) -> Option<String> {
 }
 
 /// Reads every contract event of `contracts` (`(id, label)`) from `start_ledger` on, in
-/// chain order.
-pub(crate) async fn read_trail(
-    rpc_url: &str,
+/// chain order, through `rpc`.
+///
+/// # Errors
+/// The RPC's failure.
+pub async fn read_trail(
+    rpc: &dyn Rpc,
     start_ledger: u32,
     contracts: &[(String, &str)],
-) -> Result<Vec<TrailEntry>, String> {
-    let client = Client::new(rpc_url).map_err(|e| e.to_string())?;
+) -> Result<Vec<TrailEntry>, medimint_chain::Error> {
     let ids: Vec<String> = contracts.iter().map(|(id, _)| id.clone()).collect();
     let mut out = Vec::new();
-    let mut start = EventStart::Ledger(start_ledger);
+    let mut from = EventsFrom::Ledger(start_ledger);
     // Pages of 100 until a page comes back short.
     for _ in 0..100 {
-        let page = client
-            .get_events(start, Some(EventType::Contract), &ids, &[], Some(100))
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = rpc.events(from, &ids, 100).await?;
         let n = page.events.len();
         for e in page.events {
-            let topics: Vec<ScVal> = e
-                .topic
-                .iter()
-                .map(|t| ScVal::from_xdr_base64(t, Limits::depth(100)))
-                .collect::<Result<_, _>>()
-                .map_err(|err| format!("event {}: unreadable topic: {err}", e.id))?;
             let label = contracts
                 .iter()
                 .find(|(id, _)| *id == e.contract_id)
                 .map(|(_, l)| (*l).to_owned())
                 .unwrap_or_else(|| e.contract_id.clone());
-            let token_id = match topics.get(1) {
+            let token_id = match e.topics.get(1) {
                 Some(ScVal::U32(id)) => Some(*id),
                 _ => None,
             };
             out.push(TrailEntry {
                 ledger: e.ledger,
                 contract: label,
-                kind: topics.first().and_then(topic_text).unwrap_or_default(),
+                kind: e.topics.first().and_then(topic_text).unwrap_or_default(),
                 token_id,
-                parties: topics
+                parties: e
+                    .topics
                     .iter()
                     .skip(1)
                     .filter(|t| matches!(t, ScVal::Address(_)))
                     .filter_map(topic_text)
                     .collect(),
+                tx_hash: e.tx_hash,
+                closed_at: e.ledger_closed_at,
             });
         }
         if n < 100 || page.cursor.is_empty() {
             break;
         }
-        start = EventStart::Cursor(page.cursor);
+        from = EventsFrom::Cursor(page.cursor);
     }
     Ok(out)
 }

@@ -1,3 +1,13 @@
+//! medimint-platform: the service layer every entry point calls (the CLI, the local stack,
+//! the HTTP API and the ingest Lambda). It links no Stellar node: it reaches the network
+//! through Stellar RPC and the relayer only.
+//!
+//! - [`Platform`] ([`config`]): opened from a [`Config`]: the network through the relayer,
+//!   object storage, the application database and the platform seed;
+//! - `ops`: one method per operation, one file per concern;
+//! - [`deploy`]: the suite's deployment and where it lives; [`study`]: opening a study's
+//!   encrypted metadata and keys; [`trail`]: the audit trail from chain events.
+//!
 //! A MediMint platform opened from its [`Config`]: the network through the relayer, object
 //! storage, the application database and the platform seed. Each operation the CLI offers
 //! (deploy, issuers, release, consent, share, revoke, access, download, verify, history)
@@ -10,7 +20,10 @@
 //! meet. Keys are derived when used and zeroized when dropped.
 
 pub mod config;
+pub mod deploy;
 mod ops;
+pub mod study;
+pub mod trail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +34,10 @@ use medimint_sdk::operators::operator_relayer;
 use medimint_sdk::vault::{EnvVault, FileVault, SecretsManagerVault, Vault};
 use medimint_storage::{AppDb, DynamoDb, LocalDirStore, ObjectStore, RelayerDb, S3Store, SqliteDb};
 
-pub use config::{Config, DatabaseConfig, StorageConfig, VaultConfig};
+pub use config::{Config, DatabaseConfig, DeploymentConfig, StorageConfig, VaultConfig};
 pub use ops::{
-    AccessReport, DownloadReport, IssuerSpec, PatientSpec, ReleaseSpec, SharedWith, Target,
+    AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
+    SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
 };
 
 use crate::deploy::{suite_policy, Deployment, SuitePlan};
@@ -33,7 +47,9 @@ pub use medimint_sdk::keys::{ADMIN_INDEX, CHANNEL_BASE_INDEX, SPONSOR_INDEX};
 const OPERATOR_BALANCE: i64 = 10_000 * 10_000_000;
 
 /// Why a platform operation failed. Each message says what to do next where there is
-/// something to do.
+/// something to do, and carries no PHI; causes stay typed as `source`s, and
+/// [`PlatformError::kind`] sorts every failure into what a caller can act on (the HTTP API
+/// maps it to a status without reading message text).
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     /// The configuration is unusable.
@@ -49,46 +65,161 @@ pub enum PlatformError {
     #[error("{0}")]
     Seed(String),
     /// Storage or database.
-    #[error("{step}: {message}")]
+    #[error("{step}: {source}")]
     Storage {
         /// What was being done.
         step: &'static str,
-        /// The adapter's message.
-        message: String,
+        /// The adapter's error.
+        #[source]
+        source: medimint_storage::StorageError,
     },
-    /// A chain call failed (contract errors are named by the relayer's message).
-    #[error("{step}: {message}")]
+    /// A chain call failed; a contract's refusal is named in the message and typed by
+    /// [`PlatformError::contract_error`].
+    #[error("{step}: {source}")]
     Chain {
         /// What was being done.
         step: String,
-        /// Why.
+        /// The chain client's error.
+        #[source]
+        source: medimint_chain::Error,
+    },
+    /// A local file or directory could not be read or written.
+    #[error("{step}: {source}")]
+    Io {
+        /// What was being done (names the path).
+        step: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The release pipeline failed transiently; `hint` says what to do.
+    #[error("{step}: {source}{hint}")]
+    Ingest {
+        /// What was being done.
+        step: &'static str,
+        /// The pipeline's error.
+        #[source]
+        source: medimint_ingest::IngestError,
+        /// What to do next (may be empty).
+        hint: String,
+    },
+    /// Deploying the suite failed.
+    #[error(transparent)]
+    Deploy(#[from] deploy::DeployError),
+    /// A value the caller gave is unusable; `field` names it.
+    #[error("{field}: {message}")]
+    InvalidInput {
+        /// The input's name (`token`, `to`, `until`, `email`, …).
+        field: &'static str,
+        /// What is wrong with it.
         message: String,
     },
-    /// Bad input from the caller.
+    /// Something the caller named does not exist, or the caller may not know it does.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with the current state (already decided, already released…).
+    #[error("{0}")]
+    Conflict(String),
+    /// Bad input from the caller, or a file or state that cannot be used.
     #[error("{0}")]
     Invalid(String),
 }
 
-fn storage(step: &'static str) -> impl Fn(medimint_storage::StorageError) -> PlatformError {
-    move |e| PlatformError::Storage {
-        step,
-        message: e.to_string(),
+/// What kind of failure a [`PlatformError`] is, for callers that answer other programs
+/// (the HTTP API's statuses, a Lambda's retry decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's input is wrong; retrying the same input fails again.
+    Invalid,
+    /// Not there (or not visible to the caller).
+    NotFound,
+    /// Not allowed for this caller.
+    Forbidden,
+    /// Conflicts with the current state.
+    Conflict,
+    /// A dependency (RPC, storage, database) failed; retrying later may work.
+    Unavailable,
+    /// The platform is misconfigured or not deployed; an operator must act.
+    Setup,
+}
+
+impl PlatformError {
+    /// The contract error behind a chain failure: its code and name (e.g. `(201,
+    /// "NotOwner")`).
+    pub fn contract_error(&self) -> Option<(u32, &'static str)> {
+        match self {
+            PlatformError::Chain { source, .. } => medimint_chain::clients::contract_error(source),
+            _ => None,
+        }
     }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PlatformError::Config(_) | PlatformError::NotDeployed(_) | PlatformError::Seed(_) => {
+                ErrorKind::Setup
+            }
+            PlatformError::Network(_)
+            | PlatformError::Io { .. }
+            | PlatformError::Ingest { .. }
+            | PlatformError::Deploy(_) => ErrorKind::Unavailable,
+            PlatformError::Storage { source, .. } => match source {
+                medimint_storage::StorageError::NotFound(_) => ErrorKind::NotFound,
+                medimint_storage::StorageError::Conflict(_) => ErrorKind::Conflict,
+                _ => ErrorKind::Unavailable,
+            },
+            PlatformError::Chain { source, .. } => match self.contract_error() {
+                Some((_, name)) => contract_error_kind(name),
+                None => match source {
+                    medimint_chain::Error::InvalidAddress { .. }
+                    | medimint_chain::Error::InvalidArgument(_) => ErrorKind::Invalid,
+                    medimint_chain::Error::Refused(_) => ErrorKind::Forbidden,
+                    _ => ErrorKind::Unavailable,
+                },
+            },
+            PlatformError::InvalidInput { .. } | PlatformError::Invalid(_) => ErrorKind::Invalid,
+            PlatformError::NotFound(_) => ErrorKind::NotFound,
+            PlatformError::Forbidden(_) => ErrorKind::Forbidden,
+            PlatformError::Conflict(_) => ErrorKind::Conflict,
+        }
+    }
+}
+
+/// Sorts a contract error (by its name in the contracts' enums) into an [`ErrorKind`].
+fn contract_error_kind(name: &str) -> ErrorKind {
+    if name.ends_with("NotFound") {
+        ErrorKind::NotFound
+    } else if name.starts_with("Not")
+        || name.ends_with("NotTrusted")
+        || name.contains("Unauthorized")
+        || name == "NoAccess"
+        || name == "SelfRelease"
+    {
+        ErrorKind::Forbidden
+    } else if name.starts_with("Invalid") || name.ends_with("TooLong") || name.contains("Expiry") {
+        ErrorKind::Invalid
+    } else {
+        ErrorKind::Conflict
+    }
+}
+
+fn storage(step: &'static str) -> impl Fn(medimint_storage::StorageError) -> PlatformError {
+    move |source| PlatformError::Storage { step, source }
 }
 
 fn chain(step: impl Into<String>) -> impl FnOnce(medimint_chain::Error) -> PlatformError {
     let step = step.into();
-    move |e| PlatformError::Chain {
-        step,
-        message: e.to_string(),
-    }
+    move |source| PlatformError::Chain { step, source }
 }
 
 /// An opened platform.
 pub struct Platform {
     config: Config,
     seed: Arc<Seed>,
-    rpc: Arc<StellarRpc>,
+    rpc: Arc<dyn Rpc>,
     relayer: Arc<Relayer>,
     store: Arc<dyn ObjectStore>,
     db: Arc<dyn AppDb>,
@@ -184,9 +315,9 @@ async fn open_db(config: &Config) -> Result<Arc<dyn AppDb>, PlatformError> {
                 .clone()
                 .unwrap_or_else(|| config.data_dir.join("medimint.sqlite3"));
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| PlatformError::Storage {
-                    step: "creating the data directory",
-                    message: e.to_string(),
+                std::fs::create_dir_all(parent).map_err(|source| PlatformError::Io {
+                    step: format!("creating the data directory {}", parent.display()),
+                    source,
                 })?;
             }
             Arc::new(
@@ -205,6 +336,60 @@ async fn open_db(config: &Config) -> Result<Arc<dyn AppDb>, PlatformError> {
     Ok(db)
 }
 
+/// Which contract functions the platform's relayer may submit: the whole suite (the CLI,
+/// the local stack, the HTTP API) or only what a release needs (the ingest function, least
+/// privilege).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayScope {
+    /// Every function of the issuer registry and the study token, and deployments.
+    Suite,
+    /// `propose_release` only.
+    IngestOnly,
+}
+
+/// What a platform is made of. [`Platform::open`] builds it from a [`Config`]; tests and
+/// other hosts pass their own adapters (in-memory stores, a fake RPC) to
+/// [`Platform::from_parts`].
+pub struct Parts {
+    /// The configuration (data directory, network settings, deployment source).
+    pub config: Config,
+    /// The platform's master seed.
+    pub seed: Arc<Seed>,
+    /// Stellar RPC.
+    pub rpc: Arc<dyn Rpc>,
+    /// The network the RPC serves (already checked).
+    pub network: Network,
+    /// Object storage.
+    pub store: Arc<dyn ObjectStore>,
+    /// The application database (already migrated).
+    pub db: Arc<dyn AppDb>,
+    /// What the relayer may submit.
+    pub scope: RelayScope,
+}
+
+/// The Stellar RPC at the configured URL, checked to serve the configured network.
+async fn open_rpc(config: &Config) -> Result<(Arc<dyn Rpc>, Network), PlatformError> {
+    let url = config.network.rpc_url.clone();
+    let rpc = Arc::new(
+        StellarRpc::new(&url, Duration::from_secs(15))
+            .map_err(|e| PlatformError::Network(format!("bad RPC URL {url}: {e}")))?,
+    );
+    let served = rpc.network_passphrase().await.map_err(|e| {
+        PlatformError::Network(format!(
+            "cannot reach Stellar RPC at {url}: {e}; start the local stack with \
+             `medimint up`, or set network.rpc_url (MEDIMINT_RPC_URL)"
+        ))
+    })?;
+    if served != config.network.passphrase {
+        return Err(PlatformError::Network(format!(
+            "the RPC at {url} serves the network {served:?} but the configuration says \
+             {:?}; set network.passphrase (MEDIMINT_NETWORK_PASSPHRASE)",
+            config.network.passphrase
+        )));
+    }
+    Ok((rpc, Network::new(served)))
+}
+
 impl Platform {
     /// Opens the platform: reads the seed (creating the seed file first if `create_seed`),
     /// connects to the RPC and checks its network, opens storage and the database.
@@ -212,34 +397,72 @@ impl Platform {
     /// # Errors
     /// Each names what failed and what to do.
     pub async fn open(config: Config, create_seed: bool) -> Result<Self, PlatformError> {
-        let seed = Arc::new(open_seed(&config, create_seed).await?);
-        let url = config.network.rpc_url.clone();
-        let rpc = Arc::new(
-            StellarRpc::new(&url, Duration::from_secs(15))
-                .map_err(|e| PlatformError::Network(format!("bad RPC URL {url}: {e}")))?,
-        );
-        let served = rpc.network_passphrase().await.map_err(|e| {
-            PlatformError::Network(format!(
-                "cannot reach Stellar RPC at {url}: {e}; start the local stack with \
-                 `medimint up`, or set network.rpc_url (MEDIMINT_RPC_URL)"
-            ))
-        })?;
-        if served != config.network.passphrase {
-            return Err(PlatformError::Network(format!(
-                "the RPC at {url} serves the network {served:?} but the configuration says \
-                 {:?}; set network.passphrase (MEDIMINT_NETWORK_PASSPHRASE)",
-                config.network.passphrase
-            )));
-        }
-        let network = Network::new(served);
+        let seed = open_seed(&config, create_seed).await?;
+        Self::open_with_seed(config, seed, RelayScope::Suite).await
+    }
+
+    /// Opens the platform with the seed from `vault` instead of the configured one (a
+    /// Lambda reads it from Secrets Manager; tests pass their own), relaying only what
+    /// `scope` allows.
+    ///
+    /// # Errors
+    /// As [`Platform::open`].
+    pub async fn open_with_vault(
+        config: Config,
+        vault: &dyn Vault,
+        scope: RelayScope,
+    ) -> Result<Self, PlatformError> {
+        let seed = vault
+            .master_seed()
+            .await
+            .map_err(|e| PlatformError::Seed(format!("the platform seed: {e}")))?;
+        Self::open_with_seed(config, seed, scope).await
+    }
+
+    async fn open_with_seed(
+        config: Config,
+        seed: Seed,
+        scope: RelayScope,
+    ) -> Result<Self, PlatformError> {
+        let (rpc, network) = open_rpc(&config).await?;
+        let store = open_store(&config).await?;
+        let db = open_db(&config).await?;
+        Self::from_parts(Parts {
+            config,
+            seed: Arc::new(seed),
+            rpc,
+            network,
+            store,
+            db,
+            scope,
+        })
+    }
+
+    /// A platform over the given adapters. The relayer keeps its request records, daily
+    /// spend and channel state in `parts.db`, shared by every process relaying for this
+    /// platform (the CLI, the watched inbox, the Lambdas).
+    ///
+    /// # Errors
+    /// The seed cannot derive the operator keys.
+    pub fn from_parts(parts: Parts) -> Result<Self, PlatformError> {
+        let Parts {
+            config,
+            seed,
+            rpc,
+            network,
+            store,
+            db,
+            scope,
+        } = parts;
         let admin =
             derive_keypair(&seed, ADMIN_INDEX).map_err(|e| PlatformError::Seed(e.to_string()))?;
         let plan =
             SuitePlan::new(&network, &admin.address()).map_err(chain("planning the suite"))?;
-        let store = open_store(&config).await?;
-        let db = open_db(&config).await?;
-        // Request records and spend in the platform's database, shared by every process
-        // relaying for it (the CLI, the watched inbox, the Lambdas).
+        drop(admin);
+        let policy = match scope {
+            RelayScope::Suite => suite_policy(&plan, true),
+            RelayScope::IngestOnly => medimint_chain::suite::ingest_policy(&plan),
+        };
         let relayer_db = Arc::new(RelayerDb::new(db.clone()));
         let relayer = Arc::new(
             operator_relayer(
@@ -247,7 +470,7 @@ impl Platform {
                 rpc.clone(),
                 network,
                 config.relayer.channels,
-                suite_policy(&plan, true),
+                policy,
                 RelayerConfig {
                     backoff: Backoff {
                         initial: Duration::from_millis(50),
@@ -295,7 +518,7 @@ impl Platform {
     }
 
     /// The RPC client.
-    pub fn rpc(&self) -> &Arc<StellarRpc> {
+    pub fn rpc(&self) -> &Arc<dyn Rpc> {
         &self.rpc
     }
 
@@ -323,11 +546,21 @@ impl Platform {
         if let Some(d) = self.deployment.get() {
             return Ok(d.clone());
         }
-        let path = self.config.deployment_path();
-        if !path.exists() {
-            return Err(PlatformError::NotDeployed(path.display().to_string()));
-        }
-        let d = Deployment::read(&path).map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        let d = match &self.config.deployment {
+            DeploymentConfig::Derived => Deployment::planned(
+                &self.plan,
+                self.relayer.network().passphrase(),
+                &self.config.network.rpc_url,
+                &self.admin_address()?,
+            ),
+            DeploymentConfig::File { .. } => {
+                let path = self.config.deployment_path();
+                if !path.exists() {
+                    return Err(PlatformError::NotDeployed(path.display().to_string()));
+                }
+                Deployment::read(&path).map_err(|e| PlatformError::Invalid(e.to_string()))?
+            }
+        };
         Ok(self.deployment.get_or_init(|| d).clone())
     }
 
@@ -342,10 +575,9 @@ impl Platform {
         let funder = match &self.config.network.funder_secret {
             Some(secret) => Keypair::from_secret(secret)
                 .map_err(|e| PlatformError::Invalid(format!("network.funder_secret: {e}")))?,
-            None => Keypair::from_secret(
-                &medimint_devnet::Keypair::root(&self.config.network.passphrase).secret(),
-            )
-            .map_err(|e| PlatformError::Invalid(e.to_string()))?,
+            None => Keypair::from_seed_bytes(
+                &Network::new(self.config.network.passphrase.clone()).root_secret_seed(),
+            ),
         };
         let missing_funder = self
             .rpc

@@ -66,6 +66,26 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// The deployment at the suite's deterministic ids, as `plan` computes them, with the
+    /// hashes of the WASM this code deploys (what is there unless it was upgraded since).
+    pub fn planned(plan: &SuitePlan, network_passphrase: &str, rpc_url: &str, admin: &str) -> Self {
+        let contract = |id: &str, wasm: &[u8]| ContractRef {
+            id: id.to_owned(),
+            wasm_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(wasm)),
+        };
+        Self {
+            network_passphrase: network_passphrase.to_owned(),
+            rpc_url: rpc_url.to_owned(),
+            admin: admin.to_owned(),
+            issuer_registry: contract(
+                &plan.issuer_registry,
+                medimint_contract_wasm::ISSUER_REGISTRY,
+            ),
+            study_token: contract(&plan.study_token, medimint_contract_wasm::STUDY_TOKEN),
+            registry: contract(&plan.registry, medimint_contract_wasm::REGISTRY),
+        }
+    }
+
     /// Writes the deployment as pretty JSON.
     ///
     /// # Errors

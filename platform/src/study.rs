@@ -17,20 +17,29 @@ const MAX_METADATA: u64 = 64 * 1024 * 1024;
 
 /// The part of the metadata object a holder of the key reads.
 #[derive(Deserialize)]
-struct Metadata {
-    files: Vec<MetaFile>,
+pub struct Metadata {
+    /// Hex SHA-256 Merkle root over the original files.
+    #[serde(default)]
+    pub checksum_root: String,
+    /// Every original file.
+    pub files: Vec<MetaFile>,
+    /// The de-identified summary (DICOM PS3.15 Annex E), as the pipeline wrote it.
+    #[serde(default)]
+    pub summary: serde_json::Value,
 }
 
 /// One original file of a study: its checksum entry and where its ciphertext is.
 #[derive(Deserialize)]
-pub(crate) struct MetaFile {
+pub struct MetaFile {
+    /// Its name in the release and the SHA-256 of its original bytes.
     #[serde(flatten)]
     pub checksum: FileChecksum,
+    /// Where its ciphertext is stored (`studies/<study-id>/…`).
     pub object_key: String,
 }
 
 /// The holder re-wraps the study key to `grantee` (`keys/<study>/<grantee>`).
-pub(crate) async fn share_key(
+pub async fn share_key(
     store: &dyn ObjectStore,
     study_id: &str,
     holder: &Keypair,
@@ -53,12 +62,24 @@ pub(crate) async fn share_key(
 
 /// Unwraps the study key with `viewer`'s keypair and reads the file list from the metadata
 /// object `cid` (checked against its CID first).
-pub(crate) async fn open_study(
+pub async fn open_study(
     store: &dyn ObjectStore,
     study_id: &str,
     cid: &str,
     viewer: &Keypair,
 ) -> Result<(StudyKey, Vec<MetaFile>), String> {
+    let (key, meta) = open_metadata(store, study_id, cid, viewer).await?;
+    Ok((key, meta.files))
+}
+
+/// Unwraps the study key with `viewer`'s keypair and reads the whole metadata object `cid`
+/// (checked against its CID first): the file list and the de-identified summary.
+pub async fn open_metadata(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    cid: &str,
+    viewer: &Keypair,
+) -> Result<(StudyKey, Metadata), String> {
     let wrapped = store
         .get_bytes(
             &wrapped_key_key(study_id, &viewer.address()),
@@ -84,5 +105,5 @@ pub(crate) async fn open_study(
         .map_err(|e| format!("decrypting the metadata object: {e}"))?;
     let meta: Metadata =
         serde_json::from_slice(&plain).map_err(|e| format!("reading the metadata object: {e}"))?;
-    Ok((key, meta.files))
+    Ok((key, meta))
 }

@@ -1,0 +1,84 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations. `docs/openapi.json`
+//! is this document, checked in; a test fails when they differ.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{account, email, issuers, studies, system, wallet};
+
+/// The API's document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MediMint API",
+        description = "Patients own their imaging studies. Sign in with a Stellar wallet (SEP-10) or by email code (+ TOTP); every error is RFC 9457 problem+json with a stable `type` (`urn:medimint:problem:<slug>`). See docs/api.md.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        wallet::stellar_toml,
+        wallet::challenge,
+        wallet::token,
+        email::send_code,
+        email::verify_code,
+        account::refresh,
+        account::logout,
+        account::logout_everywhere,
+        account::me,
+        account::totp_enroll,
+        account::totp_confirm,
+        system::health,
+        system::openapi,
+        studies::list,
+        studies::get_study,
+        studies::consent,
+        studies::access,
+        studies::share,
+        studies::revoke,
+        studies::history,
+        studies::files,
+        studies::file,
+        studies::verify,
+        issuers::list,
+        issuers::add,
+        issuers::suspend,
+        issuers::reinstate,
+        issuers::remove,
+    ),
+    components(schemas(crate::error::Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "sign-in", description = "SEP-1, SEP-10 and email sign-in"),
+        (name = "session", description = "refresh and sign-out"),
+        (name = "account", description = "the signed-in account"),
+        (name = "system", description = "health and this document"),
+        (name = "studies", description = "the caller's studies: consent, sharing, history, files"),
+        (name = "issuers", description = "the issuer registry (admin)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a final newline (the form checked in).
+pub fn document_json() -> String {
+    let mut text = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the document serializes");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,455 @@
+//! A user's studies: lists, one study, consent, access, shares, history, files and verify.
+//!
+//! Every answer is for the signed-in caller only: a token the caller may not see is 404 —
+//! never 403 — so nobody learns that it exists. Actions that need the user's signature
+//! (consent, share, revoke, download) are signed with the custodial key the platform derives
+//! for the caller's email account; a wallet (SEP-10) user is told to act from the wallet,
+//! which this API does not relay yet (docs/api.md).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use medimint_chain::clients::{AccessKind, RejectReason, Role};
+use medimint_ingest::{PresentedFile, Verification};
+use medimint_platform::{
+    AccessReport, Relation, StudyFile, StudyPage, StudyView, Target,
+};
+use medimint_platform::trail::TrailEntry;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, QueryParams};
+use crate::platform::from_platform;
+use crate::session::Caller;
+use crate::state::AppState;
+
+/// Longest list of digests `POST /v1/studies/{token}/verify` takes.
+const MAX_VERIFY_FILES: usize = 20_000;
+
+/// Query of `GET /v1/studies`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `owned`, `shared` or `pending`; every relation when absent.
+    pub role: Option<String>,
+    /// Where the previous page ended (its `next_cursor`).
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 50 (default 20).
+    pub limit: Option<u32>,
+}
+
+/// Body of `POST /v1/studies/{token}/consent`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// With `reject`: `not_mine`, `duplicate`, `declined` (default) or `other`.
+    pub reason: Option<String>,
+}
+
+/// Body of `POST /v1/studies/{token}/shares`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// An email (a custodial account is made if there is none) or a `G…` address.
+    pub to: String,
+    /// `viewer` or `sharer` (view and share).
+    pub role: String,
+    /// Unix seconds when the access ends; open-ended when absent.
+    pub until: Option<u64>,
+}
+
+/// Answer of a share or revoke.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GrantAnswer {
+    /// The token.
+    pub token_id: u32,
+    /// The grantee's address.
+    pub grantee: String,
+}
+
+/// One presented file of `POST /v1/studies/{token}/verify`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresentedDigest {
+    /// The file's name as the caller has it.
+    pub name: String,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// Body of `POST /v1/studies/{token}/verify`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The digests of the files the caller holds.
+    pub files: Vec<PresentedDigest>,
+}
+
+/// The caller's email if it is a custodial account (the platform holds its key).
+async fn custodial_email(state: &AppState, caller: &Caller) -> ApiResult<String> {
+    state
+        .inner()
+        .accounts
+        .email_of(&caller.address)
+        .await
+        .map_err(|e| ApiError::unavailable("the account directory", e))?
+        .ok_or_else(|| {
+            ApiError::Forbidden(
+                "this action needs the account's signature, and a wallet account signs for \
+                 itself: sign in with your email to act through MediMint's custodial key"
+                    .into(),
+            )
+        })
+}
+
+fn token_id(token: &str) -> ApiResult<u32> {
+    token.parse().map_err(|_| {
+        ApiError::invalid("token", format!("{token:?} is not a token id (a whole number)"))
+    })
+}
+
+/// The study as the caller may see it; 404 otherwise.
+async fn visible(state: &AppState, caller: &Caller, token: u32) -> ApiResult<StudyView> {
+    let platform = state.platform()?;
+    let holder = match state.inner().accounts.email_of(&caller.address).await {
+        Ok(Some(email)) => platform.keypair_of(&email).await.ok(),
+        _ => None,
+    };
+    platform
+        .study_view(&caller.address, token, holder.as_ref())
+        .await
+        .map_err(from_platform)
+}
+
+/// `GET /v1/studies`: the caller's studies, a page at a time.
+#[utoipa::path(get, path = "/v1/studies", params(ListQuery), security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "a page of the caller's studies", body = StudyPage),
+              (status = 400, description = "bad role, cursor or limit", body = crate::error::Problem),
+              (status = 401, description = "not signed in", body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> ApiResult<Json<StudyPage>> {
+    let relation = q
+        .role
+        .as_deref()
+        .map(Relation::parse)
+        .transpose()
+        .map_err(from_platform)?;
+    let page = state
+        .platform()?
+        .studies_of(
+            &caller.address,
+            relation,
+            q.cursor.as_deref(),
+            q.limit.unwrap_or(20),
+        )
+        .await
+        .map_err(from_platform)?;
+    Ok(Json(page))
+}
+
+/// `GET /v1/studies/{token}`: issuer, status, summary, files and the caller's role.
+#[utoipa::path(get, path = "/v1/studies/{token}", params(("token" = String, Path, description = "token id")),
+    security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "the study as the caller may see it", body = StudyView),
+              (status = 401, description = "not signed in", body = crate::error::Problem),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+pub async fn get_study(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> ApiResult<Json<StudyView>> {
+    let id = token_id(&token)?;
+    Ok(Json(visible(&state, &caller, id).await?))
+}
+
+/// `POST /v1/studies/{token}/consent`: the owner approves or rejects a pending release.
+#[utoipa::path(post, path = "/v1/studies/{token}/consent", params(("token" = String, Path, description = "token id")),
+    request_body = ConsentRequest, security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "the study after the decision", body = StudyView),
+              (status = 400, description = "bad decision or reason", body = crate::error::Problem),
+              (status = 403, description = "not the owner, or a wallet account", body = crate::error::Problem),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem),
+              (status = 409, description = "not pending any more", body = crate::error::Problem)))]
+pub async fn consent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+    JsonBody(body): JsonBody<ConsentRequest>,
+) -> ApiResult<Json<StudyView>> {
+    let id = token_id(&token)?;
+    let approve = match body.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            return Err(ApiError::invalid(
+                "decision",
+                format!("{other:?} is not approve or reject"),
+            ))
+        }
+    };
+    let reason = match body.reason.as_deref() {
+        None | Some("declined") => RejectReason::Declined,
+        Some("not_mine") => RejectReason::NotMine,
+        Some("duplicate") => RejectReason::Duplicate,
+        Some("other") => RejectReason::Other,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "reason",
+                format!("{other:?} is not one of not_mine, duplicate, declined, other"),
+            ))
+        }
+    };
+    let view = visible(&state, &caller, id).await?;
+    if view.owner != caller.address {
+        return Err(ApiError::Forbidden(
+            "only the patient who owns the study decides on its release".into(),
+        ));
+    }
+    let email = custodial_email(&state, &caller).await?;
+    state
+        .platform()?
+        .consent_with(&email, &id.to_string(), approve, reason)
+        .await
+        .map_err(from_platform)?;
+    Ok(Json(visible(&state, &caller, id).await?))
+}
+
+/// `GET /v1/studies/{token}/access`: owner, issuer and every grant.
+#[utoipa::path(get, path = "/v1/studies/{token}/access", params(("token" = String, Path, description = "token id")),
+    security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "who may see the study", body = AccessReport),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+pub async fn access(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> ApiResult<Json<AccessReport>> {
+    let id = token_id(&token)?;
+    visible(&state, &caller, id).await?;
+    let report = state
+        .platform()?
+        .access(&id.to_string())
+        .await
+        .map_err(from_platform)?;
+    Ok(Json(report))
+}
+
+/// `POST /v1/studies/{token}/shares`: the owner (or a sharer) grants a role.
+#[utoipa::path(post, path = "/v1/studies/{token}/shares", params(("token" = String, Path, description = "token id")),
+    request_body = ShareRequest, security(("bearer" = [])), tag = "studies",
+    responses((status = 201, description = "granted", body = GrantAnswer),
+              (status = 400, description = "bad grantee, role or date", body = crate::error::Problem),
+              (status = 403, description = "may not grant this", body = crate::error::Problem),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+pub async fn share(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+    JsonBody(body): JsonBody<ShareRequest>,
+) -> ApiResult<(StatusCode, Json<GrantAnswer>)> {
+    let id = token_id(&token)?;
+    let role = match body.role.as_str() {
+        "viewer" => Role::Viewer,
+        "sharer" => Role::Sharer,
+        other => {
+            return Err(ApiError::invalid(
+                "role",
+                format!("{other:?} is not viewer or sharer"),
+            ))
+        }
+    };
+    let to = Target::parse(&body.to).map_err(|e| ApiError::invalid("to", e.to_string()))?;
+    if let Some(until) = body.until {
+        if until <= state.now() {
+            return Err(ApiError::invalid("until", "the date is in the past"));
+        }
+    }
+    visible(&state, &caller, id).await?;
+    let email = custodial_email(&state, &caller).await?;
+    let grantee = state
+        .platform()?
+        .share(&email, &id.to_string(), &to, role, body.until)
+        .await
+        .map_err(from_platform)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(GrantAnswer {
+            token_id: id,
+            grantee,
+        }),
+    ))
+}
+
+/// `DELETE /v1/studies/{token}/shares/{grantee}`: revoke a grant.
+#[utoipa::path(delete, path = "/v1/studies/{token}/shares/{grantee}",
+    params(("token" = String, Path, description = "token id"), ("grantee" = String, Path, description = "email or G-address")),
+    security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "revoked", body = GrantAnswer),
+              (status = 403, description = "may not revoke this grant", body = crate::error::Problem),
+              (status = 404, description = "no such study or grant", body = crate::error::Problem)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((token, grantee)): Path<(String, String)>,
+) -> ApiResult<Json<GrantAnswer>> {
+    let id = token_id(&token)?;
+    let from = Target::parse(&grantee).map_err(|e| ApiError::invalid("grantee", e.to_string()))?;
+    visible(&state, &caller, id).await?;
+    let email = custodial_email(&state, &caller).await?;
+    let grantee = state
+        .platform()?
+        .revoke(&email, &id.to_string(), &from)
+        .await
+        .map_err(from_platform)?;
+    Ok(Json(GrantAnswer {
+        token_id: id,
+        grantee,
+    }))
+}
+
+/// `GET /v1/studies/{token}/history`: the audit trail from chain events.
+#[utoipa::path(get, path = "/v1/studies/{token}/history", params(("token" = String, Path, description = "token id")),
+    security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "the study's events in chain order", body = [TrailEntry]),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Vec<TrailEntry>>> {
+    let id = token_id(&token)?;
+    visible(&state, &caller, id).await?;
+    let trail = state
+        .platform()?
+        .history(Some(&id.to_string()), None)
+        .await
+        .map_err(from_platform)?;
+    Ok(Json(trail))
+}
+
+/// `GET /v1/studies/{token}/files`: the files (for a holder of the study key).
+#[utoipa::path(get, path = "/v1/studies/{token}/files", params(("token" = String, Path, description = "token id")),
+    security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "the study's files", body = [StudyFile]),
+              (status = 403, description = "no key to this study", body = crate::error::Problem),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+pub async fn files(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> ApiResult<Json<Vec<StudyFile>>> {
+    let id = token_id(&token)?;
+    let view = visible(&state, &caller, id).await?;
+    view.files.map(Json).ok_or_else(|| {
+        ApiError::Forbidden(
+            "this account holds no key to the study (a wallet account opens it with its own \
+             key; a revoked grantee has none)"
+                .into(),
+        )
+    })
+}
+
+/// `GET /v1/studies/{token}/files/{path}`: one file, decrypted as it streams. The first
+/// file of a study in a session records the access on chain (refused without a live role).
+#[utoipa::path(get, path = "/v1/studies/{token}/files/{path}",
+    params(("token" = String, Path, description = "token id"), ("path" = String, Path, description = "the file's path in the study")),
+    security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "the original DICOM bytes", content_type = "application/dicom"),
+              (status = 403, description = "no live role or no key", body = crate::error::Problem),
+              (status = 404, description = "no such study or file", body = crate::error::Problem)))]
+pub async fn file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((token, path)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let id = token_id(&token)?;
+    visible(&state, &caller, id).await?;
+    let email = custodial_email(&state, &caller).await?;
+    let platform = state.platform()?;
+    if state
+        .inner()
+        .store
+        .first_access(&caller.session_id, id, state.now())
+        .await
+        .map_err(|e| ApiError::unavailable("the session store", e))?
+    {
+        if let Err(e) = platform.record_access(&email, id, AccessKind::Download).await {
+            state
+                .inner()
+                .store
+                .forget_access(&caller.session_id, id)
+                .await
+                .map_err(|e| ApiError::unavailable("the session store", e))?;
+            return Err(from_platform(e));
+        }
+    }
+    let stream = platform
+        .file_stream(&email, id, &path)
+        .await
+        .map_err(from_platform)?;
+    let size = stream.file.size;
+    let name = path.rsplit('/').next().unwrap_or("file.dcm").replace('"', "");
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(stream));
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/dicom"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// `POST /v1/studies/{token}/verify`: digests in; differing, missing and extra files out.
+#[utoipa::path(post, path = "/v1/studies/{token}/verify", params(("token" = String, Path, description = "token id")),
+    request_body = VerifyRequest, security(("bearer" = [])), tag = "studies",
+    responses((status = 200, description = "the comparison with the study's checksum root", body = Verification),
+              (status = 400, description = "bad digest", body = crate::error::Problem),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+    JsonBody(body): JsonBody<VerifyRequest>,
+) -> ApiResult<Json<Verification>> {
+    let id = token_id(&token)?;
+    if body.files.len() > MAX_VERIFY_FILES {
+        return Err(ApiError::invalid(
+            "files",
+            format!("at most {MAX_VERIFY_FILES} files at once"),
+        ));
+    }
+    let mut presented = Vec::with_capacity(body.files.len());
+    for (i, f) in body.files.into_iter().enumerate() {
+        let digest: [u8; 32] = hex::decode(&f.sha256)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                ApiError::invalid(format!("files[{i}].sha256"), "not 64 hex digits")
+            })?;
+        presented.push(PresentedFile {
+            name: f.name,
+            sha256: digest,
+        });
+    }
+    visible(&state, &caller, id).await?;
+    let email = state
+        .inner()
+        .accounts
+        .email_of(&caller.address)
+        .await
+        .map_err(|e| ApiError::unavailable("the account directory", e))?;
+    let v = state
+        .platform()?
+        .verify_digests(&id.to_string(), presented, email.as_deref())
+        .await
+        .map_err(from_platform)?;
+    Ok(Json(v))
+}

@@ -1,0 +1,396 @@
+//! Sessions: a short-lived access JWT (HS256, key from the vault) and a rotating refresh
+//! token, both tied to one stored [`Session`].
+//!
+//! - Every authenticated request checks the session too, so logout, "sign out everywhere"
+//!   and the idle timeout (HIPAA automatic logoff) take effect at once, not when the JWT
+//!   expires; the session's `last_seen` moves at most once a minute.
+//! - A refresh token is `<session id>.<32 random bytes, base64url>`, stored as its SHA-256.
+//!   Refreshing replaces it; presenting a replaced one again revokes the whole session (the
+//!   token leaked: RFC 9700 §4.14.2).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{Expect, Session, StoreError};
+
+/// How many replaced refresh tokens a session remembers (for reuse detection).
+const ROTATED_KEPT: usize = 64;
+/// `last_seen` is written at most this often (seconds).
+const TOUCH_EVERY: u64 = 60;
+
+/// The access token's claims.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// Issuer: the API's `WEB_AUTH_ENDPOINT` (as SEP-10 asks).
+    pub iss: String,
+    /// The account's `G…` address.
+    pub sub: String,
+    /// Issued at.
+    pub iat: u64,
+    /// Expires at.
+    pub exp: u64,
+    /// Token id (for SEP-10: the challenge's transaction hash).
+    pub jti: String,
+    /// The session.
+    pub sid: String,
+    /// How the user signed in (RFC 8176 style): `["sep10"]`, `["email"]`,
+    /// `["email", "totp"]`, `["email", "recovery"]`.
+    pub amr: Vec<String>,
+}
+
+/// Tokens handed out at sign-in and refresh.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    /// The access token (JWT) for `Authorization: Bearer …`.
+    pub token: String,
+    /// The refresh token for `POST /auth/refresh` (single use).
+    pub refresh_token: String,
+    /// Seconds until `token` expires.
+    pub expires_in: u64,
+    /// Always `Bearer`.
+    pub token_type: String,
+}
+
+fn store_err(e: StoreError) -> ApiError {
+    ApiError::unavailable("the session store", e)
+}
+
+fn random_secret() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn refresh_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn amr_list(amr: &str) -> Vec<String> {
+    amr.split('+').map(str::to_string).collect()
+}
+
+fn access_token(state: &AppState, sid: &str, session: &Session, jti: String) -> ApiResult<String> {
+    let now = state.now();
+    let claims = Claims {
+        iss: state.config().web_auth_endpoint(),
+        sub: session.address.clone(),
+        iat: now,
+        exp: now + state.config().lifetimes.access,
+        jti,
+        sid: sid.to_string(),
+        amr: amr_list(&session.amr),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(state.keys().jwt_key()),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn response(state: &AppState, token: String, refresh: String) -> TokenResponse {
+    TokenResponse {
+        token,
+        refresh_token: refresh,
+        expires_in: state.config().lifetimes.access,
+        token_type: "Bearer".into(),
+    }
+}
+
+/// Starts a session for `address` signed in by `amr` (`sep10`, `email`, `email+totp`, …).
+pub(crate) async fn start(
+    state: &AppState,
+    address: &str,
+    amr: &str,
+    jti: Option<String>,
+) -> ApiResult<TokenResponse> {
+    let now = state.now();
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    let refresh = format!("{sid}.{}", random_secret());
+    let session = Session {
+        address: address.to_string(),
+        amr: amr.to_string(),
+        created_at: now,
+        last_seen: now,
+        refresh_hash: refresh_hash(&refresh),
+        rotated: Vec::new(),
+        revoked: false,
+    };
+    state
+        .inner()
+        .store
+        .put_session(
+            &sid,
+            &session,
+            Expect::Absent,
+            now + state.config().lifetimes.session,
+        )
+        .await
+        .map_err(store_err)?;
+    let token = access_token(state, &sid, &session, jti.unwrap_or_else(|| sid.clone()))?;
+    tracing::info!(amr, "signed in");
+    Ok(response(state, token, refresh))
+}
+
+/// Why a live-looking session is over, if it is.
+async fn ended(state: &AppState, session: &Session) -> ApiResult<Option<String>> {
+    let now = state.now();
+    if session.revoked {
+        return Ok(Some("the session was signed out; sign in again".into()));
+    }
+    if now > session.created_at + state.config().lifetimes.session {
+        return Ok(Some(
+            "the session reached its maximum age; sign in again".into(),
+        ));
+    }
+    let idle = state.config().lifetimes.idle;
+    if now > session.last_seen + idle {
+        return Ok(Some(format!(
+            "the session was idle for more than {} minutes and ended; sign in again",
+            idle / 60
+        )));
+    }
+    let cutoff = state
+        .inner()
+        .store
+        .signed_out_before(&session.address)
+        .await
+        .map_err(store_err)?;
+    if session.created_at < cutoff {
+        return Ok(Some(
+            "the account signed out everywhere; sign in again".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// Exchanges a refresh token for new tokens, replacing it.
+pub(crate) async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenResponse> {
+    let unknown = || ApiError::Unauthenticated("unknown refresh token; sign in again".into());
+    let (sid, secret) = token.split_once('.').ok_or_else(unknown)?;
+    if sid.len() != 32 || secret.is_empty() || token.len() > 128 {
+        return Err(unknown());
+    }
+    let presented = refresh_hash(token);
+    // One retry: a concurrent refresh of the same token makes the second see it rotated.
+    for _ in 0..2 {
+        let Some(current) = state.inner().store.session(sid).await.map_err(store_err)? else {
+            return Err(unknown());
+        };
+        let mut session = current.value.clone();
+        let expires = session.created_at + state.config().lifetimes.session;
+        if bool::from(presented.as_bytes().ct_eq(session.refresh_hash.as_bytes())) {
+            if let Some(reason) = ended(state, &session).await? {
+                return Err(ApiError::SessionEnded(reason));
+            }
+            let fresh = format!("{sid}.{}", random_secret());
+            session.rotated.push(std::mem::replace(
+                &mut session.refresh_hash,
+                refresh_hash(&fresh),
+            ));
+            if session.rotated.len() > ROTATED_KEPT {
+                session.rotated.remove(0);
+            }
+            session.last_seen = state.now();
+            match state
+                .inner()
+                .store
+                .put_session(sid, &session, Expect::Version(current.version), expires)
+                .await
+            {
+                Ok(_) => {
+                    let access = access_token(
+                        state,
+                        sid,
+                        &session,
+                        uuid::Uuid::new_v4().simple().to_string(),
+                    )?;
+                    return Ok(response(state, access, fresh));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        if session.rotated.iter().any(|h| h == &presented) {
+            if !session.revoked {
+                session.revoked = true;
+                match state
+                    .inner()
+                    .store
+                    .put_session(sid, &session, Expect::Version(current.version), expires)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(store_err(e)),
+                }
+            }
+            tracing::warn!("a replaced refresh token was presented again; session revoked");
+            return Err(ApiError::SessionEnded(
+                "this refresh token was already used, so the session was revoked; sign in again"
+                    .into(),
+            ));
+        }
+        return Err(unknown());
+    }
+    Err(ApiError::Conflict(
+        "the session changed concurrently; retry".into(),
+    ))
+}
+
+/// Ends one session.
+pub(crate) async fn revoke(state: &AppState, sid: &str) -> ApiResult<()> {
+    for _ in 0..3 {
+        let Some(current) = state.inner().store.session(sid).await.map_err(store_err)? else {
+            return Ok(());
+        };
+        let mut session = current.value;
+        if session.revoked {
+            return Ok(());
+        }
+        session.revoked = true;
+        let expires = session.created_at + state.config().lifetimes.session;
+        match state
+            .inner()
+            .store
+            .put_session(sid, &session, Expect::Version(current.version), expires)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(store_err(e)),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the session changed concurrently; retry".into(),
+    ))
+}
+
+/// Ends every session of `address` (this one included).
+pub(crate) async fn revoke_all(state: &AppState, address: &str, sid: &str) -> ApiResult<()> {
+    state
+        .inner()
+        .store
+        .sign_out_before(address, state.now())
+        .await
+        .map_err(store_err)?;
+    // Sessions started in this same second are not before the mark: end this one by name.
+    revoke(state, sid).await
+}
+
+/// A signed-in caller: a valid access token whose session is live.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The account's `G…` address.
+    pub address: String,
+    /// How the user signed in (`sep10`, `email`, `email+totp`, `email+recovery`).
+    pub amr: String,
+    /// The session id.
+    pub session_id: String,
+    /// When the session started.
+    pub signed_in_at: u64,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::Unauthenticated(
+                    "sign in first: send `Authorization: Bearer <token>` (POST /auth or POST /auth/email/verify)".into(),
+                )
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthenticated("the Authorization header is not `Bearer <token>`".into())
+            })?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the injected clock below.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.set_issuer(&[state.config().web_auth_endpoint()]);
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(state.keys().jwt_key()),
+            &validation,
+        )
+        .map_err(|_| ApiError::Unauthenticated("the token is not valid; sign in again".into()))?
+        .claims;
+        let now = state.now();
+        state.inner().limiter.check(
+            &format!("addr:{}", claims.sub),
+            state.config().limits.per_account_per_minute,
+            60,
+            now,
+        )?;
+        if now >= claims.exp {
+            return Err(ApiError::Unauthenticated(
+                "the token expired; refresh it with POST /auth/refresh".into(),
+            ));
+        }
+        let Some(current) = state
+            .inner()
+            .store
+            .session(&claims.sid)
+            .await
+            .map_err(store_err)?
+        else {
+            return Err(ApiError::SessionEnded(
+                "the session ended; sign in again".into(),
+            ));
+        };
+        let session = current.value.clone();
+        if session.address != claims.sub {
+            return Err(ApiError::Unauthenticated(
+                "the token is not valid; sign in again".into(),
+            ));
+        }
+        if let Some(reason) = ended(state, &session).await? {
+            return Err(ApiError::SessionEnded(reason));
+        }
+        if now >= session.last_seen + TOUCH_EVERY {
+            let mut touched = session.clone();
+            touched.last_seen = now;
+            let expires = session.created_at + state.config().lifetimes.session;
+            // A lost race means another request touched it: fine.
+            match state
+                .inner()
+                .store
+                .put_session(
+                    &claims.sid,
+                    &touched,
+                    Expect::Version(current.version),
+                    expires,
+                )
+                .await
+            {
+                Ok(_) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Ok(Caller {
+            address: session.address,
+            amr: session.amr,
+            session_id: claims.sid,
+            signed_in_at: session.created_at,
+        })
+    }
+}
