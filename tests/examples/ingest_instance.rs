@@ -4,7 +4,7 @@
 //! turn, as one warm instance handles invocations one after another, and prints one line of
 //! JSON per batch: the SQS batch response (`batchItemFailures`).
 
-use medimint_ingest::{handle_notification, ProductionConfig};
+use medimint_ingest_lambda::{handle_notification, ProductionConfig};
 
 fn main() {
     let batches: Vec<String> = std::env::args().skip(1).collect();
