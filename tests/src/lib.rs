@@ -314,10 +314,27 @@ pub async fn run_flow(adapters: Adapters, rpc_url: String) {
         panic!("a suspended issuer's release was not refused");
     };
     assert_eq!(report.codes(), vec![ProblemCode::UntrustedIssuer]);
+    // Suspension cuts the issuer's own access to what it released, with a clear refusal
+    // (issue 14): no file is written.
+    let cut = tempfile::tempdir().unwrap();
+    let err = platform
+        .download("pacs-admin@general.example", &token_id, cut.path(), |_, _| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), medimint_platform::ErrorKind::Forbidden, "{err}");
+    assert!(err.to_string().contains("is not trusted now"), "{err}");
+    assert_eq!(err.contract_error().map(|(_, n)| n), Some("NoAccess"));
+    assert_eq!(std::fs::read_dir(cut.path()).unwrap().count(), 0);
     platform
         .set_issuer(&issuer, "reinstate")
         .await
         .expect("reinstate");
+    // Reinstated, it reads again.
+    let back = platform
+        .download("pacs-admin@general.example", &token_id, cut.path(), |_, _| {})
+        .await
+        .expect("a reinstated issuer downloads");
+    assert!(back.verification.is_intact());
 
     // The audit trail of the token, from chain events.
     let kinds: Vec<String> = platform

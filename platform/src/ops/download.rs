@@ -3,6 +3,32 @@
 use super::*;
 
 impl Platform {
+    /// A refused access record, explained: an issuer no longer trusted (its implicit access
+    /// to what it released is cut while it is suspended or removed), or a grantee without a
+    /// live role. The contract's error stays the typed source.
+    pub(crate) fn access_refused(
+        &self,
+        record: &TokenRecord,
+        address: &str,
+        source: medimint_chain::Error,
+    ) -> PlatformError {
+        let step = match medimint_chain::clients::contract_error(&source) {
+            Some((_, "NoAccess")) if record.issuer == address => format!(
+                "refused: the issuer {address} is not trusted now (suspended or removed from \
+                 the issuer registry), so its access to the studies it released is cut until \
+                 the admin reinstates it; token {}",
+                record.id
+            ),
+            Some((_, "NoAccess")) => format!(
+                "refused: {address} holds no live role on token {} (revoked, expired, or its \
+                 sharer's access ended); ask the owner to share it again",
+                record.id
+            ),
+            _ => format!("recording the access to token {}", record.id),
+        };
+        PlatformError::Chain { step, source }
+    }
+
     /// The study key and the metadata of a token, for the holder `viewer`, checked to
     /// belong to the token: its checksum root and salt give the token's commitment.
     pub(crate) async fn open_token(
@@ -57,10 +83,7 @@ impl Platform {
                 AccessKind::Download,
             )
             .await
-            .map_err(chain(format!(
-                "recording the download of token {}",
-                record.id
-            )))?;
+            .map_err(|e| self.access_refused(&record, &viewer.address(), e))?;
         let (key, meta) = self.open_token(&record, &viewer).await?;
         let root = meta.checksum_root;
         let files = meta.files;

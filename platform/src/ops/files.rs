@@ -77,6 +77,7 @@ impl Platform {
         kind: AccessKind,
     ) -> Result<(), PlatformError> {
         let d = self.deployment()?;
+        let record = self.token(&token.to_string()).await?;
         let viewer = self.keypair_of(email).await?;
         self.token_client(&d)
             .record_access(
@@ -86,7 +87,7 @@ impl Platform {
                 kind,
             )
             .await
-            .map_err(chain(format!("recording the access to token {token}")))?;
+            .map_err(|e| self.access_refused(&record, &viewer.address(), e))?;
         Ok(())
     }
 
