@@ -105,7 +105,15 @@ fn the_mission_over_http_against_medimint_up() {
         json_of(&out.stdout)
     };
     let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
-        .args(["up", "--ledger-ms", "100", "--poll-ms", "100", "--api-port", "0"])
+        .args([
+            "up",
+            "--ledger-ms",
+            "100",
+            "--poll-ms",
+            "100",
+            "--api-port",
+            "0",
+        ])
         .env("MEDIMINT_DATA_DIR", data.path())
         .env("MEDIMINT_RPC_URL", &rpc_url)
         .stdout(Stdio::piped())
@@ -257,7 +265,10 @@ fn the_mission_over_http_against_medimint_up() {
     let (name, original) = &files[0];
     let (status, bytes) = http("GET", &format!("{study}/files/{name}"), Some(&doctor), None);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-    assert!(bytes == *original, "the downloaded file differs from the original");
+    assert!(
+        bytes == *original,
+        "the downloaded file differs from the original"
+    );
 
     // A stranger signed in sees nothing of it, not even that it exists.
     let eve = sign_in(&api, &outbox, "eve@example.net");

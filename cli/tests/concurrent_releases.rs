@@ -40,7 +40,15 @@ fn fifty_release_processes_at_once_each_release_once_and_none_is_dead_lettered()
     let data = tempfile::tempdir().unwrap();
     let rpc_url = format!("http://127.0.0.1:{port}");
     let child = medimint(data.path(), &rpc_url)
-        .args(["up", "--ledger-ms", "250", "--poll-ms", "1000", "--api-port", "0"])
+        .args([
+            "up",
+            "--ledger-ms",
+            "250",
+            "--poll-ms",
+            "1000",
+            "--api-port",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

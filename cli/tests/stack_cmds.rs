@@ -78,7 +78,15 @@ fn the_platform_commands_against_medimint_up() {
         rpc_url: format!("http://127.0.0.1:{port}"),
     };
     let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
-        .args(["up", "--ledger-ms", "100", "--poll-ms", "100", "--api-port", "0"])
+        .args([
+            "up",
+            "--ledger-ms",
+            "100",
+            "--poll-ms",
+            "100",
+            "--api-port",
+            "0",
+        ])
         .env("MEDIMINT_DATA_DIR", stack.data.path())
         .env("MEDIMINT_RPC_URL", &stack.rpc_url)
         .stdout(Stdio::piped())
@@ -230,7 +238,7 @@ fn the_platform_commands_against_medimint_up() {
     ]);
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("recording the download"), "{err}");
+    assert!(err.contains("holds no live role"), "{err}");
 
     // The audit trail from chain events.
     let history = stack.json(&["history", "--token", &token]);

@@ -254,7 +254,7 @@ pub async fn run_flow(adapters: Adapters, rpc_url: String) {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("recording the download"), "{err}");
+    assert!(err.contains("holds no live role"), "{err}");
     assert!(platform
         .access(&token_id)
         .await
@@ -318,7 +318,12 @@ pub async fn run_flow(adapters: Adapters, rpc_url: String) {
     // (issue 14): no file is written.
     let cut = tempfile::tempdir().unwrap();
     let err = platform
-        .download("pacs-admin@general.example", &token_id, cut.path(), |_, _| {})
+        .download(
+            "pacs-admin@general.example",
+            &token_id,
+            cut.path(),
+            |_, _| {},
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), medimint_platform::ErrorKind::Forbidden, "{err}");
@@ -331,7 +336,12 @@ pub async fn run_flow(adapters: Adapters, rpc_url: String) {
         .expect("reinstate");
     // Reinstated, it reads again.
     let back = platform
-        .download("pacs-admin@general.example", &token_id, cut.path(), |_, _| {})
+        .download(
+            "pacs-admin@general.example",
+            &token_id,
+            cut.path(),
+            |_, _| {},
+        )
         .await
         .expect("a reinstated issuer downloads");
     assert!(back.verification.is_intact());

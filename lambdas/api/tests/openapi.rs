@@ -47,6 +47,21 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/me/totp/confirm", "post"),
         ("/v1/health", "get"),
         ("/v1/openapi.json", "get"),
+        ("/v1/studies", "get"),
+        ("/v1/studies/{token}", "get"),
+        ("/v1/studies/{token}/consent", "post"),
+        ("/v1/studies/{token}/access", "get"),
+        ("/v1/studies/{token}/shares", "post"),
+        ("/v1/studies/{token}/shares/{grantee}", "delete"),
+        ("/v1/studies/{token}/history", "get"),
+        ("/v1/studies/{token}/files", "get"),
+        ("/v1/studies/{token}/files/{path}", "get"),
+        ("/v1/studies/{token}/verify", "post"),
+        ("/v1/issuers", "get"),
+        ("/v1/issuers", "post"),
+        ("/v1/issuers/{address}", "delete"),
+        ("/v1/issuers/{address}/suspend", "post"),
+        ("/v1/issuers/{address}/reinstate", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -55,7 +70,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        12,
+        26,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

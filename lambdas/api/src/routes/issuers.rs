@@ -90,7 +90,7 @@ fn kind_name(kind: IssuerKind) -> String {
 #[utoipa::path(get, path = "/v1/issuers", security(("bearer" = [])), tag = "issuers",
     responses((status = 200, description = "every registered issuer", body = [IssuerItem]),
               (status = 403, description = "not the admin", body = crate::error::Problem)))]
-pub async fn list(
+pub async fn list_issuers(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<IssuerItem>>> {

@@ -28,6 +28,7 @@ const MAX_VERIFY_FILES: usize = 20_000;
 
 /// Query of `GET /v1/studies`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `owned`, `shared` or `pending`; every relation when absent.
@@ -131,7 +132,7 @@ async fn visible(state: &AppState, caller: &Caller, token: u32) -> ApiResult<Stu
     responses((status = 200, description = "a page of the caller's studies", body = StudyPage),
               (status = 400, description = "bad role, cursor or limit", body = crate::error::Problem),
               (status = 401, description = "not signed in", body = crate::error::Problem)))]
-pub async fn list(
+pub async fn list_studies(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams<ListQuery>,

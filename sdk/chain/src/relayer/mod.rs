@@ -76,7 +76,7 @@ impl Default for RelayerConfig {
             lease_ttl: Duration::from_secs(30),
             lease_poll: Duration::from_millis(50),
             rebuilds: 3,
-            resimulations: 8,
+            resimulations: 24,
         }
     }
 }
@@ -114,11 +114,25 @@ impl std::fmt::Debug for Relayer {
     }
 }
 
-/// Whether a failed transaction's result says its declared resources no longer covered
-/// what it did (`result_code` spells the operation result as `invokeHostFunction
-/// ResourceLimitExceeded`).
+/// Whether a failed transaction may have failed only because the state moved between its
+/// simulation and its apply: its declared resources no longer covered what it did
+/// (`invokeHostFunction ResourceLimitExceeded`), or it touched an entry outside its
+/// footprint, which traps (`invokeHostFunction Trapped`): two proposals simulated against
+/// the same token counter both declare the same new token entry, and the second to apply
+/// writes the next one. Nothing of a failed transaction is applied, so simulating again
+/// against the new state cannot do the work twice; a genuine refusal fails that simulation.
 fn is_footprint_outgrown(code: &str) -> bool {
     code.contains("invokeHostFunction ResourceLimitExceeded")
+        || code.contains("invokeHostFunction Trapped")
+}
+
+/// A number below `n` (n > 0), from the clock's nanoseconds: enough to spread retries.
+fn rand_below(n: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ (nanos >> 7)) % n
 }
 
 fn today() -> u64 {
@@ -391,6 +405,9 @@ impl Relayer {
     async fn resume(&self, record: &RequestRecord) -> Result<Option<Landed>> {
         match lookup(self.rpc.as_ref(), record.hash).await? {
             Status::Success(l) => return Ok(Some(*l)),
+            // It failed only because the state moved under it: nothing was applied, so a
+            // new transaction for the same request is built (see `is_footprint_outgrown`).
+            Status::Failed(code) if is_footprint_outgrown(&code) => return Ok(None),
             Status::Failed(code) => {
                 return Err(Error::Failed {
                     hash: hex_hash(&record.hash),
@@ -502,6 +519,10 @@ impl Relayer {
                     // resubmitting cannot do the work twice.
                     if is_footprint_outgrown(&code) && resimulations < self.config.resimulations {
                         resimulations += 1;
+                        // Contenders that lost the same race spread over the next ledgers.
+                        let jitter = self.config.backoff.max.as_millis() as u64;
+                        let wait = rand_below(jitter.max(1));
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
                         continue;
                     }
                     return Err(Error::Failed { hash, code });
