@@ -690,22 +690,7 @@ impl Ingest {
             .put_bytes(&format!("{q}report.txt"), Bytes::from(report.to_text()))
             .await
             .map_err(IngestError::storage("storing the report"))?;
-        let prefix = release.inbox_prefix();
-        let objects = self
-            .store
-            .list(&prefix)
-            .await
-            .map_err(IngestError::storage("listing the upload"))?;
-        let manifest = release.manifest_key();
-        let mut ordered: Vec<_> = objects.iter().filter(|o| o.key != manifest).collect();
-        ordered.extend(objects.iter().filter(|o| o.key == manifest));
-        for obj in ordered {
-            let to = format!("{q}upload/{}", &obj.key[prefix.len()..]);
-            self.store
-                .rename(&obj.key, &to)
-                .await
-                .map_err(IngestError::storage("moving the upload to quarantine"))?;
-        }
+        self.quarantine_upload(release, &q).await?;
         tracing::warn!(
             issuer = %release.issuer,
             release_id = %release.release_id,
@@ -771,15 +756,10 @@ impl Ingest {
         }
     }
 
-    /// Moves what is left of the upload to `quarantine/` (manifest last) and returns the
-    /// stored report.
-    async fn finish_rejection(
-        &self,
-        release: &ReleaseRef,
-        rel: &Release,
-    ) -> Result<Outcome, IngestError> {
+    /// Moves the upload under the quarantine prefix `q` (`upload/…`), the manifest last, so
+    /// an interrupted move leaves a manifest that triggers the same refusal again.
+    async fn quarantine_upload(&self, release: &ReleaseRef, q: &str) -> Result<(), IngestError> {
         let prefix = release.inbox_prefix();
-        let q = release.quarantine_prefix();
         let objects = self
             .store
             .list(&prefix)
@@ -795,6 +775,18 @@ impl Ingest {
                 .await
                 .map_err(IngestError::storage("moving the upload to quarantine"))?;
         }
+        Ok(())
+    }
+
+    /// Moves what is left of the upload to `quarantine/` (manifest last) and returns the
+    /// stored report.
+    async fn finish_rejection(
+        &self,
+        release: &ReleaseRef,
+        rel: &Release,
+    ) -> Result<Outcome, IngestError> {
+        let q = release.quarantine_prefix();
+        self.quarantine_upload(release, &q).await?;
         let report_key = rel
             .report_key
             .clone()
