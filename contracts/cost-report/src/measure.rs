@@ -613,7 +613,7 @@ pub fn measure(model: &Model, wasm: &Wasm) -> Report {
 fn keep_alive(h: &Harness, contract: &Address) -> (i64, u32) {
     let budget = soroban_env_host::budget::Budget::default();
     let snapshot = h.env.to_ledger_snapshot();
-    let id = ScAddress::try_from(contract).unwrap();
+    let id = ScAddress::from(contract);
     let mut size = 0u32;
     let mut code_hash = None;
     for (key, (entry, _)) in &snapshot.ledger_entries {
