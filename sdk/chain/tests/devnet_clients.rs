@@ -144,6 +144,7 @@ async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite
                 "record_access",
                 "pause",
                 "unpause",
+                "clear_commitment",
                 "propose_admin",
                 "cancel_admin",
                 "accept_admin",
@@ -884,6 +885,62 @@ fn a_full_page_of_issuers_is_read_in_a_submitted_transaction() {
                 109,
                 "InvalidPageLimit",
             );
+        });
+    });
+}
+
+#[test]
+fn the_admin_clears_a_squatted_commitment_on_the_devnet() {
+    let (squatter, victim, patient) = (key(4), key(5), key(6));
+    run(|devnet, rt| {
+        rt.block_on(async {
+            let s = suite(devnet, &[&squatter, &victim, &patient]).await;
+            let reg = IssuerRegistry::new(&s.relayer, s.issuers.clone());
+            reg.add_issuer("add", &s.admin, &squatter.address(), &profile("Squat", 9))
+                .await
+                .unwrap();
+            let token = StudyToken::new(&s.relayer, s.studies.clone());
+            let (squatted, _) = token
+                .propose_release("p-squat", &squatter, &victim.address(), &release(3))
+                .await
+                .unwrap();
+            // Only the admin clears: the squatter's key is not enough.
+            assert_missing_signer(
+                token.clear_commitment("c-bad", &squatter, &[3; 32]).await,
+                &s.admin.address(),
+            );
+            let (cleared, landed) = token
+                .clear_commitment("c", &s.admin, &[3; 32])
+                .await
+                .unwrap();
+            assert_eq!(cleared, squatted);
+            for name in ["release_withdrawn", "commitment_cleared"] {
+                assert!(landed
+                    .events
+                    .iter()
+                    .any(|e| e.name().as_deref() == Some(name)));
+            }
+            assert_eq!(
+                token.consent_status(squatted).await.unwrap().status,
+                TokenStatus::Withdrawn
+            );
+            assert_eq!(token.token_of_commitment(&[3; 32]).await.unwrap(), None);
+            assert_contract_error(
+                token.clear_commitment("c-again", &s.admin, &[3; 32]).await,
+                238,
+                "CommitmentNotHeld",
+            );
+            // An active token's commitment is never cleared.
+            let (minted, _) = token
+                .mint("m", &squatter, &patient, &release(3))
+                .await
+                .unwrap();
+            assert_contract_error(
+                token.clear_commitment("c-active", &s.admin, &[3; 32]).await,
+                202,
+                "TokenNotPending",
+            );
+            assert!(token.verify(minted, &[3; 32]).await.unwrap());
         });
     });
 }
