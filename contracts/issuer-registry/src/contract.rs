@@ -141,7 +141,8 @@ impl IssuerRegistry {
         storage::issuer(&env, &issuer).ok_or(Error::IssuerNotFound)
     }
 
-    /// Up to `limit` (1..=50) issuers starting at position `start`; empty past the end.
+    /// Up to `limit` (1..=`MAX_PAGE`, 32) issuers starting at position `start`; empty past the
+    /// end. A full page fits the network's 16 KiB limit on a transaction's return value.
     pub fn issuers(env: Env, start: u32, limit: u32) -> Result<Vec<Issuer>, Error> {
         if limit == 0 || limit > MAX_PAGE {
             return Err(Error::InvalidPageLimit);
@@ -150,7 +151,7 @@ impl IssuerRegistry {
         let end = storage::count(&env).min(start.saturating_add(limit));
         let mut page = Vec::new(&env);
         for index in start..end {
-            // One entry per issuer: a page of 50 stays within a 100-entry footprint.
+            // One entry per issuer: a full page stays within a 100-entry footprint.
             if let Some(record) = storage::issuer_at(&env, index) {
                 page.push_back(record);
             }

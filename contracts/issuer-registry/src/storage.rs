@@ -23,8 +23,11 @@ pub const PERSISTENT_EXTEND_TO: u32 = 30 * DAY_IN_LEDGERS;
 pub const INSTANCE_TTL_THRESHOLD: u32 = 29 * DAY_IN_LEDGERS;
 /// The TTL the instance (and code) is extended to (30 days).
 pub const INSTANCE_EXTEND_TO: u32 = 30 * DAY_IN_LEDGERS;
-/// Largest page `issuers` returns.
-pub const MAX_PAGE: u32 = 50;
+/// Largest page `issuers` returns. A transaction's return value and events share the
+/// network's 16 KiB limit, and an issuer record with the longest profile the registry accepts
+/// is about 460 bytes of XDR, so a full page of 32 stays under it with room to spare (50
+/// would not: ~23 KB).
+pub const MAX_PAGE: u32 = 32;
 
 #[contracttype]
 #[derive(Clone)]

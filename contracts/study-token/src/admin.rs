@@ -6,8 +6,9 @@ use soroban_sdk::{contractimpl, Address, BytesN, Env};
 use super::{StudyToken, StudyTokenArgs, StudyTokenClient};
 use crate::admin_core::{self, Fault, PendingAdmin, ScheduledUpgrade};
 use crate::errors::StudyTokenError as Error;
-use crate::events::{Paused, PendingCapSet, PendingWindowSet, Unpaused};
+use crate::events::{CommitmentCleared, Paused, PendingCapSet, PendingWindowSet, Unpaused};
 use crate::storage::{self, MAX_PENDING_CAP, MAX_PENDING_WINDOW};
+use crate::types::TokenStatus;
 
 impl From<Fault> for Error {
     fn from(f: Fault) -> Self {
@@ -49,8 +50,10 @@ impl StudyToken {
         storage::pending_window(&env)
     }
 
-    /// Sets how many pending (or lapsed, not yet cleared) releases one issuer may have
-    /// outstanding for one patient (1..=`MAX_PENDING_CAP`). Admin only.
+    /// Sets how many pending releases one issuer may have outstanding for one patient
+    /// (1..=`MAX_PENDING_CAP`). A release counts until it is decided, withdrawn or rotated
+    /// away, or until the window of the issuer's latest release to that patient passes (the
+    /// count is a temporary entry). Admin only.
     pub fn set_pending_cap(env: Env, cap: u32) -> Result<(), Error> {
         admin(&env);
         if cap == 0 || cap > MAX_PENDING_CAP {
@@ -65,6 +68,30 @@ impl StudyToken {
     /// How many pending releases one issuer may have outstanding for one patient.
     pub fn pending_cap(env: Env) -> u32 {
         storage::pending_cap(&env)
+    }
+
+    /// Frees a squatted commitment: the pending release that holds `commitment` (e.g. a
+    /// trusted issuer proposed another's study to someone else and does not withdraw it)
+    /// becomes Withdrawn, by the admin, with `commitment_cleared` and `release_withdrawn`,
+    /// and the commitment can be released again at once. Returns the withdrawn token's id.
+    /// `CommitmentNotHeld` when no pending or active token holds it (a lapsed one frees it
+    /// already); `TokenNotPending` when an Active token holds it: a patient's consented
+    /// study is never taken away by the admin. Admin only.
+    pub fn clear_commitment(env: Env, commitment: BytesN<32>) -> Result<u32, Error> {
+        let admin = admin(&env);
+        let id = super::commitment_holder(&env, &commitment).ok_or(Error::CommitmentNotHeld)?;
+        let mut token = storage::token(&env, id)?;
+        if token.status != TokenStatus::Pending {
+            return Err(Error::TokenNotPending);
+        }
+        super::withdraw(&env, &mut token, &admin);
+        CommitmentCleared {
+            token_id: id,
+            admin,
+            issuer: token.issuer,
+        }
+        .publish(&env);
+        Ok(id)
     }
 
     /// The admin.

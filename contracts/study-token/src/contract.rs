@@ -150,21 +150,7 @@ impl StudyToken {
         if token.status != TokenStatus::Pending {
             return Err(Error::TokenNotPending);
         }
-        storage::unlist_token(&env, &List::Pending(token.owner.clone()), &token);
-        settle_pending(&env, &token);
-        token.status = TokenStatus::Withdrawn;
-        token.consent_ledger = env.ledger().sequence();
-        token.consent_at = env.ledger().timestamp();
-        token.consent_by = issuer.clone();
-        storage::clear_commitment(&env, &token);
-        storage::set_token(&env, &token);
-        storage::bump_instance(&env);
-        ReleaseWithdrawn {
-            token_id,
-            issuer,
-            patient: token.owner,
-        }
-        .publish(&env);
+        withdraw(&env, &mut token, &issuer);
         Ok(())
     }
 
@@ -586,6 +572,26 @@ fn new_token(
     })
 }
 
+/// Withdraws a pending (or lapsed) token, by its issuer or the admin (`by`): it leaves the
+/// patient's pending list and its commitment is freed. Emits `release_withdrawn`.
+fn withdraw(env: &Env, token: &mut Token, by: &Address) {
+    storage::unlist_token(env, &List::Pending(token.owner.clone()), token);
+    settle_pending(env, token);
+    token.status = TokenStatus::Withdrawn;
+    token.consent_ledger = env.ledger().sequence();
+    token.consent_at = env.ledger().timestamp();
+    token.consent_by = by.clone();
+    storage::clear_commitment(env, token);
+    storage::set_token(env, token);
+    storage::bump_instance(env);
+    ReleaseWithdrawn {
+        token_id: token.id,
+        issuer: token.issuer.clone(),
+        patient: token.owner.clone(),
+    }
+    .publish(env);
+}
+
 /// Fails with `Paused` while the admin has paused the contract.
 fn not_paused(env: &Env) -> Result<(), Error> {
     if storage::paused(env) {
@@ -594,8 +600,14 @@ fn not_paused(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-/// A pending token leaves its patient's pending list: one less for its issuer's cap.
+/// A pending token leaves its patient's pending list: one less for its issuer's cap. A
+/// lapsed one is not subtracted: the count (temporary) may already have lapsed with it and
+/// restarted for later releases, which must stay counted; at worst it over-counts until the
+/// window of the issuer's latest release passes.
 fn settle_pending(env: &Env, token: &Token) {
+    if status(env, token) == TokenStatus::Lapsed {
+        return;
+    }
     let count = storage::pending_count(env, &token.issuer, &token.owner);
     storage::set_pending_count(env, &token.issuer, &token.owner, count.saturating_sub(1));
 }

@@ -82,4 +82,7 @@ pub enum StudyTokenError {
     /// The token was stored by the first version and not converted yet: the admin runs
     /// `migrate` after the upgrade.
     NotMigrated = 237,
+    /// No pending or active token holds this commitment (a lapsed, rejected or withdrawn
+    /// one frees it), so there is nothing to clear.
+    CommitmentNotHeld = 238,
 }

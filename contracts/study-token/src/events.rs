@@ -54,12 +54,28 @@ pub struct ReleaseWithdrawn {
     /// The token.
     #[topic]
     pub token_id: u32,
-    /// The issuer who withdrew it.
+    /// The token's issuer (who withdrew it, unless `commitment_cleared` comes with the
+    /// event: then the admin did).
     #[topic]
     pub issuer: Address,
     /// The patient it was addressed to.
     #[topic]
     pub patient: Address,
+}
+
+/// The admin cleared a squatted commitment: the pending release that held it was withdrawn
+/// (a `release_withdrawn` event comes with this one) and the commitment is free again.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct CommitmentCleared {
+    /// The withdrawn token.
+    #[topic]
+    pub token_id: u32,
+    /// The admin who cleared it.
+    #[topic]
+    pub admin: Address,
+    /// The issuer whose pending release held the commitment.
+    pub issuer: Address,
 }
 
 /// A token was minted active in one transaction with the patient's consent.

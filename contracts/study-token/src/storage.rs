@@ -15,7 +15,7 @@ use soroban_sdk::{
 
 use crate::contract::migrate::{LegacyGrantInfo, LegacyToken};
 use crate::errors::StudyTokenError as Error;
-use crate::types::{GrantInfo, Token};
+use crate::types::{GrantInfo, Release, Role, Token, TokenStatus};
 
 /// Ledgers per day at the nominal 5-second close time.
 const DAY_IN_LEDGERS: u32 = 17_280;
@@ -55,7 +55,8 @@ pub enum DataKey {
     Paused,
     /// Pending releases one issuer may have for one patient (instance).
     PendingCap,
-    /// Pending releases of an issuer to a patient (persistent; absent when zero).
+    /// Pending releases of an issuer to a patient (temporary, live for the pending window
+    /// from the latest proposal; absent when zero).
     PendingCount(Address, Address),
     Token(u32),
     /// The token that holds a commitment (persistent; stale after a lapse).
@@ -140,18 +141,27 @@ pub fn set_pending_cap(env: &Env, cap: u32) {
     env.storage().instance().set(&DataKey::PendingCap, &cap);
 }
 
-/// Pending releases of `issuer` to `patient`.
+/// Pending releases of `issuer` to `patient` (a temporary entry: it lapses with the window
+/// of the latest of them).
 pub fn pending_count(env: &Env, issuer: &Address, patient: &Address) -> u32 {
-    get(env, &DataKey::PendingCount(issuer.clone(), patient.clone())).unwrap_or(0)
+    env.storage()
+        .temporary()
+        .get(&DataKey::PendingCount(issuer.clone(), patient.clone()))
+        .unwrap_or(0)
 }
 
-/// Stores the count of pending releases of `issuer` to `patient` (removed at zero).
+/// Stores the count of pending releases of `issuer` to `patient` (removed at zero) in
+/// temporary storage, live for the pending window from now: a count only matters while a
+/// release it counts can still be approved, so it never pays persistent rent.
 pub fn set_pending_count(env: &Env, issuer: &Address, patient: &Address, count: u32) {
     let key = DataKey::PendingCount(issuer.clone(), patient.clone());
+    let temporary = env.storage().temporary();
     if count == 0 {
-        remove(env, &key);
+        temporary.remove(&key);
     } else {
-        set(env, &key, &count);
+        temporary.set(&key, &count);
+        let window = pending_window(env);
+        temporary.extend_ttl(&key, window, window);
     }
 }
 
@@ -182,7 +192,149 @@ fn remove(env: &Env, key: &DataKey) {
     env.storage().persistent().remove(key);
 }
 
-/// A token record in the current or the first version's form.
+/// A token as stored since issue 19: a tuple (an `ScVec`, no field names), about half the
+/// bytes of `Token`'s map form, so half its rent. The id is the key's; `consent_by` is
+/// stored only when it is not the default (the owner after a patient's decision, the issuer
+/// while pending or after a withdrawal).
+///
+/// 0 owner, 1 issuer, 2 metadata URI, 3 commitment, 4 request id, 5 `minted_ledger << 32 |
+/// pending_until`, 6 `consent_ledger << 32 | slot`, 7 minted_at, 8 consent_at,
+/// 9 `file_count << 8 | issuer_revoked << 4 | status`, 10 consent_by unless the default.
+#[contracttype]
+#[derive(Clone)]
+pub struct PackedToken(
+    Address,
+    Address,
+    String,
+    BytesN<32>,
+    Option<BytesN<16>>,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    Option<Address>,
+);
+
+fn status_code(status: TokenStatus) -> u64 {
+    match status {
+        TokenStatus::Pending => 0,
+        TokenStatus::Active => 1,
+        TokenStatus::Rejected => 2,
+        TokenStatus::Withdrawn => 3,
+        // Never stored (it is how a pending token past its window is reported).
+        TokenStatus::Lapsed => 0,
+    }
+}
+
+fn status_of(code: u64) -> Option<TokenStatus> {
+    Some(match code {
+        0 => TokenStatus::Pending,
+        1 => TokenStatus::Active,
+        2 => TokenStatus::Rejected,
+        3 => TokenStatus::Withdrawn,
+        _ => return None,
+    })
+}
+
+/// Who made the last consent decision unless recorded otherwise.
+fn default_consent_by(owner: &Address, issuer: &Address, status: TokenStatus) -> Address {
+    match status {
+        TokenStatus::Active | TokenStatus::Rejected => owner.clone(),
+        _ => issuer.clone(),
+    }
+}
+
+impl PackedToken {
+    fn pack(t: &Token) -> Self {
+        let default = default_consent_by(&t.owner, &t.issuer, t.status);
+        PackedToken(
+            t.owner.clone(),
+            t.issuer.clone(),
+            t.release.metadata_uri.clone(),
+            t.release.commitment.clone(),
+            t.release.request_id.clone(),
+            (u64::from(t.minted_ledger) << 32) | u64::from(t.pending_until),
+            (u64::from(t.consent_ledger) << 32) | u64::from(t.slot),
+            t.minted_at,
+            t.consent_at,
+            (u64::from(t.release.file_count) << 8)
+                | (u64::from(t.issuer_revoked) << 4)
+                | status_code(t.status),
+            (t.consent_by != default).then(|| t.consent_by.clone()),
+        )
+    }
+
+    fn unpack(self, id: u32) -> Option<Token> {
+        let PackedToken(owner, issuer, uri, commitment, request_id, a, b, at, cat, flags, by) =
+            self;
+        let status = status_of(flags & 0xf)?;
+        let consent_by = by.unwrap_or_else(|| default_consent_by(&owner, &issuer, status));
+        Some(Token {
+            id,
+            owner,
+            issuer,
+            status,
+            release: Release {
+                metadata_uri: uri,
+                commitment,
+                file_count: (flags >> 8) as u32,
+                request_id,
+            },
+            minted_ledger: (a >> 32) as u32,
+            minted_at: at,
+            pending_until: a as u32,
+            consent_ledger: (b >> 32) as u32,
+            consent_at: cat,
+            consent_by,
+            slot: b as u32,
+            issuer_revoked: (flags >> 4) & 1 == 1,
+        })
+    }
+}
+
+/// A grant as stored since issue 19: a tuple without the grantee (the key holds it).
+///
+/// 0 `by_owner << 4 | role` (1 Sharer, 2 Viewer), 1 expiry, 2 granter,
+/// 3 `token_slot << 32 | grantee_slot`.
+#[contracttype]
+#[derive(Clone)]
+pub struct PackedGrant(u32, Option<u64>, Address, u64);
+
+impl PackedGrant {
+    fn pack(g: &GrantInfo) -> Self {
+        let role = match g.role {
+            Role::Sharer => 1,
+            _ => 2,
+        };
+        PackedGrant(
+            (u32::from(g.by_owner) << 4) | role,
+            g.expires_at,
+            g.granter.clone(),
+            (u64::from(g.token_slot) << 32) | u64::from(g.grantee_slot),
+        )
+    }
+
+    fn unpack(self, grantee: &Address) -> Option<GrantInfo> {
+        let PackedGrant(flags, expires_at, granter, slots) = self;
+        let role = match flags & 0xf {
+            1 => Role::Sharer,
+            2 => Role::Viewer,
+            _ => return None,
+        };
+        Some(GrantInfo {
+            grantee: grantee.clone(),
+            role,
+            expires_at,
+            granter,
+            by_owner: (flags >> 4) & 1 == 1,
+            token_slot: (slots >> 32) as u32,
+            grantee_slot: slots as u32,
+        })
+    }
+}
+
+/// A token record in the current (packed or issue-14 map) or the first version's form.
 pub enum Stored {
     Current(Token),
     Legacy(LegacyToken),
@@ -191,6 +343,13 @@ pub enum Stored {
 /// The record of token `id` in whichever form it is stored.
 pub fn stored_token(env: &Env, id: u32) -> Result<Stored, Error> {
     let raw: Val = get(env, &DataKey::Token(id)).ok_or(Error::TokenNotFound)?;
+    if let Some(t) = PackedToken::try_from_val(env, &raw)
+        .ok()
+        .and_then(|p| p.unpack(id))
+    {
+        return Ok(Stored::Current(t));
+    }
+    // Written by the issue-14 version (a map); rewritten packed on its next change.
     if let Ok(t) = Token::try_from_val(env, &raw) {
         return Ok(Stored::Current(t));
     }
@@ -209,7 +368,7 @@ pub fn token(env: &Env, id: u32) -> Result<Token, Error> {
 }
 
 pub fn set_token(env: &Env, token: &Token) {
-    set(env, &DataKey::Token(token.id), token);
+    set(env, &DataKey::Token(token.id), &PackedToken::pack(token));
 }
 
 /// Takes the next token id from the counter. Ids of tokens stored under another scheme (the
@@ -247,6 +406,12 @@ pub fn clear_commitment(env: &Env, token: &Token) {
 /// owner's (its rule then: every grant stood on its own) until `migrate` converts it.
 pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
     let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
+    if let Some(g) = PackedGrant::try_from_val(env, &raw)
+        .ok()
+        .and_then(|p| p.unpack(grantee))
+    {
+        return Some(g);
+    }
     GrantInfo::try_from_val(env, &raw).ok().or_else(|| {
         LegacyGrantInfo::try_from_val(env, &raw)
             .ok()
@@ -261,7 +426,11 @@ pub fn legacy_grant(env: &Env, id: u32, grantee: &Address) -> Option<LegacyGrant
 }
 
 pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) {
-    set(env, &DataKey::Grant(id, grant.grantee.clone()), grant);
+    set(
+        env,
+        &DataKey::Grant(id, grant.grantee.clone()),
+        &PackedGrant::pack(grant),
+    );
 }
 
 /// One dense enumeration: a head entry `(len, first CHUNK items)` and one entry per

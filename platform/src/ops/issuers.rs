@@ -114,12 +114,12 @@ impl Platform {
         let mut out = Vec::new();
         loop {
             let page = registry
-                .issuers(u32::try_from(out.len()).unwrap_or(u32::MAX), 50)
+                .issuers(u32::try_from(out.len()).unwrap_or(u32::MAX), ISSUERS_PAGE)
                 .await
                 .map_err(chain("listing issuers"))?;
             let n = page.len();
             out.extend(page);
-            if n < 50 {
+            if n < ISSUERS_PAGE as usize {
                 return Ok(out);
             }
         }

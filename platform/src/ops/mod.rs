@@ -21,7 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use medimint_chain::clients::{
     AccessKind, GrantRecord, IssuerProfile, IssuerRecord, IssuerRegistry, RejectReason, Role,
-    StudyToken, TokenRecord,
+    StudyToken, TokenRecord, ISSUERS_PAGE,
 };
 use medimint_ingest::checksum::hash_reader;
 use medimint_ingest::layout::{study_id, wrapped_key_key};

@@ -11,6 +11,7 @@ use ed25519_dalek::SigningKey;
 use medimint_chain::clients::{
     contract_error, AccessKind, IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, Member,
     PendingAdmin, RejectReason, Release, Role, StudyToken, SuiteRegistry, TokenStatus,
+    ISSUERS_PAGE,
 };
 use medimint_chain::relayer::{Policy, Relayer, RelayerConfig};
 use medimint_chain::rpc::{Rpc, StellarRpc};
@@ -143,6 +144,7 @@ async fn suite(devnet: &medimint_devnet::Devnet, users: &[&SigningKey]) -> Suite
                 "record_access",
                 "pause",
                 "unpause",
+                "clear_commitment",
                 "propose_admin",
                 "cancel_admin",
                 "accept_admin",
@@ -823,29 +825,36 @@ fn suite_registry_deploys_lists_and_upgrades_members() {
 }
 
 #[test]
-fn a_page_of_issuers_is_read_in_a_submitted_transaction() {
+fn a_full_page_of_issuers_is_read_in_a_submitted_transaction() {
     run(|devnet, rt| {
         rt.block_on(async {
             let s = suite(devnet, &[]).await;
             let reg = IssuerRegistry::new(&s.relayer, s.issuers.clone());
-            for n in 0..50u8 {
-                let issuer = key(100 + n);
-                reg.add_issuer(
-                    &format!("add-{n}"),
-                    &s.admin,
-                    &issuer.address(),
-                    &profile(&format!("Hospital {n}"), n + 1),
-                )
-                .await
-                .unwrap();
+            // The largest records the registry accepts: 64-byte names, the longest kind and
+            // status, 16-character jurisdictions.
+            let n = ISSUERS_PAGE as u8 + 1;
+            for i in 0..n {
+                let issuer = key(100 + i);
+                let name = format!("{i:02}{}", "x".repeat(62));
+                let profile = IssuerProfile {
+                    name,
+                    kind: IssuerKind::ImagingCentre,
+                    jurisdiction: "US-CA-0123456789".into(),
+                    evidence: [i + 1; 32],
+                };
+                reg.add_issuer(&format!("add-{i}"), &s.admin, &issuer.address(), &profile)
+                    .await
+                    .unwrap();
+                reg.suspend_issuer(&format!("suspend-{i}"), &s.admin, &issuer.address())
+                    .await
+                    .unwrap();
             }
-            assert_eq!(reg.issuer_count().await.unwrap(), 50);
+            assert_eq!(reg.issuer_count().await.unwrap(), u32::from(n));
             // A full page is read in a simulation (how the platform reads) ...
-            assert_eq!(reg.issuers(0, 50).await.unwrap().len(), 50);
-            // ... and, applied in a transaction, a page reads one entry per issuer. Fifty
-            // records (~390 bytes each) exceed the network's 16 KiB limit on a transaction's
-            // events and return value, whatever the footprint; 35 fit with the longest
-            // names (see docs/contracts.md).
+            let page = reg.issuers(0, ISSUERS_PAGE).await.unwrap();
+            assert_eq!(page.len(), ISSUERS_PAGE as usize);
+            // ... and in a submitted transaction, whose return value must fit the network's
+            // 16 KiB limit (the devnet enforces it).
             let landed = s
                 .relayer
                 .invoke(
@@ -853,7 +862,7 @@ fn a_page_of_issuers_is_read_in_a_submitted_transaction() {
                     &s.admin.address(),
                     &s.issuers,
                     "issuers",
-                    vec![arg::u32(15), arg::u32(35)],
+                    vec![arg::u32(1), arg::u32(ISSUERS_PAGE)],
                     &[],
                 )
                 .await
@@ -865,9 +874,73 @@ fn a_page_of_issuers_is_read_in_a_submitted_transaction() {
                 .iter()
                 .map(|v| IssuerRecord::from_sc_val(v).unwrap())
                 .collect();
-            assert_eq!(records.len(), 35);
-            assert_eq!(records[34].name, "Hospital 49");
-            assert_eq!(records, reg.issuers(15, 35).await.unwrap());
+            assert_eq!(records.len(), ISSUERS_PAGE as usize);
+            assert!(records[ISSUERS_PAGE as usize - 1]
+                .name
+                .starts_with(&format!("{}", n - 1)));
+            assert_eq!(records, reg.issuers(1, ISSUERS_PAGE).await.unwrap());
+            // One more than a page is refused by name.
+            assert_contract_error(
+                reg.issuers(0, ISSUERS_PAGE + 1).await,
+                109,
+                "InvalidPageLimit",
+            );
+        });
+    });
+}
+
+#[test]
+fn the_admin_clears_a_squatted_commitment_on_the_devnet() {
+    let (squatter, victim, patient) = (key(4), key(5), key(6));
+    run(|devnet, rt| {
+        rt.block_on(async {
+            let s = suite(devnet, &[&squatter, &victim, &patient]).await;
+            let reg = IssuerRegistry::new(&s.relayer, s.issuers.clone());
+            reg.add_issuer("add", &s.admin, &squatter.address(), &profile("Squat", 9))
+                .await
+                .unwrap();
+            let token = StudyToken::new(&s.relayer, s.studies.clone());
+            let (squatted, _) = token
+                .propose_release("p-squat", &squatter, &victim.address(), &release(3))
+                .await
+                .unwrap();
+            // Only the admin clears: the squatter's key is not enough.
+            assert_missing_signer(
+                token.clear_commitment("c-bad", &squatter, &[3; 32]).await,
+                &s.admin.address(),
+            );
+            let (cleared, landed) = token
+                .clear_commitment("c", &s.admin, &[3; 32])
+                .await
+                .unwrap();
+            assert_eq!(cleared, squatted);
+            for name in ["release_withdrawn", "commitment_cleared"] {
+                assert!(landed
+                    .events
+                    .iter()
+                    .any(|e| e.name().as_deref() == Some(name)));
+            }
+            assert_eq!(
+                token.consent_status(squatted).await.unwrap().status,
+                TokenStatus::Withdrawn
+            );
+            assert_eq!(token.token_of_commitment(&[3; 32]).await.unwrap(), None);
+            assert_contract_error(
+                token.clear_commitment("c-again", &s.admin, &[3; 32]).await,
+                238,
+                "CommitmentNotHeld",
+            );
+            // An active token's commitment is never cleared.
+            let (minted, _) = token
+                .mint("m", &squatter, &patient, &release(3))
+                .await
+                .unwrap();
+            assert_contract_error(
+                token.clear_commitment("c-active", &s.admin, &[3; 32]).await,
+                202,
+                "TokenNotPending",
+            );
+            assert!(token.verify(minted, &[3; 32]).await.unwrap());
         });
     });
 }

@@ -1,6 +1,6 @@
 use soroban_sdk::{
     testutils::{Address as _, AuthorizedFunction, AuthorizedInvocation, Events as _, Ledger as _},
-    Address, BytesN, Event as _, IntoVal, String, Symbol,
+    Address, BytesN, Event as _, IntoVal, String, Symbol, TryFromVal,
 };
 
 use super::{is_host_abort, profile, setup};
@@ -233,13 +233,16 @@ fn remove_keeps_enumeration_dense() {
 fn issuers_pagination_edges() {
     let s = setup();
     s.env.mock_all_auths();
-    assert_eq!(s.client.issuers(&0, &50).len(), 0);
+    assert_eq!(s.client.issuers(&0, &crate::MAX_PAGE).len(), 0);
     let all: std::vec::Vec<Address> = (0..5).map(|_| Address::generate(&s.env)).collect();
     for addr in &all {
         s.client.add_issuer(addr, &profile(&s.env, "H"));
     }
     assert_eq!(s.client.try_issuers(&0, &0), Err(Ok(E::InvalidPageLimit)));
-    assert_eq!(s.client.try_issuers(&0, &51), Err(Ok(E::InvalidPageLimit)));
+    assert_eq!(
+        s.client.try_issuers(&0, &(crate::MAX_PAGE + 1)),
+        Err(Ok(E::InvalidPageLimit))
+    );
     let first = s.client.issuers(&0, &2);
     assert_eq!(first.len(), 2);
     assert_eq!(first.get_unchecked(0).address, all[0]);
@@ -247,8 +250,8 @@ fn issuers_pagination_edges() {
     assert_eq!(last.len(), 1);
     assert_eq!(last.get_unchecked(0).address, all[4]);
     assert_eq!(s.client.issuers(&5, &2).len(), 0);
-    assert_eq!(s.client.issuers(&u32::MAX, &50).len(), 0);
-    assert_eq!(s.client.issuers(&0, &50).len(), 5);
+    assert_eq!(s.client.issuers(&u32::MAX, &crate::MAX_PAGE).len(), 0);
+    assert_eq!(s.client.issuers(&0, &crate::MAX_PAGE).len(), 5);
 }
 
 #[test]
@@ -266,10 +269,41 @@ fn a_full_page_reads_one_entry_per_issuer() {
     // The slot copy follows every change of the record.
     assert_eq!(page.get_unchecked(0).status, IssuerStatus::Suspended);
     let resources = s.env.cost_estimate().resources();
-    // 50 slots, the instance and the contract's code entry: 52, within a 100-entry footprint
-    // (the first version read 50 slots and 50 records: 102).
+    // One slot per issuer, the instance and the contract's code entry, within a 100-entry
+    // footprint (the first version read a slot and a record per issuer: 102 for 50).
     assert!(
         resources.disk_read_entries + resources.memory_read_entries <= crate::MAX_PAGE + 2,
         "{resources:?}"
     );
+}
+
+#[test]
+fn a_full_page_of_the_largest_records_fits_the_return_value_limit() {
+    use soroban_sdk::xdr::{Limits, ScVal, WriteXdr};
+    let s = setup();
+    s.env.mock_all_auths();
+    // The largest profile the registry accepts, suspended (the longer status name); ledger
+    // numbers are fixed-size in XDR.
+    for n in 0..crate::MAX_PAGE {
+        let issuer = Address::generate(&s.env);
+        let profile = crate::IssuerProfile {
+            name: String::from_str(&s.env, &std::format!("{n:02}{}", "x".repeat(62))),
+            kind: IssuerKind::ImagingCentre,
+            jurisdiction: String::from_str(&s.env, "US-CA-0123456789"),
+            evidence: BytesN::from_array(&s.env, &[9; 32]),
+        };
+        s.client.add_issuer(&issuer, &profile);
+        s.client.suspend_issuer(&issuer);
+    }
+    let page = s.client.issuers(&0, &crate::MAX_PAGE);
+    assert_eq!(page.len(), crate::MAX_PAGE);
+    let bytes = ScVal::try_from_val(&s.env, &page.to_val())
+        .unwrap()
+        .to_xdr(Limits::none())
+        .unwrap()
+        .len();
+    // The network's limit on a transaction's events plus return value (reading emits no
+    // events); a page of 50 would not fit.
+    assert!(bytes <= 16 * 1024, "a full page is {bytes} bytes");
+    assert!(bytes * 50 / crate::MAX_PAGE as usize > 16 * 1024, "{bytes}");
 }

@@ -157,7 +157,13 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
     assert_eq!(studies.try_token(&active), Err(Ok(E::NotMigrated)));
     // The issuer registry needs no migration: its records and first-version slots read.
     assert!(issuers.is_trusted(&issuer));
-    assert_eq!(issuers.issuers(&0, &50).get_unchecked(0).address, issuer);
+    assert_eq!(
+        issuers
+            .issuers(&0, &medimint_issuer_registry::MAX_PAGE)
+            .get_unchecked(0)
+            .address,
+        issuer
+    );
 
     // The platform computes each old token's commitment from its root and migrates.
     let migrated = studies.migrate(&soroban_sdk::vec![
@@ -280,4 +286,145 @@ fn a_direct_member_upgrade_cannot_make_the_record_drift() {
     s.issuers.upgrade(&old);
     assert_eq!(s.registry.member(&name).wasm_hash, old);
     assert_eq!(s.registry.members(&0, &10).get_unchecked(0).wasm_hash, old);
+}
+
+const V1_ISSUERS: &[u8] = include_bytes!("fixtures/v1/medimint-issuer-registry.wasm");
+const V1_STUDIES: &[u8] = include_bytes!("fixtures/v1/medimint-study-token.wasm");
+
+#[test]
+fn an_issue_14_suite_upgrades_and_its_records_read_until_rewritten_packed() {
+    let env = env();
+    env.mock_all_auths();
+    let admin = Address::generate(&env);
+    let (issuer, patient, sharer, sub, viewer, new_key) = (
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+        Address::generate(&env),
+    );
+    // The security work's version (token and grant records as named maps), deployed through
+    // the suite registry with a short timelock.
+    let delay = 10u32;
+    let registry = SuiteRegistryClient::new(
+        &env,
+        &env.register(crate::SuiteRegistry, (&admin, None::<u32>)),
+    );
+    let (issuers_name, studies_name) = (Symbol::new(&env, "issuers"), Symbol::new(&env, "studies"));
+    let v1_issuers = env.deployer().upload_contract_wasm(V1_ISSUERS);
+    let v1_studies = env.deployer().upload_contract_wasm(V1_STUDIES);
+    let issuers_id = registry.deploy(
+        &issuers_name,
+        &v1_issuers,
+        &(&admin, Some(delay)).into_val(&env),
+    );
+    let studies_id = registry.deploy(
+        &studies_name,
+        &v1_studies,
+        &(
+            &admin,
+            &issuers_id,
+            String::from_str(&env, "MediMint Study"),
+            String::from_str(&env, "MMS"),
+            Some(delay),
+        )
+            .into_val(&env),
+    );
+    let issuers = IssuerRegistryClient::new(&env, &issuers_id);
+    let studies = StudyTokenClient::new(&env, &studies_id);
+    issuers.add_issuer(
+        &issuer,
+        &medimint_issuer_registry::IssuerProfile {
+            name: String::from_str(&env, "General Hospital"),
+            kind: medimint_issuer_registry::IssuerKind::Hospital,
+            jurisdiction: String::from_str(&env, "US-MA"),
+            evidence: BytesN::from_array(&env, &[9; 32]),
+        },
+    );
+    let release = |n: u8| Release {
+        metadata_uri: v0_release(&env, n).metadata_uri,
+        commitment: commitment(&env, n),
+        file_count: 240,
+        request_id: Some(BytesN::from_array(&env, &[n; 16])),
+    };
+    let active = studies.mint(&issuer, &patient, &release(1));
+    let pending = studies.propose_release(&issuer, &patient, &release(2));
+    studies.grant(&patient, &active, &sharer, &Role::Sharer, &None);
+    studies.grant(&sharer, &active, &sub, &Role::Viewer, &Some(1_800_000_000));
+    studies.grant(&patient, &active, &viewer, &Role::Viewer, &None);
+    let (active_before, pending_before) = (studies.token(&active), studies.token(&pending));
+    let grants_before = studies.grants(&active, &0, &10);
+
+    // The upgrade, through both members' timelocks.
+    let issuers_hash = env
+        .deployer()
+        .upload_contract_wasm(wasm("medimint-issuer-registry").as_slice());
+    let studies_hash = env
+        .deployer()
+        .upload_contract_wasm(wasm("medimint-study-token").as_slice());
+    issuers.schedule_upgrade(&issuers_hash);
+    studies.schedule_upgrade(&studies_hash);
+    env.ledger()
+        .set_sequence_number(env.ledger().sequence() + delay);
+    registry.upgrade_member(&issuers_name, &issuers_hash);
+    registry.upgrade_member(&studies_name, &studies_hash);
+
+    // The map records read as they were, with no migration.
+    assert_eq!(studies.token(&active), active_before);
+    assert_eq!(studies.token(&pending), pending_before);
+    assert_eq!(studies.grants(&active, &0, &10), grants_before);
+    for who in [&patient, &sharer, &sub, &viewer, &issuer] {
+        assert!(studies.access(&active, who).is_some());
+    }
+    assert!(studies.verify(&active, &commitment(&env, 1)));
+    assert_eq!(
+        studies.token_of_commitment(&commitment(&env, 2)),
+        Some(pending)
+    );
+
+    // Each change rewrites its record in the packed form, which reads the same.
+    studies.approve_release(&patient, &pending);
+    let approved = studies.token(&pending);
+    assert_eq!(approved.status, TokenStatus::Active);
+    assert_eq!(approved.release, pending_before.release);
+    assert_eq!(approved.consent_by, patient);
+    assert_eq!(
+        (
+            approved.minted_ledger,
+            approved.minted_at,
+            approved.pending_until
+        ),
+        (
+            pending_before.minted_ledger,
+            pending_before.minted_at,
+            pending_before.pending_until
+        )
+    );
+    studies.grant(
+        &patient,
+        &active,
+        &viewer,
+        &Role::Sharer,
+        &Some(1_900_000_000),
+    );
+    let regranted = studies.access(&active, &viewer).unwrap();
+    assert_eq!(
+        (regranted.role, regranted.expires_at),
+        (Role::Sharer, Some(1_900_000_000))
+    );
+    studies.rotate_owner(&active, &patient, &new_key);
+    let rotated = studies.token(&active);
+    assert_eq!(rotated.owner, new_key);
+    assert_eq!(rotated.release, active_before.release);
+    assert_eq!(rotated.consent_by, active_before.consent_by);
+    // The rules hold across both forms: revoking the Sharer (a map grant) cuts its Viewer.
+    studies.revoke(&new_key, &active, &sharer);
+    assert_eq!(studies.access(&active, &sub), None);
+    studies.record_access(&viewer, &active, &AccessKind::View);
+    assert_eq!(studies.tokens_of(&new_key, &0, &10).len(), 1);
+    assert_eq!(
+        studies.tokens_of(&patient, &0, &10).get_unchecked(0),
+        pending
+    );
 }

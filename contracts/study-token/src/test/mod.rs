@@ -11,6 +11,7 @@ mod pagination;
 mod release;
 mod roles;
 mod signatures;
+mod squat;
 mod trust;
 mod withdraw;
 

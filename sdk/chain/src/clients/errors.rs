@@ -64,6 +64,7 @@ const NAMES: &[(u32, &str)] = &[
     (235, "PendingCapReached"),
     (236, "InvalidPendingCap"),
     (237, "NotMigrated"),
+    (238, "CommitmentNotHeld"),
     (300, "MemberExists"),
     (301, "MemberNotFound"),
     (302, "InvalidPageLimit"),

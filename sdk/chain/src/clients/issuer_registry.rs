@@ -12,6 +12,10 @@ use crate::relayer::Relayer;
 use crate::scval::{arg, decode, Address};
 use crate::signer::Signer;
 
+/// The largest page the issuer registry's `issuers` returns (the contract's `MAX_PAGE`: a full
+/// page fits the network's 16 KiB limit on a transaction's return value).
+pub const ISSUERS_PAGE: u32 = 32;
+
 unit_enum!(
     /// What kind of organisation an issuer is.
     IssuerKind {
@@ -215,7 +219,7 @@ impl<'r> IssuerRegistry<'r> {
         IssuerRecord::from_sc_val(&v)
     }
 
-    /// A page of issuers in registration order (`limit` ≤ 50).
+    /// A page of issuers in registration order (`limit` ≤ [`ISSUERS_PAGE`]).
     ///
     /// # Errors
     /// `InvalidPageLimit`; decoding errors.

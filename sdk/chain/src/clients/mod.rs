@@ -20,7 +20,7 @@ mod study_token;
 pub use admin::{PendingAdmin, ScheduledUpgrade};
 pub use encode::{contract_struct, field, unit_variant, variant_name};
 pub use errors::contract_error;
-pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry};
+pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, ISSUERS_PAGE};
 pub use registry::{Member, SuiteRegistry};
 pub use study_token::{
     Access, AccessKind, Consent, GrantRecord, RejectReason, Release, Role, StudyToken, TokenRecord,

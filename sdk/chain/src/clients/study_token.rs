@@ -688,6 +688,26 @@ impl<'r> StudyToken<'r> {
             .await
     }
 
+    /// Frees a squatted commitment (admin): the pending release holding it becomes Withdrawn
+    /// and the commitment can be released again. Returns the withdrawn token's id.
+    ///
+    /// # Errors
+    /// `CommitmentNotHeld` (#238) when no pending or active token holds it;
+    /// `TokenNotPending` (#202) when an active one does; [`Error::MissingSigner`];
+    /// submission errors.
+    pub async fn clear_commitment(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        commitment: &[u8; 32],
+    ) -> Result<(u32, Landed)> {
+        let args = vec![arg::bytes(commitment)?];
+        let landed = self
+            .call(key, admin, "clear_commitment", args, &[admin])
+            .await?;
+        Ok((Self::returned(&landed)?, landed))
+    }
+
     /// How many pending releases one issuer may have outstanding for one patient.
     ///
     /// # Errors
