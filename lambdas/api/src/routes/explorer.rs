@@ -224,6 +224,7 @@ fn parse_day(field: &str, s: &str) -> ApiResult<i64> {
 #[utoipa::path(
     get,
     path = "/v1/explorer/totals",
+    operation_id = "explorer_totals",
     tag = "explorer",
     responses(
         (status = 200, description = "the totals", body = Totals),
@@ -250,6 +251,7 @@ pub async fn totals(State(state): State<AppState>) -> ApiResult<(HeaderMap, Json
 #[utoipa::path(
     get,
     path = "/v1/explorer/days",
+    operation_id = "explorer_days",
     tag = "explorer",
     params(DaysQuery),
     responses(
@@ -296,6 +298,7 @@ pub async fn days(
 #[utoipa::path(
     get,
     path = "/v1/explorer/issuers",
+    operation_id = "explorer_issuers",
     tag = "explorer",
     responses((status = 200, description = "the issuers", body = [PublicIssuer]))
 )]
@@ -325,6 +328,7 @@ pub async fn issuers(
 #[utoipa::path(
     get,
     path = "/v1/explorer/tokens/{token}",
+    operation_id = "explorer_token",
     tag = "explorer",
     params(("token" = u32, Path, description = "the token id")),
     responses(
