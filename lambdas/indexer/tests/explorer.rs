@@ -15,11 +15,11 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 async fn get(app: &axum::Router, path: &str) -> (StatusCode, Option<String>, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    send(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Option<String>, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let lag = response
         .headers()
@@ -158,5 +158,68 @@ fn no_explorer_answer_of_the_demo_holds_the_patients_phi() {
         assert!(answers[5].3.contains("token"), "{}", answers[5].3);
         assert_eq!(answers[6].1, StatusCode::BAD_REQUEST);
         assert!(answers[6].3.contains("from"), "{}", answers[6].3);
+
+        // The patient's history of the token comes from the index, with its lag.
+        let post = |path: &str, body: Value| {
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        let (status, _, body) = send(
+            &app,
+            post("/auth/email", serde_json::json!({ "email": email })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let message = std::fs::read_dir(data.path().join("outbox"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .find(|m| m.starts_with(&format!("To: {email}\n")) && m.contains("code"))
+            .expect("the sign-in code in the outbox");
+        let code = message
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .expect("a 6-digit code")
+            .to_owned();
+        let (status, _, body) = send(
+            &app,
+            post(
+                "/auth/email/verify",
+                serde_json::json!({ "email": email, "code": code }),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let bearer: Value = serde_json::from_str(&body).unwrap();
+        let bearer = bearer["token"].as_str().unwrap().to_owned();
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get(format!("/v1/studies/{token}/history"))
+                    .header("authorization", format!("Bearer {bearer}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-history-source"], "index");
+        assert_eq!(response.headers()["x-index-lag-ledgers"], "0");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let trail: Value = serde_json::from_slice(&bytes).unwrap();
+        let kinds: Vec<&str> = trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            report.token_event_kinds(),
+            "the index's trail is the chain's"
+        );
     });
 }

@@ -325,15 +325,11 @@ pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
     Path(token): Path<String>,
-) -> ApiResult<Json<Vec<TrailEntry>>> {
+) -> ApiResult<(axum::http::HeaderMap, Json<Vec<TrailEntry>>)> {
     let id = token_id(&token)?;
     visible(&state, &caller, id).await?;
-    let trail = state
-        .platform()?
-        .history(Some(&id.to_string()), None)
-        .await
-        .map_err(from_platform)?;
-    Ok(Json(trail))
+    let (headers, trail) = crate::indexed::token_history(&state, id).await?;
+    Ok((headers, Json(trail)))
 }
 
 /// `GET /v1/studies/{token}/files`: the files (for a holder of the study key).
