@@ -24,16 +24,18 @@ async fn health(args: &Args) -> anyhow::Result<Health> {
     let platform = match open(&args.global, false).await {
         Ok(p) => p,
         // Without the platform (its RPC down, most often) only that can be said.
-        Err(e) => return Ok(Health {
-            healthy: false,
-            parts: vec![Part {
-                name: "rpc".into(),
-                ok: false,
-                detail: format!(
+        Err(e) => {
+            return Ok(Health {
+                healthy: false,
+                parts: vec![Part {
+                    name: "rpc".into(),
+                    ok: false,
+                    detail: format!(
                     "cannot open the platform against {rpc_url}: {e:#}; is `medimint up` running?"
                 ),
-            }],
-        }),
+                }],
+            })
+        }
     };
     let index = medimint_indexer_lambda::open::open_index(platform.config())
         .await

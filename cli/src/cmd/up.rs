@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, default_value_t = 8080)]
     api_port: u16,
     /// How often the indexer follows the chain's events, in milliseconds.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 1000)]
     index_ms: u64,
     #[command(flatten)]
     global: Global,

@@ -221,5 +221,63 @@ fn no_explorer_answer_of_the_demo_holds_the_patients_phi() {
             report.token_event_kinds(),
             "the index's trail is the chain's"
         );
+        let authed = |path: String| {
+            Request::get(path)
+                .header("authorization", format!("Bearer {bearer}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let response = app
+            .clone()
+            .oneshot(authed("/v1/studies".into()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-list-source"], "index");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let page: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        assert_eq!(page["items"][0]["token_id"], token);
+        assert_eq!(page["items"][0]["relation"], "owned");
+        assert_eq!(page["items"][0]["status"], "active");
+        assert_eq!(page["items"][0]["my_role"], "owner");
+        assert!(page["next_cursor"].is_null(), "{page}");
+
+        // A write the indexer has not read yet: the history still has it (the chain's tail
+        // after the index), the list comes from the chain.
+        let nurse = platform
+            .share(
+                &email,
+                &token.to_string(),
+                &medimint_platform::Target::parse("nurse@clinic.example").unwrap(),
+                medimint_chain::clients::Role::Viewer,
+                None,
+            )
+            .await
+            .unwrap();
+        let response = app
+            .clone()
+            .oneshot(authed(format!("/v1/studies/{token}/history")))
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-history-source"], "index");
+        assert_ne!(response.headers()["x-index-lag-ledgers"], "0");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let trail: Value = serde_json::from_slice(&bytes).unwrap();
+        let last = trail.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["kind"], "role_granted", "{trail}");
+        assert_eq!(last["parties"][1], nurse.as_str(), "{trail}");
+        assert_eq!(trail.as_array().unwrap().len(), kinds.len() + 1);
+        let response = app
+            .clone()
+            .oneshot(authed("/v1/studies".into()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-list-source"], "chain");
     });
 }

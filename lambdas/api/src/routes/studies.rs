@@ -136,24 +136,22 @@ pub async fn list_studies(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams<ListQuery>,
-) -> ApiResult<Json<StudyPage>> {
+) -> ApiResult<(axum::http::HeaderMap, Json<StudyPage>)> {
     let relation = q
         .role
         .as_deref()
         .map(Relation::parse)
         .transpose()
         .map_err(from_platform)?;
-    let page = state
-        .platform()?
-        .studies_of(
-            &caller.address,
-            relation,
-            q.cursor.as_deref(),
-            q.limit.unwrap_or(20),
-        )
-        .await
-        .map_err(from_platform)?;
-    Ok(Json(page))
+    let (headers, page) = crate::indexed::studies_of(
+        &state,
+        &caller.address,
+        relation,
+        q.cursor.as_deref(),
+        q.limit.unwrap_or(20),
+    )
+    .await?;
+    Ok((headers, Json(page)))
 }
 
 /// `GET /v1/studies/{token}`: issuer, status, summary, files and the caller's role.
