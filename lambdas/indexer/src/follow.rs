@@ -114,6 +114,7 @@ fn token_row(r: &TokenRecord, ledger: u32) -> TokenRow {
 struct Overlay {
     tokens: HashMap<u32, TokenRow>,
     issuers: HashMap<String, Option<IssuerRow>>,
+    roles: HashMap<(u32, String), Option<RoleRow>>,
 }
 
 impl Indexer {
@@ -289,6 +290,24 @@ impl Indexer {
             .map(|r| issuer_row(&r)))
     }
 
+    /// The stored grant of `grantee` on token `id`, as the batch has left it.
+    async fn role(
+        &self,
+        id: u32,
+        grantee: &str,
+        o: &Overlay,
+    ) -> Result<Option<RoleRow>, IndexerError> {
+        if let Some(r) = o.roles.get(&(id, grantee.to_owned())) {
+            return Ok(r.clone());
+        }
+        Ok(self
+            .index
+            .roles(id)
+            .await?
+            .into_iter()
+            .find(|r| r.grantee == grantee))
+    }
+
     /// The history row and the changes of one event.
     async fn event(
         &self,
@@ -394,17 +413,45 @@ impl Indexer {
                     .ok()
                     .and_then(|v| medimint_chain::scval::decode::<Option<u64>>(v).ok())
                     .flatten();
-                c.push(Change::Role(RoleRow {
+                // A re-grant replaces the earlier grant and its expiry.
+                if let Some(at) = self.role(id, grantee, o).await?.and_then(|r| r.expires_at) {
+                    c.push(Change::Expiry {
+                        at,
+                        token_id: id,
+                        grantee: grantee.clone(),
+                        set: false,
+                    });
+                }
+                if let Some(at) = expires_at {
+                    c.push(Change::Expiry {
+                        at,
+                        token_id: id,
+                        grantee: grantee.clone(),
+                        set: true,
+                    });
+                }
+                let row = RoleRow {
                     token_id: id,
                     grantee: grantee.clone(),
                     role: data_variant(e, "role").unwrap_or_default(),
                     expires_at,
                     granter: granter.clone(),
-                }));
+                };
+                o.roles.insert((id, grantee.clone()), Some(row.clone()));
+                c.push(Change::Role(row));
                 c.push(Change::Listed(grantee.clone(), ListKind::Shared, id));
                 c.push(Change::Notify(grantee.clone(), notice("shared", id)));
             }
             ("role_revoked", [revoker, grantee, ..]) => {
+                if let Some(at) = self.role(id, grantee, o).await?.and_then(|r| r.expires_at) {
+                    c.push(Change::Expiry {
+                        at,
+                        token_id: id,
+                        grantee: grantee.clone(),
+                        set: false,
+                    });
+                }
+                o.roles.insert((id, grantee.clone()), None);
                 c.push(Change::RoleGone {
                     token_id: id,
                     grantee: grantee.clone(),
@@ -486,6 +533,15 @@ impl Indexer {
                 })?
             {
                 state.push(Change::Listed(g.grantee.clone(), ListKind::Shared, id));
+                // Grants that ended before the rebuild are not announced now.
+                if let Some(at) = g.expires_at.filter(|at| *at > now()) {
+                    state.push(Change::Expiry {
+                        at,
+                        token_id: id,
+                        grantee: g.grantee.clone(),
+                        set: true,
+                    });
+                }
                 state.push(Change::Role(RoleRow {
                     token_id: id,
                     grantee: g.grantee,

@@ -126,6 +126,8 @@ pub struct NotifyReport {
     pub deferred: usize,
     /// Notices dropped (opted out, or no email known).
     pub dropped: usize,
+    /// Grants found expired (their owners' notices queued).
+    pub expired: usize,
 }
 
 /// The message for a set of notices: counts per kind and token ids, never PHI.
@@ -144,15 +146,12 @@ pub fn message(notices: &[Notice]) -> (String, String) {
             "expired" => "grants on your studies expired",
             _ => "other changes",
         };
+        let count = ids.len();
         let mut ids = ids.clone();
         ids.sort_unstable();
         ids.dedup();
         let list: Vec<String> = ids.iter().map(|i| format!("#{i}")).collect();
-        lines.push(format!(
-            "- {}: {what} (studies {})",
-            ids.len(),
-            list.join(", ")
-        ));
+        lines.push(format!("- {count}: {what} (studies {})", list.join(", ")));
     }
     let subject = format!("MediMint: {} updates on your studies", notices.len());
     let text = format!(
@@ -178,6 +177,13 @@ pub async fn send_due(
     max_recipients: u32,
 ) -> Result<NotifyReport, IndexerError> {
     let mut report = NotifyReport::default();
+    // Grants that ended since the last call: their owners are told.
+    for e in index.due_expiries(now, 500).await? {
+        if let Some(t) = index.token(e.token_id).await? {
+            index.expired(&e, &t.owner).await?;
+            report.expired += 1;
+        }
+    }
     for address in index.notify_recipients(max_recipients).await? {
         if let Some(last) = index.last_notified(&address).await? {
             if now < last + interval_secs {

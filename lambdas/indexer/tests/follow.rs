@@ -254,6 +254,52 @@ fn the_index_follows_releases_shares_accesses_and_revokes_once_each() {
         .await
         .unwrap();
         assert!(later.sent >= 1, "{later:?}");
+        // A month later the nurse's and the doctor's new grant have ended: Jane is told; the
+        // doctor's first grant was revoked, so it is not announced.
+        let month = now + 31 * 86_400;
+        let ended = notify::send_due(
+            &index,
+            &recipients,
+            &OutboxSender::new(&outbox),
+            month,
+            300,
+            100,
+        )
+        .await
+        .unwrap();
+        assert_eq!(ended.expired, 2, "{ended:?}");
+        let mut texts: Vec<(std::path::PathBuf, String)> = std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|f| {
+                let p = f.unwrap().path();
+                let t = std::fs::read_to_string(&p).unwrap();
+                (p, t)
+            })
+            .collect();
+        texts.sort();
+        let newest_to_jane = texts
+            .iter()
+            .rev()
+            .find(|(_, t)| t.starts_with(&format!("To: {}", jane.email)))
+            .unwrap();
+        assert!(
+            newest_to_jane
+                .1
+                .contains("2: grants on your studies expired"),
+            "{}",
+            newest_to_jane.1
+        );
+        let again = notify::send_due(
+            &index,
+            &recipients,
+            &OutboxSender::new(&outbox),
+            month + 301,
+            300,
+            100,
+        )
+        .await
+        .unwrap();
+        assert_eq!((again.expired, again.sent), (0, 0), "{again:?}");
 
         // DynamoDB on moto: the same index from the same events.
         let store = DynamoIndex::for_endpoint(

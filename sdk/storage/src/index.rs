@@ -295,6 +295,32 @@ pub enum Change {
     Accessed(u32, String),
     /// Queues a notification for an address.
     Notify(String, Notice),
+    /// Adds (`set`) or removes a grant's expiry from the schedule the notifier reads.
+    Expiry {
+        /// Unix seconds.
+        at: u64,
+        /// Token id.
+        token_id: u32,
+        /// Whose grant.
+        grantee: String,
+        /// Add or remove.
+        set: bool,
+    },
+}
+
+/// A grant that expires (see [`Index::due_expiries`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiry {
+    /// Unix seconds.
+    pub at: u64,
+    /// Token id.
+    pub token_id: u32,
+    /// Whose grant.
+    pub grantee: String,
+}
+
+fn expiry_sk(at: u64, token_id: u32, grantee: &str) -> String {
+    format!("{at:020}#{token_id:010}#{grantee}")
 }
 
 fn token_pk(id: u32) -> String {
@@ -313,7 +339,7 @@ fn parse<T: DeserializeOwned>(what: &str, v: &str) -> Result<T, StorageError> {
     serde_json::from_str(v).map_err(|e| StorageError::Corrupt(format!("index {what}: {e}")))
 }
 
-const STATE_PREFIXES: &[&str] = &["token#", "list#", "issuers"];
+const STATE_PREFIXES: &[&str] = &["token#", "list#", "issuers", "expiry"];
 /// The cursor's partition key.
 const CURSOR_PK: &str = "cursor";
 
@@ -423,6 +449,30 @@ impl Index {
                     key: format!("token#{id:010}#{kind}"),
                     by: 1,
                 }),
+                Change::Expiry {
+                    at,
+                    token_id,
+                    grantee,
+                    set,
+                } => {
+                    let sk = expiry_sk(*at, *token_id, grantee);
+                    ops.push(if *set {
+                        Op::Put {
+                            pk: "expiry".into(),
+                            sk,
+                            value: json(&Expiry {
+                                at: *at,
+                                token_id: *token_id,
+                                grantee: grantee.clone(),
+                            }),
+                        }
+                    } else {
+                        Op::Delete {
+                            pk: "expiry".into(),
+                            sk,
+                        }
+                    });
+                }
                 Change::Notify(a, n) => {
                     ops.push(Op::Put {
                         pk: format!("notify#{a}"),
@@ -696,6 +746,44 @@ impl Index {
                 value: t.to_string(),
             });
         }
+        self.store.apply(&ops).await
+    }
+
+    /// Grants whose expiry is at or before `now` and not yet notified (up to `limit`, oldest
+    /// first).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn due_expiries(&self, now: u64, limit: u32) -> Result<Vec<Expiry>, StorageError> {
+        let mut out = Vec::new();
+        for (_, v) in self.store.query("expiry", None, limit, false).await? {
+            let e: Expiry = parse("expiry", &v)?;
+            if e.at > now {
+                break;
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    /// Queues the owner's "expired" notice for `expiry` and takes it off the schedule.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn expired(&self, expiry: &Expiry, owner: &str) -> Result<(), StorageError> {
+        let notice = Notice {
+            kind: "expired".into(),
+            token_id: expiry.token_id,
+            event_id: format!(
+                "expiry-{}",
+                expiry_sk(expiry.at, expiry.token_id, &expiry.grantee)
+            ),
+        };
+        let mut ops = Self::ops(&[Change::Notify(owner.to_owned(), notice)], None);
+        ops.push(Op::Delete {
+            pk: "expiry".into(),
+            sk: expiry_sk(expiry.at, expiry.token_id, &expiry.grantee),
+        });
         self.store.apply(&ops).await
     }
 
