@@ -165,17 +165,24 @@ impl Indexer {
         Ok(report)
     }
 
-    async fn first_run(&self) -> Result<RunReport, IndexerError> {
+    /// The oldest ledger the RPC keeps events for (a one-event probe at the latest ledger).
+    async fn oldest_ledger(&self) -> Result<u32, IndexerError> {
         let latest = self.rpc.latest_ledger().await.map_err(IndexerError::rpc)?;
-        let probe = self
+        Ok(self
             .rpc
             .events(EventsFrom::Ledger(latest), &self.ids(), 1)
             .await
-            .map_err(IndexerError::rpc)?;
-        if probe.oldest_ledger <= self.settings.genesis_within {
+            .map_err(IndexerError::rpc)?
+            .oldest_ledger)
+    }
+
+    async fn first_run(&self) -> Result<RunReport, IndexerError> {
+        let oldest = self.oldest_ledger().await?;
+        let latest = self.rpc.latest_ledger().await.map_err(IndexerError::rpc)?;
+        if oldest <= self.settings.genesis_within {
             let cursor = IndexCursor {
                 paging: None,
-                ledger: probe.oldest_ledger,
+                ledger: oldest,
                 latest_ledger: latest,
                 updated_at: now(),
                 rebuilds: 0,
@@ -186,8 +193,7 @@ impl Indexer {
         self.rebuild(
             None,
             format!(
-                "first run: the RPC keeps events from ledger {} only, after the chain's start",
-                probe.oldest_ledger
+                "first run: the RPC keeps events from ledger {oldest} only, after the chain's start"
             ),
         )
         .await
@@ -211,6 +217,20 @@ impl Indexer {
                         cursor.ledger
                     );
                     return self.rebuild(Some(cursor), why).await;
+                }
+                // Another refusal (servers word an old cursor differently): ask the window
+                // itself before giving up on this run.
+                Err(e @ medimint_chain::Error::Rpc(_)) => {
+                    let oldest = self.oldest_ledger().await?;
+                    if oldest > cursor.ledger {
+                        let why = format!(
+                            "the cursor (ledger {}) is before the RPC's retention window \
+                             (from ledger {oldest}); it answered: {e}",
+                            cursor.ledger
+                        );
+                        return self.rebuild(Some(cursor), why).await;
+                    }
+                    return Err(IndexerError::rpc(e));
                 }
                 Err(e) => return Err(IndexerError::rpc(e)),
             };

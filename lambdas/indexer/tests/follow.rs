@@ -413,3 +413,110 @@ fn a_cursor_out_of_the_retention_window_rebuilds_from_contract_state() {
             .is_empty());
     });
 }
+
+/// An RPC that words its refusal of an old cursor differently from the devnet.
+struct OtherWording {
+    inner: Arc<dyn medimint_chain::Rpc>,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl medimint_chain::Rpc for OtherWording {
+    async fn network_passphrase(&self) -> medimint_chain::Result<String> {
+        self.inner.network_passphrase().await
+    }
+    async fn latest_ledger(&self) -> medimint_chain::Result<u32> {
+        self.inner.latest_ledger().await
+    }
+    async fn account_sequence(&self, a: &str) -> medimint_chain::Result<Option<i64>> {
+        self.inner.account_sequence(a).await
+    }
+    async fn simulate(
+        &self,
+        tx: &stellar_xdr::TransactionEnvelope,
+    ) -> medimint_chain::Result<stellar_rpc_client::SimulateTransactionResponse> {
+        self.inner.simulate(tx).await
+    }
+    async fn send(
+        &self,
+        tx: &stellar_xdr::TransactionEnvelope,
+    ) -> medimint_chain::Result<stellar_rpc_client::SendTransactionResponse> {
+        self.inner.send(tx).await
+    }
+    async fn transaction(
+        &self,
+        hash: &[u8; 32],
+    ) -> medimint_chain::Result<stellar_rpc_client::GetTransactionResponse> {
+        self.inner.transaction(hash).await
+    }
+    async fn events(
+        &self,
+        from: medimint_chain::EventsFrom,
+        contracts: &[String],
+        limit: u32,
+    ) -> medimint_chain::Result<medimint_chain::EventPage> {
+        if matches!(from, medimint_chain::EventsFrom::Cursor(_))
+            && self.refuse.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(medimint_chain::Error::Rpc(
+                "cursor is out of range of stored events".into(),
+            ));
+        }
+        self.inner.events(from, contracts, limit).await
+    }
+}
+
+#[test]
+fn an_old_cursor_refused_in_other_words_is_checked_against_the_window_and_rebuilds() {
+    let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config {
+        retention_ledgers: 30,
+        ..Default::default()
+    })
+    .unwrap();
+    runtime().block_on(async {
+        let data = tempfile::tempdir().unwrap();
+        let (platform, issuer) = platform(data.path(), &devnet.rpc_url()).await;
+        let rpc = Arc::new(OtherWording {
+            inner: platform.rpc().clone(),
+            refuse: std::sync::atomic::AtomicBool::new(false),
+        });
+        let d = platform.deployment().unwrap();
+        let index = Index::new(Arc::new(SqliteIndex::open_in_memory().await.unwrap()));
+        let indexer = medimint_indexer_lambda::Indexer::new(
+            rpc.clone(),
+            Arc::new(medimint_indexer_lambda::SuiteReads::new(
+                platform.relayer().clone(),
+                d.study_token.id.clone(),
+                d.issuer_registry.id.clone(),
+            )),
+            index.clone(),
+            medimint_indexer_lambda::Contracts {
+                study_token: d.study_token.id.clone(),
+                issuer_registry: d.issuer_registry.id.clone(),
+            },
+            Settings::default(),
+        );
+        devnet.advance_ledgers(40);
+        assert!(indexer.run_once().await.unwrap().rebuilt.is_some());
+        let t = release(&platform, &issuer, &phi(3), "r-3", "2.25.3003").await;
+        let run = indexer.run_once().await.unwrap();
+        assert!(run.rebuilt.is_none() && run.applied >= 1, "{run:?}");
+        assert!(index.cursor().await.unwrap().unwrap().paging.is_some());
+
+        // A refusal while the cursor is inside the window is an error of this run only.
+        rpc.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = indexer.run_once().await.unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
+        assert_eq!(index.cursor().await.unwrap().unwrap().rebuilds, 1);
+
+        // Once the window has passed the cursor, the same refusal rebuilds.
+        devnet.advance_ledgers(40);
+        let run = indexer.run_once().await.unwrap();
+        let why = run.rebuilt.expect("rebuilt");
+        assert!(
+            why.contains("before the RPC's retention window") && why.contains("out of range"),
+            "{why}"
+        );
+        assert_eq!(index.token(t).await.unwrap().unwrap().status, "pending");
+    });
+}

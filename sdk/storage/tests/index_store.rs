@@ -69,7 +69,13 @@ async fn suite(store: Arc<dyn IndexStore>) {
             },
         ],
     };
-    assert_eq!(store.write_events(&[e.clone()], "\"c1\"").await.unwrap(), 1);
+    assert_eq!(
+        store
+            .write_events(std::slice::from_ref(&e), "\"c1\"")
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.write_events(&[e], "\"c2\"").await.unwrap(), 0);
     assert_eq!(
         store.get("cursor", "-").await.unwrap().as_deref(),
