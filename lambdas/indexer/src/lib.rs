@@ -8,7 +8,7 @@
 //! - [`events`]: one event's history row (names, ids, addresses only).
 //! - [`reads`]: the contract reads besides events ([`ChainReads`]).
 //! - [`notify`]: batched, PHI-free notifications with opt-outs; the local outbox.
-//! - [`metrics`]: CloudWatch embedded-metric-format lines.
+//! - [`metrics`]: CloudWatch embedded-metric-format lines; [`lambda`]: one scheduled event.
 //! - [`open`]: the index and indexer of a [`medimint_platform::Platform`].
 //! - [`task`]: the background task of `medimint up`; [`health`]: `medimint status`.
 //!
@@ -24,6 +24,7 @@
 pub mod events;
 pub mod follow;
 pub mod health;
+pub mod lambda;
 pub mod metrics;
 pub mod notify;
 pub mod open;

@@ -1,20 +1,20 @@
 //! The indexer Lambda function: each EventBridge scheduled event runs one bounded batch
-//! ([`Indexer::run_once`]), sends the notifications that are due, and logs one
-//! CloudWatch embedded-metric-format line. Configuration is read once per cold start from
-//! the environment (the platform's, docs/configuration.md; `MEDIMINT_INDEX_TABLE` names the
-//! index table); everything else is in the library.
+//! ([`lambda::scheduled_run`]) and logs one CloudWatch embedded-metric-format line.
+//! Configuration is read once per cold start from the environment (the platform's,
+//! docs/configuration.md; `MEDIMINT_INDEX_TABLE` names the index table); everything else is
+//! in the library.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use medimint_indexer_lambda::{metrics, open, Indexer, Settings};
+use medimint_indexer_lambda::{lambda, open, Indexer, Settings};
 use serde_json::Value;
 
-async fn handle(indexer: &Indexer) -> Result<Value, Error> {
-    let run = indexer.run_once().await?;
-    let stamp = std::time::SystemTime::now()
+async fn handle(indexer: &Indexer, event: Value) -> Result<Value, Error> {
+    let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    println!("{}", metrics::run_metrics(&run, None, stamp));
+    let (run, metrics) = lambda::scheduled_run(indexer, &event, now_ms).await?;
+    println!("{metrics}");
     if let Some(why) = &run.rebuilt {
         tracing::warn!(reason = %why, tokens = run.rebuilt_tokens, "index rebuilt");
     }
@@ -33,8 +33,8 @@ async fn main() -> Result<(), Error> {
     let index = open::open_index(platform.config()).await?;
     let indexer = open::indexer(&platform, index, Settings::default())?;
     let indexer = &indexer;
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        handle(indexer).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(indexer, event.payload).await
     }))
     .await
 }
