@@ -117,6 +117,24 @@ fn no_explorer_answer_of_the_demo_holds_the_patients_phi() {
             answers.push((p.clone(), status, lag, body));
         }
 
+        // Nor does the index itself (its database file and journal), which does hold the
+        // patient's address (so the scan reads what was written).
+        let mut stored = Vec::new();
+        for name in ["index.sqlite3", "index.sqlite3-wal"] {
+            stored.extend(std::fs::read(data.path().join(name)).unwrap_or_default());
+        }
+        let stored = String::from_utf8_lossy(&stored);
+        assert!(
+            stored.contains(&report.patient),
+            "the index holds the patient's address"
+        );
+        for secret in &phi {
+            assert!(
+                !stored.contains(secret.as_str()),
+                "the index holds PHI {secret:?}"
+            );
+        }
+
         let json = |i: usize| -> Value { serde_json::from_str(&answers[i].3).unwrap() };
         assert_eq!(answers[0].1, StatusCode::OK);
         assert_eq!(answers[0].2.as_deref(), Some("0"), "the lag header");
