@@ -35,6 +35,22 @@ fn status(data: &Path, rpc_url: &str) -> (Option<i32>, Value) {
     (out.status.code(), v)
 }
 
+/// A plain HTTP/1.1 GET on 127.0.0.1: the head and the body.
+fn get(base: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_owned(), body.to_owned())
+}
+
 fn part<'a>(v: &'a Value, name: &str) -> &'a Value {
     v["parts"]
         .as_array()
@@ -71,10 +87,19 @@ fn status_is_healthy_while_up_indexes_and_fails_naming_the_rpc_without_it() {
             let _ = lines_tx.send(line);
         }
     });
+    let mut api = String::new();
     loop {
         let line = lines
             .recv_timeout(Duration::from_secs(180))
             .expect("`medimint up` never printed \"ready\"");
+        if let Some(rest) = line.trim().strip_prefix("api:") {
+            api = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches("/v1/health")
+                .to_owned();
+        }
         if line.contains("ready") {
             break;
         }
@@ -101,6 +126,19 @@ fn status_is_healthy_while_up_indexes_and_fails_naming_the_rpc_without_it() {
             .contains("0 dead letters"),
         "{v:#}"
     );
+
+    // The API that `up` serves has the index: the explorer answers with its lag.
+    let (head, body) = get(&api, "/v1/explorer/issuers");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase().contains("x-index-lag-ledgers:"),
+        "{head}"
+    );
+    assert_eq!(body.trim(), "[]", "no issuer was added");
+    let (head, body) = get(&api, "/v1/explorer/totals");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let totals: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(totals["totals"]["releases"], 0, "{totals}");
 
     drop(up);
     let (code, v) = status(data.path(), &rpc_url);
