@@ -36,6 +36,9 @@ pub struct Settings {
     /// A first run reads from the window's start when it begins at or before this ledger
     /// (the chain's start is inside the window); otherwise it rebuilds from state.
     pub genesis_within: u32,
+    /// Tokens a run reads during a rebuild (two simulations each); a rebuild goes on over
+    /// as many runs as it needs.
+    pub rebuild_tokens: u32,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             page: 1_000,
             max_pages: 20,
             genesis_within: 2,
+            rebuild_tokens: 500,
         }
     }
 }
@@ -67,8 +71,10 @@ pub struct RunReport {
     pub caught_up: bool,
     /// Why the index was rebuilt from contract state in this run, if it was.
     pub rebuilt: Option<String>,
-    /// Tokens written by that rebuild.
+    /// Tokens written by a rebuild in this run.
     pub rebuilt_tokens: usize,
+    /// Whether a rebuild is still under way after this run (the next runs go on with it).
+    pub rebuild_pending: bool,
     /// How long the run took.
     pub millis: u64,
 }
@@ -158,6 +164,9 @@ impl Indexer {
     pub async fn run_once(&self) -> Result<RunReport, IndexerError> {
         let started = Instant::now();
         let mut report = match self.index.cursor().await? {
+            Some(cursor) if cursor.rebuilding.is_some() => {
+                self.continue_rebuild(cursor, RunReport::default()).await?
+            }
             Some(cursor) => self.follow(cursor).await?,
             None => self.first_run().await?,
         };
@@ -187,6 +196,7 @@ impl Indexer {
                 updated_at: now(),
                 rebuilds: 0,
                 last_rebuild: None,
+                rebuilding: None,
             };
             return self.follow(cursor).await;
         }
@@ -532,14 +542,49 @@ impl Indexer {
         {
             state.push(Change::Issuer(issuer_row(&r)));
         }
+        let rebuilds = old.as_ref().map_or(0, |c| c.rebuilds) + 1;
+        let cursor = IndexCursor {
+            paging: None,
+            ledger: latest,
+            latest_ledger: latest,
+            updated_at: now(),
+            rebuilds,
+            last_rebuild: Some(why.clone()),
+            rebuilding: Some(1),
+        };
+        // Clears the state and keeps the issuers; the tokens follow, a chunk per run.
+        self.index.replace_state(&state, &cursor).await?;
+        let report = RunReport {
+            from_ledger: old.map_or(latest, |c| c.ledger),
+            rebuilt: Some(why),
+            ..RunReport::default()
+        };
+        self.continue_rebuild(cursor, report).await
+    }
+
+    /// Reads the next tokens of a rebuild under way (up to `rebuild_tokens`) into the index.
+    async fn continue_rebuild(
+        &self,
+        mut cursor: IndexCursor,
+        mut report: RunReport,
+    ) -> Result<RunReport, IndexerError> {
+        let latest = cursor.ledger;
+        let mut state = Vec::new();
         let mut tokens = 0;
-        let mut id = 1u32;
-        while let Some(r) = self
-            .chain
-            .token(id)
-            .await
-            .map_err(|e| IndexerError::chain(format!("reading token {id}"), e))?
-        {
+        let mut next = cursor.rebuilding;
+        while let Some(id) = next {
+            if tokens >= self.settings.rebuild_tokens.max(1) as usize {
+                break;
+            }
+            let Some(r) = self
+                .chain
+                .token(id)
+                .await
+                .map_err(|e| IndexerError::chain(format!("reading token {id}"), e))?
+            else {
+                next = None;
+                break;
+            };
             let t = token_row(&r, latest);
             state.push(Change::Listed(t.issuer.clone(), ListKind::Issued, id));
             match t.status.as_str() {
@@ -572,37 +617,29 @@ impl Indexer {
             }
             state.push(Change::Token(t));
             tokens += 1;
-            id = match id.checked_add(1) {
-                Some(n) => n,
-                None => break,
-            };
+            next = id.checked_add(1);
         }
-        let rebuilds = old.as_ref().map_or(0, |c| c.rebuilds) + 1;
-        let cursor = IndexCursor {
-            paging: None,
-            ledger: latest,
-            latest_ledger: latest,
-            updated_at: now(),
-            rebuilds,
-            last_rebuild: Some(why.clone()),
+        cursor.rebuilding = next;
+        cursor.updated_at = now();
+        self.index.add_state(&state, &cursor).await?;
+        if next.is_none() {
+            tracing::warn!(
+                ledger = latest,
+                rebuilds = cursor.rebuilds,
+                "index rebuilt from contract state; following events again"
+            );
+        }
+        report.from_ledger = if report.rebuilt.is_some() {
+            report.from_ledger
+        } else {
+            latest
         };
-        self.index.replace_state(&state, &cursor).await?;
-        tracing::warn!(
-            tokens,
-            ledger = latest,
-            rebuilds,
-            "index rebuilt from contract state"
-        );
-        Ok(RunReport {
-            from_ledger: old.map_or(latest, |c| c.ledger),
-            next_ledger: latest,
-            latest_ledger: latest,
-            lag_ledgers: cursor.lag_ledgers(),
-            caught_up: false,
-            rebuilt: Some(why),
-            rebuilt_tokens: tokens,
-            ..RunReport::default()
-        })
+        report.next_ledger = latest;
+        report.latest_ledger = cursor.latest_ledger;
+        report.lag_ledgers = cursor.lag_ledgers();
+        report.rebuilt_tokens = tokens;
+        report.rebuild_pending = next.is_some();
+        Ok(report)
     }
 }
 

@@ -137,7 +137,12 @@ pub async fn check(platform: &Platform, index: Option<&Index>, t: Thresholds) ->
                 let lag = latest.map_or(c.lag_ledgers(), |l| (l + 1).saturating_sub(c.ledger));
                 let age = medimint_storage::now().saturating_sub(c.updated_at);
                 let ok = lag <= t.max_lag_ledgers && age <= t.max_index_age_secs;
-                let rebuilt = match &c.last_rebuild {
+                let rebuilt = match (&c.rebuilding, &c.last_rebuild) {
+                    (Some(next), Some(why)) => {
+                        format!("; a rebuild is under way (next token {next}): {why}")
+                    }
+                    _ => String::new(),
+                } + &match &c.last_rebuild {
                     Some(why) => format!("; rebuilt {} times, last: {why}", c.rebuilds),
                     None => String::new(),
                 };

@@ -239,7 +239,7 @@ fn bench_synthetic() {
             Settings {
                 page: 1_000,
                 max_pages: 20,
-                genesis_within: 2,
+                ..Settings::default()
             },
         );
         let started = Instant::now();

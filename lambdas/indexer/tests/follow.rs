@@ -494,7 +494,11 @@ fn an_old_cursor_refused_in_other_words_is_checked_against_the_window_and_rebuil
                 study_token: d.study_token.id.clone(),
                 issuer_registry: d.issuer_registry.id.clone(),
             },
-            Settings::default(),
+            // One token per run: the rebuild below takes two runs.
+            Settings {
+                rebuild_tokens: 1,
+                ..Settings::default()
+            },
         );
         devnet.advance_ledgers(40);
         assert!(indexer.run_once().await.unwrap().rebuilt.is_some());
@@ -512,11 +516,30 @@ fn an_old_cursor_refused_in_other_words_is_checked_against_the_window_and_rebuil
         // Once the window has passed the cursor, the same refusal rebuilds.
         devnet.advance_ledgers(40);
         let run = indexer.run_once().await.unwrap();
-        let why = run.rebuilt.expect("rebuilt");
+        let why = run.rebuilt.clone().expect("rebuilt");
         assert!(
             why.contains("before the RPC's retention window") && why.contains("out of range"),
             "{why}"
         );
         assert_eq!(index.token(t).await.unwrap().unwrap().status, "pending");
+        // One token read; the rebuild goes on in the next run, which finds no more.
+        assert!(run.rebuild_pending && run.rebuilt_tokens == 1, "{run:?}");
+        assert_eq!(
+            index.cursor().await.unwrap().unwrap().rebuilding,
+            Some(t + 1)
+        );
+        let run = indexer.run_once().await.unwrap();
+        assert!(run.rebuilt.is_none() && !run.rebuild_pending, "{run:?}");
+        assert_eq!(run.rebuilt_tokens, 0);
+        assert_eq!(index.cursor().await.unwrap().unwrap().rebuilding, None);
+        // Then events are followed again.
+        platform
+            .consent(&phi(3).email, &t.to_string(), true)
+            .await
+            .unwrap();
+        rpc.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+        let run = indexer.run_once().await.unwrap();
+        assert!(run.applied >= 1 && run.rebuilt.is_none(), "{run:?}");
+        assert_eq!(index.token(t).await.unwrap().unwrap().status, "active");
     });
 }

@@ -117,6 +117,10 @@ pub struct IndexCursor {
     pub rebuilds: u32,
     /// Why the last rebuild happened, if one did.
     pub last_rebuild: Option<String>,
+    /// While a rebuild is under way (it goes on over several runs): the next token id to
+    /// read. Events are followed again from `ledger` once it is done.
+    #[serde(default)]
+    pub rebuilding: Option<u32>,
 }
 
 impl IndexCursor {
@@ -525,6 +529,26 @@ impl Index {
         self.store
             .replace(STATE_PREFIXES, &ops, &json(cursor))
             .await
+    }
+
+    /// Adds state read during a rebuild (puts only) and stores `cursor`: one transaction in
+    /// SQLite; in DynamoDB the cursor is written last, so a crash reads the same tokens
+    /// again (idempotent puts).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn add_state(
+        &self,
+        state: &[Change],
+        cursor: &IndexCursor,
+    ) -> Result<(), StorageError> {
+        let mut ops = Self::ops(state, None);
+        ops.push(Op::Put {
+            pk: CURSOR_PK.into(),
+            sk: "-".into(),
+            value: json(cursor),
+        });
+        self.store.apply(&ops).await
     }
 
     /// A token.

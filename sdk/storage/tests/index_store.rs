@@ -40,6 +40,7 @@ fn cursor(ledger: u32) -> IndexCursor {
         updated_at: 1,
         rebuilds: 0,
         last_rebuild: None,
+        rebuilding: None,
     }
 }
 
