@@ -285,6 +285,26 @@ pub async fn run_demo(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     Ok(report)
 }
 
+/// Runs the demo against a devnet that is already running at `rpc_url` (standalone
+/// passphrase), which stays up afterwards, so its events can be read (the indexer's tests).
+///
+/// # Errors
+/// [`DemoError`] naming the first step that misbehaved.
+pub async fn run_demo_against(opts: DemoOptions, rpc_url: &str) -> Result<DemoReport, DemoError> {
+    let mut run = Run::new(opts.progress.clone());
+    let started = Instant::now();
+    let mut report = with_devnet(
+        &mut run,
+        &opts,
+        rpc_url,
+        medimint_chain::Network::STANDALONE,
+    )
+    .await?;
+    report.steps = run.steps;
+    report.total_millis = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
 fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -6,5 +6,6 @@ pub mod devnet;
 pub mod keys;
 pub mod release;
 pub mod sharing;
+pub mod status;
 pub mod up;
 pub mod viewer;

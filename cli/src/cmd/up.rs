@@ -23,6 +23,9 @@ pub struct Args {
     /// The port of the HTTP API (the router API Gateway serves in AWS) on 127.0.0.1.
     #[arg(long, default_value_t = 8080)]
     api_port: u16,
+    /// How often the indexer follows the chain's events, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    index_ms: u64,
     #[command(flatten)]
     global: Global,
 }
@@ -45,6 +48,7 @@ async fn serve_api(
     platform: &std::sync::Arc<medimint_platform::Platform>,
     port: u16,
     outbox: &std::path::Path,
+    index: medimint_storage::Index,
 ) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -62,6 +66,7 @@ async fn serve_api(
         platform.clone(),
         std::sync::Arc::new(medimint_api::mailer::OutboxMailer::new(outbox)),
     );
+    state.set_index(index);
     let app =
         medimint_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
@@ -118,7 +123,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("  deployment:    {}", c.deployment_path().display());
         println!("  dead letters:  {}", c.dead_letter_dir().display());
         let outbox = c.data_dir.join("outbox");
-        let api_url = serve_api(&platform, args.api_port, &outbox).await?;
+        // The indexer: chain events into the audit index, notifications into the outbox.
+        let index = medimint_indexer_lambda::open::open_index(c).await?;
+        let indexer =
+            medimint_indexer_lambda::open::indexer(&platform, index.clone(), Default::default())?;
+        tokio::spawn(medimint_indexer_lambda::task::background(
+            indexer,
+            Box::new(medimint_indexer_lambda::notify::DbRecipients(
+                platform.db().clone(),
+            )),
+            Box::new(medimint_indexer_lambda::notify::OutboxSender::new(&outbox)),
+            Duration::from_millis(args.index_ms.max(100)),
+        ));
+        println!(
+            "  index:         {} (explorer at /v1/explorer/totals)",
+            c.data_dir.join("index.sqlite3").display()
+        );
+        let api_url = serve_api(&platform, args.api_port, &outbox, index).await?;
         println!(
             "  api:           {api_url}/v1/health (docs/api.md; sign-in codes in {})",
             outbox.display()

@@ -35,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod indexed;
 pub mod keys;
 pub mod limits;
 pub mod mailer;

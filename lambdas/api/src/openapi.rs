@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, issuers, studies, system, wallet};
+use crate::routes::{account, email, explorer, issuers, studies, system, wallet};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -43,6 +43,10 @@ use crate::routes::{account, email, issuers, studies, system, wallet};
         issuers::suspend,
         issuers::reinstate,
         issuers::remove,
+        explorer::totals,
+        explorer::days,
+        explorer::issuers,
+        explorer::token,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -53,6 +57,7 @@ use crate::routes::{account, email, issuers, studies, system, wallet};
         (name = "system", description = "health and this document"),
         (name = "studies", description = "the caller's studies: consent, sharing, history, files"),
         (name = "issuers", description = "the issuer registry (admin)"),
+        (name = "explorer", description = "the public explorer: counts, issuers, token timelines (no sign-in)"),
     )
 )]
 pub struct ApiDoc;

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limiter: RateLimiter,
     pub(crate) platform: Option<Arc<Platform>>,
+    /// The audit index the explorer reads (set once by whoever runs the indexer).
+    pub(crate) index: std::sync::OnceLock<medimint_storage::Index>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             roles: adapters.roles,
             clock: adapters.clock,
             platform: adapters.platform,
+            index: std::sync::OnceLock::new(),
         }))
     }
 
@@ -93,6 +96,16 @@ impl AppState {
                 std::io::Error::other("this API instance was started without a platform"),
             )
         })
+    }
+
+    /// Gives the explorer its audit index (once; later calls are ignored).
+    pub fn set_index(&self, index: medimint_storage::Index) {
+        let _ = self.0.index.set(index);
+    }
+
+    /// The audit index, if one was set.
+    pub fn index(&self) -> Option<&medimint_storage::Index> {
+        self.0.index.get()
     }
 
     pub(crate) fn now(&self) -> u64 {

@@ -58,6 +58,10 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/studies/{token}/files/{path}", "get"),
         ("/v1/studies/{token}/verify", "post"),
         ("/v1/issuers", "get"),
+        ("/v1/explorer/totals", "get"),
+        ("/v1/explorer/days", "get"),
+        ("/v1/explorer/issuers", "get"),
+        ("/v1/explorer/tokens/{token}", "get"),
         ("/v1/issuers", "post"),
         ("/v1/issuers/{address}", "delete"),
         ("/v1/issuers/{address}/suspend", "post"),
@@ -70,7 +74,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        26,
+        30,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

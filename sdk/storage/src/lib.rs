@@ -6,10 +6,15 @@
 //! - [`AppDb`]: the application database (accounts, releases, idempotency records, the
 //!   relayer's request records and spend, and a small conditional key-value store for leases
 //!   and sign-in state) with versioned migrations; [`SqliteDb`] for the embedded default and [`DynamoDb`] for AWS.
+//! - [`Index`]: the audit index the indexer builds from chain events, over an [`IndexStore`]
+//!   ([`SqliteIndex`], [`DynamoIndex`]).
 
 pub mod db;
 pub mod dynamo;
 pub mod error;
+pub mod index;
+pub mod index_dynamo;
+pub mod index_sqlite;
 pub mod key;
 pub mod local;
 pub mod object;
@@ -23,6 +28,9 @@ pub use db::{
 };
 pub use dynamo::DynamoDb;
 pub use error::StorageError;
+pub use index::{Index, IndexStore};
+pub use index_dynamo::DynamoIndex;
+pub use index_sqlite::SqliteIndex;
 pub use key::validate_key;
 pub use local::LocalDirStore;
 pub use object::{ObjectInfo, ObjectReader, ObjectStore};

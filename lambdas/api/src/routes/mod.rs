@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod email;
+pub mod explorer;
 pub mod issuers;
 pub mod studies;
 pub mod system;
@@ -80,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/issuers/{address}", delete(issuers::remove))
         .route("/v1/issuers/{address}/suspend", post(issuers::suspend))
         .route("/v1/issuers/{address}/reinstate", post(issuers::reinstate))
+        .merge(explorer_routes())
         // Before the CORS layer, so that preflight requests still reach it.
         .method_not_allowed_fallback(wrong_method)
         .layer(cors(&state));
@@ -119,6 +121,15 @@ pub fn app(state: AppState) -> Router {
                 .layer(security_header(header::CACHE_CONTROL, "no-store")),
         )
         .with_state(state)
+}
+
+/// The public explorer (no sign-in).
+fn explorer_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/explorer/totals", get(explorer::totals))
+        .route("/v1/explorer/days", get(explorer::days))
+        .route("/v1/explorer/issuers", get(explorer::issuers))
+        .route("/v1/explorer/tokens/{token}", get(explorer::token))
 }
 
 async fn wrong_method() -> ApiError {

@@ -136,24 +136,22 @@ pub async fn list_studies(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams<ListQuery>,
-) -> ApiResult<Json<StudyPage>> {
+) -> ApiResult<(axum::http::HeaderMap, Json<StudyPage>)> {
     let relation = q
         .role
         .as_deref()
         .map(Relation::parse)
         .transpose()
         .map_err(from_platform)?;
-    let page = state
-        .platform()?
-        .studies_of(
-            &caller.address,
-            relation,
-            q.cursor.as_deref(),
-            q.limit.unwrap_or(20),
-        )
-        .await
-        .map_err(from_platform)?;
-    Ok(Json(page))
+    let (headers, page) = crate::indexed::studies_of(
+        &state,
+        &caller.address,
+        relation,
+        q.cursor.as_deref(),
+        q.limit.unwrap_or(20),
+    )
+    .await?;
+    Ok((headers, Json(page)))
 }
 
 /// `GET /v1/studies/{token}`: issuer, status, summary, files and the caller's role.
@@ -325,15 +323,11 @@ pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
     Path(token): Path<String>,
-) -> ApiResult<Json<Vec<TrailEntry>>> {
+) -> ApiResult<(axum::http::HeaderMap, Json<Vec<TrailEntry>>)> {
     let id = token_id(&token)?;
     visible(&state, &caller, id).await?;
-    let trail = state
-        .platform()?
-        .history(Some(&id.to_string()), None)
-        .await
-        .map_err(from_platform)?;
-    Ok(Json(trail))
+    let (headers, trail) = crate::indexed::token_history(&state, id).await?;
+    Ok((headers, Json(trail)))
 }
 
 /// `GET /v1/studies/{token}/files`: the files (for a holder of the study key).
