@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use medimint_chain::clients::{
     contract_error, GrantRecord, IssuerRecord, IssuerRegistry, StudyToken, TokenRecord,
+    ISSUERS_PAGE,
 };
 use medimint_chain::{Error, Relayer};
 
@@ -69,7 +70,7 @@ impl ChainReads for SuiteReads {
             let page = client.grants(id, start, 50).await?;
             let n = page.len();
             out.extend(page);
-            if n < 50 {
+            if n < ISSUERS_PAGE as usize {
                 return Ok(out);
             }
         }
@@ -80,10 +81,10 @@ impl ChainReads for SuiteReads {
         let mut out = Vec::new();
         loop {
             let start = u32::try_from(out.len()).unwrap_or(u32::MAX);
-            let page = client.issuers(start, 50).await?;
+            let page = client.issuers(start, ISSUERS_PAGE).await?;
             let n = page.len();
             out.extend(page);
-            if n < 50 {
+            if n < ISSUERS_PAGE as usize {
                 return Ok(out);
             }
         }
