@@ -36,6 +36,8 @@ fn cors(state: &AppState) -> CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID])
+        // The refresh cookie (SameSite=Strict, so only from the web app's own site).
+        .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
 }
 
