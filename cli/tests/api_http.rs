@@ -341,7 +341,8 @@ fn the_mission_over_http_against_medimint_up() {
 /// PUTs a file to an upload URL with curl, sending the headers the API named: the status.
 fn put_file(url: &str, file: &Path, headers: &Value) -> u16 {
     let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"]);
+    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+        .args(["-H", "content-type: application/octet-stream"]);
     for (k, v) in headers.as_object().unwrap() {
         if k != "content-length" {
             cmd.args(["-H", &format!("{k}: {}", v.as_str().unwrap())]);
