@@ -143,6 +143,14 @@ pub async fn add(
             "the verification evidence is empty",
         ));
     }
+    if let Some(address) = &body.address {
+        if stellar_strkey::ed25519::PublicKey::from_string(address).is_err() {
+            return Err(ApiError::invalid(
+                "address",
+                "not a Stellar account address (G… and 56 characters); omit it for a key the platform holds",
+            ));
+        }
+    }
     require_admin(&state, &caller).await?;
     let platform = state.platform()?;
     let spec = IssuerSpec {
