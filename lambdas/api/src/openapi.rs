@@ -26,6 +26,7 @@ use crate::routes::{account, email, issuers, releases, studies, system, wallet};
         account::me,
         account::totp_enroll,
         account::totp_confirm,
+        account::totp_remove,
         system::health,
         system::openapi,
         studies::list_studies,

@@ -45,6 +45,7 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/me", "get"),
         ("/v1/me/totp", "post"),
         ("/v1/me/totp/confirm", "post"),
+        ("/v1/me/totp", "delete"),
         ("/v1/health", "get"),
         ("/v1/openapi.json", "get"),
         ("/v1/studies", "get"),

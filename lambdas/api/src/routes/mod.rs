@@ -67,7 +67,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/health", get(system::health))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/me", get(account::me))
-        .route("/v1/me/totp", post(account::totp_enroll))
+        .route(
+            "/v1/me/totp",
+            post(account::totp_enroll).delete(account::totp_remove),
+        )
         .route("/v1/me/totp/confirm", post(account::totp_confirm))
         .route("/v1/studies", get(studies::list_studies))
         .route("/v1/studies/{token}", get(studies::get_study))
