@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, issuers, releases, studies, system, wallet};
+use crate::routes::{account, email, issuers, keys, releases, studies, system, wallet};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -39,6 +39,8 @@ use crate::routes::{account, email, issuers, releases, studies, system, wallet};
         studies::files,
         studies::file,
         studies::verify,
+        keys::study_key,
+        keys::object,
         issuers::list_issuers,
         issuers::add,
         issuers::suspend,

@@ -495,3 +495,123 @@ async fn each_issuer_endpoint_is_for_the_admin_only_and_names_bad_input() {
         .await;
     expect(&r, StatusCode::CONFLICT, "conflict", "suspend twice");
 }
+
+/// Signs in with SEP-10 as the holder of `kp` (a key only the test holds): the access token.
+async fn wallet_sign_in(c: &Chain, kp: &medimint_sdk::keys::Keypair) -> String {
+    let r = c
+        .api
+        .get(&format!("/auth?account={}", kp.address()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let signed = medimint_api::sep10::sign_challenge(
+        r.body["transaction"].as_str().unwrap(),
+        kp.signing_key(),
+        &Network::new(c.platform.config().network.passphrase.clone()),
+    )
+    .unwrap();
+    let r = c
+        .api
+        .post("/auth", json!({"transaction": signed}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_wallet_gets_its_wrapped_key_and_object_urls_and_opens_them_itself() {
+    let c = chain().await;
+    let api = &c.api;
+    let (jane, _) = api.sign_in_as("jane@example.org").await;
+    let wallet = medimint_sdk::keys::Keypair::from_seed_bytes(&[9; 32]);
+    let key_path = format!("/v1/studies/{}/key", c.active);
+    // Before a share the wallet sees nothing.
+    let token = wallet_sign_in(&c, &wallet).await;
+    let r = api.get(&key_path, Some(&token)).await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "a wallet without a role",
+    );
+    let r = api
+        .post(
+            &format!("/v1/studies/{}/shares", c.active),
+            json!({"to": wallet.address(), "role": "viewer"}),
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    let r = api.get(&key_path, Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["address"], wallet.address());
+    // Only the wallet's key opens it.
+    let wrapped = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        r.body["wrapped_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    medimint_sdk::crypto::open_key(&wrapped, &wallet).expect("the wallet opens its key");
+    assert!(medimint_sdk::crypto::open_key(
+        &wrapped,
+        &medimint_sdk::keys::Keypair::from_seed_bytes(&[8; 32])
+    )
+    .is_err());
+    // The URLs serve the stored ciphertext without a bearer token.
+    let store = c.platform.store();
+    let files = r.body["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    for link in files.iter().chain([&r.body["metadata"]]) {
+        let url = link["url"].as_str().unwrap();
+        let path = url.strip_prefix(common::BASE).unwrap();
+        let got = api.get(path, None).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}");
+        let stored = store
+            .get_bytes(link["key"].as_str().unwrap(), 1 << 24)
+            .await
+            .unwrap();
+        // (The harness keeps the body as lossy UTF-8: compare it so.)
+        assert!(!stored.is_empty());
+        assert!(got.text == String::from_utf8_lossy(&stored), "{path}");
+        let tampered = path.replace("signature=", "signature=0");
+        expect(
+            &api.get(&tampered, None).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "tampered",
+        );
+        let other = path.replace("/v1/objects/", "/v1/objects/keys/");
+        expect(
+            &api.get(&other, None).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "another key",
+        );
+    }
+    // Someone else, and a malformed token id.
+    let (eve, _) = api.sign_in_as("eve@example.net").await;
+    expect(
+        &api.get(&key_path, Some(&eve)).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "eve",
+    );
+    let r = api.get("/v1/studies/x/key", Some(&token)).await;
+    expect(&r, StatusCode::BAD_REQUEST, "invalid-request", "bad token");
+    // Revoked: no key any more.
+    let r = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/studies/{}/shares/{}", c.active, wallet.address()),
+            None,
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api.get(&key_path, Some(&token)).await;
+    assert!(
+        r.status == StatusCode::NOT_FOUND || r.status == StatusCode::FORBIDDEN,
+        "{}",
+        r.text
+    );
+}
