@@ -103,7 +103,7 @@ async fn dynamo_db_on_moto() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_presigned_put_uploads_without_credentials_and_signs_the_length() {
+async fn s3_presigned_put_and_get_work_without_credentials_and_the_put_signs_the_length() {
     let moto = MotoServer::start().expect("moto server");
     let store = S3Store::for_endpoint(
         &moto.endpoint(),
@@ -159,11 +159,29 @@ async fn s3_presigned_put_uploads_without_credentials_and_signs_the_length() {
     let out = curl.output().expect("curl runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
     assert_eq!(store.get_bytes(key, 1 << 20).await.unwrap(), body);
+    // And read back through a presigned GET.
+    let get = store
+        .presign_get(key, std::time::Duration::from_secs(600))
+        .await
+        .unwrap()
+        .expect("S3 presigns");
+    assert_eq!(get.method, "GET");
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-f", &get.url])
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success());
+    assert_eq!(out.stdout, body);
     // A local directory has no presigned URLs: its host serves uploads itself.
     let dir = tempfile::tempdir().unwrap();
     let local = LocalDirStore::new(dir.path()).unwrap();
     assert!(local
         .presign_put(key, 1, std::time::Duration::from_secs(600))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(local
+        .presign_get(key, std::time::Duration::from_secs(600))
         .await
         .unwrap()
         .is_none());
