@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, explorer, issuers, studies, system, wallet};
+use crate::routes::{account, email, explorer, issuers, keys, releases, studies, system, wallet};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::routes::{account, email, explorer, issuers, studies, system, wallet};
         account::me,
         account::totp_enroll,
         account::totp_confirm,
+        account::totp_remove,
         system::health,
         system::openapi,
         studies::list_studies,
@@ -38,6 +39,8 @@ use crate::routes::{account, email, explorer, issuers, studies, system, wallet};
         studies::files,
         studies::file,
         studies::verify,
+        keys::study_key,
+        keys::object,
         issuers::list_issuers,
         issuers::add,
         issuers::suspend,
@@ -47,6 +50,12 @@ use crate::routes::{account, email, explorer, issuers, studies, system, wallet};
         explorer::days,
         explorer::issuers,
         explorer::token,
+        releases::start,
+        releases::list,
+        releases::get,
+        releases::uploads,
+        releases::complete,
+        releases::upload,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -58,6 +67,7 @@ use crate::routes::{account, email, explorer, issuers, studies, system, wallet};
         (name = "studies", description = "the caller's studies: consent, sharing, history, files"),
         (name = "issuers", description = "the issuer registry (admin)"),
         (name = "explorer", description = "the public explorer: counts, issuers, token timelines (no sign-in)"),
+        (name = "releases", description = "an issuer's releases: the manifest, upload URLs, completion, state"),
     )
 )]
 pub struct ApiDoc;

@@ -45,6 +45,7 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/me", "get"),
         ("/v1/me/totp", "post"),
         ("/v1/me/totp/confirm", "post"),
+        ("/v1/me/totp", "delete"),
         ("/v1/health", "get"),
         ("/v1/openapi.json", "get"),
         ("/v1/studies", "get"),
@@ -57,6 +58,8 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/studies/{token}/files", "get"),
         ("/v1/studies/{token}/files/{path}", "get"),
         ("/v1/studies/{token}/verify", "post"),
+        ("/v1/studies/{token}/key", "get"),
+        ("/v1/objects/{key}", "get"),
         ("/v1/issuers", "get"),
         ("/v1/explorer/totals", "get"),
         ("/v1/explorer/days", "get"),
@@ -66,6 +69,12 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/issuers/{address}", "delete"),
         ("/v1/issuers/{address}/suspend", "post"),
         ("/v1/issuers/{address}/reinstate", "post"),
+        ("/v1/releases", "get"),
+        ("/v1/releases", "post"),
+        ("/v1/releases/{id}", "get"),
+        ("/v1/releases/{id}/uploads", "get"),
+        ("/v1/releases/{id}/complete", "post"),
+        ("/v1/uploads/{issuer}/{release_id}/{index}", "put"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -74,7 +83,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        30,
+        37,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

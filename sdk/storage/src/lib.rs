@@ -33,7 +33,7 @@ pub use index_dynamo::DynamoIndex;
 pub use index_sqlite::SqliteIndex;
 pub use key::validate_key;
 pub use local::LocalDirStore;
-pub use object::{ObjectInfo, ObjectReader, ObjectStore};
+pub use object::{ObjectInfo, ObjectReader, ObjectStore, PresignedRequest};
 pub use relayer::RelayerDb;
 pub use s3::S3Store;
 pub use sqlite::SqliteDb;

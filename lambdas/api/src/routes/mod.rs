@@ -4,6 +4,8 @@ pub mod account;
 pub mod email;
 pub mod explorer;
 pub mod issuers;
+pub mod keys;
+pub mod releases;
 pub mod studies;
 pub mod system;
 pub mod wallet;
@@ -11,7 +13,7 @@ pub mod wallet;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -25,18 +27,23 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> = state
+fn cors_origins(state: &AppState) -> Vec<HeaderValue> {
+    state
         .config()
         .cors_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+        .collect()
+}
+
+fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::list(cors_origins(state)))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID])
+        // The refresh cookie (SameSite=Strict, so only from the web app's own site).
+        .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
 }
 
@@ -62,7 +69,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/health", get(system::health))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/me", get(account::me))
-        .route("/v1/me/totp", post(account::totp_enroll))
+        .route(
+            "/v1/me/totp",
+            post(account::totp_enroll).delete(account::totp_remove),
+        )
         .route("/v1/me/totp/confirm", post(account::totp_confirm))
         .route("/v1/studies", get(studies::list_studies))
         .route("/v1/studies/{token}", get(studies::get_study))
@@ -77,16 +87,27 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/studies/{token}/files", get(studies::files))
         .route("/v1/studies/{token}/files/{*path}", get(studies::file))
         .route("/v1/studies/{token}/verify", post(studies::verify))
+        .route("/v1/studies/{token}/key", get(keys::study_key))
+        .route("/v1/objects/{*key}", get(keys::object))
         .route("/v1/issuers", get(issuers::list_issuers).post(issuers::add))
         .route("/v1/issuers/{address}", delete(issuers::remove))
         .route("/v1/issuers/{address}/suspend", post(issuers::suspend))
         .route("/v1/issuers/{address}/reinstate", post(issuers::reinstate))
         .merge(explorer_routes())
+        .route(
+            "/v1/releases",
+            get(releases::list)
+                .post(releases::start)
+                .layer(DefaultBodyLimit::max(releases::RELEASE_BODY_BYTES)),
+        )
+        .route("/v1/releases/{id}", get(releases::get))
+        .route("/v1/releases/{id}/uploads", get(releases::uploads))
+        .route("/v1/releases/{id}/complete", post(releases::complete))
         // Before the CORS layer, so that preflight requests still reach it.
         .method_not_allowed_fallback(wrong_method)
         .layer(cors(&state));
     let body_limit = state.config().limits.body_bytes;
-    Router::new()
+    let limited = Router::new()
         .merge(public)
         .merge(api)
         .fallback(|| async {
@@ -95,7 +116,27 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(from_fn_with_state(state.clone(), limits::timeout))
         .layer(from_fn_with_state(state.clone(), limits::body_limit))
-        .layer(from_fn_with_state(state.clone(), limits::per_ip))
+        .layer(from_fn_with_state(state.clone(), limits::per_ip));
+    // Uploads through the API's signed URLs (the local store's stand-in for S3 presigned
+    // PUTs): a file of any size, bounded by its signed size, so no body limit, request
+    // timeout or per-IP count (the signature is the authorization).
+    let uploads = Router::new()
+        .route(
+            "/v1/uploads/{issuer}/{release_id}/{index}",
+            put(releases::upload),
+        )
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::disable())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(cors_origins(&state)))
+                .allow_methods([Method::PUT])
+                .allow_headers([header::CONTENT_TYPE])
+                .expose_headers([REQUEST_ID]),
+        );
+    Router::new()
+        .merge(limited)
+        .merge(uploads)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
