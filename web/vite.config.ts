@@ -7,6 +7,12 @@ import react from "@vitejs/plugin-react";
 export default defineConfig({
   plugins: [react()],
   base: "/",
+  // `npm run dev`: the API of a running `medimint up` on the dev server's origin.
+  server: {
+    proxy: Object.fromEntries(
+      ["/auth", "/v1", "/.well-known"].map((p) => [p, process.env["MEDIMINT_API"] ?? "http://127.0.0.1:8080"]),
+    ),
+  },
   build: {
     outDir: "dist",
     emptyOutDir: true,

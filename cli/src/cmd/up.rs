@@ -23,6 +23,10 @@ pub struct Args {
     /// The port of the HTTP API (the router API Gateway serves in AWS) on 127.0.0.1.
     #[arg(long, default_value_t = 8080)]
     api_port: u16,
+    /// Load demo data (an issuer, a study for jane@example.org) and print the web app's URL
+    /// with sign-in codes for the demo patient and doctor.
+    #[arg(long)]
+    demo: bool,
     #[command(flatten)]
     global: Global,
 }
@@ -62,8 +66,9 @@ async fn serve_api(
         platform.clone(),
         std::sync::Arc::new(medimint_api::mailer::OutboxMailer::new(outbox)),
     );
-    let app =
-        medimint_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // The web app at `/` beside the API (src/web.rs).
+    let app = crate::web::with_web(medimint_api::app(state))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             eprintln!("the API stopped: {e}");
@@ -123,6 +128,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "  api:           {api_url}/v1/health (docs/api.md; sign-in codes in {})",
             outbox.display()
         );
+        println!("  web app:       {api_url}/ (docs/web.md)");
+        if args.demo {
+            crate::web::demo(&platform, &api_url, &outbox).await?;
+        }
         println!("ready");
         // Manifests dead-lettered in this run: left in the inbox for a replay, not retried
         // on every scan.

@@ -147,7 +147,10 @@ export class Api {
             held ? { refresh_token: held } : undefined,
             false,
           );
-          if (!res.ok) return false;
+          if (!res.ok) {
+            await res.text();
+            return false;
+          }
           this.adopt((await res.json()) as TokenResponse);
           return true;
         } catch {
@@ -183,7 +186,10 @@ export class Api {
 
   async logout(everywhere = false): Promise<void> {
     try {
-      if (this.tokens) await this.send("POST", everywhere ? "/auth/logout/everywhere" : "/auth/logout", undefined, true);
+      if (this.tokens) {
+        const res = await this.send("POST", everywhere ? "/auth/logout/everywhere" : "/auth/logout", undefined, true);
+        await res.text();
+      }
     } finally {
       this.tokens = undefined;
     }

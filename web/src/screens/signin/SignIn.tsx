@@ -56,6 +56,12 @@ export function SignIn(props: { api: Api; message?: string | undefined; onSigned
         }
         if (err instanceof ApiError && (err.kind === "code-locked" || err.kind === "code-expired")) {
           setStep("email");
+          throw new Error(
+            err.kind === "code-locked"
+              ? "Too many wrong codes: this code no longer works. Ask for a new one."
+              : "This code has expired. Ask for a new one.",
+            { cause: err },
+          );
         }
         throw err;
       }

@@ -14,9 +14,10 @@ export function AccessSection(props: {
   token: number;
   access: AccessReport;
   canRevoke: boolean;
+  canShare: boolean;
   onChange: () => Promise<void>;
 }) {
-  const { token, access, canRevoke, onChange } = props;
+  const { token, access, canRevoke, canShare, onChange } = props;
   const { api } = useApp();
   const [to, setTo] = useState("");
   const [role, setRole] = useState<"viewer" | "sharer">("viewer");
@@ -126,6 +127,8 @@ export function AccessSection(props: {
           ))}
         </tbody>
       </table>
+      {!canShare && <p>The study can be shared once it is active (after your consent).</p>}
+      {canShare && (
       <form onSubmit={share} className="card" aria-labelledby="share-h">
         <h3 id="share-h">Share this study</h3>
         <label htmlFor="share-to">Email or Stellar address</label>
@@ -141,6 +144,7 @@ export function AccessSection(props: {
           Share
         </button>
       </form>
+      )}
     </section>
   );
 }

@@ -108,7 +108,15 @@ export function Study({ token }: { token: number }) {
         <Summary summary={study.summary} />
       </section>
       {owner && study.status === "pending" && <ConsentSection token={token} onDone={load} />}
-      {access && <AccessSection token={token} access={access} canRevoke={owner} onChange={load} />}
+      {access && (
+        <AccessSection
+          token={token}
+          access={access}
+          canRevoke={owner}
+          canShare={study.status === "active"}
+          onChange={load}
+        />
+      )}
       {files.length > 0 && <DownloadSection token={token} files={files} />}
       {files.length > 0 && <VerifySection token={token} />}
       <HistorySection history={history} />

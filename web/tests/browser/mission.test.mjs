@@ -1,0 +1,315 @@
+// The web app in Chromium against a real `medimint up`: the mission as an issuer, a patient
+// and a doctor in three browser contexts; the authenticator and recovery codes; a wrong
+// code and the lockout; a session ended elsewhere and the idle logoff. Every screen is
+// scanned with axe-core (no serious or critical violation) and its screenshot saved in
+// web/test-results/screens/.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { after, before, test } from "node:test";
+import { execFileSync } from "node:child_process";
+import { axe, codeFor, launch, makeStudy, messagesTo, sha256, shot, startUp, totp } from "./harness.mjs";
+
+let up;
+let browser;
+let work;
+let token;
+let studyDir;
+const problems = [];
+const pages = [];
+
+before(async () => {
+  up = await startUp();
+  browser = await launch();
+  work = mkdtempSync(join(tmpdir(), "medimint-web-test-"));
+});
+
+after(async () => {
+  await browser?.close();
+  await up?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** A new browser context (a user) with a page watching for CSP violations and errors. */
+async function user(name, options = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ...options });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`${name}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`${name}: ${e.message}`));
+  pages.push(page);
+  return { context, page };
+}
+
+/** Scans and saves the screen. */
+async function screen(page, name) {
+  await page.waitForLoadState("networkidle");
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], `${name}: axe found serious or critical violations: ${JSON.stringify(violations, null, 1)}`);
+  await shot(page, name);
+}
+
+async function requestCode(page, email) {
+  await page.goto(`${up.base}/`);
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  const before = messagesTo(up.outbox, email);
+  await page.getByRole("button", { name: "Send me a code" }).click();
+  await page.getByLabel("Code from the email").waitFor();
+  for (let i = 0; i < 100 && messagesTo(up.outbox, email) <= before; i++) await page.waitForTimeout(50);
+  const code = codeFor(up.outbox, email, before);
+  assert.ok(code, `a code for ${email} in the outbox`);
+  return code;
+}
+
+async function signIn(page, email) {
+  const code = await requestCode(page, email);
+  await page.getByLabel("Code from the email").fill(code);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
+}
+
+async function openStudy(page, tab, id) {
+  await page.getByRole("link", { name: "My studies" }).click();
+  await page.getByRole("link", { name: new RegExp(`^${tab}`) }).click();
+  await page.getByRole("link", { name: `Study #${id}` }).click();
+  await page.getByRole("heading", { level: 1, name: `Study #${id}` }).waitFor();
+}
+
+const tomorrow = () => {
+  const d = new Date(Date.now() + 2 * 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
+
+let patient;
+let doctor;
+let issuerUser;
+
+test("the sign-in screen is served with a strict CSP and passes axe", async () => {
+  const res = await fetch(`${up.base}/`);
+  const csp = res.headers.get("content-security-policy");
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  patient = await user("patient");
+  await patient.page.goto(`${up.base}/`);
+  await patient.page.getByRole("heading", { name: "Sign in to MediMint" }).waitFor();
+  await screen(patient.page, "01-sign-in");
+});
+
+test("the issuer releases a study (CLI) and sees it in the browser", async () => {
+  const issuer = up.cli(
+    "issuer", "add", "--email", "pacs@general.example", "--name", "General Hospital", "--kind", "hospital",
+    "--jurisdiction", "US-CA", "--evidence", "NPI 1234567890",
+  ).issuer;
+  studyDir = makeStudy(join(work, "export"), "DOE^JANE", "19800102", "MRN-7");
+  const released = up.cli(
+    "release", studyDir, "--issuer", issuer, "--patient-email", "jane@example.org", "--patient-name", "DOE^JANE",
+    "--birth-date", "1980-01-02", "--patient-id", "MRN-7",
+  );
+  token = Number(released.token_id);
+  assert.ok(token >= 0);
+  issuerUser = await user("issuer");
+  await signIn(issuerUser.page, "pacs@general.example");
+  await issuerUser.page.getByRole("link", { name: "Releases" }).waitFor();
+  await issuerUser.page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
+  await issuerUser.page.getByRole("heading", { level: 1, name: `Study #${token}` }).waitFor();
+  await issuerUser.page.getByText("Waiting for your consent").waitFor();
+  await screen(issuerUser.page, "02-issuer-study");
+});
+
+test("the patient signs in, finds it waiting for consent and approves", async () => {
+  const { page } = patient;
+  await signIn(page, "jane@example.org");
+  await screen(page, "03-patient-studies");
+  await page.getByRole("link", { name: /^Waiting for consent/ }).click();
+  await page.getByRole("link", { name: `Study #${token}` }).click();
+  await page.getByRole("heading", { name: "Your consent" }).waitFor();
+  await screen(page, "04-patient-consent");
+  await page.getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("status").filter({ hasText: "Recording your consent" }).waitFor();
+  await page.getByRole("heading", { name: "Your consent" }).waitFor({ state: "detached", timeout: 60_000 });
+  await page.getByText("Active", { exact: true }).waitFor();
+  await page.getByRole("heading", { name: "Share this study" }).waitFor();
+});
+
+test("the patient shares with the doctor until a date", async () => {
+  const { page } = patient;
+  await page.getByLabel("Email or Stellar address").fill("dr@clinic.example");
+  await page.getByLabel("Until (end of that day)").fill(tomorrow());
+  await page.getByRole("button", { name: "Share", exact: true }).click();
+  await page.getByText(/^Shared with dr@clinic.example until/).waitFor({ timeout: 60_000 });
+  assert.equal(await page.getByRole("button", { name: /^Revoke access of G/ }).count(), 1);
+  await screen(page, "05-patient-study");
+});
+
+test("the doctor opens the shared study, downloads every file and verifies them", async () => {
+  doctor = await user("doctor");
+  const { page } = doctor;
+  await signIn(page, "dr@clinic.example");
+  await page.getByRole("link", { name: /^Shared with me/ }).click();
+  await page.getByRole("link", { name: `Study #${token}` }).waitFor();
+  await screen(page, "06-doctor-shared");
+  await page.getByRole("link", { name: `Study #${token}` }).click();
+  await page.getByRole("heading", { name: "Download" }).waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download all files" }).click(),
+  ]);
+  const zip = join(work, "download.zip");
+  await download.saveAs(zip);
+  await page.getByText(/^Downloaded 4 files/).waitFor();
+  // The ZIP holds the original files, byte for byte.
+  const listed = execFileSync(
+    "python3",
+    ["-c", "import sys,zipfile,hashlib\nz=zipfile.ZipFile(sys.argv[1])\nfor i in z.infolist(): print(i.filename, hashlib.sha256(z.read(i)).hexdigest())", zip],
+    { encoding: "utf8" },
+  ).trim().split("\n").sort();
+  const originals = [];
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else originals.push(`${relative(studyDir, p)} ${sha256(readFileSync(p))}`);
+    }
+  };
+  walk(studyDir);
+  assert.deepEqual(listed, originals.sort());
+  // Verify: the originals match; a changed copy differs.
+  const files = originals.map((l) => join(studyDir, l.split(" ")[0]));
+  await page.getByLabel("Files to verify").setInputFiles(files);
+  await page.getByText("Your files are exactly the study as released.").waitFor();
+  await screen(page, "07-doctor-study-verified");
+  const changed = join(work, "IM1.dcm");
+  const bytes = readFileSync(files[0]);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(changed, bytes);
+  await page.getByLabel("Files to verify").setInputFiles([changed]);
+  await page.getByText("Your files differ from the study as released.").waitFor();
+  await page.getByText("1 differing: IM1.dcm").waitFor();
+});
+
+test("the patient revokes; the doctor is refused, in words", async () => {
+  await patient.page.getByRole("button", { name: /^Revoke access of G/ }).click();
+  await patient.page.getByText("Access revoked.").waitFor({ timeout: 60_000 });
+  const { page } = doctor;
+  await page.getByRole("button", { name: "Download all files" }).click();
+  await page.getByRole("alert").filter({ hasText: /./ }).waitFor();
+  await page.getByRole("link", { name: "My studies" }).click();
+  await page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
+  await page.getByText("This study is not available to you.", { exact: false }).waitFor();
+  await screen(page, "08-doctor-refused");
+});
+
+test("the patient reads the history, each entry with its transaction", async () => {
+  const { page } = patient;
+  await openStudy(page, "Mine", token);
+  await page.locator('.timeline li[data-kind="role_revoked"]').waitFor();
+  const kinds = await page.locator(".timeline li").evaluateAll((els) => els.map((e) => e.getAttribute("data-kind")));
+  for (const k of ["release_proposed", "release_approved", "role_granted", "access_recorded", "role_revoked"]) {
+    assert.ok(kinds.includes(k), `${k} in the history: ${kinds}`);
+  }
+  const txs = await page.locator(".timeline .meta code").allTextContents();
+  assert.ok(txs.length >= 5 && txs.every((t) => /^[0-9a-f]{64}$/.test(t)), `transaction hashes: ${txs}`);
+  await page.getByRole("heading", { name: "History" }).scrollIntoViewIfNeeded();
+  await screen(page, "09-patient-history");
+});
+
+test("a stranger and a non-admin are refused in words", async () => {
+  const { page } = await user("stranger");
+  await signIn(page, "eve@example.net");
+  await page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
+  await page.getByText("This study is not available to you.", { exact: false }).waitFor();
+  await page.evaluate(() => (window.location.hash = "#/issuers"));
+  await page.getByRole("heading", { name: "Trusted issuers" }).waitFor();
+  const alert = await page.getByRole("alert").textContent();
+  assert.ok(alert && alert.length > 10, `the refusal in words: ${alert}`);
+  await screen(page, "10-issuers-refused");
+});
+
+test("the authenticator: enrolment with a QR code, recovery codes, then sign-in with it", async () => {
+  const { page } = await user("mfa");
+  await signIn(page, "sam@example.org");
+  await page.getByRole("link", { name: "Account" }).click();
+  await page.getByRole("button", { name: "Set up an authenticator" }).click();
+  await page.getByRole("img", { name: "QR code for your authenticator app" }).waitFor();
+  await screen(page, "11-account-totp-qr");
+  const secret = (await page.locator("code.secret").textContent()).trim();
+  await page.getByLabel("Code shown by the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.getByText("Your authenticator is set up.").waitFor();
+  const codes = await page.locator(".codes code").allTextContents();
+  assert.equal(codes.length, 10);
+  await screen(page, "12-account-recovery-codes");
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.getByText("You signed out.").waitFor();
+  // Signing in again asks for the second factor; a recovery code works once.
+  const code = await requestCode(page, "sam@example.org");
+  await page.getByLabel("Code from the email").fill(code);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByLabel("Authenticator code").waitFor();
+  await screen(page, "13-sign-in-totp");
+  await page.getByRole("button", { name: /Use a recovery code/ }).click();
+  await page.getByLabel("Recovery code").fill(codes[0]);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
+});
+
+test("a wrong code is refused with the tries left, then the code locks", async () => {
+  const { page } = await user("wrong-code");
+  const code = await requestCode(page, "mallory@example.net");
+  const wrong = code === "000000" ? "111111" : "000000";
+  const seen = [];
+  const attempt = async (value) => {
+    await page.getByLabel("Code from the email").fill(value);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/auth/email/verify")),
+      page.getByRole("button", { name: "Sign in", exact: true }).click(),
+    ]);
+    await page.getByRole("button", { name: /Sign in|Send me a code/ }).first().waitFor();
+    await page.waitForFunction(() => !document.querySelector("[role=status].pending"));
+    const body = await res.json();
+    const text = (await page.getByRole("alert").textContent()).trim();
+    if (body.type.endsWith("code-invalid")) assert.equal(text, body.detail, "the API's words are shown");
+    seen.push({ type: body.type.split(":").pop(), text });
+  };
+  for (let i = 0; i < 6 && !(await page.getByLabel("Email", { exact: true }).isVisible()); i++) {
+    await attempt(wrong);
+    if (i === 0) await screen(page, "14-sign-in-wrong-code");
+  }
+  console.log(`# wrong-code answers: ${JSON.stringify(seen)}`);
+  assert.equal(seen[0].type, "code-invalid");
+  assert.equal(seen.at(-1).type, "code-locked");
+  assert.match(seen.at(-1).text, /^Too many wrong codes/);
+  await screen(page, "15-sign-in-locked");
+});
+
+test("a session ended elsewhere sends the user back to sign-in, saying why", async () => {
+  const a = await user("jane-a");
+  const b = await user("jane-b");
+  await signIn(a.page, "jane@example.org");
+  await signIn(b.page, "jane@example.org");
+  await b.page.getByRole("link", { name: "Account" }).click();
+  await screen(b.page, "16-account");
+  await b.page.getByRole("button", { name: "Sign out everywhere" }).click();
+  await b.page.getByText("You signed out on every device.").waitFor();
+  await a.page.getByRole("link", { name: /^Shared with me/ }).click();
+  await a.page.getByText(/^Your session ended/).waitFor();
+  await a.page.getByRole("heading", { name: "Sign in to MediMint" }).waitFor();
+  await screen(a.page, "17-session-ended");
+});
+
+test("inactivity: a warning first, then the automatic sign-out", async () => {
+  const { page } = await user("idle");
+  await page.clock.install();
+  await signIn(page, "idle@example.org");
+  await page.clock.fastForward("14:05");
+  await page.getByRole("alertdialog", { name: "Still there?" }).waitFor();
+  await screen(page, "18-idle-warning");
+  await page.clock.fastForward("01:00");
+  await page.getByText("You were signed out after a period of inactivity", { exact: false }).waitFor();
+});
+
+test("no CSP violation or script error on any page", () => {
+  assert.deepEqual(problems, []);
+});
