@@ -84,17 +84,74 @@ fn sign_in(api: &str, outbox: &Path, email: &str) -> String {
     json_of(&body)["token"].as_str().unwrap().to_owned()
 }
 
-#[test]
-fn the_mission_over_http_against_medimint_up() {
-    let data = tempfile::tempdir().unwrap();
-    let port = medimint_testkit::free_port().unwrap();
-    let rpc_url = format!("http://127.0.0.1:{port}");
-    let medimint = |args: &[&str]| -> Value {
+/// `medimint up` as a process over `data`: its API URL, a runner of `medimint` commands
+/// against it, and the process (killed when dropped).
+struct Up {
+    api: String,
+    rpc_url: String,
+    _process: Killed,
+}
+
+impl Up {
+    fn start(data: &Path) -> Self {
+        let port = medimint_testkit::free_port().unwrap();
+        let rpc_url = format!("http://127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
+            .args([
+                "up",
+                "--ledger-ms",
+                "100",
+                "--poll-ms",
+                "100",
+                "--api-port",
+                "0",
+            ])
+            .env("MEDIMINT_DATA_DIR", data)
+            .env("MEDIMINT_RPC_URL", &rpc_url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start medimint up");
+        let mut up = Killed(child);
+        let (tx, lines) = mpsc::channel::<String>();
+        let stdout = up.0.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut api = String::new();
+        loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(180))
+                .expect("`medimint up` got ready");
+            if let Some(rest) = line.trim().strip_prefix("api:") {
+                api = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches("/v1/health")
+                    .to_owned();
+            }
+            if line.trim() == "ready" {
+                break;
+            }
+        }
+        assert!(api.starts_with("http://127.0.0.1:"), "{api}");
+        Self {
+            api,
+            rpc_url,
+            _process: up,
+        }
+    }
+
+    /// Runs `medimint <args> --json` against this stack.
+    fn medimint(&self, data: &Path, args: &[&str]) -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_medimint"))
             .args(args)
             .arg("--json")
-            .env("MEDIMINT_DATA_DIR", data.path())
-            .env("MEDIMINT_RPC_URL", &rpc_url)
+            .env("MEDIMINT_DATA_DIR", data)
+            .env("MEDIMINT_RPC_URL", &self.rpc_url)
             .output()
             .unwrap();
         assert!(
@@ -103,49 +160,39 @@ fn the_mission_over_http_against_medimint_up() {
             String::from_utf8_lossy(&out.stderr)
         );
         json_of(&out.stdout)
-    };
-    let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
-        .args([
-            "up",
-            "--ledger-ms",
-            "100",
-            "--poll-ms",
-            "100",
-            "--api-port",
-            "0",
-        ])
-        .env("MEDIMINT_DATA_DIR", data.path())
-        .env("MEDIMINT_RPC_URL", &rpc_url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start medimint up");
-    let mut up = Killed(child);
-    let (tx, lines) = mpsc::channel::<String>();
-    let stdout = up.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut api = String::new();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(180))
-            .expect("`medimint up` got ready");
-        if let Some(rest) = line.trim().strip_prefix("api:") {
-            api = rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches("/v1/health")
-                .to_owned();
-        }
-        if line.trim() == "ready" {
-            break;
-        }
     }
-    assert!(api.starts_with("http://127.0.0.1:"), "{api}");
+
+    /// Registers a custodial issuer (the admin, through the CLI); its address.
+    fn add_issuer(&self, data: &Path, email: &str) -> String {
+        self.medimint(
+            data,
+            &[
+                "issuer",
+                "add",
+                "--email",
+                email,
+                "--name",
+                "General Hospital",
+                "--kind",
+                "hospital",
+                "--jurisdiction",
+                "US-CA",
+                "--evidence",
+                "NPI 1234567890",
+            ],
+        )["issuer"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[test]
+fn the_mission_over_http_against_medimint_up() {
+    let data = tempfile::tempdir().unwrap();
+    let up = Up::start(data.path());
+    let api = up.api.clone();
+    let medimint = |args: &[&str]| up.medimint(data.path(), args);
     let outbox = data.path().join("outbox");
 
     // No sign-in: health answers, studies do not (a problem, 401).
@@ -159,23 +206,7 @@ fn the_mission_over_http_against_medimint_up() {
     );
 
     // The issuer releases a study to Jane (as a PACS export would, through the CLI).
-    let issuer = medimint(&[
-        "issuer",
-        "add",
-        "--email",
-        "pacs@general.example",
-        "--name",
-        "General Hospital",
-        "--kind",
-        "hospital",
-        "--jurisdiction",
-        "US-CA",
-        "--evidence",
-        "NPI 1234567890",
-    ])["issuer"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let issuer = up.add_issuer(data.path(), "pacs@general.example");
     let export = data.path().join("export");
     let patient = SyntheticPatient {
         name: "DOE^JANE".into(),
@@ -305,4 +336,176 @@ fn the_mission_over_http_against_medimint_up() {
     ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
     }
+}
+
+/// PUTs a file to an upload URL with curl, sending the headers the API named: the status.
+fn put_file(url: &str, file: &Path, headers: &Value) -> u16 {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"]);
+    for (k, v) in headers.as_object().unwrap() {
+        if k != "content-length" {
+            cmd.args(["-H", &format!("{k}: {}", v.as_str().unwrap())]);
+        }
+    }
+    cmd.arg("--data-binary").arg(format!("@{}", file.display()));
+    cmd.arg(url);
+    let out = cmd.output().expect("curl runs");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// pydicom's `CT_small.dcm` with the patient rewritten by pydicom (or as it is).
+fn pydicom_ct(out: &Path, patient: Option<(&str, &str, &str)>) -> u64 {
+    let template = medimint_testkit::pydicom_file("CT_small.dcm").unwrap();
+    match patient {
+        None => {
+            std::fs::copy(&template, out).unwrap();
+        }
+        Some((name, birth, id)) => {
+            let script = format!(
+                "import pydicom; ds = pydicom.dcmread({t:?}); ds.PatientName = {name:?}; \
+                 ds.PatientBirthDate = {birth:?}; ds.PatientID = {id:?}; ds.save_as({o:?})",
+                t = template.display().to_string(),
+                o = out.display().to_string(),
+            );
+            let status = Command::new("python3")
+                .args(["-c", &script])
+                .status()
+                .unwrap();
+            assert!(status.success(), "pydicom rewrote the file");
+        }
+    }
+    std::fs::metadata(out).unwrap().len()
+}
+
+/// Waits until the release leaves the pipeline (`released` or `refused`): its state.
+fn settled(api: &str, token: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let (status, body) = http("GET", &format!("{api}/v1/releases/{id}"), Some(token), None);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let state = json_of(&body);
+        if state["status"] == "released" || state["status"] == "refused" {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("release {id} did not leave the pipeline");
+}
+
+#[test]
+fn an_issuer_releases_through_presigned_uploads_against_medimint_up() {
+    let data = tempfile::tempdir().unwrap();
+    let up = Up::start(data.path());
+    let api = up.api.clone();
+    let outbox = data.path().join("outbox");
+    up.add_issuer(data.path(), "pacs@general.example");
+
+    // The issuer signs in by email; the chain says it is an issuer.
+    let issuer = sign_in(&api, &outbox, "pacs@general.example");
+    let (_, body) = http("GET", &format!("{api}/v1/me"), Some(&issuer), None);
+    assert!(
+        json_of(&body)["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "issuer"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // A patient may not release.
+    let jane = sign_in(&api, &outbox, "jane@example.org");
+    let patient = json!({"email": "jane@example.org", "family_name": "Doe",
+        "given_names": "Jane", "birth_date": "1980-01-02", "patient_id": "MRN-7"});
+    let ct = data.path().join("ct.dcm");
+    let size = pydicom_ct(&ct, Some(("DOE^JANE", "19800102", "MRN-7")));
+    let body = json!({"patient": patient, "files": [{"path": "CT/CT_small.dcm", "size": size}]});
+    let (status, _) = http(
+        "POST",
+        &format!("{api}/v1/releases"),
+        Some(&jane),
+        Some(&body),
+    );
+    assert_eq!(status, 403);
+
+    // Start, upload through the URL (no bearer token), complete.
+    let (status, answer) = http(
+        "POST",
+        &format!("{api}/v1/releases"),
+        Some(&issuer),
+        Some(&body),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));
+    let started = json_of(&answer);
+    let id = started["release_id"].as_str().unwrap().to_owned();
+    let upload = &started["uploads"][0];
+    assert_eq!(upload["method"], "PUT");
+    assert_eq!(
+        put_file(upload["url"].as_str().unwrap(), &ct, &upload["headers"]),
+        201
+    );
+    let (status, done) = http(
+        "POST",
+        started["complete"]["url"].as_str().unwrap(),
+        Some(&issuer),
+        None,
+    );
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&done));
+
+    // The watched inbox runs the pipeline: a token pending Jane's consent.
+    let state = settled(&api, &issuer, &id);
+    assert_eq!(state["status"], "released", "{state}");
+    let token_id = state["token_id"].as_str().unwrap().to_owned();
+    let (status, body) = http(
+        "GET",
+        &format!("{api}/v1/studies?role=pending"),
+        Some(&jane),
+        None,
+    );
+    assert_eq!(status, 200);
+    let page = json_of(&body);
+    assert_eq!(page["items"][0]["token_id"].to_string(), token_id);
+    assert_eq!(page["items"][0]["status"], "pending");
+    let (_, list) = http("GET", &format!("{api}/v1/releases"), Some(&issuer), None);
+    assert_eq!(json_of(&list)["items"][0]["release_id"], id.as_str());
+
+    // A file of another patient: refused, and the report says why in words.
+    let other = data.path().join("other.dcm");
+    let size = pydicom_ct(&other, None);
+    let body = json!({"release_id": "REFUSED-1", "patient": patient,
+        "files": [{"path": "CT/CT_small.dcm", "size": size}]});
+    let (status, answer) = http(
+        "POST",
+        &format!("{api}/v1/releases"),
+        Some(&issuer),
+        Some(&body),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));
+    let started = json_of(&answer);
+    let upload = &started["uploads"][0];
+    assert_eq!(
+        put_file(upload["url"].as_str().unwrap(), &other, &upload["headers"]),
+        201
+    );
+    let (status, _) = http(
+        "POST",
+        started["complete"]["url"].as_str().unwrap(),
+        Some(&issuer),
+        None,
+    );
+    assert_eq!(status, 202);
+    let state = settled(&api, &issuer, "REFUSED-1");
+    assert_eq!(state["status"], "refused", "{state}");
+    let problems = state["refusal"]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["file"] == "CT/CT_small.dcm"),
+        "{state}"
+    );
+    assert!(!state["refusal"]["text"].as_str().unwrap().is_empty());
+    // Another signed-in user learns nothing of it.
+    let (status, _) = http(
+        "GET",
+        &format!("{api}/v1/releases/REFUSED-1"),
+        Some(&jane),
+        None,
+    );
+    assert_eq!(status, 404);
 }

@@ -5,6 +5,8 @@
 //! - [`Platform`] ([`config`]): opened from a [`Config`]: the network through the relayer,
 //!   object storage, the application database and the platform seed;
 //! - `ops`: one method per operation, one file per concern;
+//! - [`uploads`]: releases through the HTTP API (a manifest, one upload URL per file,
+//!   then completion);
 //! - [`deploy`]: the suite's deployment and where it lives; [`study`]: opening a study's
 //!   encrypted metadata and keys; [`trail`]: the audit trail from chain events.
 //!
@@ -24,6 +26,7 @@ pub mod deploy;
 mod ops;
 pub mod study;
 pub mod trail;
+pub mod uploads;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -22,6 +22,28 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be absent: no `Content-Type`, an empty body or `null` is `None` (a
+/// browser posting with a cookie only); anything else is read as [`JsonBody`].
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let empty = headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+        if empty || !headers.contains_key(http::header::CONTENT_TYPE) {
+            return Ok(Self(None));
+        }
+        // `null` is no body too (the document's schema allows it).
+        JsonBody::<Option<T>>::from_request(req, state)
+            .await
+            .map(|JsonBody(v)| Self(v))
+    }
+}
+
 /// A query string; a bad one is `invalid-request` naming the parameter.
 pub struct QueryParams<T>(pub T);
 

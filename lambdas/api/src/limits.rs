@@ -85,7 +85,12 @@ pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next)
 /// Middleware: refuses a declared body above the limit before reading it (a chunked body is
 /// cut by axum's `DefaultBodyLimit`, mapped to the same problem).
 pub async fn body_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.config().limits.body_bytes;
+    // A release's manifest may list 10,000 files: its own, larger limit.
+    let limit = if request.uri().path() == "/v1/releases" {
+        crate::routes::releases::RELEASE_BODY_BYTES
+    } else {
+        state.config().limits.body_bytes
+    };
     let declared = request
         .headers()
         .get(http::header::CONTENT_LENGTH)

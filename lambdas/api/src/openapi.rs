@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, issuers, studies, system, wallet};
+use crate::routes::{account, email, issuers, releases, studies, system, wallet};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -43,6 +43,12 @@ use crate::routes::{account, email, issuers, studies, system, wallet};
         issuers::suspend,
         issuers::reinstate,
         issuers::remove,
+        releases::start,
+        releases::list,
+        releases::get,
+        releases::uploads,
+        releases::complete,
+        releases::upload,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -53,6 +59,7 @@ use crate::routes::{account, email, issuers, studies, system, wallet};
         (name = "system", description = "health and this document"),
         (name = "studies", description = "the caller's studies: consent, sharing, history, files"),
         (name = "issuers", description = "the issuer registry (admin)"),
+        (name = "releases", description = "an issuer's releases: the manifest, upload URLs, completion, state"),
     )
 )]
 pub struct ApiDoc;

@@ -7,9 +7,15 @@
 //! - A refresh token is `<session id>.<32 random bytes, base64url>`, stored as its SHA-256.
 //!   Refreshing replaces it; presenting a replaced one again revokes the whole session (the
 //!   token leaked: RFC 9700 §4.14.2).
+//! - The refresh token also travels in a cookie ([`REFRESH_COOKIE`]: `HttpOnly`, `Secure`,
+//!   `SameSite=Strict`, `Path=/auth`), set at every sign-in and refresh, so a browser app
+//!   never holds it in script; `POST /auth/refresh` and `POST /auth/logout` take the cookie
+//!   or the JSON body (the CLI and curl use the body).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -58,6 +64,59 @@ pub struct TokenResponse {
     pub token_type: String,
 }
 
+/// The name of the cookie that carries the refresh token (scoped to `/auth`).
+pub const REFRESH_COOKIE: &str = "medimint_refresh";
+
+/// The answer of a sign-in or refresh: the tokens as JSON, and the refresh token in the
+/// [`REFRESH_COOKIE`] cookie (`HttpOnly; Secure; SameSite=Strict; Path=/auth`, living as long
+/// as the session may).
+#[derive(Debug)]
+pub struct SignedIn {
+    tokens: TokenResponse,
+    cookie_max_age: u64,
+}
+
+impl SignedIn {
+    /// The tokens, for tests and callers that need them.
+    pub fn tokens(&self) -> &TokenResponse {
+        &self.tokens
+    }
+}
+
+impl IntoResponse for SignedIn {
+    fn into_response(self) -> Response {
+        let cookie = format!(
+            "{REFRESH_COOKIE}={}; Path=/auth; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+            self.tokens.refresh_token, self.cookie_max_age
+        );
+        let mut response = axum::Json(self.tokens).into_response();
+        // The token is base64url and hex: always a valid header value.
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
+    }
+}
+
+/// The `Set-Cookie` value that removes the refresh cookie (at sign-out).
+pub fn clear_refresh_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "medimint_refresh=; Path=/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+    )
+}
+
+/// The refresh token in the request's [`REFRESH_COOKIE`] cookie, if any.
+pub fn refresh_from_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == REFRESH_COOKIE && !value.is_empty())
+        .map(|(_, value)| value.trim_matches('"').to_string())
+}
+
 fn store_err(e: StoreError) -> ApiError {
     ApiError::unavailable("the session store", e)
 }
@@ -93,12 +152,15 @@ fn access_token(state: &AppState, sid: &str, session: &Session, jti: String) -> 
     .map_err(|e| ApiError::Internal(e.into()))
 }
 
-fn response(state: &AppState, token: String, refresh: String) -> TokenResponse {
-    TokenResponse {
-        token,
-        refresh_token: refresh,
-        expires_in: state.config().lifetimes.access,
-        token_type: "Bearer".into(),
+fn response(state: &AppState, token: String, refresh: String) -> SignedIn {
+    SignedIn {
+        tokens: TokenResponse {
+            token,
+            refresh_token: refresh,
+            expires_in: state.config().lifetimes.access,
+            token_type: "Bearer".into(),
+        },
+        cookie_max_age: state.config().lifetimes.session,
     }
 }
 
@@ -108,7 +170,7 @@ pub(crate) async fn start(
     address: &str,
     amr: &str,
     jti: Option<String>,
-) -> ApiResult<TokenResponse> {
+) -> ApiResult<SignedIn> {
     let now = state.now();
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let refresh = format!("{sid}.{}", random_secret());
@@ -170,12 +232,9 @@ async fn ended(state: &AppState, session: &Session) -> ApiResult<Option<String>>
 }
 
 /// Exchanges a refresh token for new tokens, replacing it.
-pub(crate) async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenResponse> {
+pub(crate) async fn refresh(state: &AppState, token: &str) -> ApiResult<SignedIn> {
     let unknown = || ApiError::Unauthenticated("unknown refresh token; sign in again".into());
-    let (sid, secret) = token.split_once('.').ok_or_else(unknown)?;
-    if sid.len() != 32 || secret.is_empty() || token.len() > 128 {
-        return Err(unknown());
-    }
+    let sid = session_of_refresh(token).ok_or_else(unknown)?;
     let presented = refresh_hash(token);
     // One retry: a concurrent refresh of the same token makes the second see it rotated.
     for _ in 0..2 {
@@ -243,6 +302,29 @@ pub(crate) async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenRes
     ))
 }
 
+/// The session id a well-formed refresh token names.
+fn session_of_refresh(token: &str) -> Option<&str> {
+    let (sid, secret) = token.split_once('.')?;
+    (sid.len() == 32 && !secret.is_empty() && token.len() <= 128).then_some(sid)
+}
+
+/// Ends the session of a refresh token, current or already replaced (sign-out without an
+/// access token: a browser whose access token expired).
+pub(crate) async fn revoke_by_refresh(state: &AppState, token: &str) -> ApiResult<()> {
+    let unknown = || ApiError::Unauthenticated("unknown refresh token; sign in again".into());
+    let sid = session_of_refresh(token).ok_or_else(unknown)?;
+    let Some(current) = state.inner().store.session(sid).await.map_err(store_err)? else {
+        return Err(unknown());
+    };
+    let presented = refresh_hash(token);
+    let session = &current.value;
+    let current_one = bool::from(presented.as_bytes().ct_eq(session.refresh_hash.as_bytes()));
+    if !current_one && !session.rotated.iter().any(|h| h == &presented) {
+        return Err(unknown());
+    }
+    revoke(state, sid).await
+}
+
 /// Ends one session.
 pub(crate) async fn revoke(state: &AppState, sid: &str) -> ApiResult<()> {
     for _ in 0..3 {
@@ -303,8 +385,17 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
+        Caller::from_headers(&parts.headers, state).await
+    }
+}
+
+impl Caller {
+    /// The caller of a request with these headers (its bearer token and live session).
+    ///
+    /// # Errors
+    /// 401 `unauthenticated` or `session-ended`; 429 over the account's rate limit.
+    pub async fn from_headers(headers: &HeaderMap, state: &AppState) -> ApiResult<Self> {
+        let header = headers
             .get(http::header::AUTHORIZATION)
             .ok_or_else(|| {
                 ApiError::Unauthenticated(

@@ -62,6 +62,18 @@ pub fn memory_state(
     outbox: &Path,
     clock: Arc<dyn Clock>,
 ) -> (AppState, MemoryParts) {
+    memory_state_with_platform(config, seed, outbox, clock, None)
+}
+
+/// As [`memory_state`], with a platform behind the study, release and issuer endpoints
+/// (accounts and roles stay the in-memory fakes, for the tests to steer).
+pub fn memory_state_with_platform(
+    config: ApiConfig,
+    seed: &Seed,
+    outbox: &Path,
+    clock: Arc<dyn Clock>,
+    platform: Option<Arc<medimint_platform::Platform>>,
+) -> (AppState, MemoryParts) {
     let raw = Arc::new(MemoryKv::new(clock.clone()));
     let kv = Arc::new(KvAuthStore::new(raw.clone()));
     let accounts = Arc::new(MemoryAccounts::default());
@@ -76,7 +88,7 @@ pub fn memory_state(
             accounts: accounts.clone(),
             roles: roles.clone(),
             clock,
-            platform: None,
+            platform,
         },
     );
     (

@@ -62,6 +62,12 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/issuers/{address}", "delete"),
         ("/v1/issuers/{address}/suspend", "post"),
         ("/v1/issuers/{address}/reinstate", "post"),
+        ("/v1/releases", "get"),
+        ("/v1/releases", "post"),
+        ("/v1/releases/{id}", "get"),
+        ("/v1/releases/{id}/uploads", "get"),
+        ("/v1/releases/{id}/complete", "post"),
+        ("/v1/uploads/{issuer}/{release_id}/{index}", "put"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -70,7 +76,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        26,
+        31,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

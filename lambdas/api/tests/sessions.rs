@@ -70,7 +70,7 @@ async fn refresh_rotates_and_reusing_an_old_refresh_token_revokes_the_session() 
 }
 
 #[tokio::test]
-async fn an_unknown_refresh_token_is_401_and_a_missing_one_names_the_field() {
+async fn an_unknown_refresh_token_is_401_and_so_is_a_missing_one() {
     let api = TestApi::new();
     let r = api
         .post(
@@ -80,7 +80,14 @@ async fn an_unknown_refresh_token_is_401_and_a_missing_one_names_the_field() {
         )
         .await;
     assert_eq!(r.problem(), "unauthenticated");
+    // Neither body nor cookie: nothing to refresh.
     let r = api.post("/auth/refresh", json!({}), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.problem(), "unauthenticated");
+    // A wrong type still names the field.
+    let r = api
+        .post("/auth/refresh", json!({ "refresh_token": 7 }), None)
+        .await;
     assert_eq!(r.body["field"], "refresh_token");
 }
 

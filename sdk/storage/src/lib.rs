@@ -25,7 +25,7 @@ pub use dynamo::DynamoDb;
 pub use error::StorageError;
 pub use key::validate_key;
 pub use local::LocalDirStore;
-pub use object::{ObjectInfo, ObjectReader, ObjectStore};
+pub use object::{ObjectInfo, ObjectReader, ObjectStore, PresignedRequest};
 pub use relayer::RelayerDb;
 pub use s3::S3Store;
 pub use sqlite::SqliteDb;

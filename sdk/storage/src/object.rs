@@ -18,6 +18,18 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// A request a client makes without the platform's credentials: a presigned upload (S3's
+/// query-string SigV4). The client sends `method` to `url` with every one of `headers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedRequest {
+    /// The HTTP method (`PUT`).
+    pub method: String,
+    /// The signed URL.
+    pub url: String,
+    /// Headers the client must send as they are (they are part of the signature).
+    pub headers: Vec<(String, String)>,
+}
+
 /// Streaming object storage. Writes are all-or-nothing: a reader never sees a half-written
 /// object, and a failed `put_stream` leaves no object behind.
 #[async_trait]
@@ -50,6 +62,19 @@ pub trait ObjectStore: Send + Sync {
     async fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
         self.copy(from, to).await?;
         self.delete(from).await
+    }
+
+    /// A URL through which a client uploads exactly `size` bytes to `key` without
+    /// credentials, valid for `expires_in`; `Ok(None)` for a store that has no such URLs
+    /// (the local directory: its host serves uploads itself).
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<PresignedRequest>, StorageError> {
+        let _ = (key, size, expires_in);
+        Ok(None)
     }
 
     /// Writes a small object held in memory.

@@ -8,7 +8,7 @@ use aws_sdk_s3::Client;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::key::{validate_key, validate_prefix};
-use crate::{ObjectInfo, ObjectReader, ObjectStore, StorageError};
+use crate::{ObjectInfo, ObjectReader, ObjectStore, PresignedRequest, StorageError};
 
 /// Size of each multipart part, and so the most a `put_stream` holds in memory. S3 wants
 /// parts of at least 5 MiB (but the last); 8 MiB is the AWS CLI's default.
@@ -269,6 +269,47 @@ impl ObjectStore for S3Store {
             return Ok(len);
         }
         self.put_multipart(key, first, body).await
+    }
+
+    /// A SigV4 query-string presigned `PutObject` with `Content-Length` among the signed
+    /// headers, so S3 refuses a body of another size.
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<PresignedRequest>, StorageError> {
+        validate_key(key)?;
+        let config =
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires_in).map_err(|e| {
+                StorageError::Backend {
+                    context: format!("presigning an upload to {key}"),
+                    message: e.to_string(),
+                    transient: false,
+                }
+            })?;
+        let length = i64::try_from(size).map_err(|_| StorageError::Backend {
+            context: format!("presigning an upload to {key}"),
+            message: format!("{size} bytes is too large"),
+            transient: false,
+        })?;
+        let signed = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(length)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error(format!("presigning an upload to {key}"), e))?;
+        Ok(Some(PresignedRequest {
+            method: signed.method().to_owned(),
+            url: signed.uri().to_owned(),
+            headers: signed
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }))
     }
 
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {

@@ -1,16 +1,17 @@
 //! The signed-in account: sessions (refresh, logout), `GET /v1/me`, TOTP enrollment.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, OptionalJsonBody};
 use crate::mfa;
-use crate::session::{self, Caller, TokenResponse};
+use crate::session::{self, Caller, SignedIn, TokenResponse};
 use crate::state::AppState;
 use crate::store::{Expect, MfaRecord, StoreError};
 
@@ -18,50 +19,94 @@ fn store_err(e: StoreError) -> ApiError {
     ApiError::unavailable("the sign-in store", e)
 }
 
-/// `POST /auth/refresh` body.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /auth/refresh` and `POST /auth/logout` body (optional: a browser sends the
+/// refresh cookie instead).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    /// The refresh token from sign-in or the last refresh.
-    pub refresh_token: String,
+    /// The refresh token from sign-in or the last refresh; when absent, the
+    /// `medimint_refresh` cookie is used.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
-/// Exchanges a refresh token for new tokens; the old refresh token stops working, and
-/// presenting it again revokes the session.
+/// The refresh token of a request: the body's, else the cookie's.
+fn presented_refresh(headers: &HeaderMap, body: Option<RefreshRequest>) -> Option<String> {
+    body.and_then(|b| b.refresh_token)
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .or_else(|| session::refresh_from_cookie(headers))
+}
+
+/// Exchanges a refresh token (from the body, or the `medimint_refresh` cookie) for new
+/// tokens; the old refresh token stops working, and presenting it again revokes the session.
 #[utoipa::path(
     post,
     path = "/auth/refresh",
     tag = "session",
-    request_body = RefreshRequest,
+    request_body(content = Option<RefreshRequest>, description = "the refresh token; omit the body to use the `medimint_refresh` cookie"),
     responses(
-        (status = 200, description = "new tokens", body = TokenResponse),
-        (status = 401, description = "`unauthenticated` (unknown token) or `session-ended` (reuse, logout, idle)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "new tokens; the refresh token is also set as the `medimint_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/auth)", body = TokenResponse,
+            headers(("set-cookie" = String, description = "`medimint_refresh=<refresh token>; Path=/auth; Max-Age=…; HttpOnly; Secure; SameSite=Strict`"))),
+        (status = 400, description = "a malformed body (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated` (no or unknown token) or `session-ended` (reuse, logout, idle)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn refresh(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<RefreshRequest>,
-) -> ApiResult<Json<TokenResponse>> {
-    Ok(Json(
-        session::refresh(&state, body.refresh_token.trim()).await?,
-    ))
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
+) -> ApiResult<SignedIn> {
+    let Some(token) = presented_refresh(&headers, body) else {
+        return Err(ApiError::Unauthenticated(
+            "no refresh token: send `{\"refresh_token\"}` or the `medimint_refresh` cookie; else sign in again".into(),
+        ));
+    };
+    session::refresh(&state, &token).await
 }
 
-/// Ends this session (its access and refresh tokens).
+/// Ends this session: the one of the bearer token, else of the refresh token (body or
+/// `medimint_refresh` cookie), so a browser whose access token expired can still sign out.
+/// The refresh cookie is cleared.
 #[utoipa::path(
     post,
     path = "/auth/logout",
     tag = "session",
-    security(("bearer" = [])),
+    security((), ("bearer" = [])),
+    request_body(content = Option<RefreshRequest>, description = "without a bearer token: the refresh token (or send the `medimint_refresh` cookie)"),
     responses(
-        (status = 204, description = "signed out"),
-        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "signed out; the refresh cookie is cleared",
+            headers(("set-cookie" = String, description = "`medimint_refresh=; Max-Age=0; …`"))),
+        (status = 400, description = "a malformed body (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no valid bearer token nor refresh token", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    session::revoke(&state, &caller.session_id).await?;
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<RefreshRequest>,
+) -> ApiResult<Response> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        let caller = Caller::from_headers(&headers, &state).await?;
+        session::revoke(&state, &caller.session_id).await?;
+    } else if let Some(token) = presented_refresh(&headers, body) {
+        session::revoke_by_refresh(&state, &token).await?;
+    } else {
+        return Err(ApiError::Unauthenticated(
+            "sign out with `Authorization: Bearer <token>`, the refresh token or the `medimint_refresh` cookie".into(),
+        ));
+    }
     tracing::info!("signed out");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(signed_out())
+}
+
+/// 204 with the refresh cookie cleared.
+fn signed_out() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, session::clear_refresh_cookie());
+    response
 }
 
 /// Ends every session of the account, on every device.
@@ -71,17 +116,17 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     tag = "session",
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "signed out everywhere"),
+        (status = 204, description = "signed out everywhere; the refresh cookie is cleared"),
         (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn logout_everywhere(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     session::revoke_all(&state, &caller.address, &caller.session_id).await?;
     tracing::info!("signed out everywhere");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(signed_out())
 }
 
 /// The account's second factor.

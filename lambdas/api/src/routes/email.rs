@@ -13,7 +13,7 @@ use crate::extract::JsonBody;
 use crate::limits::per_account;
 use crate::mailer::Message;
 use crate::mfa;
-use crate::session::{self, TokenResponse};
+use crate::session::{self, SignedIn, TokenResponse};
 use crate::state::AppState;
 use crate::store::{CodeRecord, Expect, MfaRecord, StoreError, Versioned};
 
@@ -179,7 +179,8 @@ async fn count_failure(
     tag = "sign-in",
     request_body = VerifyRequest,
     responses(
-        (status = 200, description = "signed in", body = TokenResponse),
+        (status = 200, description = "signed in; the refresh token is also set as the `medimint_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/auth)", body = TokenResponse,
+            headers(("set-cookie" = String, description = "`medimint_refresh=<refresh token>; Path=/auth; Max-Age=…; HttpOnly; Secure; SameSite=Strict`"))),
         (status = 400, description = "bad field (`field` names it)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`code-invalid`, `code-expired`, `code-locked`, `totp-required`, `totp-invalid`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
@@ -188,7 +189,7 @@ async fn count_failure(
 pub async fn verify_code(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<VerifyRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<SignedIn> {
     let email = normalise_email(&body.email)?;
     let code = six_digits("code", &body.code)?;
     let totp_code = body
@@ -303,5 +304,5 @@ pub async fn verify_code(
             Err(e) => return Err(sign_in_err(e)),
         }
     }
-    Ok(Json(session::start(&state, &address, amr, None).await?))
+    session::start(&state, &address, amr, None).await
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod email;
 pub mod issuers;
+pub mod releases;
 pub mod studies;
 pub mod system;
 pub mod wallet;
@@ -10,7 +11,7 @@ pub mod wallet;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -24,18 +25,23 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> = state
+fn cors_origins(state: &AppState) -> Vec<HeaderValue> {
+    state
         .config()
         .cors_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+        .collect()
+}
+
+fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::list(cors_origins(state)))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID])
+        // The refresh cookie (SameSite=Strict, so only from the web app's own site).
+        .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
 }
 
@@ -80,11 +86,20 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/issuers/{address}", delete(issuers::remove))
         .route("/v1/issuers/{address}/suspend", post(issuers::suspend))
         .route("/v1/issuers/{address}/reinstate", post(issuers::reinstate))
+        .route(
+            "/v1/releases",
+            get(releases::list)
+                .post(releases::start)
+                .layer(DefaultBodyLimit::max(releases::RELEASE_BODY_BYTES)),
+        )
+        .route("/v1/releases/{id}", get(releases::get))
+        .route("/v1/releases/{id}/uploads", get(releases::uploads))
+        .route("/v1/releases/{id}/complete", post(releases::complete))
         // Before the CORS layer, so that preflight requests still reach it.
         .method_not_allowed_fallback(wrong_method)
         .layer(cors(&state));
     let body_limit = state.config().limits.body_bytes;
-    Router::new()
+    let limited = Router::new()
         .merge(public)
         .merge(api)
         .fallback(|| async {
@@ -93,7 +108,27 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(from_fn_with_state(state.clone(), limits::timeout))
         .layer(from_fn_with_state(state.clone(), limits::body_limit))
-        .layer(from_fn_with_state(state.clone(), limits::per_ip))
+        .layer(from_fn_with_state(state.clone(), limits::per_ip));
+    // Uploads through the API's signed URLs (the local store's stand-in for S3 presigned
+    // PUTs): a file of any size, bounded by its signed size, so no body limit, request
+    // timeout or per-IP count (the signature is the authorization).
+    let uploads = Router::new()
+        .route(
+            "/v1/uploads/{issuer}/{release_id}/{index}",
+            put(releases::upload),
+        )
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::disable())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(cors_origins(&state)))
+                .allow_methods([Method::PUT])
+                .allow_headers([header::CONTENT_TYPE])
+                .expose_headers([REQUEST_ID]),
+        );
+    Router::new()
+        .merge(limited)
+        .merge(uploads)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::QueryParams;
 use crate::limits::per_account;
 use crate::sep10::{build_challenge, verify_challenge, Sep10Params};
-use crate::session::{self, TokenResponse};
+use crate::session::{self, SignedIn, TokenResponse};
 use crate::state::AppState;
 
 fn params(state: &AppState) -> Sep10Params<'_> {
@@ -176,7 +176,8 @@ impl FromRequest<AppState> for ChallengeBody {
     tag = "sign-in",
     request_body(content = SignedChallenge, description = "JSON or application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "signed in", body = TokenResponse),
+        (status = 200, description = "signed in; the refresh token is also set as the `medimint_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/auth)", body = TokenResponse,
+            headers(("set-cookie" = String, description = "`medimint_refresh=<refresh token>; Path=/auth; Max-Age=…; HttpOnly; Secure; SameSite=Strict`"))),
         (status = 400, description = "malformed challenge, another network, home domain or server (`challenge-invalid`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "expired, replayed or not signed by the account (`challenge-expired`, `challenge-replayed`, `challenge-unsigned`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
@@ -185,7 +186,7 @@ impl FromRequest<AppState> for ChallengeBody {
 pub async fn token(
     State(state): State<AppState>,
     ChallengeBody(body): ChallengeBody,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<SignedIn> {
     let now = state.now();
     let verified = verify_challenge(
         body.transaction.trim(),
@@ -203,6 +204,5 @@ pub async fn token(
     if !first {
         return Err(ApiError::ChallengeReplayed);
     }
-    let tokens = session::start(&state, &verified.account, "sep10", Some(verified.tx_hash)).await?;
-    Ok(Json(tokens))
+    session::start(&state, &verified.account, "sep10", Some(verified.tx_hash)).await
 }

@@ -167,3 +167,63 @@ pub fn tokens(r: &Reply) -> (String, String) {
         r.body["refresh_token"].as_str().unwrap().to_string(),
     )
 }
+
+/// A platform over a temporary directory (local objects, SQLite) whose RPC points nowhere:
+/// enough for what needs only storage and the database (releases through the API).
+pub async fn offline_platform(dir: &std::path::Path) -> Arc<medimint_platform::Platform> {
+    use medimint_platform::{Config, Parts, Platform, RelayScope};
+    let config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    let db = medimint_storage::SqliteDb::open(&dir.join("db.sqlite3"))
+        .await
+        .unwrap();
+    medimint_storage::AppDb::migrate(&db).await.unwrap();
+    let rpc =
+        medimint_chain::StellarRpc::new("http://127.0.0.1:9", std::time::Duration::from_secs(1))
+            .unwrap();
+    Arc::new(
+        Platform::from_parts(Parts {
+            network: medimint_chain::Network::new(config.network.passphrase.clone()),
+            config,
+            seed: Arc::new(Seed::from_bytes([7; 64])),
+            rpc: Arc::new(rpc),
+            store: Arc::new(medimint_storage::LocalDirStore::new(dir.join("objects")).unwrap()),
+            db: Arc::new(db),
+            scope: RelayScope::Suite,
+        })
+        .unwrap(),
+    )
+}
+
+impl TestApi {
+    /// The router over in-memory sign-in adapters and `platform`.
+    pub fn with_platform(platform: Arc<medimint_platform::Platform>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        let clock = manual_clock();
+        let (state, parts) = medimint_api::testutils::memory_state_with_platform(
+            config(),
+            &Seed::from_bytes([42; 64]),
+            &outbox,
+            clock.clone(),
+            Some(platform),
+        );
+        Self {
+            app: medimint_api::app(state.clone()),
+            state,
+            parts,
+            clock,
+            outbox,
+            _dir: dir,
+        }
+    }
+
+    /// Signs in by email code; returns (access token, address).
+    pub async fn sign_in_as(&self, email: &str) -> (String, String) {
+        let (token, _) = self.email_sign_in(email).await;
+        let me = self.get("/v1/me", Some(&token)).await;
+        (token, me.body["address"].as_str().unwrap().to_string())
+    }
+}
