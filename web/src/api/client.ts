@@ -19,6 +19,11 @@ export type AddIssuer = Schemas["AddIssuer"];
 export type TokenResponse = Schemas["TokenResponse"];
 export type TotpEnrollment = Schemas["TotpEnrollment"];
 export type Relation = Schemas["Relation"];
+export type NewRelease = Schemas["NewRelease"];
+export type ReleaseUploads = Schemas["ReleaseUploads"];
+export type ReleaseState = Schemas["ReleaseState"];
+export type ReleasePage = Schemas["ReleasePage"];
+export type Upload = Schemas["Upload"];
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -247,6 +252,31 @@ export class Api {
 
   verify(token: number, files: { name: string; sha256: string }[]): Promise<Verification> {
     return this.json("POST", `/v1/studies/${token}/verify`, { files });
+  }
+
+  // --- releases (issuer) -------------------------------------------------------------------
+
+  startRelease(body: NewRelease): Promise<ReleaseUploads> {
+    return this.json("POST", "/v1/releases", body);
+  }
+
+  /** Fresh upload URLs from file `from` on (when some expired, or the next batch). */
+  uploads(id: string, from = 0): Promise<ReleaseUploads> {
+    return this.json("GET", `/v1/releases/${encodeURIComponent(id)}/uploads?from=${from}`);
+  }
+
+  completeRelease(id: string): Promise<ReleaseState> {
+    return this.json("POST", `/v1/releases/${encodeURIComponent(id)}/complete`);
+  }
+
+  release(id: string): Promise<ReleaseState> {
+    return this.json("GET", `/v1/releases/${encodeURIComponent(id)}`);
+  }
+
+  releases(cursor?: string, limit = 20): Promise<ReleasePage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set("cursor", cursor);
+    return this.json("GET", `/v1/releases?${q.toString()}`);
   }
 
   // --- issuers (admin) --------------------------------------------------------------------

@@ -82,7 +82,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends this session (its access and refresh tokens). */
+        /**
+         * Ends this session: the one of the bearer token, else of the refresh token (body or
+         *     `medimint_refresh` cookie), so a browser whose access token expired can still sign out.
+         *     The refresh cookie is cleared.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -117,8 +121,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Exchanges a refresh token for new tokens; the old refresh token stops working, and
-         *     presenting it again revokes the session.
+         * Exchanges a refresh token (from the body, or the `medimint_refresh` cookie) for new
+         *     tokens; the old refresh token stops working, and presenting it again revokes the session.
          */
         post: operations["refresh"];
         delete?: never;
@@ -273,6 +277,75 @@ export interface paths {
         };
         /** This API's OpenAPI 3.1 document (also `docs/openapi.json`). */
         get: operations["openapi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/releases`: the caller's releases started through the API, newest first. */
+        get: operations["list"];
+        put?: never;
+        /** `POST /v1/releases`: an active issuer starts a release. */
+        post: operations["start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/releases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/releases/{id}`: where the caller's release stands; a refused one's report. */
+        get: operations["get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/releases/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/releases/{id}/complete`: writes the manifest last, which starts the release. */
+        post: operations["complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/releases/{id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/releases/{id}/uploads`: fresh upload URLs, a batch from `from`. */
+        get: operations["uploads"];
         put?: never;
         post?: never;
         delete?: never;
@@ -454,6 +527,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/uploads/{issuer}/{release_id}/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * `PUT /v1/uploads/{issuer}/{release_id}/{index}`: one file of a release, through a URL the
+         *     API signed (the local store's stand-in for an S3 presigned PUT). No bearer token.
+         */
+        put: operations["upload"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -567,6 +660,13 @@ export interface components {
             /** @description `Active` or `Suspended`. */
             status: string;
         };
+        /** @description A request to make next. */
+        Link: {
+            /** @description The method. */
+            method: string;
+            /** @description The URL (with the bearer token). */
+            url: string;
+        };
         /** @description `GET /v1/me`. */
         Me: {
             /** @description The account's Stellar address. */
@@ -596,6 +696,23 @@ export interface components {
             recovery_codes_left: number;
             /** @description `none`, `pending` (enrollment started, not confirmed) or `enrolled`. */
             totp: string;
+        };
+        /** @description Body of `POST /v1/releases`: the manifest's content (docs/ingest.md §2). */
+        NewRelease: {
+            /** @description The files, 1 to 10,000, each `{"path", "size"}`. */
+            files: Record<string, never>[];
+            /**
+             * @description The patient, as the manifest's `patient` (email, family_name, given_names,
+             *     middle_names, prefix, suffix, birth_date, patient_id).
+             */
+            patient: Record<string, never>;
+            /**
+             * @description The issuer's id for this release, `[A-Za-z0-9._-]`, 1 to 128 characters; a random
+             *     `api-…` id when absent. The same body under the same id again is a retry.
+             */
+            release_id?: string | null;
+            /** @description The Study Instance UID every file must carry, if stated. */
+            study_instance_uid?: string | null;
         };
         /** @description One presented file of `POST /v1/studies/{token}/verify`. */
         PresentedDigest: {
@@ -632,16 +749,89 @@ export interface components {
             /** @description Single-use codes for when the authenticator is lost; store them safely. */
             recovery_codes: string[];
         };
-        /** @description `POST /auth/refresh` body. */
+        /**
+         * @description `POST /auth/refresh` and `POST /auth/logout` body (optional: a browser sends the
+         *     refresh cookie instead).
+         */
         RefreshRequest: {
-            /** @description The refresh token from sign-in or the last refresh. */
-            refresh_token: string;
+            /**
+             * @description The refresh token from sign-in or the last refresh; when absent, the
+             *     `medimint_refresh` cookie is used.
+             */
+            refresh_token?: string | null;
+        };
+        /** @description A refused release's report (from `quarantine/<issuer>/<release-id>/report.json`). */
+        Refusal: {
+            /** @description Each problem: its code, the file and field concerned, and a sentence. */
+            problems: components["schemas"]["RefusalProblem"][];
+            /** @description The report in words, one problem a line. */
+            text: string;
+        };
+        /** @description One problem of a refusal report. Never echoes a value of the manifest or the headers. */
+        RefusalProblem: {
+            /** @description Stable code (`name_mismatch`, `not_dicom`, `release_id_reused`, …; docs/ingest.md). */
+            code: string;
+            /** @description The manifest field (JSON path) or DICOM attribute concerned. */
+            field?: string | null;
+            /** @description The file concerned, as listed. */
+            file?: string | null;
+            /** @description What is wrong and what to do. */
+            message: string;
         };
         /**
          * @description How a user stands to a study in a list.
          * @enum {string}
          */
         Relation: "owned" | "shared" | "pending";
+        /** @description A page of an issuer's releases, newest first. */
+        ReleasePage: {
+            /** @description The releases. */
+            items: components["schemas"]["ReleaseState"][];
+            /** @description Pass as `cursor` for the next page; absent on the last. */
+            next_cursor?: string | null;
+        };
+        /** @description Where a release stands, as its issuer sees it. */
+        ReleaseState: {
+            /** @description Files the manifest lists (when it is known). */
+            files?: number | null;
+            refusal?: null | components["schemas"]["Refusal"];
+            /** @description The release id. */
+            release_id: string;
+            /**
+             * Format: int64
+             * @description When it was started through the API (Unix seconds).
+             */
+            started_at?: number | null;
+            /**
+             * @description `awaiting_upload` (started, not completed), `submitted` (manifest written, waiting
+             *     for the pipeline), `processing`, `refused` (see `refusal`) or `released` (the token
+             *     exists, pending the patient's consent).
+             */
+            status: string;
+            /** @description The study token, once proposed on chain. */
+            token_id?: string | null;
+            /**
+             * Format: int64
+             * @description When the pipeline last moved it (Unix seconds).
+             */
+            updated_at?: number | null;
+            /** @description Files already in the inbox with their stated size (while `awaiting_upload`). */
+            uploaded?: number | null;
+        };
+        /** @description Answer of `POST /v1/releases` and `GET /v1/releases/{id}/uploads`. */
+        ReleaseUploads: {
+            /** @description Call this once every file is uploaded: it writes the manifest and starts the release. */
+            complete: components["schemas"]["Link"];
+            /** @description Files the manifest lists. */
+            files: number;
+            next_uploads?: null | components["schemas"]["Link"];
+            /** @description The release id. */
+            release_id: string;
+            /** @description `awaiting_upload`. */
+            status: string;
+            /** @description Uploads of this batch (at most 1,000). */
+            uploads: components["schemas"]["Upload"][];
+        };
         /** @description Body of `POST /v1/studies/{token}/shares`. */
         ShareRequest: {
             /** @description `viewer` or `sharer` (view and share). */
@@ -818,6 +1008,44 @@ export interface components {
             /** @description The transaction that emitted it (hex hash), when the RPC says. */
             tx_hash?: string | null;
         };
+        /** @description One upload: send `method` to `url` with `headers` and exactly `size` bytes. */
+        Upload: {
+            /**
+             * Format: int64
+             * @description Unix seconds after which the URL is refused (ask for fresh ones with
+             *     `GET /v1/releases/{id}/uploads`).
+             */
+            expires_at: number;
+            /** @description Headers to send as given (`content-length` is set by HTTP clients themselves). */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description The file's place in `files`. */
+            index: number;
+            /** @description `PUT`. */
+            method: string;
+            /** @description The file's path as listed. */
+            path: string;
+            /**
+             * Format: int64
+             * @description Its size in bytes: the body must be exactly this long.
+             */
+            size: number;
+            /** @description Already uploaded with this size (a retry may skip it). */
+            uploaded: boolean;
+            /** @description Where to send it; no bearer token (the URL is the authorization). */
+            url: string;
+        };
+        /** @description Answer of an upload. */
+        Uploaded: {
+            /** @description The file's place in `files`. */
+            index: number;
+            /**
+             * Format: int64
+             * @description Bytes stored.
+             */
+            size: number;
+        };
         /** @description What [`verify`] found. */
         Verification: {
             /** @description Hex root recomputed over the presented files. */
@@ -931,9 +1159,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description signed in */
+            /** @description signed in; the refresh token is also set as the `medimint_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/auth) */
             200: {
                 headers: {
+                    /** @description `medimint_refresh=<refresh token>; Path=/auth; Max-Age=…; HttpOnly; Secure; SameSite=Strict` */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1033,9 +1263,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description signed in */
+            /** @description signed in; the refresh token is also set as the `medimint_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/auth) */
             200: {
                 headers: {
+                    /** @description `medimint_refresh=<refresh token>; Path=/auth; Max-Age=…; HttpOnly; Secure; SameSite=Strict` */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1078,16 +1310,32 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description without a bearer token: the refresh token (or send the `medimint_refresh` cookie) */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["RefreshRequest"];
+            };
+        };
         responses: {
-            /** @description signed out */
+            /** @description signed out; the refresh cookie is cleared */
             204: {
                 headers: {
+                    /** @description `medimint_refresh=; Max-Age=0; …` */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description not signed in */
+            /** @description a malformed body (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid bearer token nor refresh token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1107,7 +1355,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description signed out everywhere */
+            /** @description signed out everywhere; the refresh cookie is cleared */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1132,22 +1380,34 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        /** @description the refresh token; omit the body to use the `medimint_refresh` cookie */
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": null | components["schemas"]["RefreshRequest"];
             };
         };
         responses: {
-            /** @description new tokens */
+            /** @description new tokens; the refresh token is also set as the `medimint_refresh` cookie (HttpOnly, Secure, SameSite=Strict, Path=/auth) */
             200: {
                 headers: {
+                    /** @description `medimint_refresh=<refresh token>; Path=/auth; Max-Age=…; HttpOnly; Secure; SameSite=Strict` */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description `unauthenticated` (unknown token) or `session-ended` (reuse, logout, idle) */
+            /** @description a malformed body (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated` (no or unknown token) or `session-ended` (reuse, logout, idle) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1533,6 +1793,307 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description Where the previous page ended (its `next_cursor`). */
+                cursor?: string;
+                /** @description Items per page, 1 to 50 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of the caller's releases */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleasePage"];
+                };
+            };
+            /** @description bad cursor or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRelease"];
+            };
+        };
+        responses: {
+            /** @description the same release started before (a retry): fresh URLs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseUploads"];
+                };
+            };
+            /** @description started: upload each file to its URL, then call `complete` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseUploads"];
+                };
+            };
+            /** @description the manifest breaks a rule (`field` names the first; `detail` lists them all) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an active issuer, or a wallet account */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the release id is used by another manifest, an inbox export, or was completed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description release id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the release's state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseState"];
+                };
+            };
+            /** @description bad release id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller has no such release */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description release id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description submitted (or further along: completing again is harmless) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseState"];
+                };
+            };
+            /** @description bad release id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an active issuer, or a wallet account */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller has no such release */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description files missing or of another size (named by their place in `files`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploads: {
+        parameters: {
+            query?: {
+                /** @description The first file (its place in `files`) of the batch; 0 when absent. */
+                from?: number;
+            };
+            header?: never;
+            path: {
+                /** @description release id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a batch of upload URLs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseUploads"];
+                };
+            };
+            /** @description bad release id or `from` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller has no such release */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description completed already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1972,6 +2533,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query: {
+                /** @description The exact size of the body. */
+                size: number;
+                /** @description Unix seconds after which the URL is refused. */
+                expires: number;
+                /** @description HMAC-SHA256 of the method, issuer, release, index, size and expiry. */
+                signature: string;
+            };
+            header?: never;
+            path: {
+                /** @description the issuer's G-address */
+                issuer: string;
+                /** @description release id */
+                release_id: string;
+                /** @description the file's place in `files` */
+                index: number;
+            };
+            cookie?: never;
+        };
+        /** @description the file, exactly `size` bytes */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Uploaded"];
+                };
+            };
+            /** @description a body of another length than `size`, or a bad parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the signature does not match, or the URL expired */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such release */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the release was completed already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a body longer than `size` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -97,35 +97,65 @@ test("the sign-in screen is served with a strict CSP and passes axe", async () =
   await screen(patient.page, "01-sign-in");
 });
 
-test("the issuer releases a study (CLI) and sees it in the browser", async () => {
-  const issuer = up.cli(
+/** The issuer uploads the study folder for a patient; resolves with the release's page text. */
+async function upload(page, family) {
+  await page.getByRole("link", { name: "Releases", exact: true }).click();
+  await page.getByRole("link", { name: "Upload a study" }).click();
+  await page.getByRole("heading", { level: 1, name: "Upload a study" }).waitFor();
+  await page.getByLabel("Study folder").setInputFiles(studyDir);
+  await page.getByText("4 files,").waitFor();
+  await page.getByLabel("Patient's email (their MediMint account)").fill("jane@example.org");
+  await page.getByLabel("Family name").fill(family);
+  await page.getByLabel("Given names").fill("JANE");
+  await page.getByLabel("Birth date").fill("1980-01-02");
+  await page.getByLabel("Patient id (MRN)").fill("MRN-7");
+  await page.getByRole("button", { name: "Upload and release" }).click();
+  await page.getByRole("heading", { level: 1, name: /^Release / }).waitFor({ timeout: 60_000 });
+  await page.locator('[data-status="released"], [data-status="refused"]').waitFor({ timeout: 120_000 });
+}
+
+test("the issuer uploads through the browser: a wrong patient is refused in words, then the study is released", async () => {
+  up.cli(
     "issuer", "add", "--email", "pacs@general.example", "--name", "General Hospital", "--kind", "hospital",
     "--jurisdiction", "US-CA", "--evidence", "NPI 1234567890",
-  ).issuer;
-  studyDir = makeStudy(join(work, "export"), "DOE^JANE", "19800102", "MRN-7");
-  const released = up.cli(
-    "release", studyDir, "--issuer", issuer, "--patient-email", "jane@example.org", "--patient-name", "DOE^JANE",
-    "--birth-date", "1980-01-02", "--patient-id", "MRN-7",
   );
-  token = Number(released.token_id);
-  assert.ok(token >= 0);
+  studyDir = makeStudy(join(work, "export"), "DOE^JANE", "19800102", "MRN-7");
   issuerUser = await user("issuer");
-  await signIn(issuerUser.page, "pacs@general.example");
-  await issuerUser.page.getByRole("link", { name: "Releases" }).waitFor();
-  await issuerUser.page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
-  await issuerUser.page.getByRole("heading", { level: 1, name: `Study #${token}` }).waitFor();
-  await issuerUser.page.getByText("Waiting for your consent").waitFor();
-  await screen(issuerUser.page, "02-issuer-study");
+  const { page } = issuerUser;
+  await signIn(page, "pacs@general.example");
+  await page.getByRole("link", { name: "Releases", exact: true }).click();
+  await page.getByRole("link", { name: "Upload a study" }).click();
+  await page.getByRole("heading", { level: 1, name: "Upload a study" }).waitFor();
+  await screen(page, "02-issuer-upload");
+  // The headers name DOE^JANE: a release for ROE^JANE is refused, with the report in words.
+  await upload(page, "ROE");
+  await page.getByText("The release was refused.").waitFor();
+  const report = await page.getByRole("alert").textContent();
+  assert.match(report, /S0[12]\/IM[12]\.dcm: /, `the report names the files: ${report}`);
+  await screen(page, "03-issuer-release-refused");
+  await upload(page, "DOE");
+  const link = page.getByRole("link", { name: /^study #\d+$/ });
+  await link.waitFor();
+  token = Number((await link.textContent()).replace(/\D/g, ""));
+  assert.ok(token >= 0);
+  await screen(page, "04-issuer-release-released");
+  await page.getByRole("link", { name: "All releases" }).click();
+  await page.getByRole("cell", { name: "Refused" }).waitFor();
+  await page.getByRole("cell", { name: "Released, waiting for the patient's consent" }).waitFor();
+  await screen(page, "05-issuer-releases");
+  await page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
+  await page.getByRole("heading", { level: 1, name: `Study #${token}` }).waitFor();
+  await page.getByText("Waiting for your consent").waitFor();
 });
 
 test("the patient signs in, finds it waiting for consent and approves", async () => {
   const { page } = patient;
   await signIn(page, "jane@example.org");
-  await screen(page, "03-patient-studies");
+  await screen(page, "06-patient-studies");
   await page.getByRole("link", { name: /^Waiting for consent/ }).click();
   await page.getByRole("link", { name: `Study #${token}` }).click();
   await page.getByRole("heading", { name: "Your consent" }).waitFor();
-  await screen(page, "04-patient-consent");
+  await screen(page, "07-patient-consent");
   await page.getByRole("button", { name: "Approve" }).click();
   await page.getByRole("status").filter({ hasText: "Recording your consent" }).waitFor();
   await page.getByRole("heading", { name: "Your consent" }).waitFor({ state: "detached", timeout: 60_000 });
@@ -140,7 +170,7 @@ test("the patient shares with the doctor until a date", async () => {
   await page.getByRole("button", { name: "Share", exact: true }).click();
   await page.getByText(/^Shared with dr@clinic.example until/).waitFor({ timeout: 60_000 });
   assert.equal(await page.getByRole("button", { name: /^Revoke access of G/ }).count(), 1);
-  await screen(page, "05-patient-study");
+  await screen(page, "08-patient-study");
 });
 
 test("the doctor opens the shared study, downloads every file and verifies them", async () => {
@@ -149,7 +179,7 @@ test("the doctor opens the shared study, downloads every file and verifies them"
   await signIn(page, "dr@clinic.example");
   await page.getByRole("link", { name: /^Shared with me/ }).click();
   await page.getByRole("link", { name: `Study #${token}` }).waitFor();
-  await screen(page, "06-doctor-shared");
+  await screen(page, "09-doctor-shared");
   await page.getByRole("link", { name: `Study #${token}` }).click();
   await page.getByRole("heading", { name: "Download" }).waitFor();
   const [download] = await Promise.all([
@@ -179,7 +209,7 @@ test("the doctor opens the shared study, downloads every file and verifies them"
   const files = originals.map((l) => join(studyDir, l.split(" ")[0]));
   await page.getByLabel("Files to verify").setInputFiles(files);
   await page.getByText("Your files are exactly the study as released.").waitFor();
-  await screen(page, "07-doctor-study-verified");
+  await screen(page, "10-doctor-study-verified");
   const changed = join(work, "IM1.dcm");
   const bytes = readFileSync(files[0]);
   bytes[bytes.length - 1] ^= 0xff;
@@ -198,7 +228,7 @@ test("the patient revokes; the doctor is refused, in words", async () => {
   await page.getByRole("link", { name: "My studies" }).click();
   await page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
   await page.getByText("This study is not available to you.", { exact: false }).waitFor();
-  await screen(page, "08-doctor-refused");
+  await screen(page, "11-doctor-refused");
 });
 
 test("the patient reads the history, each entry with its transaction", async () => {
@@ -212,7 +242,7 @@ test("the patient reads the history, each entry with its transaction", async () 
   const txs = await page.locator(".timeline .meta code").allTextContents();
   assert.ok(txs.length >= 5 && txs.every((t) => /^[0-9a-f]{64}$/.test(t)), `transaction hashes: ${txs}`);
   await page.getByRole("heading", { name: "History" }).scrollIntoViewIfNeeded();
-  await screen(page, "09-patient-history");
+  await screen(page, "12-patient-history");
 });
 
 test("a stranger and a non-admin are refused in words", async () => {
@@ -224,7 +254,7 @@ test("a stranger and a non-admin are refused in words", async () => {
   await page.getByRole("heading", { name: "Trusted issuers" }).waitFor();
   const alert = await page.getByRole("alert").textContent();
   assert.ok(alert && alert.length > 10, `the refusal in words: ${alert}`);
-  await screen(page, "10-issuers-refused");
+  await screen(page, "13-issuers-refused");
 });
 
 test("the authenticator: enrolment with a QR code, recovery codes, then sign-in with it", async () => {
@@ -233,14 +263,14 @@ test("the authenticator: enrolment with a QR code, recovery codes, then sign-in 
   await page.getByRole("link", { name: "Account" }).click();
   await page.getByRole("button", { name: "Set up an authenticator" }).click();
   await page.getByRole("img", { name: "QR code for your authenticator app" }).waitFor();
-  await screen(page, "11-account-totp-qr");
+  await screen(page, "14-account-totp-qr");
   const secret = (await page.locator("code.secret").textContent()).trim();
   await page.getByLabel("Code shown by the app").fill(totp(secret));
   await page.getByRole("button", { name: "Confirm" }).click();
   await page.getByText("Your authenticator is set up.").waitFor();
   const codes = await page.locator(".codes code").allTextContents();
   assert.equal(codes.length, 10);
-  await screen(page, "12-account-recovery-codes");
+  await screen(page, "15-account-recovery-codes");
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByText("You signed out.").waitFor();
   // Signing in again asks for the second factor; a recovery code works once.
@@ -248,7 +278,7 @@ test("the authenticator: enrolment with a QR code, recovery codes, then sign-in 
   await page.getByLabel("Code from the email").fill(code);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByLabel("Authenticator code").waitFor();
-  await screen(page, "13-sign-in-totp");
+  await screen(page, "16-sign-in-totp");
   await page.getByRole("button", { name: /Use a recovery code/ }).click();
   await page.getByLabel("Recovery code").fill(codes[0]);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
@@ -275,38 +305,49 @@ test("a wrong code is refused with the tries left, then the code locks", async (
   };
   for (let i = 0; i < 6 && !(await page.getByLabel("Email", { exact: true }).isVisible()); i++) {
     await attempt(wrong);
-    if (i === 0) await screen(page, "14-sign-in-wrong-code");
+    if (i === 0) await screen(page, "17-sign-in-wrong-code");
   }
   console.log(`# wrong-code answers: ${JSON.stringify(seen)}`);
   assert.equal(seen[0].type, "code-invalid");
   assert.equal(seen.at(-1).type, "code-locked");
   assert.match(seen.at(-1).text, /^Too many wrong codes/);
-  await screen(page, "15-sign-in-locked");
+  await screen(page, "18-sign-in-locked");
 });
 
 test("a session ended elsewhere sends the user back to sign-in, saying why", async () => {
   const a = await user("jane-a");
   const b = await user("jane-b");
   await signIn(a.page, "jane@example.org");
+  // A reload keeps the session: the tokens were only in memory, the refresh token is in
+  // the API's httpOnly cookie, which the app trades for new ones on start.
+  const cookies = await a.context.cookies();
+  const refresh = cookies.find((c) => c.name === "medimint_refresh");
+  assert.ok(refresh && refresh.httpOnly && refresh.secure && refresh.sameSite === "Strict", JSON.stringify(cookies));
+  assert.deepEqual(await a.page.evaluate(() => [localStorage.length, sessionStorage.length]), [0, 0]);
+  await a.page.reload();
+  await a.page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
   await signIn(b.page, "jane@example.org");
   await b.page.getByRole("link", { name: "Account" }).click();
-  await screen(b.page, "16-account");
+  await screen(b.page, "19-account");
   await b.page.getByRole("button", { name: "Sign out everywhere" }).click();
   await b.page.getByText("You signed out on every device.").waitFor();
   await a.page.getByRole("link", { name: /^Shared with me/ }).click();
   await a.page.getByText(/^Your session ended/).waitFor();
   await a.page.getByRole("heading", { name: "Sign in to MediMint" }).waitFor();
-  await screen(a.page, "17-session-ended");
+  await screen(a.page, "20-session-ended");
 });
 
 test("inactivity: a warning first, then the automatic sign-out", async () => {
   const { page } = await user("idle");
   await page.clock.install();
   await signIn(page, "idle@example.org");
+  // Every answered request counts as activity: let the lists load first.
+  await page.getByText("No studies here.").waitFor();
+  await page.waitForLoadState("networkidle");
   await page.clock.fastForward("14:05");
   await page.getByRole("alertdialog", { name: "Still there?" }).waitFor();
-  await screen(page, "18-idle-warning");
-  await page.clock.fastForward("01:00");
+  await screen(page, "21-idle-warning");
+  await page.clock.fastForward("01:30");
   await page.getByText("You were signed out after a period of inactivity", { exact: false }).waitFor();
 });
 
