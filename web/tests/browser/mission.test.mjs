@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import { execFileSync } from "node:child_process";
-import { axe, codeFor, launch, makeStudy, messagesTo, sha256, shot, startUp, totp } from "./harness.mjs";
+import { Keypair, TransactionBuilder } from "@stellar/stellar-sdk";
+import { axe, codeFor, launch, makeStudy, medimintBin, messagesTo, sha256, shot, startUp, totp } from "./harness.mjs";
 
 let up;
 let browser;
@@ -254,7 +255,51 @@ test("a stranger and a non-admin are refused in words", async () => {
   await page.getByRole("heading", { name: "Trusted issuers" }).waitFor();
   const alert = await page.getByRole("alert").textContent();
   assert.ok(alert && alert.length > 10, `the refusal in words: ${alert}`);
-  await screen(page, "13-issuers-refused");
+  await screen(page, "13-issuers-refused-to-a-patient");
+});
+
+test("the admin (a wallet session) lists, adds, suspends, reinstates and removes issuers", async () => {
+  // The suite's admin key signs in only through SEP-10. The tests' Chromium has no wallet
+  // extension, so the challenge is signed here (as Freighter would) and the session reaches
+  // the browser the way a reload finds it: the API's httpOnly refresh cookie.
+  const [address, secret] = execFileSync(medimintBin(), ["keys", "derive", "--mnemonic-file", join(up.data, "seed"), "--index", "2147483646"], {
+    encoding: "utf8",
+  }).trim().split(/\s+/);
+  const challenge = await (await fetch(`${up.base}/auth?account=${address}`)).json();
+  const tx = TransactionBuilder.fromXDR(challenge.transaction, challenge.network_passphrase);
+  tx.sign(Keypair.fromSecret(secret));
+  const res = await fetch(`${up.base}/auth`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ transaction: tx.toXDR() }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const cookie = /medimint_refresh=([^;]+)/.exec(res.headers.get("set-cookie") ?? "");
+  assert.ok(cookie, "the API sets the refresh cookie");
+  const { context, page } = await user("admin");
+  await context.addCookies([
+    { name: "medimint_refresh", value: cookie[1], domain: "127.0.0.1", path: "/auth", httpOnly: true, secure: true, sameSite: "Strict" },
+  ]);
+  page.on("dialog", (d) => void d.accept());
+  await page.goto(`${up.base}/`);
+  await page.getByRole("link", { name: "Issuers" }).click();
+  await page.getByRole("heading", { level: 1, name: "Trusted issuers" }).waitFor();
+  await page.getByRole("cell", { name: "General Hospital", exact: true }).waitFor();
+  await page.getByLabel("Name").fill("Bay Imaging");
+  await page.getByLabel("Contact email of its IT").fill("it@bay-imaging.example");
+  await page.getByLabel("Kind").selectOption("imaging_centre");
+  await page.getByLabel("Jurisdiction (e.g. US-CA)").fill("US-CA");
+  await page.getByLabel(/^Evidence of verification/).fill("NPI 9876543210");
+  await page.getByRole("button", { name: "Add issuer" }).click();
+  await page.getByText(/^Added Bay Imaging as G/).waitFor({ timeout: 60_000 });
+  await page.getByRole("button", { name: "Suspend Bay Imaging" }).click();
+  await page.getByText("Suspended Bay Imaging.").waitFor({ timeout: 60_000 });
+  await screen(page, "13-admin-issuers");
+  await page.getByRole("button", { name: "Reinstate Bay Imaging" }).click();
+  await page.getByText("Reinstated Bay Imaging.").waitFor({ timeout: 60_000 });
+  await page.getByRole("button", { name: "Remove Bay Imaging" }).click();
+  await page.getByText("Removed Bay Imaging.").waitFor({ timeout: 60_000 });
+  assert.equal(await page.getByRole("cell", { name: "Bay Imaging", exact: true }).count(), 0);
 });
 
 test("the authenticator: enrolment with a QR code, recovery codes, then sign-in with it", async () => {
