@@ -45,21 +45,23 @@ export function medimintBin() {
 }
 
 /** Starts `medimint up` in a fresh data directory; resolves when it prints "ready". */
-export async function startUp() {
+export async function startUp(extra = []) {
   const data = mkdtempSync(join(tmpdir(), "medimint-web-"));
   const rpc = `http://127.0.0.1:${await freePort()}`;
   const env = { ...process.env, MEDIMINT_DATA_DIR: data, MEDIMINT_RPC_URL: rpc };
-  const child = spawn(medimintBin(), ["up", "--ledger-ms", "100", "--poll-ms", "100", "--api-port", "0"], {
+  const child = spawn(medimintBin(), ["up", "--ledger-ms", "100", "--poll-ms", "100", "--api-port", "0", ...extra], {
     env,
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });
+  const printed = [];
   const base = await new Promise((resolve, reject) => {
     let api;
     const timer = setTimeout(() => reject(new Error("`medimint up` did not get ready in 300 s")), 300_000);
     child.on("exit", (code) => reject(new Error(`\`medimint up\` exited (${code}) before it was ready`)));
     lines.on("line", (line) => {
       const t = line.trim();
+      printed.push(t);
       if (t.startsWith("api:")) api = t.slice(4).trim().split(/\s+/)[0].replace(/\/v1\/health$/, "");
       if (t === "ready") {
         clearTimeout(timer);
@@ -72,6 +74,7 @@ export async function startUp() {
     JSON.parse(execFileSync(medimintBin(), [...args, "--json"], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
   return {
     base,
+    printed,
     data,
     outbox: join(data, "outbox"),
     cli,

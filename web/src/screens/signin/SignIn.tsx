@@ -100,6 +100,22 @@ export function SignIn(props: { api: Api; message?: string | undefined; onSigned
           <button type="submit" disabled={busy !== undefined}>
             Send me a code
           </button>
+          <button
+            type="button"
+            className="secondary"
+            disabled={busy !== undefined}
+            onClick={() => {
+              if (!email.trim()) {
+                setError(new Error("Email: enter the address the code was sent to."));
+                return;
+              }
+              setError(undefined);
+              setInfo(undefined);
+              setStep("code");
+            }}
+          >
+            I already have a code
+          </button>
         </form>
       )}
       {(step === "code" || step === "second") && (
