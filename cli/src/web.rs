@@ -171,7 +171,8 @@ pub async fn demo(
             .into_iter()
             .find(|m| !before.contains(m))
             .and_then(|m| {
-                m.split(|c: char| !c.is_ascii_digit())
+                let text = m.split_once("\n\n").map_or("", |(_, t)| t).to_owned();
+                text.split(|c: char| !c.is_ascii_digit())
                     .find(|w| w.len() == 6)
                     .map(str::to_owned)
             })
@@ -185,13 +186,17 @@ pub async fn demo(
     Ok(())
 }
 
-/// The messages in the outbox addressed to `email`.
+/// The sign-in code messages in the outbox addressed to `email` (not other mail).
 fn messages_to(outbox: &std::path::Path, email: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(outbox) else {
         return Vec::new();
     };
     dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-        .filter(|m| m.starts_with(&format!("To: {email}\n")))
+        .filter(|m| {
+            m.starts_with(&format!(
+                "To: {email}\nSubject: Your MediMint sign-in code\n"
+            ))
+        })
         .collect()
 }
 

@@ -95,20 +95,24 @@ export async function startUp(extra = []) {
   };
 }
 
-/** The newest sign-in code mailed to `email` (after `after` messages were there). */
-export function codeFor(outbox, email, after = 0) {
+/** The sign-in code messages to `email` (not other mail, e.g. notifications), oldest first. */
+function codeMessages(outbox, email) {
   const files = existsSync(outbox) ? readdirSync(outbox).sort() : [];
-  const mine = files
+  return files
     .map((f) => readFileSync(join(outbox, f), "utf8"))
-    .filter((m) => m.startsWith(`To: ${email}\n`));
+    .filter((m) => m.startsWith(`To: ${email}\nSubject: Your MediMint sign-in code\n`));
+}
+
+/** The newest sign-in code mailed to `email` (after `after` code messages were there). */
+export function codeFor(outbox, email, after = 0) {
+  const mine = codeMessages(outbox, email);
   if (mine.length <= after) return undefined;
-  const code = mine.at(-1).match(/\b(\d{6})\b/);
+  const code = mine.at(-1).split("\n\n").slice(1).join("\n").match(/\b(\d{6})\b/);
   return code ? code[1] : undefined;
 }
 
 export function messagesTo(outbox, email) {
-  const files = existsSync(outbox) ? readdirSync(outbox) : [];
-  return files.filter((f) => readFileSync(join(outbox, f), "utf8").startsWith(`To: ${email}\n`)).length;
+  return codeMessages(outbox, email).length;
 }
 
 /** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 secret, as an authenticator app. */
