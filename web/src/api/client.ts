@@ -31,9 +31,8 @@ export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 export type EndReason = "signed-out" | "expired" | "idle";
 
 interface Tokens {
+  /** The access token; the refresh token stays in the API's httpOnly cookie. */
   access: string;
-  /** Kept only until the API sets the refresh token as an httpOnly cookie. */
-  refresh: string | undefined;
 }
 
 /** Encodes a study file's path for the URL, segment by segment. */
@@ -83,7 +82,9 @@ export class Api {
   }
 
   private adopt(t: TokenResponse): void {
-    this.tokens = { access: t.token, refresh: t.refresh_token };
+    // The body's refresh token is not kept: the API set it as an httpOnly, Secure,
+    // SameSite=Strict cookie on /auth, which script cannot read.
+    this.tokens = { access: t.token };
   }
 
   private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
@@ -138,20 +139,15 @@ export class Api {
   }
 
   /**
-   * New tokens from the refresh token (the httpOnly cookie, or the one held in memory).
-   * Concurrent callers share one refresh. Resolves false when there is no session to renew.
+   * New tokens from the refresh token in the API's httpOnly cookie (sent by the browser
+   * with `credentials: "same-origin"`). Concurrent callers share one refresh. Resolves
+   * false when there is no session to renew.
    */
   refresh(): Promise<boolean> {
     if (!this.refreshing) {
       this.refreshing = (async () => {
         try {
-          const held = this.tokens?.refresh;
-          const res = await this.send(
-            "POST",
-            "/auth/refresh",
-            held ? { refresh_token: held } : undefined,
-            false,
-          );
+          const res = await this.send("POST", "/auth/refresh", undefined, false);
           if (!res.ok) {
             await res.text();
             return false;

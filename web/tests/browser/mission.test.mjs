@@ -226,9 +226,18 @@ test("the patient revokes; the doctor is refused, in words", async () => {
   const { page } = doctor;
   await page.getByRole("button", { name: "Download all files" }).click();
   await page.getByRole("alert").filter({ hasText: /./ }).waitFor();
-  await page.getByRole("link", { name: "My studies" }).click();
-  await page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
-  await page.getByText("This study is not available to you.", { exact: false }).waitFor();
+  // The API caches roles read from the chain for a few seconds: open the study again until
+  // the page says it is no longer available (bounded).
+  const refused = page.getByText("This study is not available to you.", { exact: false });
+  for (let i = 0; i < 20 && !(await refused.isVisible()); i++) {
+    await page.getByRole("link", { name: "My studies" }).click();
+    await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
+    await page.evaluate((t) => (window.location.hash = `#/studies/${t}`), token);
+    await page.getByRole("heading", { level: 1, name: `Study #${token}` }).waitFor();
+    await page.getByText(/This study is not available to you|About/).first().waitFor();
+    if (!(await refused.isVisible())) await page.waitForTimeout(1000);
+  }
+  await refused.waitFor();
   await screen(page, "11-doctor-refused");
 });
 
