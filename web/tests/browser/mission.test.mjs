@@ -96,6 +96,18 @@ test("the sign-in screen is served with a strict CSP and passes axe", async () =
   await patient.page.goto(`${up.base}/`);
   await patient.page.getByRole("heading", { name: "Sign in to MediMint" }).waitFor();
   await screen(patient.page, "01-sign-in");
+  // Keyboard: the heading has focus, Tab reaches the email field, then its button; Enter
+  // in the field submits the form.
+  const focused = () => patient.page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+  assert.equal(await focused(), "Sign in to MediMint");
+  await patient.page.keyboard.press("Tab");
+  assert.equal(await focused(), "email");
+  await patient.page.keyboard.press("Tab");
+  assert.equal(await focused(), "Send me a code");
+  await patient.page.keyboard.press("Shift+Tab");
+  await patient.page.keyboard.type("keyboard@example.org");
+  await patient.page.keyboard.press("Enter");
+  await patient.page.getByLabel("Code from the email").waitFor();
 });
 
 /** The issuer uploads the study folder for a patient; resolves with the release's page text. */
