@@ -89,11 +89,17 @@ fn sign_in(api: &str, outbox: &Path, email: &str) -> String {
 struct Up {
     api: String,
     rpc_url: String,
+    env: Vec<(String, String)>,
     _process: Killed,
 }
 
 impl Up {
     fn start(data: &Path) -> Self {
+        Self::start_with(data, Vec::new())
+    }
+
+    /// With extra environment (e.g. S3 storage on moto), also given to `medimint` commands.
+    fn start_with(data: &Path, env: Vec<(String, String)>) -> Self {
         let port = medimint_testkit::free_port().unwrap();
         let rpc_url = format!("http://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
@@ -108,6 +114,7 @@ impl Up {
             ])
             .env("MEDIMINT_DATA_DIR", data)
             .env("MEDIMINT_RPC_URL", &rpc_url)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -141,6 +148,7 @@ impl Up {
         Self {
             api,
             rpc_url,
+            env,
             _process: up,
         }
     }
@@ -152,6 +160,7 @@ impl Up {
             .arg("--json")
             .env("MEDIMINT_DATA_DIR", data)
             .env("MEDIMINT_RPC_URL", &self.rpc_url)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();
         assert!(
@@ -341,7 +350,8 @@ fn the_mission_over_http_against_medimint_up() {
 /// PUTs a file to an upload URL with curl, sending the headers the API named: the status.
 fn put_file(url: &str, file: &Path, headers: &Value) -> u16 {
     let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"]);
+    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+        .args(["-H", "content-type: application/octet-stream"]);
     for (k, v) in headers.as_object().unwrap() {
         if k != "content-length" {
             cmd.args(["-H", &format!("{k}: {}", v.as_str().unwrap())]);
@@ -395,9 +405,42 @@ fn settled(api: &str, token: &str, id: &str) -> Value {
 fn an_issuer_releases_through_presigned_uploads_against_medimint_up() {
     let data = tempfile::tempdir().unwrap();
     let up = Up::start(data.path());
+    release_through_the_api(&up, data.path(), false);
+}
+
+#[test]
+fn an_issuer_releases_through_s3_presigned_uploads_against_medimint_up_on_moto() {
+    let moto = medimint_testkit::MotoServer::start().expect("moto's server");
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        ("MEDIMINT_BUCKET", "medimint-api-releases".to_string()),
+        ("MEDIMINT_S3_ENDPOINT", moto.endpoint()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            medimint_testkit::ACCESS_KEY_ID.to_string(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            medimint_testkit::SECRET_ACCESS_KEY.to_string(),
+        ),
+        ("AWS_REGION", medimint_testkit::REGION.to_string()),
+    ];
+    let up = Up::start_with(
+        data.path(),
+        env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    );
+    release_through_the_api(&up, data.path(), true);
+}
+
+/// An issuer signs in, starts a release, uploads a pydicom file through its URL (the API's
+/// own, or S3's presigned when `s3`), completes; the token is pending the patient's consent.
+/// A file of another patient is refused with its report in words.
+fn release_through_the_api(up: &Up, data: &Path, s3: bool) {
     let api = up.api.clone();
-    let outbox = data.path().join("outbox");
-    up.add_issuer(data.path(), "pacs@general.example");
+    // What a stored upload answers: S3's PutObject 200, the API's own 201.
+    let stored = if s3 { 200 } else { 201 };
+    let outbox = data.join("outbox");
+    up.add_issuer(data, "pacs@general.example");
 
     // The issuer signs in by email; the chain says it is an issuer.
     let issuer = sign_in(&api, &outbox, "pacs@general.example");
@@ -415,7 +458,7 @@ fn an_issuer_releases_through_presigned_uploads_against_medimint_up() {
     let jane = sign_in(&api, &outbox, "jane@example.org");
     let patient = json!({"email": "jane@example.org", "family_name": "Doe",
         "given_names": "Jane", "birth_date": "1980-01-02", "patient_id": "MRN-7"});
-    let ct = data.path().join("ct.dcm");
+    let ct = data.join("ct.dcm");
     let size = pydicom_ct(&ct, Some(("DOE^JANE", "19800102", "MRN-7")));
     let body = json!({"patient": patient, "files": [{"path": "CT/CT_small.dcm", "size": size}]});
     let (status, _) = http(
@@ -438,9 +481,18 @@ fn an_issuer_releases_through_presigned_uploads_against_medimint_up() {
     let id = started["release_id"].as_str().unwrap().to_owned();
     let upload = &started["uploads"][0];
     assert_eq!(upload["method"], "PUT");
+    let url = upload["url"].as_str().unwrap();
+    if s3 {
+        // S3's presigned PUT: SigV4 in the query, the length among the signed headers.
+        assert!(!url.starts_with(&api), "{url}");
+        assert!(url.contains("X-Amz-Signature="), "{url}");
+        assert!(url.contains("content-length"), "{url}");
+    } else {
+        assert!(url.starts_with(&format!("{api}/v1/uploads/")), "{url}");
+    }
     assert_eq!(
         put_file(upload["url"].as_str().unwrap(), &ct, &upload["headers"]),
-        201
+        stored
     );
     let (status, done) = http(
         "POST",
@@ -468,7 +520,7 @@ fn an_issuer_releases_through_presigned_uploads_against_medimint_up() {
     assert_eq!(json_of(&list)["items"][0]["release_id"], id.as_str());
 
     // A file of another patient: refused, and the report says why in words.
-    let other = data.path().join("other.dcm");
+    let other = data.join("other.dcm");
     let size = pydicom_ct(&other, None);
     let body = json!({"release_id": "REFUSED-1", "patient": patient,
         "files": [{"path": "CT/CT_small.dcm", "size": size}]});
@@ -483,7 +535,7 @@ fn an_issuer_releases_through_presigned_uploads_against_medimint_up() {
     let upload = &started["uploads"][0];
     assert_eq!(
         put_file(upload["url"].as_str().unwrap(), &other, &upload["headers"]),
-        201
+        stored
     );
     let (status, _) = http(
         "POST",

@@ -6,7 +6,7 @@
 //!   object storage, the application database and the platform seed;
 //! - `ops`: one method per operation, one file per concern;
 //! - [`uploads`]: releases through the HTTP API (a manifest, one upload URL per file,
-//!   then completion);
+//!   then completion); [`wallet`]: a study's wrapped key for an external wallet;
 //! - [`deploy`]: the suite's deployment and where it lives; [`study`]: opening a study's
 //!   encrypted metadata and keys; [`trail`]: the audit trail from chain events.
 //!
@@ -27,6 +27,7 @@ mod ops;
 pub mod study;
 pub mod trail;
 pub mod uploads;
+pub mod wallet;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, issuers, releases, studies, system, wallet};
+use crate::routes::{account, email, issuers, keys, releases, studies, system, wallet};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::routes::{account, email, issuers, releases, studies, system, wallet};
         account::me,
         account::totp_enroll,
         account::totp_confirm,
+        account::totp_remove,
         system::health,
         system::openapi,
         studies::list_studies,
@@ -38,6 +39,8 @@ use crate::routes::{account, email, issuers, releases, studies, system, wallet};
         studies::files,
         studies::file,
         studies::verify,
+        keys::study_key,
+        keys::object,
         issuers::list_issuers,
         issuers::add,
         issuers::suspend,

@@ -45,6 +45,7 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/me", "get"),
         ("/v1/me/totp", "post"),
         ("/v1/me/totp/confirm", "post"),
+        ("/v1/me/totp", "delete"),
         ("/v1/health", "get"),
         ("/v1/openapi.json", "get"),
         ("/v1/studies", "get"),
@@ -57,6 +58,8 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/studies/{token}/files", "get"),
         ("/v1/studies/{token}/files/{path}", "get"),
         ("/v1/studies/{token}/verify", "post"),
+        ("/v1/studies/{token}/key", "get"),
+        ("/v1/objects/{key}", "get"),
         ("/v1/issuers", "get"),
         ("/v1/issuers", "post"),
         ("/v1/issuers/{address}", "delete"),
@@ -76,7 +79,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        31,
+        33,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

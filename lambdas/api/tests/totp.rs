@@ -205,3 +205,77 @@ async fn a_wallet_session_may_not_enroll() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.problem(), "forbidden");
 }
+
+#[tokio::test]
+async fn removing_the_authenticator_needs_a_current_code_and_allows_a_new_one() {
+    let api = TestApi::new();
+    let (access, _) = api.email_sign_in("jane@example.org").await;
+    // Nothing to remove yet.
+    let r = api
+        .call(
+            axum::http::Method::DELETE,
+            "/v1/me/totp",
+            Some(json!({"totp": "123456"})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let (totp, codes) = enroll(&api, &access).await;
+    let delete = |body: serde_json::Value| {
+        api.call(
+            axum::http::Method::DELETE,
+            "/v1/me/totp",
+            Some(body),
+            Some(&access),
+        )
+    };
+    // A session alone is not enough; a wrong code neither; nor a bad shape.
+    let r = delete(json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["field"], "totp");
+    let r = delete(json!({"totp": "12345"})).await;
+    assert_eq!(r.body["field"], "totp");
+    api.clock.advance(30);
+    let now_code = totp.generate(api.clock.now());
+    let r = delete(json!({"totp": off_by_one(&now_code)})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.problem(), "totp-invalid");
+    let r = delete(json!({"recovery_code": "aaaaa-bbbbb"})).await;
+    assert_eq!(r.problem(), "totp-invalid");
+    let me = api.get("/v1/me", Some(&access)).await;
+    assert_eq!(me.body["mfa"]["totp"], "enrolled");
+
+    // A recovery code removes it (a lost phone).
+    let r = delete(json!({"recovery_code": codes[0]})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let me = api.get("/v1/me", Some(&access)).await;
+    assert_eq!(me.body["mfa"]["totp"], "none");
+    assert_eq!(me.body["mfa"]["recovery_codes_left"], 0);
+    // Sign-in needs the email code only again.
+    api.clock.advance(60);
+    let (access, _) = api.email_sign_in("jane@example.org").await;
+    // Re-enrolment: a new secret, and sign-in needs the new authenticator.
+    let (new_totp, _) = enroll(&api, &access).await;
+    assert_ne!(new_totp.get_secret_base32(), totp.get_secret_base32());
+    api.clock.advance(60);
+    let code = api.request_code("jane@example.org").await;
+    let r = api
+        .post(
+            "/auth/email/verify",
+            json!({ "email": "jane@example.org", "code": code }),
+            None,
+        )
+        .await;
+    assert_eq!(r.problem(), "totp-required");
+    // And removed again with a current code of the new authenticator.
+    api.clock.advance(30);
+    let r = api
+        .call(
+            axum::http::Method::DELETE,
+            "/v1/me/totp",
+            Some(json!({"totp": new_totp.generate(api.clock.now())})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+}

@@ -77,6 +77,17 @@ pub trait ObjectStore: Send + Sync {
         Ok(None)
     }
 
+    /// A URL through which a client reads `key` without credentials, valid for
+    /// `expires_in`; `Ok(None)` for a store that has no such URLs (the local directory).
+    async fn presign_get(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<PresignedRequest>, StorageError> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
+
     /// Writes a small object held in memory.
     async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
         let mut reader: &[u8] = &bytes;

@@ -312,6 +312,39 @@ impl ObjectStore for S3Store {
         }))
     }
 
+    /// A SigV4 query-string presigned `GetObject`.
+    async fn presign_get(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<PresignedRequest>, StorageError> {
+        validate_key(key)?;
+        let config =
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires_in).map_err(|e| {
+                StorageError::Backend {
+                    context: format!("presigning a download of {key}"),
+                    message: e.to_string(),
+                    transient: false,
+                }
+            })?;
+        let signed = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error(format!("presigning a download of {key}"), e))?;
+        Ok(Some(PresignedRequest {
+            method: signed.method().to_owned(),
+            url: signed.uri().to_owned(),
+            headers: signed
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }))
+    }
+
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {
         validate_key(key)?;
         match self

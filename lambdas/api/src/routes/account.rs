@@ -385,3 +385,100 @@ pub async fn totp_confirm(
         recovery_codes: codes,
     }))
 }
+
+/// `DELETE /v1/me/totp` body: proof that the caller holds the authenticator (or a recovery
+/// code) now, not only a session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpRemove {
+    /// The authenticator's current 6-digit code.
+    pub totp: Option<String>,
+    /// A recovery code instead (when the authenticator is lost; used up like at sign-in).
+    pub recovery_code: Option<String>,
+}
+
+/// Removes the authenticator (and its recovery codes): email sign-in needs the email code
+/// only again, and `POST /v1/me/totp` enrolls a new one (a new phone).
+#[utoipa::path(
+    delete,
+    path = "/v1/me/totp",
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = TotpRemove,
+    responses(
+        (status = 204, description = "removed; enroll again with POST /v1/me/totp"),
+        (status = 400, description = "neither `totp` nor `recovery_code`, or not 6 digits", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "wrong or reused code (`totp-invalid`), or not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "a wallet (SEP-10) session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "no authenticator is enrolled", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn totp_remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<TotpRemove>,
+) -> ApiResult<StatusCode> {
+    custodial_only(&caller)?;
+    let store = &state.inner().store;
+    let Some(current) = store.mfa(&caller.address).await.map_err(store_err)? else {
+        return Err(ApiError::Conflict(
+            "no authenticator is enrolled for this account".into(),
+        ));
+    };
+    if !current.value.confirmed {
+        return Err(ApiError::Conflict(
+            "no authenticator is enrolled for this account".into(),
+        ));
+    }
+    let mut record = current.value.clone();
+    match (&body.totp, &body.recovery_code) {
+        (Some(code), _) => {
+            let code = code.trim();
+            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid("totp", "expected 6 digits"));
+            }
+            mfa::verify(
+                state.keys(),
+                &caller.address,
+                &mut record,
+                code,
+                state.now(),
+            )?;
+        }
+        (None, Some(recovery)) => {
+            if !mfa::use_recovery(state.keys(), &mut record, recovery) {
+                return Err(ApiError::Totp {
+                    missing: false,
+                    detail: "the recovery code is wrong or was already used".into(),
+                });
+            }
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "totp",
+                "send the authenticator's current code (or a `recovery_code`) to remove it",
+            ))
+        }
+    }
+    let removed = MfaRecord {
+        sealed_secret: None,
+        confirmed: false,
+        recovery_hashes: Vec::new(),
+        // Keeps the last step: a code seen here is not accepted again after re-enrolment.
+        last_step: record.last_step,
+    };
+    match store
+        .put_mfa(&caller.address, &removed, Expect::Version(current.version))
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::Conflict(
+                "the authenticator changed concurrently; retry".into(),
+            ))
+        }
+        Err(e) => return Err(store_err(e)),
+    }
+    tracing::info!("authenticator removed");
+    Ok(StatusCode::NO_CONTENT)
+}

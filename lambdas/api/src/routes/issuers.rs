@@ -89,7 +89,8 @@ fn kind_name(kind: IssuerKind) -> String {
 /// `GET /v1/issuers`
 #[utoipa::path(get, path = "/v1/issuers", security(("bearer" = [])), tag = "issuers",
     responses((status = 200, description = "every registered issuer", body = [IssuerItem]),
-              (status = 403, description = "not the admin", body = crate::error::Problem)))]
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not the admin", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn list_issuers(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,8 +116,9 @@ pub async fn list_issuers(
 /// `POST /v1/issuers`
 #[utoipa::path(post, path = "/v1/issuers", request_body = AddIssuer, security(("bearer" = [])), tag = "issuers",
     responses((status = 201, description = "trusted", body = IssuerChanged),
-              (status = 400, description = "bad field", body = crate::error::Problem),
-              (status = 403, description = "not the admin", body = crate::error::Problem)))]
+              (status = 400, description = "bad field", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not the admin", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,6 +144,14 @@ pub async fn add(
             "evidence",
             "the verification evidence is empty",
         ));
+    }
+    if let Some(address) = &body.address {
+        if stellar_strkey::ed25519::PublicKey::from_string(address).is_err() {
+            return Err(ApiError::invalid(
+                "address",
+                "not a Stellar account address (G… and 56 characters); omit it for a key the platform holds",
+            ));
+        }
     }
     require_admin(&state, &caller).await?;
     let platform = state.platform()?;
@@ -197,9 +207,11 @@ async fn change(
 #[utoipa::path(post, path = "/v1/issuers/{address}/suspend", params(("address" = String, Path, description = "the issuer's G-address")),
     security(("bearer" = [])), tag = "issuers",
     responses((status = 200, description = "suspended: no longer trusted, its access cut", body = IssuerChanged),
-              (status = 403, description = "not the admin", body = crate::error::Problem),
-              (status = 404, description = "no such issuer", body = crate::error::Problem),
-              (status = 409, description = "already suspended", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not the admin", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such issuer", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "already suspended", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,9 +224,11 @@ pub async fn suspend(
 #[utoipa::path(post, path = "/v1/issuers/{address}/reinstate", params(("address" = String, Path, description = "the issuer's G-address")),
     security(("bearer" = [])), tag = "issuers",
     responses((status = 200, description = "trusted again", body = IssuerChanged),
-              (status = 403, description = "not the admin", body = crate::error::Problem),
-              (status = 404, description = "no such issuer", body = crate::error::Problem),
-              (status = 409, description = "not suspended", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not the admin", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such issuer", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "not suspended", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn reinstate(
     State(state): State<AppState>,
     caller: Caller,
@@ -227,8 +241,10 @@ pub async fn reinstate(
 #[utoipa::path(delete, path = "/v1/issuers/{address}", params(("address" = String, Path, description = "the issuer's G-address")),
     security(("bearer" = [])), tag = "issuers",
     responses((status = 200, description = "removed", body = IssuerChanged),
-              (status = 403, description = "not the admin", body = crate::error::Problem),
-              (status = 404, description = "no such issuer", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not the admin", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such issuer", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod email;
 pub mod issuers;
+pub mod keys;
 pub mod releases;
 pub mod studies;
 pub mod system;
@@ -67,7 +68,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/health", get(system::health))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/me", get(account::me))
-        .route("/v1/me/totp", post(account::totp_enroll))
+        .route(
+            "/v1/me/totp",
+            post(account::totp_enroll).delete(account::totp_remove),
+        )
         .route("/v1/me/totp/confirm", post(account::totp_confirm))
         .route("/v1/studies", get(studies::list_studies))
         .route("/v1/studies/{token}", get(studies::get_study))
@@ -82,6 +86,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/studies/{token}/files", get(studies::files))
         .route("/v1/studies/{token}/files/{*path}", get(studies::file))
         .route("/v1/studies/{token}/verify", post(studies::verify))
+        .route("/v1/studies/{token}/key", get(keys::study_key))
+        .route("/v1/objects/{*key}", get(keys::object))
         .route("/v1/issuers", get(issuers::list_issuers).post(issuers::add))
         .route("/v1/issuers/{address}", delete(issuers::remove))
         .route("/v1/issuers/{address}/suspend", post(issuers::suspend))

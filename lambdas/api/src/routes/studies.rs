@@ -130,8 +130,8 @@ async fn visible(state: &AppState, caller: &Caller, token: u32) -> ApiResult<Stu
 /// `GET /v1/studies`: the caller's studies, a page at a time.
 #[utoipa::path(get, path = "/v1/studies", params(ListQuery), security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "a page of the caller's studies", body = StudyPage),
-              (status = 400, description = "bad role, cursor or limit", body = crate::error::Problem),
-              (status = 401, description = "not signed in", body = crate::error::Problem)))]
+              (status = 400, description = "bad role, cursor or limit", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn list_studies(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,8 +160,9 @@ pub async fn list_studies(
 #[utoipa::path(get, path = "/v1/studies/{token}", params(("token" = String, Path, description = "token id")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the study as the caller may see it", body = StudyView),
-              (status = 401, description = "not signed in", body = crate::error::Problem),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn get_study(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,10 +176,11 @@ pub async fn get_study(
 #[utoipa::path(post, path = "/v1/studies/{token}/consent", params(("token" = String, Path, description = "token id")),
     request_body = ConsentRequest, security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the study after the decision", body = StudyView),
-              (status = 400, description = "bad decision or reason", body = crate::error::Problem),
-              (status = 403, description = "not the owner, or a wallet account", body = crate::error::Problem),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem),
-              (status = 409, description = "not pending any more", body = crate::error::Problem)))]
+              (status = 400, description = "bad decision or reason", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not the owner, or a wallet account", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "not pending any more", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn consent(
     State(state): State<AppState>,
     caller: Caller,
@@ -227,7 +229,9 @@ pub async fn consent(
 #[utoipa::path(get, path = "/v1/studies/{token}/access", params(("token" = String, Path, description = "token id")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "who may see the study", body = AccessReport),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn access(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,9 +251,10 @@ pub async fn access(
 #[utoipa::path(post, path = "/v1/studies/{token}/shares", params(("token" = String, Path, description = "token id")),
     request_body = ShareRequest, security(("bearer" = [])), tag = "studies",
     responses((status = 201, description = "granted", body = GrantAnswer),
-              (status = 400, description = "bad grantee, role or date", body = crate::error::Problem),
-              (status = 403, description = "may not grant this", body = crate::error::Problem),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+              (status = 400, description = "bad grantee, role or date", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "may not grant this", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn share(
     State(state): State<AppState>,
     caller: Caller,
@@ -294,8 +299,10 @@ pub async fn share(
     params(("token" = String, Path, description = "token id"), ("grantee" = String, Path, description = "email or G-address")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "revoked", body = GrantAnswer),
-              (status = 403, description = "may not revoke this grant", body = crate::error::Problem),
-              (status = 404, description = "no such study or grant", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "may not revoke this grant", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study or grant", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,7 +327,9 @@ pub async fn revoke(
 #[utoipa::path(get, path = "/v1/studies/{token}/history", params(("token" = String, Path, description = "token id")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the study's events in chain order", body = [TrailEntry]),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
@@ -340,8 +349,10 @@ pub async fn history(
 #[utoipa::path(get, path = "/v1/studies/{token}/files", params(("token" = String, Path, description = "token id")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the study's files", body = [StudyFile]),
-              (status = 403, description = "no key to this study", body = crate::error::Problem),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "no key to this study", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn files(
     State(state): State<AppState>,
     caller: Caller,
@@ -364,8 +375,10 @@ pub async fn files(
     params(("token" = String, Path, description = "token id"), ("path" = String, Path, description = "the file's path in the study")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the original DICOM bytes", content_type = "application/dicom"),
-              (status = 403, description = "no live role or no key", body = crate::error::Problem),
-              (status = 404, description = "no such study or file", body = crate::error::Problem)))]
+              (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "no live role or no key", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study or file", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
@@ -423,8 +436,9 @@ pub async fn file(
 #[utoipa::path(post, path = "/v1/studies/{token}/verify", params(("token" = String, Path, description = "token id")),
     request_body = VerifyRequest, security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the comparison with the study's checksum root", body = Verification),
-              (status = 400, description = "bad digest", body = crate::error::Problem),
-              (status = 404, description = "no such study for this caller", body = crate::error::Problem)))]
+              (status = 400, description = "bad digest", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,

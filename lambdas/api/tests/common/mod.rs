@@ -198,6 +198,25 @@ pub async fn offline_platform(dir: &std::path::Path) -> Arc<medimint_platform::P
 }
 
 impl TestApi {
+    /// The router over a state the test built (its outbox in `outbox`).
+    pub fn from_state(state: AppState, outbox: PathBuf) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, parts) = memory_state(
+            config(),
+            &Seed::from_bytes([42; 64]),
+            &outbox,
+            manual_clock(),
+        );
+        Self {
+            app: medimint_api::app(state.clone()),
+            state,
+            parts,
+            clock: manual_clock(),
+            outbox,
+            _dir: dir,
+        }
+    }
+
     /// The router over in-memory sign-in adapters and `platform`.
     pub fn with_platform(platform: Arc<medimint_platform::Platform>) -> Self {
         let dir = tempfile::tempdir().unwrap();

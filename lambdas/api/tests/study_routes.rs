@@ -1,0 +1,617 @@
+//! The study and issuer endpoints, one by one, over the real platform on an in-process
+//! devnet: without a token, with a bad input, as someone the token is not theirs (404, no
+//! existence leak), and in the wrong role (403) or state (409), each asserting the status
+//! and the problem type.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use common::{Reply, TestApi};
+use medimint_api::mailer::OutboxMailer;
+use medimint_chain::clients::{IssuerKind, IssuerProfile};
+use medimint_chain::Network;
+use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec};
+use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
+use serde_json::{json, Value};
+
+struct Chain {
+    api: TestApi,
+    platform: Arc<Platform>,
+    /// Jane's approved study (active) and her pending one.
+    active: String,
+    pending: String,
+    issuer: String,
+    devnet: Option<medimint_devnet::Devnet>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        // The devnet owns a runtime, which may not be dropped inside the test's.
+        if let Some(devnet) = self.devnet.take() {
+            let _ = std::thread::spawn(move || drop(devnet)).join();
+        }
+    }
+}
+
+async fn release(platform: &Platform, dir: &Path, issuer: &str, uid: &str) -> String {
+    let patient = SyntheticPatient {
+        name: "DOE^JANE".into(),
+        birth_date: "19800102".into(),
+        id: "MRN-7".into(),
+    };
+    let export = dir.join(uid);
+    for (name, bytes) in generate_study(&patient, uid, 1, 1).unwrap() {
+        let p = export.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let outcome = platform
+        .release(
+            &ReleaseSpec {
+                issuer: issuer.to_string(),
+                release_id: format!("R-{uid}"),
+                patient: PatientSpec {
+                    email: "jane@example.org".into(),
+                    family_name: "DOE".into(),
+                    given_names: "JANE".into(),
+                    birth_date: "1980-01-02".into(),
+                    patient_id: "MRN-7".into(),
+                },
+                study_instance_uid: Some(uid.to_string()),
+                paths: vec![export],
+            },
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    match outcome {
+        medimint_ingest::Outcome::Released { token_id, .. } => token_id,
+        other => panic!("not released: {other:?}"),
+    }
+}
+
+async fn chain() -> Chain {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = tokio::task::spawn_blocking(|| {
+        medimint_devnet::Devnet::start(medimint_devnet::Config::default())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.network.rpc_url = devnet.rpc_url();
+    config.network.passphrase = devnet.passphrase();
+    let platform = Arc::new(Platform::open(config, true).await.unwrap());
+    platform.ensure_operators().await.unwrap();
+    platform.deploy().await.unwrap();
+    let issuer = platform
+        .add_issuer(&IssuerSpec {
+            email: "pacs@general.example".into(),
+            address: None,
+            profile: IssuerProfile {
+                name: "General Hospital".into(),
+                kind: IssuerKind::Hospital,
+                jurisdiction: "US-CA".into(),
+                evidence: [7; 32],
+            },
+        })
+        .await
+        .unwrap();
+    let active = release(&platform, dir.path(), &issuer, "2.25.1001").await;
+    let pending = release(&platform, dir.path(), &issuer, "2.25.1002").await;
+    platform
+        .consent_with(
+            "jane@example.org",
+            &active,
+            true,
+            medimint_chain::clients::RejectReason::Declined,
+        )
+        .await
+        .unwrap();
+    // The API as `medimint up` serves it: accounts and roles from the platform and chain.
+    let outbox = dir.path().join("outbox");
+    let mut api_config = common::config();
+    api_config.network_passphrase = platform.config().network.passphrase.clone();
+    let state = medimint_api::opener::with_platform(
+        api_config,
+        platform.seed(),
+        platform.clone(),
+        Arc::new(OutboxMailer::new(&outbox)),
+    );
+    let api = TestApi::from_state(state, outbox);
+    Chain {
+        api,
+        platform,
+        active,
+        pending,
+        issuer,
+        devnet: Some(devnet),
+        _dir: dir,
+    }
+}
+
+fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.text);
+    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
+}
+
+/// Every study endpoint: (method, path template with `{t}`, body).
+fn study_endpoints() -> Vec<(Method, &'static str, Option<Value>)> {
+    vec![
+        (Method::GET, "/v1/studies/{t}", None),
+        (
+            Method::POST,
+            "/v1/studies/{t}/consent",
+            Some(json!({"decision": "approve"})),
+        ),
+        (Method::GET, "/v1/studies/{t}/access", None),
+        (
+            Method::POST,
+            "/v1/studies/{t}/shares",
+            Some(json!({"to": "dr@clinic.example", "role": "viewer"})),
+        ),
+        (
+            Method::DELETE,
+            "/v1/studies/{t}/shares/dr@clinic.example",
+            None,
+        ),
+        (Method::GET, "/v1/studies/{t}/history", None),
+        (Method::GET, "/v1/studies/{t}/files", None),
+        (Method::GET, "/v1/studies/{t}/files/S01/IM0001.dcm", None),
+        (
+            Method::POST,
+            "/v1/studies/{t}/verify",
+            Some(json!({"files": [{"name": "a.dcm", "sha256": "00".repeat(32)}]})),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_study_endpoint_refuses_no_token_bad_input_a_stranger_and_the_wrong_role() {
+    let c = chain().await;
+    let api = &c.api;
+    let (jane, _) = api.sign_in_as("jane@example.org").await;
+    let (eve, _) = api.sign_in_as("eve@example.net").await;
+    let (pacs, _) = api.sign_in_as("pacs@general.example").await;
+
+    for (method, path, body) in study_endpoints() {
+        let path = path.replace("{t}", &c.active);
+        // No token: 401.
+        let r = api.call(method.clone(), &path, body.clone(), None).await;
+        expect(
+            &r,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            &format!("{method} {path} anonymous"),
+        );
+        // Someone else's study: 404, exactly as for a token that does not exist.
+        let r = api
+            .call(method.clone(), &path, body.clone(), Some(&eve))
+            .await;
+        expect(
+            &r,
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{method} {path} as a stranger"),
+        );
+        let missing = path.replace(&format!("/{}", c.active), "/999999");
+        let r = api
+            .call(method.clone(), &missing, body.clone(), Some(&eve))
+            .await;
+        expect(
+            &r,
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{method} {missing}"),
+        );
+        // Not a token id: 400 naming it.
+        let bad = path.replace(&format!("/{}", c.active), "/abc");
+        let r = api
+            .call(method.clone(), &bad, body.clone(), Some(&jane))
+            .await;
+        expect(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            &format!("{method} {bad}"),
+        );
+        assert_eq!(r.body["field"], "token", "{method} {bad}");
+    }
+
+    let t = |p: &str| p.replace("{t}", &c.active);
+    // Invalid inputs name their field.
+    for (path, body, field) in [
+        (
+            "/v1/studies/{t}/consent",
+            json!({"decision": "maybe"}),
+            "decision",
+        ),
+        (
+            "/v1/studies/{t}/consent",
+            json!({"decision": "reject", "reason": "bored"}),
+            "reason",
+        ),
+        ("/v1/studies/{t}/consent", json!({}), "decision"),
+        (
+            "/v1/studies/{t}/shares",
+            json!({"to": "dr@clinic.example", "role": "owner"}),
+            "role",
+        ),
+        (
+            "/v1/studies/{t}/shares",
+            json!({"to": "nobody", "role": "viewer"}),
+            "to",
+        ),
+        (
+            "/v1/studies/{t}/shares",
+            json!({"to": "dr@clinic.example", "role": "viewer", "until": 1}),
+            "until",
+        ),
+        (
+            "/v1/studies/{t}/verify",
+            json!({"files": [{"name": "a"}]}),
+            "files[0]",
+        ),
+    ] {
+        let r = api.post(&t(path), body.clone(), Some(&jane)).await;
+        expect(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            &format!("{path} {body}"),
+        );
+        assert!(
+            r.body["field"].as_str().unwrap().starts_with(field),
+            "{path} {body}: field {}",
+            r.body["field"]
+        );
+    }
+    let r = api.get("/v1/studies?role=everything", Some(&jane)).await;
+    expect(&r, StatusCode::BAD_REQUEST, "invalid-request", "role");
+    let r = api.get("/v1/studies?limit=0", Some(&jane)).await;
+    expect(&r, StatusCode::BAD_REQUEST, "invalid-request", "limit");
+    let r = api.get("/v1/studies?cursor=zzz", Some(&jane)).await;
+    expect(&r, StatusCode::BAD_REQUEST, "invalid-request", "cursor");
+
+    // Wrong role: the issuer sees the study but is not its owner.
+    let r = api
+        .post(
+            &t("/v1/studies/{t}/consent"),
+            json!({"decision": "approve"}),
+            Some(&pacs),
+        )
+        .await;
+    expect(
+        &r,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "the issuer consenting",
+    );
+    // Wrong state: the active study was decided already.
+    let r = api
+        .post(
+            &t("/v1/studies/{t}/consent"),
+            json!({"decision": "reject"}),
+            Some(&jane),
+        )
+        .await;
+    expect(&r, StatusCode::CONFLICT, "conflict", "consent twice");
+
+    // A viewer may view but not share, and not consent.
+    let r = api
+        .post(
+            &t("/v1/studies/{t}/shares"),
+            json!({"to": "dr@clinic.example", "role": "viewer"}),
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (dr, _) = api.sign_in_as("dr@clinic.example").await;
+    let r = api.get(&t("/v1/studies/{t}/files"), Some(&dr)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api
+        .post(
+            &t("/v1/studies/{t}/shares"),
+            json!({"to": "friend@example.org", "role": "viewer"}),
+            Some(&dr),
+        )
+        .await;
+    expect(&r, StatusCode::FORBIDDEN, "forbidden", "a viewer sharing");
+    let r = api
+        .post(
+            &t("/v1/studies/{t}/consent"),
+            json!({"decision": "approve"}),
+            Some(&dr),
+        )
+        .await;
+    expect(
+        &r,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "a viewer consenting",
+    );
+
+    // The pending study: its files are not served before consent; the issuer may not
+    // consent for the patient; the patient can.
+    let p = |s: &str| s.replace("{t}", &c.pending);
+    let r = api.get(&p("/v1/studies/{t}"), Some(&eve)).await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "a stranger on a pending study",
+    );
+    let r = api
+        .post(
+            &p("/v1/studies/{t}/consent"),
+            json!({"decision": "approve"}),
+            Some(&pacs),
+        )
+        .await;
+    expect(
+        &r,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "the issuer consenting for the patient",
+    );
+    let r = api
+        .post(
+            &p("/v1/studies/{t}/consent"),
+            json!({"decision": "reject", "reason": "not_mine"}),
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["status"], "rejected");
+    let _ = &c.issuer;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_issuer_endpoint_is_for_the_admin_only_and_names_bad_input() {
+    let c = chain().await;
+    let api = &c.api;
+    let (patient, _) = api.sign_in_as("jane@example.org").await;
+    let (issuer_token, _) = api.sign_in_as("pacs@general.example").await;
+    let add = json!({"email": "lab@example.org", "name": "Lab", "kind": "laboratory",
+        "jurisdiction": "US-NY", "evidence": "CLIA 123"});
+    let endpoints = [
+        (Method::GET, "/v1/issuers".to_string(), None),
+        (Method::POST, "/v1/issuers".to_string(), Some(add.clone())),
+        (
+            Method::POST,
+            format!("/v1/issuers/{}/suspend", c.issuer),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/v1/issuers/{}/reinstate", c.issuer),
+            None,
+        ),
+        (Method::DELETE, format!("/v1/issuers/{}", c.issuer), None),
+    ];
+    for (method, path, body) in &endpoints {
+        let r = api.call(method.clone(), path, body.clone(), None).await;
+        expect(
+            &r,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            &format!("{method} {path}"),
+        );
+        for (who, token) in [("a patient", &patient), ("an issuer", &issuer_token)] {
+            let r = api
+                .call(method.clone(), path, body.clone(), Some(token))
+                .await;
+            expect(
+                &r,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                &format!("{method} {path} as {who}"),
+            );
+        }
+    }
+
+    // The admin (the suite's admin key, signing in with SEP-10) gets through, and bad
+    // input names its field.
+    let admin =
+        medimint_sdk::keys::derive_keypair(c.platform.seed(), medimint_platform::ADMIN_INDEX)
+            .unwrap();
+    let address = admin.address();
+    let r = api.get(&format!("/auth?account={address}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let signed = medimint_api::sep10::sign_challenge(
+        r.body["transaction"].as_str().unwrap(),
+        admin.signing_key(),
+        &Network::new(c.platform.config().network.passphrase.clone()),
+    )
+    .unwrap();
+    let r = api
+        .post("/auth", json!({"transaction": signed}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let admin_token = r.body["token"].as_str().unwrap().to_string();
+    let r = api.get("/v1/issuers", Some(&admin_token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains(&c.issuer));
+    for (field, value) in [
+        ("kind", json!("spa")),
+        ("email", json!("not-an-email")),
+        ("address", json!("GNOTANADDRESS")),
+    ] {
+        let mut body = add.clone();
+        body[field] = value;
+        let r = api.post("/v1/issuers", body, Some(&admin_token)).await;
+        expect(&r, StatusCode::BAD_REQUEST, "invalid-request", field);
+        assert_eq!(r.body["field"], field, "{}", r.text);
+    }
+    let r = api
+        .post(
+            "/v1/issuers/GNOTANADDRESS/suspend",
+            json!({}),
+            Some(&admin_token),
+        )
+        .await;
+    expect(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "invalid-request",
+        "suspend a bad address",
+    );
+    let stranger = "GAAZI4TCR3TY5OJHCTJC2A4QSY6CJWJH5IAJTGKIN2ER7LBNVKOCCWN7";
+    let r = api
+        .post(
+            &format!("/v1/issuers/{stranger}/suspend"),
+            json!({}),
+            Some(&admin_token),
+        )
+        .await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "suspend an unknown issuer",
+    );
+    // Suspend, then suspending again is a state conflict.
+    let r = api
+        .post(
+            &format!("/v1/issuers/{}/suspend", c.issuer),
+            json!({}),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api
+        .post(
+            &format!("/v1/issuers/{}/suspend", c.issuer),
+            json!({}),
+            Some(&admin_token),
+        )
+        .await;
+    expect(&r, StatusCode::CONFLICT, "conflict", "suspend twice");
+}
+
+/// Signs in with SEP-10 as the holder of `kp` (a key only the test holds): the access token.
+async fn wallet_sign_in(c: &Chain, kp: &medimint_sdk::keys::Keypair) -> String {
+    let r = c
+        .api
+        .get(&format!("/auth?account={}", kp.address()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let signed = medimint_api::sep10::sign_challenge(
+        r.body["transaction"].as_str().unwrap(),
+        kp.signing_key(),
+        &Network::new(c.platform.config().network.passphrase.clone()),
+    )
+    .unwrap();
+    let r = c
+        .api
+        .post("/auth", json!({"transaction": signed}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_wallet_gets_its_wrapped_key_and_object_urls_and_opens_them_itself() {
+    let c = chain().await;
+    let api = &c.api;
+    let (jane, _) = api.sign_in_as("jane@example.org").await;
+    let wallet = medimint_sdk::keys::Keypair::from_seed_bytes(&[9; 32]);
+    let key_path = format!("/v1/studies/{}/key", c.active);
+    // Before a share the wallet sees nothing.
+    let token = wallet_sign_in(&c, &wallet).await;
+    let r = api.get(&key_path, Some(&token)).await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "a wallet without a role",
+    );
+    let r = api
+        .post(
+            &format!("/v1/studies/{}/shares", c.active),
+            json!({"to": wallet.address(), "role": "viewer"}),
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    let r = api.get(&key_path, Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["address"], wallet.address());
+    // Only the wallet's key opens it.
+    let wrapped = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        r.body["wrapped_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    medimint_sdk::crypto::open_key(&wrapped, &wallet).expect("the wallet opens its key");
+    assert!(medimint_sdk::crypto::open_key(
+        &wrapped,
+        &medimint_sdk::keys::Keypair::from_seed_bytes(&[8; 32])
+    )
+    .is_err());
+    // The URLs serve the stored ciphertext without a bearer token.
+    let store = c.platform.store();
+    let files = r.body["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    for link in files.iter().chain([&r.body["metadata"]]) {
+        let url = link["url"].as_str().unwrap();
+        let path = url.strip_prefix(common::BASE).unwrap();
+        let got = api.get(path, None).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}");
+        let stored = store
+            .get_bytes(link["key"].as_str().unwrap(), 1 << 24)
+            .await
+            .unwrap();
+        // (The harness keeps the body as lossy UTF-8: compare it so.)
+        assert!(!stored.is_empty());
+        assert!(got.text == String::from_utf8_lossy(&stored), "{path}");
+        let tampered = path.replace("signature=", "signature=0");
+        expect(
+            &api.get(&tampered, None).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "tampered",
+        );
+        let other = path.replace("/v1/objects/", "/v1/objects/keys/");
+        expect(
+            &api.get(&other, None).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "another key",
+        );
+    }
+    // Someone else, and a malformed token id.
+    let (eve, _) = api.sign_in_as("eve@example.net").await;
+    expect(
+        &api.get(&key_path, Some(&eve)).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "eve",
+    );
+    let r = api.get("/v1/studies/x/key", Some(&token)).await;
+    expect(&r, StatusCode::BAD_REQUEST, "invalid-request", "bad token");
+    // Revoked: no key any more.
+    let r = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/studies/{}/shares/{}", c.active, wallet.address()),
+            None,
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api.get(&key_path, Some(&token)).await;
+    assert!(
+        r.status == StatusCode::NOT_FOUND || r.status == StatusCode::FORBIDDEN,
+        "{}",
+        r.text
+    );
+}
