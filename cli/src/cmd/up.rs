@@ -26,6 +26,10 @@ pub struct Args {
     /// How often the indexer follows the chain's events, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     index_ms: u64,
+    /// Load demo data (an issuer, a study for jane@example.org) and print the web app's URL
+    /// with sign-in codes for the demo patient and doctor.
+    #[arg(long)]
+    demo: bool,
     #[command(flatten)]
     global: Global,
 }
@@ -67,8 +71,9 @@ async fn serve_api(
         std::sync::Arc::new(medimint_api::mailer::OutboxMailer::new(outbox)),
     );
     state.set_index(index);
-    let app =
-        medimint_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // The web app at `/` beside the API (src/web.rs).
+    let app = crate::web::with_web(medimint_api::app(state))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             eprintln!("the API stopped: {e}");
@@ -144,6 +149,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "  api:           {api_url}/v1/health (docs/api.md; sign-in codes in {})",
             outbox.display()
         );
+        println!("  web app:       {api_url}/ (docs/web.md)");
+        if args.demo {
+            crate::web::demo(&platform, &api_url, &outbox).await?;
+        }
         println!("ready");
         // Manifests dead-lettered in this run: left in the inbox for a replay, not retried
         // on every scan.

@@ -1,0 +1,296 @@
+// The typed client of the MediMint HTTP API (docs/api.md; types generated from
+// docs/openapi.json into schema.d.ts). Tokens live in this object's memory only.
+
+import type { components } from "./schema";
+import { ApiError, networkError, problemFrom } from "./problem";
+
+export type Schemas = components["schemas"];
+export type Me = Schemas["Me"];
+export type StudyItem = Schemas["StudyItem"];
+export type StudyPage = Schemas["StudyPage"];
+export type StudyView = Schemas["StudyView"];
+export type StudyFile = Schemas["StudyFile"];
+export type AccessReport = Schemas["AccessReport"];
+export type SharedWith = Schemas["SharedWith"];
+export type TrailEntry = Schemas["TrailEntry"];
+export type Verification = Schemas["Verification"];
+export type IssuerItem = Schemas["IssuerItem"];
+export type AddIssuer = Schemas["AddIssuer"];
+export type TokenResponse = Schemas["TokenResponse"];
+export type TotpEnrollment = Schemas["TotpEnrollment"];
+export type Relation = Schemas["Relation"];
+export type NewRelease = Schemas["NewRelease"];
+export type ReleaseUploads = Schemas["ReleaseUploads"];
+export type ReleaseState = Schemas["ReleaseState"];
+export type ReleasePage = Schemas["ReleasePage"];
+export type Upload = Schemas["Upload"];
+
+export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** Why a session ended, for the sign-in screen. */
+export type EndReason = "signed-out" | "expired" | "idle";
+
+interface Tokens {
+  /** The access token; the refresh token stays in the API's httpOnly cookie. */
+  access: string;
+}
+
+/** Encodes a study file's path for the URL, segment by segment. */
+export function filePath(path: string): string {
+  return path
+    .split("/")
+    .filter((s) => s.length > 0)
+    .map(encodeURIComponent)
+    .join("/");
+}
+
+/** The query string of a study list request. */
+export function listQuery(role: Relation | undefined, cursor: string | undefined, limit: number): string {
+  const q = new URLSearchParams();
+  if (role) q.set("role", role);
+  if (cursor) q.set("cursor", cursor);
+  q.set("limit", String(limit));
+  return q.toString();
+}
+
+export class Api {
+  private tokens: Tokens | undefined;
+  private refreshing: Promise<boolean> | undefined;
+  /** Called once when the API says the session is over (signed out elsewhere, idle, too old). */
+  private onSessionEnded: ((err: ApiError) => void) | undefined;
+  /** Called on every answered authenticated request (the idle timer listens). */
+  private onActivity: (() => void) | undefined;
+
+  constructor(
+    private readonly base: string = "",
+    private readonly fetchImpl: Fetch = (i, init) => fetch(i, init),
+  ) {}
+
+  /** Sets who hears of a session the API ended, and of answered requests. */
+  listen(on: { sessionEnded?: (err: ApiError) => void; activity?: () => void }): void {
+    if ("sessionEnded" in on) this.onSessionEnded = on.sessionEnded;
+    if ("activity" in on) this.onActivity = on.activity;
+  }
+
+  get signedIn(): boolean {
+    return this.tokens !== undefined;
+  }
+
+  /** Forgets the tokens (nothing else holds them). */
+  forget(): void {
+    this.tokens = undefined;
+  }
+
+  private adopt(t: TokenResponse): void {
+    // The body's refresh token is not kept: the API set it as an httpOnly, Secure,
+    // SameSite=Strict cookie on /auth, which script cannot read.
+    this.tokens = { access: t.token };
+  }
+
+  private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (auth && this.tokens) headers["authorization"] = `Bearer ${this.tokens.access}`;
+    try {
+      return await this.fetchImpl(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (e) {
+      throw networkError(e);
+    }
+  }
+
+  /**
+   * One request. With `auth`, an expired access token is refreshed once and the request
+   * repeated; a session the API ended is forgotten and reported through `onSessionEnded`.
+   */
+  async raw(method: string, path: string, body?: unknown, auth = true): Promise<Response> {
+    let res = await this.send(method, path, body, auth);
+    if (auth && res.status === 401) {
+      let err = problemFrom(401, await res.text(), res.headers);
+      if (err.kind === "unauthenticated" && (await this.refresh())) {
+        res = await this.send(method, path, body, auth);
+        if (res.status === 401) err = problemFrom(401, await res.text(), res.headers);
+      }
+      if (res.status === 401) {
+        this.ended(err);
+        throw err;
+      }
+    }
+    if (!res.ok) throw problemFrom(res.status, await res.text(), res.headers);
+    if (auth) this.onActivity?.();
+    return res;
+  }
+
+  private ended(err: ApiError): void {
+    const had = this.tokens !== undefined;
+    this.tokens = undefined;
+    if (had) this.onSessionEnded?.(err);
+  }
+
+  async json<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+    const res = await this.raw(method, path, body, auth);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  /**
+   * New tokens from the refresh token in the API's httpOnly cookie (sent by the browser
+   * with `credentials: "same-origin"`). Concurrent callers share one refresh. Resolves
+   * false when there is no session to renew.
+   */
+  refresh(): Promise<boolean> {
+    if (!this.refreshing) {
+      this.refreshing = (async () => {
+        try {
+          const res = await this.send("POST", "/auth/refresh", undefined, false);
+          if (!res.ok) {
+            await res.text();
+            return false;
+          }
+          this.adopt((await res.json()) as TokenResponse);
+          return true;
+        } catch {
+          return false;
+        } finally {
+          this.refreshing = undefined;
+        }
+      })();
+    }
+    return this.refreshing;
+  }
+
+  // --- sign-in ---------------------------------------------------------------------------
+
+  sendCode(email: string): Promise<Schemas["CodeSent"]> {
+    return this.json("POST", "/auth/email", { email }, false);
+  }
+
+  async verifyCode(email: string, code: string, second?: { totp?: string; recovery?: string }): Promise<void> {
+    const body: Record<string, string> = { email, code };
+    if (second?.totp) body["totp"] = second.totp;
+    if (second?.recovery) body["recovery_code"] = second.recovery;
+    this.adopt(await this.json<TokenResponse>("POST", "/auth/email/verify", body, false));
+  }
+
+  challenge(account: string): Promise<Schemas["ChallengeResponse"]> {
+    return this.json("GET", `/auth?account=${encodeURIComponent(account)}`, undefined, false);
+  }
+
+  async signInWithChallenge(signedXdr: string): Promise<void> {
+    this.adopt(await this.json<TokenResponse>("POST", "/auth", { transaction: signedXdr }, false));
+  }
+
+  async logout(everywhere = false): Promise<void> {
+    try {
+      if (this.tokens) {
+        const res = await this.send("POST", everywhere ? "/auth/logout/everywhere" : "/auth/logout", undefined, true);
+        await res.text();
+      }
+    } finally {
+      this.tokens = undefined;
+    }
+  }
+
+  me(): Promise<Me> {
+    return this.json("GET", "/v1/me");
+  }
+
+  totpEnroll(): Promise<TotpEnrollment> {
+    return this.json("POST", "/v1/me/totp");
+  }
+
+  totpConfirm(code: string): Promise<Schemas["RecoveryCodes"]> {
+    return this.json("POST", "/v1/me/totp/confirm", { code });
+  }
+
+  // --- studies ---------------------------------------------------------------------------
+
+  studies(role: Relation | undefined, cursor?: string, limit = 20): Promise<StudyPage> {
+    return this.json("GET", `/v1/studies?${listQuery(role, cursor, limit)}`);
+  }
+
+  study(token: number): Promise<StudyView> {
+    return this.json("GET", `/v1/studies/${token}`);
+  }
+
+  access(token: number): Promise<AccessReport> {
+    return this.json("GET", `/v1/studies/${token}/access`);
+  }
+
+  consent(token: number, decision: "approve" | "reject", reason?: string): Promise<StudyView> {
+    return this.json("POST", `/v1/studies/${token}/consent`, reason ? { decision, reason } : { decision });
+  }
+
+  share(token: number, to: string, role: "viewer" | "sharer", until: number | undefined): Promise<Schemas["GrantAnswer"]> {
+    return this.json("POST", `/v1/studies/${token}/shares`, until === undefined ? { to, role } : { to, role, until });
+  }
+
+  revoke(token: number, grantee: string): Promise<Schemas["GrantAnswer"]> {
+    return this.json("DELETE", `/v1/studies/${token}/shares/${encodeURIComponent(grantee)}`);
+  }
+
+  history(token: number): Promise<TrailEntry[]> {
+    return this.json("GET", `/v1/studies/${token}/history`);
+  }
+
+  files(token: number): Promise<StudyFile[]> {
+    return this.json("GET", `/v1/studies/${token}/files`);
+  }
+
+  file(token: number, path: string): Promise<Response> {
+    return this.raw("GET", `/v1/studies/${token}/files/${filePath(path)}`);
+  }
+
+  verify(token: number, files: { name: string; sha256: string }[]): Promise<Verification> {
+    return this.json("POST", `/v1/studies/${token}/verify`, { files });
+  }
+
+  // --- releases (issuer) -------------------------------------------------------------------
+
+  startRelease(body: NewRelease): Promise<ReleaseUploads> {
+    return this.json("POST", "/v1/releases", body);
+  }
+
+  /** Fresh upload URLs from file `from` on (when some expired, or the next batch). */
+  uploads(id: string, from = 0): Promise<ReleaseUploads> {
+    return this.json("GET", `/v1/releases/${encodeURIComponent(id)}/uploads?from=${from}`);
+  }
+
+  completeRelease(id: string): Promise<ReleaseState> {
+    return this.json("POST", `/v1/releases/${encodeURIComponent(id)}/complete`);
+  }
+
+  release(id: string): Promise<ReleaseState> {
+    return this.json("GET", `/v1/releases/${encodeURIComponent(id)}`);
+  }
+
+  releases(cursor?: string, limit = 20): Promise<ReleasePage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set("cursor", cursor);
+    return this.json("GET", `/v1/releases?${q.toString()}`);
+  }
+
+  // --- issuers (admin) --------------------------------------------------------------------
+
+  issuers(): Promise<IssuerItem[]> {
+    return this.json("GET", "/v1/issuers");
+  }
+
+  addIssuer(body: AddIssuer): Promise<Schemas["IssuerChanged"]> {
+    return this.json("POST", "/v1/issuers", body);
+  }
+
+  issuerAction(address: string, action: "suspend" | "reinstate" | "remove"): Promise<Schemas["IssuerChanged"]> {
+    const a = encodeURIComponent(address);
+    return action === "remove"
+      ? this.json("DELETE", `/v1/issuers/${a}`)
+      : this.json("POST", `/v1/issuers/${a}/${action}`);
+  }
+}
+
+export { ApiError };

@@ -1,0 +1,150 @@
+import { useState, type FormEvent } from "react";
+import type { AccessReport } from "../../api/client";
+import { useApp } from "../../app/context";
+import { Address, Done, ErrorNote, Pending } from "../../app/ui";
+import { endOfDay, until } from "../../lib/format";
+
+function inDays(days: number): string {
+  const d = new Date(Date.now() + days * 86_400_000);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+export function AccessSection(props: {
+  token: number;
+  access: AccessReport;
+  canRevoke: boolean;
+  canShare: boolean;
+  onChange: () => Promise<void>;
+}) {
+  const { token, access, canRevoke, canShare, onChange } = props;
+  const { api } = useApp();
+  const [to, setTo] = useState("");
+  const [role, setRole] = useState<"viewer" | "sharer">("viewer");
+  const [date, setDate] = useState(inDays(30));
+  const [busy, setBusy] = useState<string | undefined>();
+  const [done, setDone] = useState<string | undefined>();
+  const [error, setError] = useState<unknown>();
+
+  const act = async (label: string, f: () => Promise<string>) => {
+    setBusy(label);
+    setDone(undefined);
+    setError(undefined);
+    try {
+      const msg = await f();
+      await onChange();
+      setDone(msg);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const share = (e: FormEvent) => {
+    e.preventDefault();
+    const end = endOfDay(date);
+    if (end === undefined) {
+      setError(new Error("Until: choose a valid date."));
+      return;
+    }
+    if (end * 1000 <= Date.now()) {
+      setError(new Error("Until: choose a date in the future."));
+      return;
+    }
+    void act("Sharing on the ledger… this takes a few seconds.", async () => {
+      await api.share(token, to.trim(), role, end);
+      setTo("");
+      return `Shared with ${to.trim()} until ${until(end)}.`;
+    });
+  };
+
+  return (
+    <section aria-labelledby="access-h">
+      <h2 id="access-h">Who has access</h2>
+      <ErrorNote error={error} />
+      {busy && <Pending>{busy}</Pending>}
+      {done && <Done>{done}</Done>}
+      <table>
+        <caption className="sr-only">People with access to this study</caption>
+        <thead>
+          <tr>
+            <th scope="col">Who</th>
+            <th scope="col">Role</th>
+            <th scope="col">Until</th>
+            <th scope="col">Shared by</th>
+            {canRevoke && <th scope="col">Action</th>}
+          </tr>
+        </thead>
+        <tbody>
+          <tr>
+            <td>
+              <Address value={access.owner} />
+            </td>
+            <td>owner</td>
+            <td>no end</td>
+            <td>—</td>
+            {canRevoke && <td />}
+          </tr>
+          <tr>
+            <td>
+              <Address value={access.issuer} />
+            </td>
+            <td>issuer</td>
+            <td>—</td>
+            <td>—</td>
+            {canRevoke && <td />}
+          </tr>
+          {access.grants.map((g) => (
+            <tr key={g.grantee}>
+              <td>
+                <Address value={g.grantee} />
+              </td>
+              <td>{g.role}</td>
+              <td>{until(g.expires_at)}</td>
+              <td>
+                <Address value={g.granter} />
+              </td>
+              {canRevoke && (
+                <td>
+                  <button
+                    type="button"
+                    className="danger"
+                    disabled={busy !== undefined}
+                    aria-label={`Revoke access of ${g.grantee}`}
+                    onClick={() =>
+                      void act("Revoking on the ledger…", async () => {
+                        await api.revoke(token, g.grantee);
+                        return "Access revoked.";
+                      })
+                    }
+                  >
+                    Revoke
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {!canShare && <p>The study can be shared once it is active (after your consent).</p>}
+      {canShare && (
+      <form onSubmit={share} className="card" aria-labelledby="share-h">
+        <h3 id="share-h">Share this study</h3>
+        <label htmlFor="share-to">Email or Stellar address</label>
+        <input id="share-to" required value={to} onChange={(e) => setTo(e.target.value)} autoComplete="off" />
+        <label htmlFor="share-role">Role</label>
+        <select id="share-role" value={role} onChange={(e) => setRole(e.target.value as "viewer" | "sharer")}>
+          <option value="viewer">Viewer (may view and download)</option>
+          <option value="sharer">Sharer (may also share as viewer)</option>
+        </select>
+        <label htmlFor="share-until">Until (end of that day)</label>
+        <input id="share-until" type="date" required value={date} onChange={(e) => setDate(e.target.value)} />
+        <button type="submit" disabled={busy !== undefined}>
+          Share
+        </button>
+      </form>
+      )}
+    </section>
+  );
+}
