@@ -1,6 +1,7 @@
 //! The handlers, one file per area, and the router that ties them to paths and layers.
 
 pub mod account;
+pub mod dicomweb;
 pub mod email;
 pub mod issuers;
 pub mod studies;
@@ -34,7 +35,7 @@ fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -80,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/issuers/{address}", delete(issuers::remove))
         .route("/v1/issuers/{address}/suspend", post(issuers::suspend))
         .route("/v1/issuers/{address}/reinstate", post(issuers::reinstate))
+        .nest("/dicomweb", dicomweb::router())
         // Before the CORS layer, so that preflight requests still reach it.
         .method_not_allowed_fallback(wrong_method)
         .layer(cors(&state));
