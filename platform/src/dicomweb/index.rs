@@ -14,8 +14,9 @@ use super::pixels::PixelLayout;
 use super::tags;
 use crate::study::Metadata;
 
-/// Replaced by the service's base URL when a metadata answer is sent (a raw control byte
-/// never occurs in serde_json's output, so it cannot collide with a header's value).
+/// Replaced by the service's base URL when a metadata answer is sent: serde_json writes this
+/// control character as `\u0001`, which DICOM text (no control characters but ESC, LF,
+/// FF, CR and TAB) never produces.
 pub const BASE_MARK: &str = "\u{1}";
 
 /// One instance of a study.

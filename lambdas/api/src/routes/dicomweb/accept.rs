@@ -77,9 +77,12 @@ impl Accept {
         Self { ranges }
     }
 
+    /// Anything: `*/*`, `multipart/*`, or `multipart/related` without a type or with
+    /// `type="*/*"` (what dicomweb-client sends by default).
     fn any(r: &Range) -> bool {
         matches!(r.media.as_str(), "*/*" | "multipart/*")
-            || (r.media == "multipart/related" && r.kind.is_none())
+            || (r.media == "multipart/related"
+                && matches!(r.kind.as_deref(), None | Some("*/*") | Some("*")))
     }
 
     /// For instance retrieval: the transfer syntax asked (`None`: as stored).
@@ -113,12 +116,19 @@ impl Accept {
         let octet = || FrameAnswer::Stored {
             media_type: "application/octet-stream".into(),
         };
+        // Anything accepted: the stored bytes, as their image type when compressed.
+        let as_stored = || match image_media_type(stored) {
+            Some(media) if !native => FrameAnswer::Stored {
+                media_type: media.into(),
+            },
+            _ => octet(),
+        };
         if self.ranges.is_empty() {
-            return Ok(octet());
+            return Ok(as_stored());
         }
         for r in &self.ranges {
             if Self::any(r) {
-                return Ok(octet());
+                return Ok(as_stored());
             }
             if r.media != "multipart/related" {
                 continue;
@@ -143,7 +153,7 @@ impl Accept {
                         });
                     }
                 }
-                None => return Ok(octet()),
+                None => return Ok(as_stored()),
             }
         }
         let decoded = if decodable {
@@ -214,6 +224,14 @@ mod tests {
             }
         );
         assert!(jpeg.frames(JLS, false).is_err());
+        let any = accept("multipart/related; type=\"*/*\"");
+        assert_eq!(any.frames(pixels::EXPLICIT_LE, true).unwrap(), octet);
+        assert_eq!(
+            any.frames(JLS, false).unwrap(),
+            FrameAnswer::Stored {
+                media_type: "image/jls".into()
+            }
+        );
     }
 
     #[test]

@@ -521,17 +521,21 @@ pub async fn search_study_instances(
     Ok(search_answer(results, &q))
 }
 
-/// The metadata answer: the cached serialization with the base URL put in.
+/// The metadata answer: the cached serialization with the base URL put in where
+/// serde_json wrote the mark ([`BASE_MARK`], a control character, always escaped as
+/// `\u0001`; DICOM text never holds one).
 fn metadata_answer(state: &AppState, json: axum::body::Bytes) -> Response {
+    const ESCAPED: &[u8] = b"\\u0001";
+    debug_assert_eq!(BASE_MARK, "\u{1}");
     let base = base(state);
-    let mark = BASE_MARK.as_bytes()[0];
     let mut out = Vec::with_capacity(json.len() + 1024);
-    for (n, piece) in json.split(|b| *b == mark).enumerate() {
-        if n > 0 {
-            out.extend_from_slice(base.as_bytes());
-        }
-        out.extend_from_slice(piece);
+    let mut rest: &[u8] = &json;
+    while let Some(at) = rest.windows(ESCAPED.len()).position(|w| w == ESCAPED) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(base.as_bytes());
+        rest = &rest[at + ESCAPED.len()..];
     }
+    out.extend_from_slice(rest);
     json_answer(out)
 }
 
