@@ -27,13 +27,16 @@ const MAX_WEIGHT: usize = 512 * 1024 * 1024;
 /// How long an unused index (and the study key in it) is kept.
 const IDLE: Duration = Duration::from_secs(15 * 60);
 
+/// Cached indexes by (metadata CID, holder address), with their last use.
+type Entries = HashMap<(String, String), (Arc<StudyIndex>, Instant)>;
+
 /// The process's indexes, keyed by the metadata object's CID and the holder's address
 /// (both immutable facts: a CID names one metadata object, and the key unwrapped by one
 /// holder opens only it). Bounded by count, weight and idle time; the least recently used
 /// goes first.
 #[derive(Default)]
 pub struct ViewCache {
-    entries: Mutex<HashMap<(String, String), (Arc<StudyIndex>, Instant)>>,
+    entries: Mutex<Entries>,
     /// Which token holds a Study Instance UID, per holder (a hint: the role is checked on
     /// every request).
     uids: Mutex<HashMap<(String, String), u32>>,
