@@ -110,3 +110,85 @@ pub enum ViewError {
     #[error(transparent)]
     Render(#[from] RenderError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medimint_sdk::crypto::StudyKey;
+    use serde_json::json;
+
+    fn header(series: &str, number: u32, sop: &str, instance: u32) -> serde_json::Value {
+        json!({
+            "0020000D": {"vr": "UI", "Value": ["1.2.3"]},
+            "0020000E": {"vr": "UI", "Value": [series]},
+            "00200011": {"vr": "IS", "Value": [number]},
+            "00080018": {"vr": "UI", "Value": [sop]},
+            "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
+            "00080060": {"vr": "CS", "Value": ["CT"]},
+            "00200013": {"vr": "IS", "Value": [instance]},
+            "00100010": {"vr": "PN", "Value": [{"Alphabetic": "DOE^JANE"}]},
+            "00100020": {"vr": "LO", "Value": ["MRN-7"]},
+            "00280010": {"vr": "US", "Value": [4]},
+            "00280011": {"vr": "US", "Value": [4]},
+            "00280100": {"vr": "US", "Value": [16]},
+            "00280008": {"vr": "IS", "Value": [2]}
+        })
+    }
+
+    fn index() -> StudyIndex {
+        let file = |path: &str, h: serde_json::Value| json!({"path": path, "sha256": "00", "size": 10, "object_key": format!("studies/x/{path}"), "header": h});
+        let meta: crate::study::Metadata = serde_json::from_value(json!({
+            "files": [
+                file("b2.dcm", header("9.2", 2, "9.2.2", 2)),
+                file("a1.dcm", header("9.1", 1, "9.1.1", 1)),
+                file("b1.dcm", header("9.2", 2, "9.2.1", 1)),
+            ]
+        }))
+        .unwrap();
+        StudyIndex::build(7, StudyKey::generate(), meta).unwrap()
+    }
+
+    #[test]
+    fn the_index_orders_series_and_instances_and_marks_the_pixel_data() {
+        let i = index();
+        assert_eq!(i.study_uid, "1.2.3");
+        let series: Vec<&str> = i.series.iter().map(|s| s.uid.as_str()).collect();
+        assert_eq!(series, ["9.1", "9.2"]);
+        let (at, inst) = i.instance_by_uid("9.2.1").unwrap();
+        assert_eq!(inst.series, 1);
+        assert_eq!(i.series[1].instances[0], at, "instances by number");
+        assert_eq!(inst.frame_bytes, 32);
+        assert_eq!(inst.frames, 2);
+        let study = i.study_attrs();
+        assert!(
+            !study.contains_key(tags::PATIENT_ID),
+            "PatientID is not a study attribute here"
+        );
+        assert_eq!(
+            study[tags::NUMBER_OF_STUDY_RELATED_INSTANCES]["Value"][0],
+            3
+        );
+        let text = String::from_utf8(i.metadata_json(None).to_vec()).unwrap();
+        assert!(text.contains("\\u0001/studies/1.2.3/series/9.1/instances/9.1.1/frames/1,2"));
+        let all: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0]["00080018"]["Value"][0], "9.1.1");
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_count_least_recently_used_first() {
+        let cache = ViewCache::default();
+        let shared = Arc::new(index());
+        for n in 0..MAX_STUDIES + 3 {
+            cache.put(&format!("cid{n}"), "G", shared.clone());
+            // Keep the first one in use: it is never the least recently used.
+            assert!(cache.get("cid0", "G").is_some());
+        }
+        let kept = (0..MAX_STUDIES + 3)
+            .filter(|n| cache.get(&format!("cid{n}"), "G").is_some())
+            .count();
+        assert_eq!(kept, MAX_STUDIES);
+        assert!(cache.get("cid0", "G").is_some());
+        assert!(cache.get("cid0", "another holder").is_none());
+    }
+}
