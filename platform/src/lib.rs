@@ -23,6 +23,7 @@
 
 pub mod config;
 pub mod deploy;
+pub mod dicomweb;
 mod ops;
 pub mod study;
 pub mod trail;

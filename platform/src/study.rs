@@ -39,6 +39,10 @@ pub struct MetaFile {
     pub checksum: FileChecksum,
     /// Where its ciphertext is stored (`studies/<study-id>/…`).
     pub object_key: String,
+    /// Its header as DICOM JSON (PS3.18 Annex F; no file meta group, no pixel data), as
+    /// the pipeline wrote it: the DICOMweb index reads it (`crate::dicomweb`).
+    #[serde(default)]
+    pub header: serde_json::Value,
 }
 
 /// The holder re-wraps the study key to `grantee` (`keys/<study>/<grantee>`).

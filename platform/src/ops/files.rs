@@ -64,6 +64,33 @@ impl AsyncRead for FileStream {
     }
 }
 
+impl FileStream {
+    /// `object` (a study file's ciphertext) decrypted under `key` as it is read, through a
+    /// pipe of [`PIPE_BYTES`]: the DICOMweb service streams instances and reads frames this
+    /// way.
+    pub(crate) fn decrypting(
+        file: StudyFile,
+        key: StudyKey,
+        object: medimint_storage::ObjectReader,
+    ) -> Self {
+        let (mut writer, reader) = tokio::io::duplex(PIPE_BYTES);
+        let task = tokio::spawn(async move {
+            let n = decrypt_async(&key, object, &mut writer)
+                .await
+                .map_err(|e| format!("decrypting the file: {e}"))?;
+            tokio::io::AsyncWriteExt::shutdown(&mut writer)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(n)
+        });
+        FileStream {
+            file,
+            reader,
+            task: Some(task),
+        }
+    }
+}
+
 impl Platform {
     /// Records on chain that `email` viewed or downloaded the token (refused without a live
     /// role, or for an issuer no longer trusted).

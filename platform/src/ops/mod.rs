@@ -10,6 +10,7 @@ mod history;
 mod issuers;
 mod release;
 mod sharing;
+mod viewing;
 mod views;
 
 pub use files::FileStream;

@@ -1,6 +1,7 @@
 //! The handlers, one file per area, and the router that ties them to paths and layers.
 
 pub mod account;
+pub mod dicomweb;
 pub mod email;
 pub mod explorer;
 pub mod issuers;
@@ -40,7 +41,7 @@ fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(cors_origins(state)))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::RETRY_AFTER, REQUEST_ID])
         // The refresh cookie (SameSite=Strict, so only from the web app's own site).
         .allow_credentials(true)
@@ -103,6 +104,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/releases/{id}", get(releases::get))
         .route("/v1/releases/{id}/uploads", get(releases::uploads))
         .route("/v1/releases/{id}/complete", post(releases::complete))
+        .nest("/dicomweb", dicomweb::router())
         // Before the CORS layer, so that preflight requests still reach it.
         .method_not_allowed_fallback(wrong_method)
         .layer(cors(&state));
