@@ -385,7 +385,11 @@ pub async fn file(
     if state
         .inner()
         .store
-        .first_access(&caller.session_id, id, state.now())
+        .first_access(
+            &caller.session_id,
+            id,
+            state.now() + state.config().lifetimes.session,
+        )
         .await
         .map_err(|e| ApiError::unavailable("the session store", e))?
     {
