@@ -1,7 +1,10 @@
 //! Real parts for tests: moto's AWS server on a loopback port, and the real DICOM files that
 //! pydicom's wheel carries. Both come from PyPI, pinned in `scripts/requirements-test.txt`:
 //! `scripts/setup` installs them into `target/venv` and `scripts/test` puts its `bin` first on
-//! `PATH`, where `moto_server` and `python3` are looked up.
+//! `PATH`, where `moto_server` and `python3` are looked up. Also an emulator of the Lambda
+//! Runtime API ([`runtime_api`]), to run the built Lambda bootstraps on this machine.
+
+pub mod runtime_api;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
