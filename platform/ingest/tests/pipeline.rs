@@ -149,13 +149,9 @@ async fn assert_released(e: &Env, files: &[(String, Vec<u8>)], release_id: &str)
     cid
 }
 
+/// The metadata object `cid` as one JSON value: its head with the file lines as `files`.
 async fn metadata(e: &Env, cid: &str) -> Value {
-    let ct = e
-        .store
-        .get_bytes(&format!("meta/{cid}"), 1 << 30)
-        .await
-        .unwrap();
-    serde_json::from_slice(&unseal(&ct)).unwrap()
+    metadata_in(e.store.clone(), cid).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
