@@ -72,6 +72,9 @@ pub struct Study {
     /// Set when every file is one frame of this many KiB of pixel data (`--file-kib`).
     #[serde(default)]
     pub file_kib: Option<u64>,
+    /// Set when the study is one multi-frame file (`--single-file`).
+    #[serde(default)]
+    pub single_file: bool,
 }
 
 impl Study {
@@ -173,6 +176,38 @@ pub fn generate(
     finish(dir, files, total, None)
 }
 
+/// Frames of one multi-frame file at most: 8,191 frames of 512 x 512 x 16 bits are the
+/// largest native pixel data a 32-bit element length holds (4 GiB less 512 KiB).
+const MAX_FRAMES_512: u64 = 8_191;
+
+/// Writes one multi-frame CT-like file (512 x 512 x 16 bit frames) of about `target_bytes`
+/// (at most [`MAX_FRAMES_512`] frames) into `dir`, with `release.json` and `study.json`.
+pub fn generate_single(dir: &Path, target_bytes: u64) -> std::io::Result<Study> {
+    std::fs::create_dir_all(dir)?;
+    let frame = 512u64 * 512 * 2;
+    let frames = target_bytes.div_ceil(frame).clamp(1, MAX_FRAMES_512);
+    let rel = "S01/IM0001.dcm".to_owned();
+    let path = dir.join(&rel);
+    std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let size = write_instance(
+        &path,
+        &PLAN[0],
+        (512, 512),
+        1,
+        1,
+        u32::try_from(frames).expect("at most 8191"),
+        &mut rng,
+    )?;
+    let mut study = finish(dir, vec![(rel, size)], size, None)?;
+    study.single_file = true;
+    std::fs::write(
+        dir.join("study.json"),
+        serde_json::to_vec(&study).map_err(std::io::Error::other)?,
+    )?;
+    Ok(study)
+}
+
 /// Writes `release.json` and `study.json` for the files written.
 fn finish(
     dir: &Path,
@@ -185,6 +220,7 @@ fn finish(
         files,
         bytes: total,
         file_kib,
+        single_file: false,
     };
     std::fs::write(
         dir.join("release.json"),

@@ -18,9 +18,11 @@
 //! core ([`backends`]).
 
 mod backends;
+mod download;
 mod gen;
 mod hardware;
 mod limit;
+mod queue;
 mod report;
 mod rust_pipeline;
 
@@ -35,6 +37,9 @@ pub const TARGET_OF_LIMIT: f64 = 0.70;
 pub const TARGET_OF_LIMIT_SMALL_FILES: f64 = 0.60;
 pub const TARGET_TIMES_PYTHON: f64 = 2.0;
 pub const TARGET_PEAK_RSS_MIB: f64 = 64.0;
+/// `medimint download` over the hardware limit; `verify` over SHA-256 on all cores.
+pub const TARGET_DOWNLOAD_OF_LIMIT: f64 = 0.50;
+pub const TARGET_VERIFY_OF_SHA256: f64 = 0.70;
 
 /// Peak resident set size of this process (VmHWM), KiB; 0 if unknown.
 pub fn peak_rss_kib() -> u64 {
@@ -52,6 +57,7 @@ pub fn peak_rss_kib() -> u64 {
 struct Options {
     size_mib: u64,
     file_kib: Option<u64>,
+    single_file: bool,
     cores: usize,
     openssl_seconds: u32,
     runs: usize,
@@ -66,10 +72,11 @@ struct Options {
     command_line: String,
 }
 
-const USAGE: &str = "usage: medimint-bench ingest [--size-mib N] [--file-kib K] [--runs N] \
+const USAGE: &str = "usage: medimint-bench ingest [--size-mib N] [--file-kib K | --single-file] [--runs N] \
 [--study DIR] [--work-dir DIR] [--cores N] [--openssl-seconds S] [--no-python] [--python EXE] \
 [--script FILE] [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
-       medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]";
+       medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
+       medimint-bench queue [--studies N] [--files F] [--file-kib K] [--parallel P] [--work-dir DIR]";
 
 fn number<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
     v.parse()
@@ -84,6 +91,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         size_mib: 1024,
         file_kib: None,
+        single_file: false,
         cores: all_cores(),
         openssl_seconds: 2,
         runs: 3,
@@ -124,6 +132,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 }
                 o.file_kib = Some(k);
             }
+            "--single-file" => o.single_file = true,
             "--cores" => o.cores = number::<usize>(a, value(a)?)?.max(1),
             "--openssl-seconds" => o.openssl_seconds = number::<u32>(a, value(a)?)?.max(1),
             "--runs" => {
@@ -158,6 +167,9 @@ fn main() -> ExitCode {
             rust_pipeline::run(Path::new(&args[1]), Path::new(&args[2]), buffered)
                 .and_then(print_json)
         }
+        Some("__download") if args.len() == 2 => {
+            download::run(Path::new(&args[1])).and_then(print_json)
+        }
         Some("__limit") if args.len() == 4 => {
             match (limit::Backend::parse(&args[2]), args[3].parse()) {
                 (Some(backend), Ok(threads)) => {
@@ -167,6 +179,7 @@ fn main() -> ExitCode {
             }
         }
         Some("crypto") => crypto(&args[1..]),
+        Some("queue") => queue::run(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {
@@ -298,7 +311,8 @@ fn ingest(o: &Options) -> Result<bool, String> {
         Ok(s)
             if s.bytes >= target
                 && s.bytes < target + 64 * 1024 * 1024
-                && s.file_kib == o.file_kib =>
+                && s.file_kib == o.file_kib
+                && s.single_file == o.single_file =>
         {
             eprintln!(
                 "study: reusing {} ({} files, {:.1} MiB)",
@@ -319,13 +333,17 @@ fn ingest(o: &Options) -> Result<bool, String> {
                 study_dir.display()
             );
             let mut last_step = 0;
-            let s = gen::generate(&study_dir, target, o.file_kib, |done, of| {
-                let step = done * 20 / of.max(1);
-                if step != last_step {
-                    last_step = step;
-                    eprintln!("  generated {:>7.1} / {:.0} MiB", mib(done), mib(of));
-                }
-            })
+            let s = if o.single_file {
+                gen::generate_single(&study_dir, target)
+            } else {
+                gen::generate(&study_dir, target, o.file_kib, |done, of| {
+                    let step = done * 20 / of.max(1);
+                    if step != last_step {
+                        last_step = step;
+                        eprintln!("  generated {:>7.1} / {:.0} MiB", mib(done), mib(of));
+                    }
+                })
+            }
             .map_err(|e| format!("generating the study: {e}"))?;
             eprintln!(
                 "study: {} files, {} bytes ({:.1} MiB)",
@@ -356,6 +374,8 @@ fn ingest(o: &Options) -> Result<bool, String> {
     let mut pipeline_error: Option<String> = None;
     let mut python_runs = Vec::new();
     let mut diag_runs = Vec::new();
+    let mut download_runs = Vec::new();
+    let mut verify_runs = Vec::new();
     for round in 1..=o.runs {
         eprintln!("round {round}/{}: hardware limit", o.runs);
         let h = hardware::measure(temp.path(), study.bytes, o.cores, o.openssl_seconds)?;
@@ -407,6 +427,32 @@ fn ingest(o: &Options) -> Result<bool, String> {
                     .arg(&study.dir)
                     .arg(&run_dir),
             );
+            if r.is_ok() {
+                eprintln!("round {round}/{}: download and verify", o.runs);
+                let d: download::DownloadRun = child(
+                    "download",
+                    Command::new(&exe).arg("__download").arg(&run_dir),
+                )?;
+                eprintln!(
+                    "  download: {:.2} s, {:.0} MB/s; verify: {:.2} s, {:.0} MB/s; peak RSS {:.1} MiB",
+                    d.download_seconds,
+                    mb(d.bytes) / d.download_seconds,
+                    d.verify_seconds,
+                    mb(d.bytes) / d.verify_seconds,
+                    d.peak_rss_kib as f64 / 1024.0
+                );
+                if d.bytes != study.bytes || d.files != study.files.len() {
+                    return Err(format!(
+                        "the download wrote {} files / {} bytes; expected {} / {}",
+                        d.files,
+                        d.bytes,
+                        study.files.len(),
+                        study.bytes
+                    ));
+                }
+                download_runs.push(Measured::from_download(&d, false));
+                verify_runs.push(Measured::from_download(&d, true));
+            }
             std::fs::remove_dir_all(&run_dir).map_err(|e| e.to_string())?;
             match r {
                 Ok(r) => Some(r),
@@ -492,6 +538,7 @@ fn ingest(o: &Options) -> Result<bool, String> {
         pipeline_error,
         python_runs,
         diag_runs,
+        (download_runs, verify_runs),
         python.is_some(),
         load_before,
         load_average(),
@@ -530,7 +577,7 @@ fn ingest(o: &Options) -> Result<bool, String> {
 }
 
 /// `/proc/loadavg`'s first three fields.
-fn load_average() -> String {
+pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()

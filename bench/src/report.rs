@@ -2,12 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::download::DownloadRun;
 use crate::gen::Study;
 use crate::hardware::HardwareRun;
 use crate::limit::LimitRun;
 use crate::rust_pipeline::PipelineRun;
 use crate::{
-    mb, TARGET_OF_LIMIT, TARGET_OF_LIMIT_SMALL_FILES, TARGET_PEAK_RSS_MIB, TARGET_TIMES_PYTHON,
+    mb, TARGET_DOWNLOAD_OF_LIMIT, TARGET_OF_LIMIT, TARGET_OF_LIMIT_SMALL_FILES,
+    TARGET_PEAK_RSS_MIB, TARGET_TIMES_PYTHON, TARGET_VERIFY_OF_SHA256,
 };
 
 /// What `reference_ingest.py` prints.
@@ -49,6 +51,21 @@ impl Measured {
             files: r.files,
             peak_rss_kib: r.peak_rss_kib,
             tokens: Some(r.tokens),
+        }
+    }
+
+    /// The download's (`verify` false) or the verification's (`verify` true) half of a run.
+    pub fn from_download(d: &DownloadRun, verify: bool) -> Self {
+        Self {
+            seconds: if verify {
+                d.verify_seconds
+            } else {
+                d.download_seconds
+            },
+            bytes: d.bytes,
+            files: d.files,
+            peak_rss_kib: d.peak_rss_kib,
+            tokens: None,
         }
     }
 
@@ -227,6 +244,10 @@ pub struct Report {
     /// in 1 MiB pieces; not a target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_buffered_put: Option<Summary>,
+    /// `medimint download` of the released study (metadata, decrypt, hash, write).
+    pub download: Option<Summary>,
+    /// `medimint verify` of the downloaded files (hash them all again).
+    pub verify: Option<Summary>,
     /// Rust MB/s over the hardware limit's MB/s (medians).
     pub of_limit: Option<f64>,
     /// Rust MB/s over Python MB/s.
@@ -281,6 +302,7 @@ impl Report {
         pipeline_error: Option<String>,
         python: Vec<Measured>,
         diagnostic: Vec<Measured>,
+        (download, verify): (Vec<Measured>, Vec<Measured>),
         python_measured: bool,
         load_before: String,
         load_after: String,
@@ -306,6 +328,10 @@ impl Report {
         } else {
             TARGET_OF_LIMIT
         };
+        let download = summarise(download, study.bytes);
+        let verify = summarise(verify, study.bytes);
+        let download_of_limit = download.as_ref().map(|d| d.mb_per_s / limit.limit.median);
+        let verify_of_sha = verify.as_ref().map(|v| v.mb_per_s / limit.sha256.median);
         let targets = vec![
             Target {
                 name: "Rust pipeline / hardware limit".into(),
@@ -332,6 +358,28 @@ impl Report {
                         .is_some_and(|r| r.peak_rss_mib <= TARGET_PEAK_RSS_MIB),
                 ),
             },
+            Target {
+                name: "download / hardware limit".into(),
+                target: format!(">= {:.0} %", TARGET_DOWNLOAD_OF_LIMIT * 100.0),
+                value: download_of_limit,
+                met: Some(download_of_limit.is_some_and(|v| v >= TARGET_DOWNLOAD_OF_LIMIT)),
+            },
+            Target {
+                name: "verify / openssl SHA-256 on all cores limit".into(),
+                target: format!(">= {:.0} %", TARGET_VERIFY_OF_SHA256 * 100.0),
+                value: verify_of_sha,
+                met: Some(verify_of_sha.is_some_and(|v| v >= TARGET_VERIFY_OF_SHA256)),
+            },
+            Target {
+                name: "download and verify peak RSS".into(),
+                target: format!("<= {TARGET_PEAK_RSS_MIB:.0} MiB"),
+                value: download.as_ref().map(|d| d.peak_rss_mib),
+                met: Some(
+                    download
+                        .as_ref()
+                        .is_some_and(|d| d.peak_rss_mib <= TARGET_PEAK_RSS_MIB),
+                ),
+            },
         ];
         Report {
             command,
@@ -346,6 +394,8 @@ impl Report {
             pipeline_error,
             python,
             rust_buffered_put: summarise(diagnostic, study.bytes),
+            download,
+            verify,
             of_limit,
             times_python,
             targets,
@@ -390,6 +440,21 @@ impl Report {
         }];
         if let Some(d) = &self.rust_buffered_put {
             rows.push(row("diagnostic: same, put_stream in 1 MiB pieces", d));
+        }
+        match &self.download {
+            Some(d) => rows.push(row("download (metadata, decrypt, hash, write)", d)),
+            None => rows.push([
+                "download".into(),
+                "not run".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]),
+        }
+        if let Some(v) = &self.verify {
+            let mut r = row("verify (hash the downloaded files)", v);
+            r[2] = format!("{:.0} % of SHA-256", v.mb_per_s / l.sha256.median * 100.0);
+            rows.push(r);
         }
         match &self.python {
             Some(p) => rows.push(row("Python reference", p)),

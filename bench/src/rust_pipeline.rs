@@ -20,9 +20,18 @@ use crate::gen::Study;
 /// The issuer's secret seed (a fixed, throwaway key).
 const ISSUER_SEED: [u8; 32] = [0x11; 32];
 
+/// The release id the benchmark's release gets.
+pub const RELEASE_ID: &str = "bench-0001";
+
+/// The issuer's keypair (the study key is wrapped to it, so the download measurement opens
+/// the study as the issuer).
+pub fn issuer_keypair() -> Keypair {
+    Keypair::from_seed_bytes(&ISSUER_SEED)
+}
+
 /// The issuer's G-address.
 pub fn issuer_address() -> String {
-    Keypair::from_seed_bytes(&ISSUER_SEED).address()
+    issuer_keypair().address()
 }
 
 /// The chain step, reduced to what the pipeline needs: the issuer is trusted, a patient
@@ -108,7 +117,7 @@ pub struct PipelineRun {
 pub fn run(study_dir: &Path, run_dir: &Path, buffered_put: bool) -> Result<PipelineRun, String> {
     let study = Study::load(study_dir).map_err(|e| format!("reading the study: {e}"))?;
     let issuer = issuer_address();
-    let release_id = "bench-0001";
+    let release_id = RELEASE_ID;
     let objects = run_dir.join("objects");
     let upload = objects.join("inbox").join(&issuer).join(release_id);
     for (rel, _) in &study.files {

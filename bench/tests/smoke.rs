@@ -76,7 +76,15 @@ fn tiny_study_is_released_whole() {
         }
         None => assert!(stderr.contains("python reference skipped"), "{stderr}"),
     }
-    assert_eq!(report["targets"].as_array().unwrap().len(), 3);
+    // The download and verification of the released study: every byte and file, each
+    // matching its listed digest (checked by the measurement itself).
+    for what in ["download", "verify"] {
+        let run = &report[what]["runs"][0];
+        assert_eq!(run["bytes"], bytes, "{what}: {run}");
+        assert_eq!(run["files"], generated.len(), "{what}: {run}");
+        assert!(run["seconds"].as_f64().unwrap() > 0.0, "{what}: {run}");
+    }
+    assert_eq!(report["targets"].as_array().unwrap().len(), 6);
 }
 
 #[test]
@@ -124,4 +132,34 @@ fn small_files_study_has_the_requested_shape() {
     assert_eq!(report["rust"]["runs"][0]["tokens"], 1);
     // The many-small-files case has its own target (60 % of the hardware limit).
     assert_eq!(report["targets"][0]["target"], ">= 60 %");
+}
+
+#[test]
+fn queued_studies_are_each_released_once() {
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_medimint-bench"))
+        .args([
+            "queue",
+            "--studies",
+            "4",
+            "--files",
+            "3",
+            "--file-kib",
+            "16",
+        ])
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("4 studies of 3 files"), "{stdout}");
+    assert!(
+        stdout.contains("4 proposals, each study released once (4 repeats"),
+        "{stdout}"
+    );
 }

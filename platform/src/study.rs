@@ -1,19 +1,20 @@
 //! A stored study from its holder's side: re-wrapping the study key to a grantee, and
-//! opening the study (unwrap the key, check the metadata object against its CID, read the
-//! file list). The demo and the platform both read studies this way.
+//! opening the study (unwrap the key, read the metadata object block by block, each checked
+//! against its CID: the file list, the headers, the summary). The demo and the platform
+//! both read studies this way.
 
 use bytes::Bytes;
-use medimint_ingest::layout::{metadata_key, wrapped_key_key};
+use medimint_ingest::layout::wrapped_key_key;
+use medimint_ingest::metadata::for_each_file;
+pub use medimint_ingest::metadata::{Entry, Head};
 use medimint_ingest::FileChecksum;
-use medimint_sdk::crypto::{decrypt, open_key, rewrap_key, StudyKey};
+use medimint_sdk::crypto::{open_key, rewrap_key, StudyKey};
 use medimint_sdk::keys::Keypair;
 use medimint_storage::ObjectStore;
 use serde::Deserialize;
 
 /// Largest wrapped key read back.
 const MAX_WRAPPED_KEY: u64 = 64 * 1024;
-/// Largest metadata object read back.
-const MAX_METADATA: u64 = 64 * 1024 * 1024;
 
 /// The part of the metadata object a holder of the key reads.
 #[derive(Deserialize)]
@@ -80,13 +81,59 @@ pub async fn open_study(
 }
 
 /// Unwraps the study key with `viewer`'s keypair and reads the whole metadata object `cid`
-/// (checked against its CID first): the file list and the de-identified summary.
+/// (each block checked against its CID): the file list and the de-identified summary. The
+/// headers are not kept; [`read_metadata`] hands them out one file at a time.
 pub async fn open_metadata(
     store: &dyn ObjectStore,
     study_id: &str,
     cid: &str,
     viewer: &Keypair,
 ) -> Result<(StudyKey, Metadata), String> {
+    let mut files = Vec::new();
+    let (key, head) = read_metadata(store, study_id, cid, viewer, |entry| {
+        files.push(MetaFile {
+            checksum: entry.checksum,
+            object_key: entry.object_key,
+        });
+        Ok(())
+    })
+    .await?;
+    Ok((
+        key,
+        Metadata {
+            checksum_root: head.checksum_root,
+            commitment_salt: head.commitment_salt,
+            files,
+            summary: head.summary,
+        },
+    ))
+}
+
+/// Unwraps the study key with `viewer`'s keypair and reads the metadata object `cid` in
+/// bounded memory, whatever the study's size: each file's entry (with its header as DICOM
+/// JSON) goes to `each` as it is read, in path order; the head (root, salt, summary, file
+/// count) is returned. Reads the current format (version 2, in blocks) and the one before
+/// it (one block).
+pub async fn read_metadata(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    cid: &str,
+    viewer: &Keypair,
+    each: impl FnMut(Entry) -> Result<(), String>,
+) -> Result<(StudyKey, Head), String> {
+    let key = study_key(store, study_id, viewer).await?;
+    let head = for_each_file(store, cid, &key, each)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((key, head))
+}
+
+/// The study key, unwrapped with `viewer`'s keypair.
+pub async fn study_key(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    viewer: &Keypair,
+) -> Result<StudyKey, String> {
     let wrapped = store
         .get_bytes(
             &wrapped_key_key(study_id, &viewer.address()),
@@ -99,18 +146,5 @@ pub async fn open_metadata(
                 viewer.address()
             )
         })?;
-    let key = open_key(&wrapped, viewer).map_err(|e| format!("unwrapping the study key: {e}"))?;
-    let sealed = store
-        .get_bytes(&metadata_key(cid), MAX_METADATA)
-        .await
-        .map_err(|e| format!("reading the metadata object: {e}"))?;
-    if !medimint_sdk::cid::verify(cid, &sealed).map_err(|e| e.to_string())? {
-        return Err("the metadata object does not match its CID".into());
-    }
-    let mut plain = Vec::new();
-    decrypt(&key, &sealed[..], &mut plain)
-        .map_err(|e| format!("decrypting the metadata object: {e}"))?;
-    let meta: Metadata =
-        serde_json::from_slice(&plain).map_err(|e| format!("reading the metadata object: {e}"))?;
-    Ok((key, meta))
+    open_key(&wrapped, viewer).map_err(|e| format!("unwrapping the study key: {e}"))
 }

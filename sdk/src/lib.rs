@@ -8,6 +8,7 @@
 //! - [`crypto`]: study keys, the chunked AES-256-GCM stream format, and study keys sealed to a
 //!   Stellar address with HPKE.
 //! - [`cid`]: CIDv1 content addresses of stored objects.
+//! - [`unixfs`]: content of any size behind one CID (a UnixFS file DAG of one-block leaves).
 //! - [`chain`]: Stellar transactions, the RPC client, contract clients, the relayer.
 //! - [`operators`]: the sponsor and channel accounts derived from the seed, and the relayer
 //!   over them.
@@ -20,6 +21,7 @@ pub mod crypto;
 pub mod keys;
 pub mod operators;
 pub mod strkey;
+pub mod unixfs;
 pub mod vault;
 
 pub use medimint_chain as chain;

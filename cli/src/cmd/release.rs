@@ -1,14 +1,17 @@
 //! `medimint release`: an issuer releases DICOM files to a patient.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use medimint_ingest::Outcome;
+use medimint_ingest::retry::{process_upload_with_retries, RetryPolicy};
+use medimint_ingest::{LocalUpload, Outcome, ReleaseRef};
 use medimint_stack::platform::{PatientSpec, ReleaseSpec};
 
-use super::common::{open, output, progress, runtime, Global};
+use super::common::{open, output, runtime, Global};
 
-/// Release DICOM files (or directories of them) to a patient: upload into the inbox, check
-/// the headers against the patient, encrypt, store and propose the token on chain.
+/// Release DICOM files (or directories of them) to a patient: check the headers against the
+/// patient, encrypt, store and propose the token on chain. The files are read where they
+/// are (no copy into the inbox first).
 #[derive(clap::Args)]
 pub struct Args {
     /// Files or directories.
@@ -77,15 +80,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             study_instance_uid: args.study_uid,
             paths: args.paths,
         };
-        let outcome = platform
-            .release(&spec, progress(&args.global, "uploading"))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}\n  (to resume this release, repeat the command with --release-id {})",
-                    spec.release_id
-                )
-            })?;
+        let resume = |e: &dyn std::fmt::Display| {
+            anyhow::anyhow!(
+                "{e}\n  (to resume this release, repeat the command with --release-id {})",
+                spec.release_id
+            )
+        };
+        // The pipeline reads each file in place: once to check it, once to seal it. The
+        // inbox is for exports a PACS drops there; a release from here never passes through
+        // it, so the inbox watcher of `medimint up` never sees it, and this command alone
+        // owns it and prints its outcome.
+        let (upload, _) = local_upload(&spec).map_err(|e| resume(&e))?;
+        let release = ReleaseRef {
+            issuer: spec.issuer.clone(),
+            release_id: spec.release_id.clone(),
+        };
+        let ingest = platform.ingest().map_err(|e| resume(&e))?;
+        let outcome =
+            process_upload_with_retries(&ingest, &release, Arc::new(upload), &RetryPolicy::default())
+                .await
+                .map_err(|e| resume(&e))?;
         match outcome {
             Outcome::Released {
                 token_id,
@@ -114,6 +128,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// The files of `spec` read in place, with the manifest a PACS export would write for them
+/// (the same the inbox gets: the retry of a release builds the same one); and its file count.
+fn local_upload(spec: &ReleaseSpec) -> Result<(LocalUpload, usize), String> {
+    let files = LocalUpload::collect(&spec.paths)?;
+    let mut listed = Vec::with_capacity(files.len());
+    for (name, path) in &files {
+        let size = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .len();
+        listed.push(serde_json::json!({"path": name, "size": size}));
+    }
+    let mut manifest = serde_json::json!({
+        "version": 1,
+        "patient": spec.patient,
+        "files": listed,
+    });
+    if let Some(uid) = &spec.study_instance_uid {
+        manifest["study_instance_uid"] = serde_json::Value::String(uid.clone());
+    }
+    let manifest = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+    let n = files.len();
+    Ok((LocalUpload::new(files, manifest), n))
 }
 
 /// A release id no other release will have: `cli-` and 128 random bits in hex. (The Unix

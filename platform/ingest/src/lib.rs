@@ -14,14 +14,18 @@ pub mod commitment;
 pub mod header;
 pub mod layout;
 pub mod manifest;
+pub mod metadata;
 pub mod pipeline;
 pub mod relayer_chain;
 pub mod report;
 pub mod retry;
 mod scan;
 pub mod sealer;
+mod spill;
 pub mod summary;
 pub mod traits;
+pub mod transfer;
+pub mod upload;
 pub mod validate;
 
 pub use checksum::{checksum_root, verify, FileChecksum, PresentedFile, Verification};
@@ -34,6 +38,7 @@ pub use relayer_chain::RelayerChain;
 pub use report::{Problem, ProblemCode, Report};
 pub use sealer::SdkSealer;
 pub use traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
+pub use upload::{InboxUpload, LocalUpload, Upload};
 
 /// A failure the caller should retry (storage, database, chain or relayer unavailable), or
 /// an event that is not a release at all.

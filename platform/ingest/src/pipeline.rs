@@ -9,17 +9,19 @@ use medimint_storage::{
     now, Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, Release, ReleaseStatus,
     StorageError,
 };
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::checksum::{checksum_root, FileChecksum};
 use crate::header::{read_file, DEFAULT_MAX_HEADER_BYTES};
-use crate::layout::{metadata_key, study_file_key, study_id, wrapped_key_key, ReleaseRef};
-use crate::manifest::{parse_manifest, Manifest, MANIFEST_NAME, MAX_MANIFEST_BYTES};
+use crate::layout::{study_file_key, study_id, wrapped_key_key, ReleaseRef};
+use crate::manifest::{parse_manifest, Manifest};
+use crate::metadata::{Head, MetadataWriter};
 use crate::report::{Problem, ProblemCode, Report};
-use crate::summary::{summarise, StudySummary};
+use crate::spill::{Spill, Spilled};
+use crate::summary::summarise;
 use crate::traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
+use crate::upload::{InboxUpload, Upload};
 use crate::validate::{validate, ExaminedFile};
 use crate::IngestError;
 
@@ -81,28 +83,18 @@ pub struct Ingest {
     config: IngestConfig,
 }
 
-/// The metadata object, encrypted under the study key. PHI: the headers.
-#[derive(Serialize)]
-struct MetadataObject<'a> {
-    version: u32,
-    study_id: &'a str,
-    issuer: &'a str,
-    release_id: &'a str,
-    checksum_root: &'a str,
-    /// Opens the chain's commitment: `commit(salt, root)` equals the token's (see
-    /// [`crate::commitment`]).
-    commitment_salt: &'a str,
-    files: Vec<MetadataFile<'a>>,
-    summary: &'a StudySummary,
+/// A release and where its upload is.
+struct Job {
+    release: ReleaseRef,
+    upload: Arc<dyn Upload>,
 }
 
-#[derive(Serialize)]
-struct MetadataFile<'a> {
-    #[serde(flatten)]
-    checksum: &'a FileChecksum,
-    object_key: String,
-    /// The header as DICOM JSON (PS3.18 Annex F).
-    header: &'a serde_json::Value,
+impl std::ops::Deref for Job {
+    type Target = ReleaseRef;
+
+    fn deref(&self) -> &ReleaseRef {
+        &self.release
+    }
 }
 
 /// A validated file ready to seal.
@@ -111,7 +103,10 @@ struct Checked {
     key: String,
     checksum: FileChecksum,
     sha256: [u8; 32],
-    header_json: serde_json::Value,
+    /// What the summary keeps of its header.
+    fields: crate::HeaderFields,
+    /// Its header as DICOM JSON, in the spill file.
+    header: Option<Spilled>,
 }
 
 impl Ingest {
@@ -136,30 +131,34 @@ impl Ingest {
     /// time: a repeat returns the first outcome, and a retry after a failure at any step
     /// resumes without duplicating anything.
     pub async fn process(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
-        match self.attempt(release).await {
+        let upload = Arc::new(InboxUpload::new(self.store.clone(), release.clone()));
+        self.process_upload(release, upload).await
+    }
+
+    /// [`Ingest::process`] of a release whose files and manifest come from `upload` rather
+    /// than the inbox (a folder the CLI releases, read once, in place). Records, reports and
+    /// the study are the same; what happens to the upload afterwards is the upload's
+    /// (a local folder is left as it is).
+    pub async fn process_upload(
+        &self,
+        release: &ReleaseRef,
+        upload: Arc<dyn Upload>,
+    ) -> Result<Outcome, IngestError> {
+        let job = Job {
+            release: release.clone(),
+            upload,
+        };
+        match self.attempt(&job).await {
             // Another delivery of the same release advanced its record under us: resume
             // from where that one got (the record says which steps are done).
-            Err(IngestError::Conflict { .. }) => self.attempt(release).await,
+            Err(IngestError::Conflict { .. }) => self.attempt(&job).await,
             done => done,
         }
     }
 
     /// One pass over the release's steps from its recorded status.
-    async fn attempt(&self, release: &ReleaseRef) -> Result<Outcome, IngestError> {
-        let manifest_bytes = match self
-            .store
-            .get_bytes(&release.manifest_key(), MAX_MANIFEST_BYTES)
-            .await
-        {
-            Ok(b) => Some(b),
-            Err(StorageError::NotFound(_)) => None,
-            Err(StorageError::Backend {
-                transient: false,
-                message,
-                ..
-            }) if message.contains("limit") => Some(Vec::new()),
-            Err(e) => return Err(IngestError::storage("reading release.json")(e)),
-        };
+    async fn attempt(&self, release: &Job) -> Result<Outcome, IngestError> {
+        let manifest_bytes = release.upload.manifest().await?;
         // A release id names one release: the first manifest seen under it. Another
         // manifest under the same id (another patient, other files) is refused before its
         // id's record or outcome is looked at, so that it never gets the earlier's.
@@ -224,16 +223,19 @@ impl Ingest {
         };
         drop(manifest_bytes);
 
-        let (examined, jsons) = self.examine(release).await?;
+        // The headers wait in a temporary file until the metadata object is written, so
+        // that memory holds a few hundred bytes per file, not every header.
+        let spill = Arc::new(Spill::new()?);
+        let (examined, headers, keys) = self.examine(release, &spill).await?;
         let problems = validate(&manifest, &examined);
         if !problems.is_empty() {
             return self.reject(release, rel, problems, examined.len()).await;
         }
         let mut checked: Vec<Checked> = examined
             .into_iter()
-            .zip(jsons)
-            .map(|(f, json)| Checked {
-                key: format!("{}{}", release.inbox_prefix(), f.path),
+            .zip(headers)
+            .map(|(f, header)| Checked {
+                key: keys.get(&f.path).cloned().unwrap_or_default(),
                 checksum: FileChecksum {
                     path: f.path.clone(),
                     sha256: hex::encode(f.digest.sha256),
@@ -241,7 +243,8 @@ impl Ingest {
                 },
                 sha256: f.digest.sha256,
                 path: f.path,
-                header_json: json.unwrap_or(serde_json::Value::Null),
+                fields: f.header.unwrap_or_default(),
+                header,
             })
             .collect();
         checked.sort_by(|a, b| a.path.cmp(&b.path));
@@ -271,7 +274,7 @@ impl Ingest {
         let rel = self.claim(release, rel).await?;
         let rel = if rel.status == ReleaseStatus::Processing {
             match self
-                .seal_and_store(release, rel.clone(), &manifest, &checked, &root, &patient)
+                .seal_and_store(release, rel.clone(), &checked, &spill, &root, &patient)
                 .await
             {
                 Ok(r) => r,
@@ -295,31 +298,32 @@ impl Ingest {
         self.confirm(release, rel).await
     }
 
-    /// Reads every uploaded file once: digest, size and header.
+    /// Reads every uploaded file once: digest, size and header (into the spill file);
+    /// returns them with where each file is read from, by path.
     async fn examine(
         &self,
-        release: &ReleaseRef,
-    ) -> Result<(Vec<ExaminedFile>, Vec<Option<serde_json::Value>>), IngestError> {
-        let prefix = release.inbox_prefix();
-        let objects = self
-            .store
-            .list(&prefix)
-            .await
-            .map_err(IngestError::storage("listing the upload"))?;
-        let keys: Vec<(String, String)> = objects
-            .into_iter()
-            .map(|obj| (obj.key[prefix.len()..].to_owned(), obj.key))
-            .filter(|(path, _)| path != MANIFEST_NAME)
-            .collect();
-        let store = self.store.clone();
+        release: &Job,
+        spill: &Arc<Spill>,
+    ) -> Result<
+        (
+            Vec<ExaminedFile>,
+            Vec<Option<Spilled>>,
+            std::collections::HashMap<String, String>,
+        ),
+        IngestError,
+    > {
+        let listed = release.upload.files().await?;
+        let keys = listed.iter().cloned().collect();
+        let upload = release.upload.clone();
         let max_header_bytes = self.config.max_header_bytes;
-        let examined = in_parallel(keys, self.config.file_concurrency, move |(path, key)| {
-            let store = store.clone();
-            async move { examine_one(store, path, key, max_header_bytes).await }
+        let spill = spill.clone();
+        let examined = in_parallel(listed, self.config.file_concurrency, move |(path, key)| {
+            let (upload, spill) = (upload.clone(), spill.clone());
+            async move { examine_one(upload, spill, path, key, max_header_bytes).await }
         })
         .await?;
-        let (files, jsons) = examined.into_iter().unzip();
-        Ok((files, jsons))
+        let (files, headers) = examined.into_iter().unzip();
+        Ok((files, headers, keys))
     }
 
     /// The patient's address: the account of the manifest's email, created (custodial, with
@@ -400,10 +404,10 @@ impl Ingest {
     /// study key), so a retry overwrites what an interrupted one left.
     async fn seal_and_store(
         &self,
-        release: &ReleaseRef,
+        release: &Job,
         rel: Release,
-        _manifest: &Manifest,
         files: &[Checked],
+        spill: &Spill,
         root: &str,
         patient: &str,
     ) -> Result<Release, IngestError> {
@@ -428,13 +432,14 @@ impl Ingest {
             })
             .collect();
         let store = self.store.clone();
+        let upload = release.upload.clone();
         let sealing = seal.clone();
         in_parallel(
             work,
             self.config.file_concurrency,
             move |(from, to, path, sha256)| {
-                let (store, seal) = (store.clone(), sealing.clone());
-                async move { seal_one(store, seal, from, to, path, sha256).await }
+                let (store, upload, seal) = (store.clone(), upload.clone(), sealing.clone());
+                async move { seal_one(store, upload, seal, from, to, path, sha256).await }
             },
         )
         .await?;
@@ -445,43 +450,43 @@ impl Ingest {
                 .await
                 .map_err(IngestError::storage("storing a wrapped key"))?;
         }
-        let fields: Vec<crate::HeaderFields> = files
-            .iter()
-            .map(|f| fields_from_json(&f.header_json))
-            .collect();
         let summary_input: Vec<(&str, u64, &crate::HeaderFields)> = files
             .iter()
-            .zip(&fields)
-            .map(|(f, h)| (f.path.as_str(), f.checksum.size, h))
+            .map(|f| (f.path.as_str(), f.checksum.size, &f.fields))
             .collect();
         let summary = summarise(&summary_input);
-        let meta = MetadataObject {
-            version: 1,
-            study_id: &sid,
-            issuer: &release.issuer,
-            release_id: &release.release_id,
-            checksum_root: root,
-            commitment_salt: &salt,
-            files: files
-                .iter()
-                .map(|f| MetadataFile {
-                    checksum: &f.checksum,
-                    object_key: study_file_key(&sid, &f.checksum.sha256),
-                    header: &f.header_json,
-                })
-                .collect(),
-            summary: &summary,
-        };
-        let plain = serde_json::to_vec(&meta).map_err(|e| IngestError::Transient {
-            step: "building the metadata object",
-            message: e.to_string(),
-        })?;
-        let (cid, sealed) = seal.seal_metadata(&plain)?;
-        drop(plain);
-        self.store
-            .put_bytes(&metadata_key(&cid), Bytes::from(sealed))
-            .await
-            .map_err(IngestError::storage("storing the metadata object"))?;
+        drop(summary_input);
+        // The metadata object: the study's head, then a line per file with its header from
+        // the spill file, encrypted and stored in blocks as it is written.
+        let mut meta = MetadataWriter::start(self.store.clone(), seal.as_ref());
+        meta.head(&Head {
+            version: crate::metadata::VERSION,
+            study_id: sid.clone(),
+            issuer: release.issuer.clone(),
+            release_id: release.release_id.clone(),
+            checksum_root: root.to_owned(),
+            commitment_salt: salt,
+            file_count: files.len() as u64,
+            summary: serde_json::to_value(&summary).map_err(|e| IngestError::Transient {
+                step: "building the metadata object",
+                message: e.to_string(),
+            })?,
+            files: None,
+        })
+        .await?;
+        for f in files {
+            let header = match f.header {
+                Some(at) => spill.read(at)?,
+                None => Vec::new(),
+            };
+            meta.file(
+                &f.checksum,
+                &study_file_key(&sid, &f.checksum.sha256),
+                &header,
+            )
+            .await?;
+        }
+        let cid = meta.finish().await?;
         let mut next = rel;
         next.status = ReleaseStatus::Stored;
         next.study_id = Some(sid);
@@ -531,24 +536,8 @@ impl Ingest {
 
     /// The chain holds the release: remove the original upload (manifest last, so an
     /// interrupted removal is finished by the next delivery) and record `confirmed`.
-    async fn confirm(&self, release: &ReleaseRef, rel: Release) -> Result<Outcome, IngestError> {
-        let prefix = release.inbox_prefix();
-        let objects = self
-            .store
-            .list(&prefix)
-            .await
-            .map_err(IngestError::storage("listing the upload"))?;
-        let manifest = release.manifest_key();
-        for obj in objects.iter().filter(|o| o.key != manifest) {
-            self.store
-                .delete(&obj.key)
-                .await
-                .map_err(IngestError::storage("removing the original upload"))?;
-        }
-        self.store
-            .delete(&manifest)
-            .await
-            .map_err(IngestError::storage("removing the original upload"))?;
+    async fn confirm(&self, release: &Job, rel: Release) -> Result<Outcome, IngestError> {
+        release.upload.remove().await?;
         let mut next = rel;
         next.status = ReleaseStatus::Confirmed;
         next.updated_at = now();
@@ -569,7 +558,7 @@ impl Ingest {
     /// Writes the report, records `rejected`, and moves the upload to `quarantine/`.
     async fn reject(
         &self,
-        release: &ReleaseRef,
+        release: &Job,
         rel: Release,
         problems: Vec<Problem>,
         files_examined: usize,
@@ -649,7 +638,7 @@ impl Ingest {
     /// record, report, study and quarantine are left as they are).
     async fn refuse_reused_id(
         &self,
-        release: &ReleaseRef,
+        release: &Job,
         fingerprint: &str,
     ) -> Result<Outcome, IngestError> {
         let earlier = match self.record(release).await? {
@@ -758,33 +747,13 @@ impl Ingest {
 
     /// Moves the upload under the quarantine prefix `q` (`upload/…`), the manifest last, so
     /// an interrupted move leaves a manifest that triggers the same refusal again.
-    async fn quarantine_upload(&self, release: &ReleaseRef, q: &str) -> Result<(), IngestError> {
-        let prefix = release.inbox_prefix();
-        let objects = self
-            .store
-            .list(&prefix)
-            .await
-            .map_err(IngestError::storage("listing the upload"))?;
-        let manifest = release.manifest_key();
-        let mut ordered: Vec<_> = objects.iter().filter(|o| o.key != manifest).collect();
-        ordered.extend(objects.iter().filter(|o| o.key == manifest));
-        for obj in ordered {
-            let to = format!("{q}upload/{}", &obj.key[prefix.len()..]);
-            self.store
-                .rename(&obj.key, &to)
-                .await
-                .map_err(IngestError::storage("moving the upload to quarantine"))?;
-        }
-        Ok(())
+    async fn quarantine_upload(&self, release: &Job, q: &str) -> Result<(), IngestError> {
+        release.upload.quarantine(q).await
     }
 
     /// Moves what is left of the upload to `quarantine/` (manifest last) and returns the
     /// stored report.
-    async fn finish_rejection(
-        &self,
-        release: &ReleaseRef,
-        rel: &Release,
-    ) -> Result<Outcome, IngestError> {
+    async fn finish_rejection(&self, release: &Job, rel: &Release) -> Result<Outcome, IngestError> {
         let q = release.quarantine_prefix();
         self.quarantine_upload(release, &q).await?;
         let report_key = rel
@@ -853,17 +822,15 @@ where
     Ok(results.into_iter().flatten().collect())
 }
 
-/// Reads one uploaded file: digest, size, header and its DICOM JSON.
+/// Reads one uploaded file: digest, size, header, and its DICOM JSON into the spill file.
 async fn examine_one(
-    store: Arc<dyn medimint_storage::ObjectStore>,
+    upload: Arc<dyn Upload>,
+    spill: Arc<Spill>,
     path: String,
     key: String,
     max_header_bytes: usize,
-) -> Result<(ExaminedFile, Option<serde_json::Value>), IngestError> {
-    let mut reader = store
-        .get_stream(&key)
-        .await
-        .map_err(IngestError::storage("opening an uploaded file"))?;
+) -> Result<(ExaminedFile, Option<Spilled>), IngestError> {
+    let mut reader = upload.open(&key).await?;
     let read = read_file(&mut reader, max_header_bytes)
         .await
         .map_err(|e| IngestError::Transient {
@@ -871,19 +838,24 @@ async fn examine_one(
             message: e.to_string(),
         })?;
     let (header, json) = match read.header {
-        Ok(parsed) => match parsed.to_dicom_json() {
+        Ok(parsed) => match parsed.to_dicom_json().and_then(|json| {
+            serde_json::to_vec(&json).map_err(|e| {
+                crate::HeaderError::Malformed(format!("cannot express as DICOM JSON: {e}"))
+            })
+        }) {
             Ok(json) => (Ok(parsed.fields), Some(json)),
             Err(e) => (Err(e), None),
         },
         Err(e) => (Err(e), None),
     };
+    let spilled = json.map(|j| spill.append(&j)).transpose()?;
     Ok((
         ExaminedFile {
             path,
             digest: read.digest,
             header,
         },
-        json,
+        spilled,
     ))
 }
 
@@ -891,16 +863,14 @@ async fn examine_one(
 /// no longer those examined (`sha256`).
 async fn seal_one(
     store: Arc<dyn medimint_storage::ObjectStore>,
+    upload: Arc<dyn Upload>,
     seal: Arc<dyn StudySeal>,
     from: String,
     to: String,
     path: String,
     sha256: [u8; 32],
 ) -> Result<(), IngestError> {
-    let reader = store
-        .get_stream(&from)
-        .await
-        .map_err(IngestError::storage("opening an uploaded file"))?;
+    let reader = upload.open(&from).await?;
     // Read the file in large pieces: the encryption asks for 64 KiB and then one byte at a
     // time, and each read of a local file is a round trip to tokio's blocking pool
     // (docs/performance.md, "Ingest").
@@ -920,33 +890,6 @@ async fn seal_one(
         });
     }
     Ok(())
-}
-
-/// The summary's fields back from a DICOM JSON header (the parsed objects are not kept
-/// between the validation and sealing passes, to bound memory).
-fn fields_from_json(json: &serde_json::Value) -> crate::HeaderFields {
-    let get = |tag: &str| -> Option<String> {
-        json.get(tag)?
-            .get("Value")?
-            .get(0)?
-            .as_str()
-            .map(str::to_owned)
-    };
-    crate::HeaderFields {
-        transfer_syntax: String::new(),
-        sop_class_uid: get("00080016"),
-        series_instance_uid: get("0020000E"),
-        modality: get("00080060"),
-        body_part: get("00180015"),
-        study_date: get("00080020"),
-        frames: json
-            .get("00280008")
-            .and_then(|e| e.get("Value")?.get(0).cloned())
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(1),
-        ..Default::default()
-    }
 }
 
 /// Passes bytes through while hashing them; stores the digest at the end of the stream.

@@ -93,3 +93,35 @@ pub async fn process_with_retries(
         }
     }
 }
+
+/// [`Ingest::process_upload`] of files the caller holds (a local folder), retrying transient
+/// failures with exponential backoff. Nothing is dead-lettered: there is no inbox manifest
+/// to replay, and the caller, who holds the files, gets the last failure and retries with
+/// the same release id.
+pub async fn process_upload_with_retries(
+    ingest: &Ingest,
+    release: &ReleaseRef,
+    upload: std::sync::Arc<dyn crate::Upload>,
+    policy: &RetryPolicy,
+) -> Result<Outcome, IngestError> {
+    let mut delay = policy.first_delay;
+    let attempts = policy.attempts.max(1);
+    let mut attempt = 1;
+    loop {
+        match ingest.process_upload(release, upload.clone()).await {
+            Err(e) if e.is_transient() && attempt < attempts => {
+                tracing::warn!(
+                    issuer = %release.issuer,
+                    release_id = %release.release_id,
+                    attempt,
+                    error = %e,
+                    "transient failure; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(policy.max_delay);
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::{IngestError, Sealer, StudySeal};
-use medimint_sdk::crypto::{encrypt, encrypt_async, seal_key, StudyKey};
+use medimint_sdk::crypto::{encrypt_async, seal_key, StudyKey};
 use medimint_storage::ObjectReader;
 use tokio::io::{AsyncRead, DuplexStream, ReadBuf};
 use tokio::sync::oneshot;
@@ -68,15 +68,6 @@ impl StudySeal for SdkStudySeal {
             done: Some(done_rx),
             seen: None,
         })
-    }
-
-    fn seal_metadata(&self, plaintext: &[u8]) -> Result<(String, Vec<u8>), IngestError> {
-        let mut sealed = Vec::with_capacity(plaintext.len() + plaintext.len() / 1024 + 64);
-        encrypt(&self.key, plaintext, &mut sealed)
-            .map_err(|e| failed("encrypting the metadata object", e))?;
-        let cid = medimint_sdk::cid::cid_v1(&sealed)
-            .map_err(|e| failed("addressing the metadata object", e))?;
-        Ok((cid, sealed))
     }
 
     fn wrap_key(&self, address: &str) -> Result<Vec<u8>, IngestError> {

@@ -17,9 +17,11 @@ pub trait Sealer: Send + Sync {
 pub trait StudySeal: Send + Sync {
     /// A reader of the ciphertext of `plaintext` in the sdk's chunked stream format.
     fn encrypt(&self, plaintext: ObjectReader) -> ObjectReader;
-    /// Encrypts the metadata object; returns its content address (CIDv1 of the ciphertext)
-    /// and the ciphertext.
-    fn seal_metadata(&self, plaintext: &[u8]) -> Result<(String, Vec<u8>), IngestError>;
+    /// A reader of the ciphertext of the metadata object's plaintext (stored as blocks by
+    /// [`crate::metadata::MetadataWriter`]); the same stream format as a file's by default.
+    fn encrypt_metadata(&self, plaintext: ObjectReader) -> ObjectReader {
+        self.encrypt(plaintext)
+    }
     /// The study key wrapped (HPKE) to a Stellar G-address.
     fn wrap_key(&self, address: &str) -> Result<Vec<u8>, IngestError>;
 }

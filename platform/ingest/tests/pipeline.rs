@@ -149,13 +149,9 @@ async fn assert_released(e: &Env, files: &[(String, Vec<u8>)], release_id: &str)
     cid
 }
 
+/// The metadata object `cid` as one JSON value: its head with the file lines as `files`.
 async fn metadata(e: &Env, cid: &str) -> Value {
-    let ct = e
-        .store
-        .get_bytes(&format!("meta/{cid}"), 1 << 30)
-        .await
-        .unwrap();
-    serde_json::from_slice(&unseal(&ct)).unwrap()
+    metadata_in(e.store.clone(), cid).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1217,4 +1213,63 @@ async fn a_release_that_fails_after_claiming_its_root_is_retried_to_success() {
     );
     // The retry of the release that claimed the root finishes it.
     assert_released(&e, &files, "first").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_released_in_place_are_read_where_they_are_and_left_there() {
+    // `medimint release`: the files stay in the caller's folder, nothing enters the inbox.
+    let e = env().await;
+    let files = generated_study(&ct(), 2, 3);
+    let folder = tempfile::tempdir().unwrap();
+    let mut local = Vec::new();
+    for (path, bytes) in &files {
+        let at = folder.path().join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(&at, bytes).unwrap();
+    }
+    let collected = medimint_ingest::LocalUpload::collect(&[folder.path().to_path_buf()]).unwrap();
+    assert_eq!(
+        collected.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()
+    );
+    for (name, path) in &collected {
+        local.push((name.clone(), path.clone()));
+    }
+    let manifest = serde_json::to_vec(&manifest_for(&files, &JANE)).unwrap();
+    let release = rel(ISSUER, "cli-local");
+    let upload = || {
+        Arc::new(medimint_ingest::LocalUpload::new(
+            local.clone(),
+            manifest.clone(),
+        )) as Arc<dyn medimint_ingest::Upload>
+    };
+    // A failure after the root is claimed; the same command again resumes it.
+    e.faults.arm("propose", 1);
+    let err = e
+        .ingest
+        .process_upload(&release, upload())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let Outcome::Released { study_id, .. } =
+        e.ingest.process_upload(&release, upload()).await.unwrap()
+    else {
+        panic!("not released");
+    };
+    assert!(keys(&*e.store, "inbox/").await.is_empty());
+    assert_eq!(
+        keys(&*e.store, &format!("studies/{study_id}/files/"))
+            .await
+            .len(),
+        files.len()
+    );
+    for (path, bytes) in &files {
+        assert_eq!(&std::fs::read(folder.path().join(path)).unwrap(), bytes);
+    }
+    // Once more: the same outcome, nothing proposed again.
+    assert!(matches!(
+        e.ingest.process_upload(&release, upload()).await.unwrap(),
+        Outcome::Released { .. }
+    ));
+    assert_eq!(e.chain.proposals.load(Ordering::SeqCst), 1);
 }

@@ -38,17 +38,94 @@ async fn encrypt_round_trips_for_the_recipient_only() {
     assert!(open_key(&wrapped, &stranger).is_err());
 }
 
-#[tokio::test]
-async fn metadata_is_sealed_and_addressed_by_its_ciphertext() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_sealed_in_blocks_and_read_back_under_its_root() {
+    use medimint_ingest::metadata::{Head, MetadataReader, MetadataWriter};
+    use medimint_ingest::FileChecksum;
+    use medimint_storage::{LocalDirStore, ObjectStore};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalDirStore::new(dir.path()).unwrap());
     let seal = SdkSealer.new_study().unwrap();
-    let (cid, sealed) = seal.seal_metadata(b"{\"version\":1}").unwrap();
-    assert!(cid.starts_with('b'), "{cid}");
-    assert!(medimint_sdk::cid::verify(&cid, &sealed).unwrap());
+    // 300 files of a 10 KB header each: about 3 MB of plaintext, three blocks.
+    let header = serde_json::to_vec(&serde_json::json!({ "00091010": { "vr": "LO",
+        "Value": ["x".repeat(10_000)] } }))
+    .unwrap();
+    let mut w = MetadataWriter::start(store.clone(), seal.as_ref());
+    w.head(&Head {
+        version: 2,
+        study_id: "s1".into(),
+        issuer: "G".into(),
+        release_id: "r1".into(),
+        checksum_root: "ab".repeat(32),
+        commitment_salt: "cd".repeat(32),
+        file_count: 300,
+        summary: serde_json::json!({"instance_count": 300}),
+        files: None,
+    })
+    .await
+    .unwrap();
+    for i in 0..300 {
+        let c = FileChecksum {
+            path: format!("S1/IM{i:04}.dcm"),
+            sha256: format!("{i:064x}"),
+            size: i,
+        };
+        w.file(&c, &format!("studies/s1/files/{i:064x}"), &header)
+            .await
+            .unwrap();
+    }
+    let cid = w.finish().await.unwrap();
+    assert!(cid.starts_with("bafybei"), "a DAG root: {cid}");
+    let blocks = store.list("meta/").await.unwrap();
+    assert_eq!(blocks.len(), 4, "three leaves and their node");
+    assert!(blocks.iter().all(|b| b.size <= 1 << 20));
+
     let viewer = Keypair::generate();
     let key = open_key(&seal.wrap_key(&viewer.address()).unwrap(), &viewer).unwrap();
-    let mut back = Vec::new();
-    decrypt(&key, &sealed[..], &mut back).unwrap();
-    assert_eq!(back, b"{\"version\":1}");
+    let mut r = MetadataReader::open_stored(store.clone(), &cid, &key)
+        .await
+        .unwrap();
+    assert_eq!(r.head().file_count, 300);
+    assert_eq!(r.head().checksum_root, "ab".repeat(32));
+    let mut n = 0;
+    while let Some(f) = r.next_file().await.unwrap() {
+        assert_eq!(f.checksum.path, format!("S1/IM{n:04}.dcm"));
+        assert_eq!(
+            f.header["00091010"]["Value"][0].as_str().unwrap().len(),
+            10_000
+        );
+        n += 1;
+    }
+    assert_eq!(n, 300);
+
+    // Another key: refused before any file is read.
+    let other = medimint_sdk::crypto::StudyKey::generate();
+    let err = MetadataReader::open_stored(store.clone(), &cid, &other)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("decrypting the metadata object"), "{err}");
+    // A leaf altered in storage: its CID no longer matches, named.
+    let leaf = blocks.iter().find(|b| b.size == 1 << 20).unwrap();
+    store
+        .put_bytes(&leaf.key, bytes::Bytes::from(vec![0u8; 1 << 20]))
+        .await
+        .unwrap();
+    let mut r = MetadataReader::open_stored(store.clone(), &cid, &key).await;
+    let err = loop {
+        match r {
+            Err(e) => break e.to_string(),
+            Ok(ref mut reader) => match reader.next_file().await {
+                Err(e) => break e.to_string(),
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("read an altered object to its end"),
+            },
+        }
+    };
+    assert!(err.contains("does not match its CID"), "{err}");
 }
 
 #[tokio::test]

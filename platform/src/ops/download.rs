@@ -1,5 +1,7 @@
 //! Downloads and verification of a study's files.
 
+use medimint_ingest::transfer;
+
 use super::*;
 
 impl Platform {
@@ -87,38 +89,35 @@ impl Platform {
         let (key, meta) = self.open_token(&record, &viewer).await?;
         let root = meta.checksum_root;
         let files = meta.files;
-        let mut presented = Vec::new();
-        let mut bytes = 0u64;
-        for (i, f) in files.iter().enumerate() {
-            let rel = safe_relative(&f.checksum.path)?;
-            let dest = out_dir.join(&rel);
-            if let Some(parent) = dest.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                    PlatformError::Invalid(format!("cannot create {}: {e}", parent.display()))
-                })?;
-            }
-            let reader = self
-                .store
-                .get_stream(&f.object_key)
-                .await
-                .map_err(storage("downloading a file"))?;
-            let out = tokio::fs::File::create(&dest).await.map_err(|e| {
-                PlatformError::Invalid(format!("cannot write {}: {e}", dest.display()))
-            })?;
-            let mut out = tokio::io::BufWriter::new(out);
-            bytes += decrypt_async(&key, reader, &mut out).await.map_err(|e| {
-                PlatformError::Invalid(format!("decrypting {}: {e}", f.checksum.path))
-            })?;
-            tokio::io::AsyncWriteExt::flush(&mut out)
-                .await
-                .map_err(|e| {
-                    PlatformError::Invalid(format!("cannot write {}: {e}", dest.display()))
-                })?;
-            presented.push(PresentedFile {
+        // Every name is checked before anything is written.
+        let mut jobs = Vec::with_capacity(files.len());
+        for f in &files {
+            jobs.push(transfer::Download {
+                dest: out_dir.join(safe_relative(&f.checksum.path)?),
+                object_key: f.object_key.clone(),
                 name: f.checksum.path.clone(),
-                sha256: sha256_file(&dest).await?,
             });
-            progress(i + 1, files.len());
+        }
+        // Several files at once, each decrypted straight to disk and hashed as it is
+        // written (docs/performance.md, "Download and verify").
+        let total = jobs.len();
+        let results = transfer::download_files(
+            self.store.clone(),
+            &key,
+            jobs,
+            transfer::parallel_files(),
+            |done| progress(done, total),
+        )
+        .await
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        let mut presented = Vec::with_capacity(results.len());
+        let mut bytes = 0u64;
+        for d in results {
+            bytes += d.bytes;
+            presented.push(PresentedFile {
+                name: d.name,
+                sha256: d.sha256,
+            });
         }
         let listed: Vec<FileChecksum> = files.iter().map(|f| f.checksum.clone()).collect();
         let verification = verify(&presented, &root, &listed);
@@ -150,13 +149,9 @@ impl Platform {
         files: &[PathBuf],
         holder: Option<&str>,
     ) -> Result<Verification, PlatformError> {
-        let mut presented = Vec::new();
-        for (name, path) in collect_files(files)? {
-            presented.push(PresentedFile {
-                name,
-                sha256: sha256_file(&path).await?,
-            });
-        }
+        let presented = transfer::hash_files(collect_files(files)?, transfer::parallel_files())
+            .await
+            .map_err(|e| PlatformError::Invalid(e.to_string()))?;
         self.verify_digests(token, presented, holder).await
     }
 

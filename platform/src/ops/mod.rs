@@ -24,7 +24,6 @@ use medimint_chain::clients::{
     AccessKind, GrantRecord, IssuerProfile, IssuerRecord, IssuerRegistry, RejectReason, Role,
     StudyToken, TokenRecord, ISSUERS_PAGE,
 };
-use medimint_ingest::checksum::hash_reader;
 use medimint_ingest::layout::{study_id, wrapped_key_key};
 use medimint_ingest::retry::{process_with_retries, RetryPolicy};
 use medimint_ingest::{
@@ -254,13 +253,6 @@ fn collect_files(paths: &[PathBuf]) -> Result<Vec<(String, PathBuf)>, PlatformEr
         return Err(PlatformError::Invalid("no files to release".into()));
     }
     Ok(out)
-}
-
-async fn sha256_file(path: &Path) -> Result<[u8; 32], PlatformError> {
-    let unreadable =
-        |e: std::io::Error| PlatformError::Invalid(format!("cannot read {}: {e}", path.display()));
-    let mut f = tokio::fs::File::open(path).await.map_err(unreadable)?;
-    Ok(hash_reader(&mut f).await.map_err(unreadable)?.0)
 }
 
 impl Platform {

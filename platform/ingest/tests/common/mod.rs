@@ -17,7 +17,6 @@ use dicom_dictionary_std::tags;
 use medimint_ingest::{Chain, IngestError, IssuerStatus, Proposal, Sealer, StudySeal};
 use medimint_storage::{ObjectReader, ObjectStore};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 
 pub const ISSUER: &str = "GCEZWKCA5VLDNRLN3RPRJMRZOX3Z6G5CHCGSNFHEYVXM3XOJMDS674JZ";
@@ -125,19 +124,30 @@ impl StudySeal for TestStudy {
         })
     }
 
-    fn seal_metadata(&self, plaintext: &[u8]) -> Result<(String, Vec<u8>), IngestError> {
-        self.faults.hit("metadata")?;
-        let mut out = SEAL_MAGIC.to_vec();
-        out.push(self.key);
-        out.extend(plaintext.iter().map(|b| b ^ self.key));
-        let cid = format!("bafytest{}", hex::encode(&Sha256::digest(&out)[..16]));
-        Ok((cid, out))
+    fn encrypt_metadata(&self, plaintext: ObjectReader) -> ObjectReader {
+        match self.faults.hit("metadata") {
+            Ok(()) => self.encrypt(plaintext),
+            Err(e) => Box::new(FailingReader(e.to_string())),
+        }
     }
 
     fn wrap_key(&self, address: &str) -> Result<Vec<u8>, IngestError> {
         let mut out = vec![self.key];
         out.extend_from_slice(address.as_bytes());
         Ok(out)
+    }
+}
+
+/// A reader that fails at once.
+struct FailingReader(String);
+
+impl AsyncRead for FailingReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Err(std::io::Error::other(self.0.clone())))
     }
 }
 
@@ -477,4 +487,23 @@ pub fn with_nested_private_sequences(
     let mut out = Vec::new();
     obj.write_all(&mut out).expect("write");
     out
+}
+
+/// The metadata object `cid` (sealed by [`TestSealer`]) as one JSON value: its head, with
+/// the file lines as `files`, after checking that there are as many as the head says.
+pub async fn metadata_in(store: Arc<dyn ObjectStore>, cid: &str) -> serde_json::Value {
+    use tokio::io::AsyncReadExt;
+    let mut ct = Vec::new();
+    medimint_ingest::metadata::ciphertext(store, cid)
+        .read_to_end(&mut ct)
+        .await
+        .unwrap();
+    let plain = unseal(&ct);
+    let mut lines = plain.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+    let mut head: serde_json::Value = serde_json::from_slice(lines.next().unwrap()).unwrap();
+    assert_eq!(head["version"], 2);
+    let files: Vec<serde_json::Value> = lines.map(|l| serde_json::from_slice(l).unwrap()).collect();
+    assert_eq!(head["file_count"].as_u64().unwrap() as usize, files.len());
+    head["files"] = serde_json::Value::Array(files);
+    head
 }
