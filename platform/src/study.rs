@@ -89,11 +89,37 @@ pub async fn open_metadata(
     cid: &str,
     viewer: &Keypair,
 ) -> Result<(StudyKey, Metadata), String> {
+    open_metadata_keeping(store, study_id, cid, viewer, false).await
+}
+
+/// As [`open_metadata`], keeping each file's header (DICOM JSON) in [`MetaFile::header`]:
+/// what the DICOMweb index is built from, once per study (its memory grows with the study).
+pub async fn open_metadata_with_headers(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    cid: &str,
+    viewer: &Keypair,
+) -> Result<(StudyKey, Metadata), String> {
+    open_metadata_keeping(store, study_id, cid, viewer, true).await
+}
+
+async fn open_metadata_keeping(
+    store: &dyn ObjectStore,
+    study_id: &str,
+    cid: &str,
+    viewer: &Keypair,
+    headers: bool,
+) -> Result<(StudyKey, Metadata), String> {
     let mut files = Vec::new();
     let (key, head) = read_metadata(store, study_id, cid, viewer, |entry| {
         files.push(MetaFile {
             checksum: entry.checksum,
             object_key: entry.object_key,
+            header: if headers {
+                entry.header
+            } else {
+                serde_json::Value::Null
+            },
         });
         Ok(())
     })

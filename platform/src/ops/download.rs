@@ -38,14 +38,36 @@ impl Platform {
         record: &TokenRecord,
         viewer: &Keypair,
     ) -> Result<(StudyKey, Metadata), PlatformError> {
+        self.open_token_keeping(record, viewer, false).await
+    }
+
+    /// As [`Platform::open_token`], with each file's header (the DICOMweb index).
+    pub(crate) async fn open_token_with_headers(
+        &self,
+        record: &TokenRecord,
+        viewer: &Keypair,
+    ) -> Result<(StudyKey, Metadata), PlatformError> {
+        self.open_token_keeping(record, viewer, true).await
+    }
+
+    async fn open_token_keeping(
+        &self,
+        record: &TokenRecord,
+        viewer: &Keypair,
+        headers: bool,
+    ) -> Result<(StudyKey, Metadata), PlatformError> {
         let sid = study_of(record)?;
         let cid = record
             .metadata_uri
             .strip_prefix("ipfs://")
             .unwrap_or(&record.metadata_uri);
-        let (key, meta) = open_metadata(self.store.as_ref(), &sid, cid, viewer)
-            .await
-            .map_err(|e| PlatformError::Forbidden(format!("token {}: {e}", record.id)))?;
+        let opened = if headers {
+            open_metadata_with_headers(self.store.as_ref(), &sid, cid, viewer).await
+        } else {
+            open_metadata(self.store.as_ref(), &sid, cid, viewer).await
+        };
+        let (key, meta) =
+            opened.map_err(|e| PlatformError::Forbidden(format!("token {}: {e}", record.id)))?;
         let opens = parse_hex32("checksum root", &meta.checksum_root)
             .and_then(|root| {
                 parse_hex32("commitment salt", &meta.commitment_salt).map(|salt| (root, salt))

@@ -35,7 +35,7 @@ use medimint_storage::{normalize_email, Account, Custody, LocalDirStore};
 use serde::Serialize;
 
 use crate::deploy::{deploy_suite, Deployment};
-use crate::study::{open_metadata, share_key, Metadata};
+use crate::study::{open_metadata, open_metadata_with_headers, share_key, Metadata};
 use crate::trail::{read_trail, TrailEntry};
 use crate::{chain, storage, Platform, PlatformError};
 use medimint_ingest::commitment::{commit, commitment, commitment_key, parse_hex32};

@@ -66,7 +66,7 @@ impl Platform {
         if let Some(i) = cache.get(&cid, &address) {
             return Ok(i);
         }
-        let (key, meta) = self.open_token(record, holder).await?;
+        let (key, meta) = self.open_token_with_headers(record, holder).await?;
         let index = StudyIndex::build(record.id, key, meta)
             .map_err(|e| PlatformError::Invalid(format!("token {}: {e}", record.id)))?;
         let index = Arc::new(index);
