@@ -305,7 +305,7 @@ pub fn parse_file_node(bytes: &[u8]) -> Result<Vec<Link>, NodeError> {
                 while let Some((n, v)) = df.next_field()? {
                     match (n, v) {
                         (1, Field::Varint(t)) => is_file = t == UNIXFS_FILE,
-                        (2, Field::Bytes(inline)) if inline.is_empty() => {}
+                        (2, Field::Bytes([])) => {}
                         (2, Field::Bytes(_)) => {
                             return Err(NodeError::Malformed("content inline in a node"))
                         }
