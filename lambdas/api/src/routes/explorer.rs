@@ -228,7 +228,7 @@ fn parse_day(field: &str, s: &str) -> ApiResult<i64> {
     tag = "explorer",
     responses(
         (status = 200, description = "the totals", body = Totals),
-        (status = 503, description = "the audit index is unavailable", body = crate::error::Problem),
+        (status = 503, description = "the audit index is unavailable", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn totals(State(state): State<AppState>) -> ApiResult<(HeaderMap, Json<Totals>)> {
@@ -256,7 +256,8 @@ pub async fn totals(State(state): State<AppState>) -> ApiResult<(HeaderMap, Json
     params(DaysQuery),
     responses(
         (status = 200, description = "one entry per day", body = [Day]),
-        (status = 400, description = "a bad date or range", body = crate::error::Problem),
+        (status = 400, description = "a bad date or range", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the audit index is unavailable", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn days(
@@ -300,7 +301,10 @@ pub async fn days(
     path = "/v1/explorer/issuers",
     operation_id = "explorer_issuers",
     tag = "explorer",
-    responses((status = 200, description = "the issuers", body = [PublicIssuer]))
+    responses(
+        (status = 200, description = "the issuers", body = [PublicIssuer]),
+        (status = 503, description = "the audit index is unavailable", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn issuers(
     State(state): State<AppState>,
@@ -333,7 +337,8 @@ pub async fn issuers(
     params(("token" = u32, Path, description = "the token id")),
     responses(
         (status = 200, description = "the timeline", body = Timeline),
-        (status = 404, description = "no such token in the index", body = crate::error::Problem),
+        (status = 404, description = "no such token in the index", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the audit index is unavailable", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn token(
