@@ -337,6 +337,7 @@ pub async fn issuers(
     params(("token" = u32, Path, description = "the token id")),
     responses(
         (status = 200, description = "the timeline", body = Timeline),
+        (status = 400, description = "a token id that is not a number from 0 to 4294967295", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such token in the index", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "the audit index is unavailable", body = crate::error::Problem, content_type = "application/problem+json"),
     )
