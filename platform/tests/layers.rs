@@ -1,6 +1,6 @@
 //! The layering rule: a Lambda must not link a Stellar node. Neither the platform nor any
-//! crate under `lambdas/` may reach `medimint-devnet` through its normal or build
-//! dependencies (the devnet is for `stack`, the CLI and tests).
+//! crate under `lambdas/` may reach `medimint-devnet` through its normal, build or dev
+//! dependencies (the devnet is for `stack`, the CLI and the end-to-end tests in `tests/`).
 
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +14,7 @@ fn tree_of(package: &str) -> String {
             "--offline",
             "--locked",
             "-e",
-            "normal,build",
+            "normal,build,dev",
             "--prefix",
             "none",
             "-p",

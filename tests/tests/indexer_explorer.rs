@@ -1,6 +1,7 @@
 //! The public explorer over the index of the demo: every `/v1/explorer` answer, scanned for
 //! the demo patient's email, name, birth date and id (no hit), and what the answers say.
 
+#[path = "indexer_common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! nothing), that it rebuilds from contract state when its cursor fell out of the RPC's
 //! retention window, and the notifications it queues; over SQLite and DynamoDB on moto.
 
+#[path = "indexer_common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 //! - `bench_devnet`: index throughput from a devnet with real releases, grants and
 //!   accesses (events read over HTTP, each new token's release read by simulation).
 
+#[path = "indexer_common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! existence leak), and in the wrong role (403) or state (409), each asserting the status
 //! and the problem type.
 
+#[path = "../../lambdas/api/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
