@@ -6,84 +6,15 @@
 //! the released files byte for byte. Then: a stranger finds nothing, the viewing is on
 //! chain, a revoked role and an expired one stop the next request.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One HTTP exchange through curl: (status, body).
-fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Vec<u8>) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
-    }
-    if let Some(b) = body {
-        cmd.args(["-H", "content-type: application/json", "--data-binary"]);
-        cmd.arg(b.to_string());
-    }
-    let out = cmd.output().expect("curl runs (apt-get install curl)");
-    assert!(out.status.success(), "curl {method} {url} failed");
-    let text = out.stdout;
-    let split = text.iter().rposition(|b| *b == b'\n').unwrap();
-    let status: u16 = String::from_utf8_lossy(&text[split + 1..])
-        .trim()
-        .parse()
-        .unwrap();
-    (status, text[..split].to_vec())
-}
-
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-}
-
-/// Signs `email` in with the code the local mailer wrote to the outbox.
-fn sign_in(api: &str, outbox: &Path, email: &str) -> String {
-    let (status, body) = http(
-        "POST",
-        &format!("{api}/auth/email"),
-        None,
-        Some(&json!({ "email": email })),
-    );
-    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
-    let mut newest: Vec<_> = std::fs::read_dir(outbox)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    newest.sort();
-    let message = newest
-        .iter()
-        .rev()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .find(|m| m.starts_with(&format!("To: {email}\n")))
-        .expect("a message to the user in the outbox");
-    let code: String = message
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a 6-digit code")
-        .to_owned();
-    let (status, body) = http(
-        "POST",
-        &format!("{api}/auth/email/verify"),
-        None,
-        Some(&json!({ "email": email, "code": code })),
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    json_of(&body)["token"].as_str().unwrap().to_owned()
-}
+use support::{http, json_of, sign_in, Killed};
 
 fn script(name: &str) -> String {
     format!("{}/tests/dicomweb/{name}", env!("CARGO_MANIFEST_DIR"))

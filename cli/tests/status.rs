@@ -2,22 +2,16 @@
 //! indexer has followed the chain, with every part named in `--json`; unhealthy (exit 1)
 //! naming the RPC once `up` is gone.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::Killed;
 
 fn medimint(data: &Path, rpc_url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_medimint"));
