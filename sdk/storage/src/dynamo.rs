@@ -49,12 +49,7 @@ impl DynamoDb {
     /// A client from the environment's AWS configuration; `endpoint` overrides the URL
     /// (moto, DynamoDB Local).
     pub async fn from_env(table: impl Into<String>, endpoint: Option<&str>) -> Self {
-        let shared = aws_config::load_from_env().await;
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
-        if let Some(url) = endpoint {
-            builder = builder.endpoint_url(url);
-        }
-        Self::new(Client::from_conf(builder.build()), table)
+        Self::new(client_from_env(endpoint).await, table)
     }
 
     /// A client for a DynamoDB-compatible endpoint with static credentials (moto).
@@ -65,20 +60,10 @@ impl DynamoDb {
         secret_access_key: &str,
         table: impl Into<String>,
     ) -> Self {
-        let creds = aws_sdk_dynamodb::config::Credentials::new(
-            access_key_id,
-            secret_access_key,
-            None,
-            None,
-            "medimint-static",
-        );
-        let conf = aws_sdk_dynamodb::config::Builder::new()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
-            .credentials_provider(creds)
-            .endpoint_url(endpoint)
-            .build();
-        Self::new(Client::from_conf(conf), table)
+        Self::new(
+            client_for_endpoint(endpoint, region, access_key_id, secret_access_key),
+            table,
+        )
     }
 
     async fn get(&self, pk: &str, what: &str) -> Result<Option<Item>, StorageError> {
@@ -723,4 +708,38 @@ impl AppDb for DynamoDb {
             Err(e) => Err(aws_error("deleting a key-value record".into(), e)),
         }
     }
+}
+
+/// A DynamoDB client from the environment's AWS configuration; `endpoint` overrides the URL
+/// (moto, DynamoDB Local). Shared by the platform database and the audit index.
+pub(crate) async fn client_from_env(endpoint: Option<&str>) -> Client {
+    let shared = aws_config::load_from_env().await;
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    Client::from_conf(builder.build())
+}
+
+/// A DynamoDB client for a compatible endpoint with static credentials (moto).
+pub(crate) fn client_for_endpoint(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> Client {
+    let creds = aws_sdk_dynamodb::config::Credentials::new(
+        access_key_id,
+        secret_access_key,
+        None,
+        None,
+        "medimint-static",
+    );
+    let conf = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
+        .credentials_provider(creds)
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(conf)
 }

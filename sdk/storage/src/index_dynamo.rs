@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
+use crate::dynamo::{client_for_endpoint, client_from_env};
 use crate::index::{EventWrite, IndexStore, Op};
 use crate::s3::aws_error;
 use crate::StorageError;
@@ -63,12 +64,7 @@ impl DynamoIndex {
 
     /// A client from the environment's AWS configuration; `endpoint` overrides the URL.
     pub async fn from_env(table: impl Into<String>, endpoint: Option<&str>) -> Self {
-        let shared = aws_config::load_from_env().await;
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
-        if let Some(url) = endpoint {
-            builder = builder.endpoint_url(url);
-        }
-        Self::new(Client::from_conf(builder.build()), table)
+        Self::new(client_from_env(endpoint).await, table)
     }
 
     /// A client for a DynamoDB-compatible endpoint with static credentials (moto).
@@ -79,20 +75,10 @@ impl DynamoIndex {
         secret_access_key: &str,
         table: impl Into<String>,
     ) -> Self {
-        let creds = aws_sdk_dynamodb::config::Credentials::new(
-            access_key_id,
-            secret_access_key,
-            None,
-            None,
-            "medimint-static",
-        );
-        let conf = aws_sdk_dynamodb::config::Builder::new()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
-            .credentials_provider(creds)
-            .endpoint_url(endpoint)
-            .build();
-        Self::new(Client::from_conf(conf), table)
+        Self::new(
+            client_for_endpoint(endpoint, region, access_key_id, secret_access_key),
+            table,
+        )
     }
 
     fn transact_item(&self, op: &Op) -> Result<TransactWriteItem, StorageError> {
