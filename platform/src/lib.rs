@@ -8,7 +8,8 @@
 //! - [`uploads`]: releases through the HTTP API (a manifest, one upload URL per file,
 //!   then completion); [`wallet`]: a study's wrapped key for an external wallet;
 //! - [`deploy`]: the suite's deployment and where it lives; [`study`]: opening a study's
-//!   encrypted metadata and keys; [`trail`]: the audit trail from chain events.
+//!   encrypted metadata and keys; [`trail`]: the audit trail from chain events;
+//! - [`emf`]: the Lambdas' CloudWatch metrics (embedded metric format).
 //!
 //! A MediMint platform opened from its [`Config`]: the network through the relayer, object
 //! storage, the application database and the platform seed. Each operation the CLI offers
@@ -24,6 +25,7 @@
 pub mod config;
 pub mod deploy;
 pub mod dicomweb;
+pub mod emf;
 mod ops;
 pub mod study;
 pub mod trail;

@@ -1,6 +1,8 @@
 //! The built Lambda bootstraps, run as Lambda runs them: each `bootstrap` from
-//! `cargo lambda build --profile lambda` (target/lambda/<function>/bootstrap; CI builds them
-//! before the tests, `scripts/build-lambdas`) is started as its own process with only the
+//! `cargo lambda build --profile lambda` (target/lambda/<function>/bootstrap; `scripts/test`
+//! builds them with `scripts/build-lambdas --arm64`, the Graviton build that
+//! infra/template.yaml deploys, and runs them under `qemu-aarch64` on an x86_64 machine; an
+//! x86_64 build runs directly) is started as its own process with only the
 //! environment Lambda and infra/template.yaml give it, against the Runtime API emulator of
 //! `medimint-testkit`, moto's S3, DynamoDB and Secrets Manager, and the devnet. Each is fed
 //! the real event JSON of its trigger (an SQS batch of S3 notifications; API Gateway HTTP
@@ -8,7 +10,8 @@
 //! process to its first `next` call is its init duration (cold start), printed for
 //! docs/performance.md (`--nocapture`), never asserted.
 //!
-//! The indexer's bootstrap joins here once `lambdas/indexer` is in the workspace.
+//! The indexer's bootstrap is fed EventBridge scheduled events, and the API function reads
+//! the index it wrote.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,6 +31,7 @@ use serde_json::{json, Value};
 const BUCKET: &str = "medimint-bootstraps";
 const TABLE: &str = "medimint-bootstraps";
 const SECRET_ID: &str = "medimint/platform-seed";
+const INDEX_TABLE: &str = "medimint-bootstraps-index";
 const STANDALONE: &str = "Standalone Network ; February 2017";
 const BASE_URL: &str = "https://medimint.example.org";
 const INVOKE: Duration = Duration::from_secs(300);
@@ -54,6 +58,67 @@ fn bootstrap(function: &str) -> PathBuf {
     path
 }
 
+/// The CPU a bootstrap was built for, from its ELF header's `e_machine`.
+fn elf_machine(path: &Path) -> u16 {
+    let mut head = [0u8; 20];
+    let mut file = std::fs::File::open(path).unwrap();
+    std::io::Read::read_exact(&mut file, &mut head).unwrap();
+    assert_eq!(
+        &head[..4],
+        b"\x7fELF",
+        "{} is not an ELF executable",
+        path.display()
+    );
+    u16::from_le_bytes([head[18], head[19]])
+}
+
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+
+/// How to start a bootstrap: directly when it is built for this machine's CPU; an arm64
+/// build on another CPU under qemu-user with Debian's arm64 C library (`apt-get install
+/// qemu-user libc6-arm64-cross`, which CI's `.ci/run` installs).
+fn runner(path: &Path) -> Command {
+    let machine = elf_machine(path);
+    let native = if cfg!(target_arch = "aarch64") {
+        EM_AARCH64
+    } else {
+        EM_X86_64
+    };
+    if machine == native {
+        return Command::new(path);
+    }
+    assert_eq!(
+        machine,
+        EM_AARCH64,
+        "{} is built for ELF machine {machine}, neither this machine's nor arm64",
+        path.display()
+    );
+    let libc = Path::new("/usr/aarch64-linux-gnu");
+    assert!(
+        libc.join("lib/ld-linux-aarch64.so.1").is_file(),
+        "{} is an arm64 build: running it here needs Debian's arm64 C library \
+         (`apt-get install -y libc6-arm64-cross`)",
+        path.display()
+    );
+    let qemu = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("qemu-aarch64"))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{} is an arm64 build: running it here needs qemu-user \
+                 (`apt-get install -y qemu-user`)",
+                path.display()
+            )
+        });
+    let mut cmd = Command::new(qemu);
+    cmd.arg("-L").arg(libc).arg(path);
+    cmd
+}
+
 /// A bootstrap process under the emulator, killed on drop; its output goes to a file.
 struct Function {
     child: Child,
@@ -71,7 +136,7 @@ impl Function {
     ) -> Function {
         let log = logs.join(format!("{function}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(bootstrap(function));
+        let mut cmd = runner(&bootstrap(function));
         cmd.env_clear()
             .current_dir(logs)
             .stdin(Stdio::null())
@@ -312,10 +377,12 @@ fn http_parts(response: &Value) -> (u64, String, String) {
 }
 
 #[test]
-fn ingest_and_api_bootstraps_serve_real_events() {
+fn built_bootstraps_of_ingest_and_api_serve_real_events() {
     let ingest_bin = bootstrap("medimint-ingest");
     let api_bin = bootstrap("medimint-api");
+    let indexer_bin = bootstrap("medimint-indexer");
     assert_ne!(ingest_bin, api_bin);
+    assert_ne!(api_bin, indexer_bin);
     let moto = MotoServer::start().expect("moto's server (scripts/setup installs it)");
     let endpoint = moto.endpoint();
     let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config::default()).unwrap();
@@ -487,6 +554,7 @@ fn ingest_and_api_bootstraps_serve_real_events() {
     let mut env = template_env(&endpoint, &rpc);
     env.push(("MEDIMINT_API_BASE_URL", BASE_URL.into()));
     env.push(("MEDIMINT_API_CORS_ORIGINS", String::new()));
+    env.push(("MEDIMINT_INDEX_TABLE", INDEX_TABLE.into()));
     let mut api = Function::start("medimint-api", &http_api, &env, logs.path());
     api.ready(&http_api);
 
@@ -550,8 +618,98 @@ fn ingest_and_api_bootstraps_serve_real_events() {
     ));
     assert_eq!(status, 404);
 
-    // No PHI in either function's logs.
-    for f in [&ingest, &api] {
+    // --- The indexer function: EventBridge scheduled events ---------------------------------
+    let schedule = RuntimeApi::start().unwrap();
+    let mut env = template_env(&endpoint, &rpc);
+    env.push(("MEDIMINT_INDEX_TABLE", INDEX_TABLE.into()));
+    let mut indexer = Function::start("medimint-indexer", &schedule, &env, logs.path());
+    indexer.ready(&schedule);
+    let scheduled: Value = serde_json::from_str(include_str!(
+        "../../lambdas/indexer/tests/data/eventbridge_scheduled.json"
+    ))
+    .unwrap();
+    // One bounded batch per scheduled run, until it has caught up with the chain.
+    let mut applied = 0;
+    let mut runs = 0;
+    loop {
+        let run = invoke(&schedule, &indexer, &scheduled);
+        runs += 1;
+        applied += run["applied"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("not a run report: {run}"));
+        if run["caught_up"] == Value::Bool(true) {
+            break;
+        }
+        assert!(
+            runs < 20,
+            "the indexer did not catch up in {runs} runs: {run}"
+        );
+    }
+    // The deployment's issuer and the release (a proposal) at least.
+    assert!(applied >= 2, "{applied} events applied in {runs} runs");
+    // Each event is applied once: the next run applies nothing.
+    let again = invoke(&schedule, &indexer, &scheduled);
+    assert_eq!(again["applied"], 0, "{again}");
+    // A trigger of another kind is an error reply naming what it got.
+    let err = schedule
+        .invoke(&sqs_batch(&[("m-1", json!({}))]).to_string(), INVOKE)
+        .unwrap()
+        .response()
+        .unwrap_err();
+    assert!(err.contains("EventBridge scheduled events"), "{err}");
+
+    // The API function reads the index the indexer function wrote (the same table).
+    let (status, _, body) = http_parts(&invoke(
+        &http_api,
+        &api,
+        &http_request("GET", "/v1/explorer/totals", &[]),
+    ));
+    assert_eq!(status, 200, "{body}");
+    let totals: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(totals["totals"]["releases"], 1, "{body}");
+    assert_eq!(totals["issuers"], 1, "{body}");
+
+    // Each function's metrics, as CloudWatch embedded-metric-format lines (the template's
+    // alarms read them): the first batch released one study and refused one.
+    let emf = |f: &Function| -> Vec<Value> {
+        f.output()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MediMint")
+            .collect()
+    };
+    let ingest_metrics = emf(&ingest);
+    assert!(
+        ingest_metrics
+            .iter()
+            .any(|m| m["Function"] == "ingest" && m["Released"] == 1.0 && m["Rejected"] == 1.0),
+        "{ingest_metrics:?}"
+    );
+    // The release was proposed through the relayer, which paid its fee.
+    assert!(
+        ingest_metrics
+            .iter()
+            .any(|m| m["RelaySubmissions"].as_f64() >= Some(1.0)
+                && m["RelayFeesStroops"].as_f64() > Some(0.0)),
+        "{ingest_metrics:?}"
+    );
+    let api_metrics = emf(&api);
+    assert!(
+        api_metrics
+            .iter()
+            .any(|m| m["Function"] == "api" && m["Status4xx"] == 1.0),
+        "{api_metrics:?}"
+    );
+    let indexer_metrics = emf(&indexer);
+    assert!(
+        indexer_metrics.iter().any(|m| m["Function"] == "indexer"
+            && m["SponsorBalanceXlm"].as_f64() > Some(0.0)
+            && m["IndexLagLedgers"].is_number()),
+        "{indexer_metrics:?}"
+    );
+
+    // No PHI in any function's logs.
+    for f in [&ingest, &api, &indexer] {
         let out = f.output();
         for phi in [
             "ROE^RICHARD",
@@ -568,7 +726,7 @@ fn ingest_and_api_bootstraps_serve_real_events() {
 }
 
 #[test]
-fn a_bootstrap_without_its_settings_stops_naming_them() {
+fn built_bootstraps_without_their_settings_stop_naming_them() {
     let runtime = RuntimeApi::start().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let mut ingest = Function::start(

@@ -90,15 +90,30 @@ pub async fn from_env() -> Result<AppState, OpenError> {
     let secret_id = std::env::var("MEDIMINT_SEED_SECRET_ID").unwrap_or_default();
     let vault = SecretsManagerVault::from_env(secret_id).await;
     let seed = vault.master_seed().await?;
+    let index = index_from_env(&platform_config).await;
     let platform = Platform::open_with_vault(platform_config, &vault, RelayScope::Suite)
         .await
         .map_err(OpenError::Platform)?;
-    Ok(with_platform(
-        config,
-        &seed,
-        Arc::new(platform),
-        Arc::new(NoMailer),
-    ))
+    let state = with_platform(config, &seed, Arc::new(platform), Arc::new(NoMailer));
+    if let Some(index) = index {
+        state.set_index(index);
+    }
+    Ok(state)
+}
+
+/// The audit index the indexer function writes (`MEDIMINT_INDEX_TABLE`, a DynamoDB table
+/// beside the platform's): the explorer and the list and history routes read it. Without
+/// it the explorer answers 503 and lists and histories are read from the chain. The API only
+/// reads the table: the indexer creates it.
+async fn index_from_env(config: &medimint_platform::Config) -> Option<medimint_storage::Index> {
+    let table = std::env::var("MEDIMINT_INDEX_TABLE")
+        .ok()
+        .filter(|t| !t.trim().is_empty())?;
+    let medimint_platform::DatabaseConfig::Dynamodb { endpoint, .. } = &config.database else {
+        return None;
+    };
+    let store = medimint_storage::DynamoIndex::from_env(table, endpoint.as_deref()).await;
+    Some(medimint_storage::Index::new(Arc::new(store)))
 }
 
 /// The mailer of a function that has none configured: every send fails, saying so.

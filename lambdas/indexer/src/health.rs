@@ -75,6 +75,25 @@ fn count_files(dir: &Path, suffix: &str) -> usize {
     n
 }
 
+/// The sponsor's address and balance in stroops, read from the RPC.
+///
+/// # Errors
+/// Why it could not be read, in words.
+pub async fn sponsor_balance(platform: &Platform) -> Result<(String, i64), String> {
+    let sponsor = platform.sponsor_address().map_err(|e| e.to_string())?;
+    let balance = account_balance(&platform.config().network.rpc_url, &sponsor).await?;
+    Ok((sponsor, balance))
+}
+
+async fn account_balance(rpc_url: &str, address: &str) -> Result<i64, String> {
+    stellar_rpc_client::Client::new(rpc_url)
+        .map_err(|e| e.to_string())?
+        .get_account(address)
+        .await
+        .map(|a| a.balance)
+        .map_err(|e| e.to_string())
+}
+
 /// Checks every part; never fails (a part that cannot be checked is unhealthy, with why).
 pub async fn check(platform: &Platform, index: Option<&Index>, t: Thresholds) -> Health {
     let mut parts = Vec::new();
@@ -95,14 +114,7 @@ pub async fn check(platform: &Platform, index: Option<&Index>, t: Thresholds) ->
     };
     match platform.sponsor_address() {
         Ok(sponsor) => {
-            let balance = match stellar_rpc_client::Client::new(&rpc_url) {
-                Ok(c) => c
-                    .get_account(&sponsor)
-                    .await
-                    .map(|a| a.balance)
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+            let balance = account_balance(&rpc_url, &sponsor).await;
             parts.push(match balance {
                 Ok(b) => part(
                     "sponsor",

@@ -48,18 +48,20 @@ pub fn parse_scheduled(event: &Value) -> Result<Scheduled, IndexerError> {
     }
 }
 
-/// One scheduled run: the batch and its EMF metric line (stamped `now_ms`).
+/// One scheduled run: the batch and its EMF metric line (stamped `now_ms`), with the
+/// sponsor's balance when the caller read it.
 ///
 /// # Errors
 /// A refused event; the run's failure.
 pub async fn scheduled_run(
     indexer: &Indexer,
     event: &Value,
+    sponsor_stroops: Option<i64>,
     now_ms: u64,
 ) -> Result<(RunReport, String), IndexerError> {
     parse_scheduled(event)?;
     let run = indexer.run_once().await?;
-    let line = metrics::run_metrics(&run, None, now_ms);
+    let line = metrics::run_metrics(&run, None, sponsor_stroops, now_ms);
     Ok((run, line))
 }
 

@@ -1,19 +1,30 @@
 //! The indexer Lambda function: each EventBridge scheduled event runs one bounded batch
-//! ([`lambda::scheduled_run`]) and logs one CloudWatch embedded-metric-format line.
+//! ([`lambda::scheduled_run`]) and logs one CloudWatch embedded-metric-format line (with the
+//! sponsor's balance, which the low-balance alarm reads).
 //! Configuration is read once per cold start from the environment (the platform's,
 //! docs/configuration.md; `MEDIMINT_INDEX_TABLE` names the index table); everything else is
 //! in the library.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use medimint_indexer_lambda::{lambda, open, Indexer, Settings};
+use medimint_indexer_lambda::{health, lambda, open, Indexer, Settings};
 use serde_json::Value;
 
-async fn handle(indexer: &Indexer, event: Value) -> Result<Value, Error> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let (run, metrics) = lambda::scheduled_run(indexer, &event, now_ms).await?;
+async fn handle(
+    platform: &medimint_platform::Platform,
+    indexer: &Indexer,
+    event: Value,
+) -> Result<Value, Error> {
+    // Read every run, so that the low-balance alarm has a value each minute; a failed read
+    // leaves the metric out (and the alarm treats missing data as breaching).
+    let sponsor = match health::sponsor_balance(platform).await {
+        Ok((_, stroops)) => Some(stroops),
+        Err(e) => {
+            tracing::warn!(error = %e, "the sponsor's balance could not be read");
+            None
+        }
+    };
+    let (run, metrics) =
+        lambda::scheduled_run(indexer, &event, sponsor, medimint_platform::emf::now_ms()).await?;
     println!("{metrics}");
     if let Some(why) = &run.rebuilt {
         tracing::warn!(reason = %why, tokens = run.rebuilt_tokens, "index rebuilt");
@@ -32,9 +43,9 @@ async fn main() -> Result<(), Error> {
     let platform = medimint_platform::Platform::open(config, false).await?;
     let index = open::open_index(platform.config()).await?;
     let indexer = open::indexer(&platform, index, Settings::default())?;
-    let indexer = &indexer;
+    let (platform, indexer) = (&platform, &indexer);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(indexer, event.payload).await
+        handle(platform, indexer, event.payload).await
     }))
     .await
 }

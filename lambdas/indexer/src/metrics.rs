@@ -1,43 +1,26 @@
 //! CloudWatch embedded metric format (EMF): one JSON log line that CloudWatch Logs turns into
 //! metrics, without an API call. The namespace is `MediMint`, one dimension `Function`.
 
-use serde_json::{json, Map, Value};
-
 use crate::follow::RunReport;
 use crate::notify::NotifyReport;
 
-/// The metric namespace.
-pub const NAMESPACE: &str = "MediMint";
+pub use medimint_platform::emf::NAMESPACE;
 
 /// One EMF line for `function` with `(name, value, unit)` metrics (`Count`,
-/// `Milliseconds`, `None`…), at `timestamp_ms`.
+/// `Milliseconds`, `None`…), at `timestamp_ms` ([`medimint_platform::emf::line`]).
 pub fn emf_line(function: &str, metrics: &[(&str, f64, &str)], timestamp_ms: u64) -> String {
-    let defs: Vec<Value> = metrics
-        .iter()
-        .map(|(name, _, unit)| json!({ "Name": name, "Unit": unit }))
-        .collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Function"]],
-                "Metrics": defs,
-            }],
-        }),
-    );
-    root.insert("Function".into(), json!(function));
-    for (name, value, _) in metrics {
-        root.insert((*name).into(), json!(value));
-    }
-    Value::Object(root).to_string()
+    medimint_platform::emf::line(function, metrics, timestamp_ms)
 }
 
 /// The indexer's metrics of one run: events read and applied, lag in ledgers, rebuilds,
-/// duration, notifications.
-pub fn run_metrics(run: &RunReport, notify: Option<&NotifyReport>, timestamp_ms: u64) -> String {
+/// duration, notifications, and the sponsor's balance in XLM when it was read (the alarm
+/// on a low balance reads it: the indexer runs every minute).
+pub fn run_metrics(
+    run: &RunReport,
+    notify: Option<&NotifyReport>,
+    sponsor_stroops: Option<i64>,
+    timestamp_ms: u64,
+) -> String {
     let mut m: Vec<(&str, f64, &str)> = vec![
         ("EventsRead", run.read as f64, "Count"),
         ("EventsApplied", run.applied as f64, "Count"),
@@ -49,6 +32,9 @@ pub fn run_metrics(run: &RunReport, notify: Option<&NotifyReport>, timestamp_ms:
         ),
         ("RunDuration", run.millis as f64, "Milliseconds"),
     ];
+    if let Some(stroops) = sponsor_stroops {
+        m.push(("SponsorBalanceXlm", stroops as f64 / 10_000_000.0, "None"));
+    }
     if let Some(n) = notify {
         m.push(("NotificationsSent", n.sent as f64, "Count"));
         m.push(("NotificationsDeferred", n.deferred as f64, "Count"));
@@ -59,6 +45,7 @@ pub fn run_metrics(run: &RunReport, notify: Option<&NotifyReport>, timestamp_ms:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn an_emf_line_declares_every_metric_it_carries() {
@@ -83,8 +70,10 @@ mod tests {
             rebuilt: Some("window".into()),
             ..RunReport::default()
         };
-        let v: Value = serde_json::from_str(&run_metrics(&run, None, 0)).unwrap();
+        let v: Value =
+            serde_json::from_str(&run_metrics(&run, None, Some(1_234_500_000), 0)).unwrap();
         assert_eq!(v["IndexRebuilds"], 1.0);
         assert!(v.get("NotificationsSent").is_none());
+        assert_eq!(v["SponsorBalanceXlm"], 123.45);
     }
 }

@@ -7,5 +7,7 @@
 pub mod notification;
 pub mod production;
 
-pub use notification::{handle_notification, manifest_keys, NotificationError};
-pub use production::{ProductionConfig, ProductionError};
+pub use notification::{
+    handle_counted, handle_notification, manifest_keys, BatchCounts, NotificationError,
+};
+pub use production::{Opened, ProductionConfig, ProductionError};

@@ -56,19 +56,53 @@ fn message_keys(body: Option<&str>) -> Result<Vec<String>, String> {
     Ok(manifest_keys(&event))
 }
 
-async fn process_all(ingest: &Ingest, keys: &[String]) -> Result<(), IngestError> {
+async fn process_all(
+    ingest: &Ingest,
+    keys: &[String],
+    counts: &mut BatchCounts,
+) -> Result<(), IngestError> {
     for key in keys {
         if let Some(outcome) = process_key(ingest, key).await? {
             // Keys name an issuer address and a release id, never PHI.
             match outcome {
                 Outcome::Released { token_id, .. } => {
                     tracing::info!(key = %key, token = %token_id, "released");
+                    counts.released += 1;
                 }
-                Outcome::Rejected { .. } => tracing::info!(key = %key, "rejected, see its report"),
+                Outcome::Rejected { .. } => {
+                    tracing::info!(key = %key, "rejected, see its report");
+                    counts.rejected += 1;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// What one invocation did with its releases, for its metric line
+/// ([`BatchCounts::metrics`]): counts only, nothing about whose study.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchCounts {
+    /// Releases proposed on chain (or answered with their token on a repeat delivery).
+    pub released: u32,
+    /// Releases refused, each with its report.
+    pub rejected: u32,
+    /// Messages or notifications that failed transiently (to be retried).
+    pub retried: u32,
+    /// SQS messages that are no S3 notification (towards the dead-letter queue).
+    pub unreadable: u32,
+}
+
+impl BatchCounts {
+    /// The metrics (`Released`, `Rejected`, `Retried`, `Unreadable`).
+    pub fn metrics(&self) -> [medimint_platform::emf::Metric<'static>; 4] {
+        [
+            ("Released", f64::from(self.released), "Count"),
+            ("Rejected", f64::from(self.rejected), "Count"),
+            ("Retried", f64::from(self.retried), "Count"),
+            ("Unreadable", f64::from(self.unreadable), "Count"),
+        ]
+    }
 }
 
 /// Handles one invocation's payload. An SQS batch gives an `SqsBatchResponse` (the function
@@ -79,6 +113,18 @@ async fn process_all(ingest: &Ingest, keys: &[String]) -> Result<(), IngestError
 pub async fn handle_notification(
     ingest: &Ingest,
     payload: Value,
+) -> Result<Value, NotificationError> {
+    handle_counted(ingest, payload, &mut BatchCounts::default()).await
+}
+
+/// [`handle_notification`], adding what it did to `counts`.
+///
+/// # Errors
+/// As [`handle_notification`].
+pub async fn handle_counted(
+    ingest: &Ingest,
+    payload: Value,
+    counts: &mut BatchCounts,
 ) -> Result<Value, NotificationError> {
     let source = payload
         .pointer("/Records/0/eventSource")
@@ -95,14 +141,16 @@ pub async fn handle_notification(
                     // Not retried into success, but kept: after the queue's maxReceiveCount
                     // the message lands in the dead-letter queue for someone to read.
                     tracing::warn!(message_id = %id, error = %why, "unreadable message");
+                    counts.unreadable += 1;
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id;
                     response.batch_item_failures.push(failure);
                     continue;
                 }
             };
-            if let Err(e) = process_all(ingest, &keys).await {
+            if let Err(e) = process_all(ingest, &keys, counts).await {
                 tracing::warn!(message_id = %id, error = %e, "will be retried");
+                counts.retried += 1;
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
@@ -118,6 +166,9 @@ pub async fn handle_notification(
     }
     let s3: S3Event = serde_json::from_value(payload)
         .map_err(|e| NotificationError::Malformed(format!("S3 notification: {e}")))?;
-    process_all(ingest, &manifest_keys(&s3)).await?;
+    if let Err(e) = process_all(ingest, &manifest_keys(&s3), counts).await {
+        counts.retried += 1;
+        return Err(e.into());
+    }
     Ok(Value::Null)
 }

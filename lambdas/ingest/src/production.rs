@@ -86,10 +86,36 @@ impl ProductionConfig {
     /// # Errors
     /// The seed, the RPC or the network are unusable; each names what to fix.
     pub async fn open_with_vault(&self, vault: &dyn Vault) -> Result<Ingest, ProductionError> {
+        Ok(self.open_function_with_vault(vault).await?.ingest)
+    }
+
+    /// Opens the pipeline and keeps the relayer it submits through (for the function's
+    /// metrics), with the seed from Secrets Manager.
+    ///
+    /// # Errors
+    /// As [`ProductionConfig::open`].
+    pub async fn open_function(&self) -> Result<Opened, ProductionError> {
+        let vault = SecretsManagerVault::from_env(self.seed_secret_id.clone()).await;
+        self.open_function_with_vault(&vault).await
+    }
+
+    async fn open_function_with_vault(&self, vault: &dyn Vault) -> Result<Opened, ProductionError> {
         let platform =
             Platform::open_with_vault(self.config.clone(), vault, RelayScope::IngestOnly).await?;
-        Ok(platform.ingest()?)
+        Ok(Opened {
+            ingest: platform.ingest()?,
+            relayer: platform.relayer().clone(),
+        })
     }
+}
+
+/// The opened function: the pipeline, and the relayer it submits through (whose counters
+/// go into each invocation's metric line).
+pub struct Opened {
+    /// The release pipeline.
+    pub ingest: Ingest,
+    /// The relayer of its chain adapter.
+    pub relayer: std::sync::Arc<medimint_chain::Relayer>,
 }
 
 #[cfg(test)]

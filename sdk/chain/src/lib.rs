@@ -29,6 +29,6 @@ pub mod tx;
 pub use error::{Error, Result};
 pub use network::Network;
 pub use outcome::{Backoff, Landed};
-pub use relayer::{Policy, Refusal, Relayer, RelayerConfig};
+pub use relayer::{Policy, Refusal, RelayCounts, Relayer, RelayerConfig};
 pub use rpc::{ContractEvent, EventPage, EventsFrom, Rpc, StellarRpc};
 pub use signer::Signer;

@@ -2,11 +2,13 @@
 //! account is each transaction's source; the sponsor wraps it in a fee-bump and pays.
 
 mod channels;
+mod counts;
 mod leases;
 mod policy;
 mod requests;
 
 pub use channels::{Channel, ChannelPool, Release};
+pub use counts::RelayCounts;
 pub use leases::{
     channel_lease_key, request_lease_key, LeaseExpect, LeaseStore, MemoryLeaseStore, MIN_LEASE_TTL,
 };
@@ -101,6 +103,7 @@ pub struct Relayer {
     spend: Arc<dyn SpendStore>,
     requests: Arc<dyn RequestStore>,
     leases: Leases,
+    counters: Arc<counts::Counters>,
 }
 
 impl std::fmt::Debug for Relayer {
@@ -174,7 +177,14 @@ impl Relayer {
             requests: Arc::new(MemoryRequestStore::default()),
             leases: Leases::new(Arc::new(MemoryLeaseStore::default()), config.lease_ttl),
             config,
+            counters: Arc::default(),
         })
+    }
+
+    /// What this relayer submitted since it was made (transactions landed and failed, fees
+    /// charged); subtract an earlier reading for one invocation's share.
+    pub fn counts(&self) -> RelayCounts {
+        self.counters.read()
     }
 
     /// Uses `store` for request records (e.g. the platform's database), so a request key
@@ -507,12 +517,14 @@ impl Relayer {
                 Ok(Sent::Landed(l)) => {
                     channel.seq = Some(seq + 1);
                     settle(l.fee_charged).await;
+                    self.counters.landed(l.fee_charged);
                     return Ok(l);
                 }
                 Err(Error::Failed { hash, code }) => {
                     // Applied and failed: the sequence is consumed and the fee was paid.
                     channel.seq = Some(seq + 1);
                     settle(fee).await;
+                    self.counters.failed(fee);
                     // The state grew between simulation and apply (another transaction in
                     // the same ledger wrote the same entry, e.g. a patient's pending list):
                     // nothing was applied, so simulating again against the new state and
@@ -547,6 +559,7 @@ impl Relayer {
                         // been applied since: then that is the outcome.
                         if let Status::Success(l) = lookup(self.rpc.as_ref(), hash).await? {
                             settle(l.fee_charged).await;
+                            self.counters.landed(l.fee_charged);
                             return Ok(*l);
                         }
                     }
