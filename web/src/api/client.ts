@@ -87,8 +87,14 @@ export class Api {
     this.tokens = { access: t.token };
   }
 
-  private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    auth: boolean,
+    extra?: Record<string, string>,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...extra };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (auth && this.tokens) headers["authorization"] = `Bearer ${this.tokens.access}`;
     try {
@@ -108,12 +114,18 @@ export class Api {
    * One request. With `auth`, an expired access token is refreshed once and the request
    * repeated; a session the API ended is forgotten and reported through `onSessionEnded`.
    */
-  async raw(method: string, path: string, body?: unknown, auth = true): Promise<Response> {
-    let res = await this.send(method, path, body, auth);
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    auth = true,
+    headers?: Record<string, string>,
+  ): Promise<Response> {
+    let res = await this.send(method, path, body, auth, headers);
     if (auth && res.status === 401) {
       let err = problemFrom(401, await res.text(), res.headers);
       if (err.kind === "unauthenticated" && (await this.refresh())) {
-        res = await this.send(method, path, body, auth);
+        res = await this.send(method, path, body, auth, headers);
         if (res.status === 401) err = problemFrom(401, await res.text(), res.headers);
       }
       if (res.status === 401) {

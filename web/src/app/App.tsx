@@ -13,6 +13,7 @@ import { Study } from "../screens/study/Study";
 import { Account } from "../screens/account/Account";
 import { Issuers } from "../screens/issuers/Issuers";
 import { Releases } from "../screens/releases/Releases";
+import { Viewer } from "../screens/viewer/Viewer";
 import { PageTitle } from "./ui";
 
 /** How long before the idle logoff the warning shows. */
@@ -158,7 +159,7 @@ function SignedIn(props: {
         <span className="brand">MediMint</span>
         <nav aria-label="Main">
           <ul>
-            {link({ name: "studies", role: "owned" }, "My studies", current === "studies" || current === "study")}
+            {link({ name: "studies", role: "owned" }, "My studies", current === "studies" || current === "study" || current === "viewer")}
             {isIssuer && link({ name: "releases" }, "Releases", current === "releases" || current === "release" || current === "upload")}
             {isAdmin && link({ name: "issuers" }, "Issuers", current === "issuers")}
             {link({ name: "account" }, "Account", current === "account")}
@@ -205,6 +206,8 @@ function Screen({ route, signOut }: { route: Route; signOut: (everywhere: boolea
       return <Studies key={route.role} role={route.role} />;
     case "study":
       return <Study key={route.token} token={route.token} />;
+    case "viewer":
+      return <Viewer key={route.token} token={route.token} />;
     case "account":
       return <Account signOut={signOut} />;
     case "issuers":
