@@ -24,6 +24,11 @@ export type ReleaseUploads = Schemas["ReleaseUploads"];
 export type ReleaseState = Schemas["ReleaseState"];
 export type ReleasePage = Schemas["ReleasePage"];
 export type Upload = Schemas["Upload"];
+export type Totals = Schemas["Totals"];
+export type Tally = Schemas["Tally"];
+export type Day = Schemas["Day"];
+export type PublicIssuer = Schemas["PublicIssuer"];
+export type Timeline = Schemas["Timeline"];
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -285,6 +290,28 @@ export class Api {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set("cursor", cursor);
     return this.json("GET", `/v1/releases?${q.toString()}`);
+  }
+
+  // --- public explorer (no sign-in) -------------------------------------------------------
+
+  explorerTotals(): Promise<Totals> {
+    return this.json("GET", "/v1/explorer/totals", undefined, false);
+  }
+
+  explorerDays(from?: string, to?: string): Promise<Day[]> {
+    const q = new URLSearchParams();
+    if (from) q.set("from", from);
+    if (to) q.set("to", to);
+    const qs = q.toString();
+    return this.json("GET", `/v1/explorer/days${qs ? `?${qs}` : ""}`, undefined, false);
+  }
+
+  explorerIssuers(): Promise<PublicIssuer[]> {
+    return this.json("GET", "/v1/explorer/issuers", undefined, false);
+  }
+
+  explorerToken(token: number): Promise<Timeline> {
+    return this.json("GET", `/v1/explorer/tokens/${token}`, undefined, false);
   }
 
   // --- issuers (admin) --------------------------------------------------------------------
