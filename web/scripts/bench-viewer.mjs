@@ -47,11 +47,36 @@ try {
     await page.getByRole("heading", { level: 1, name: `Study #${token}` }).waitFor();
   };
 
+  /** The /dicomweb requests of the last first image: what, when it started, how long (ms). */
+  const requests = () =>
+    page.evaluate(() => {
+      const all = performance.getEntriesByType("resource").filter((e) => e.name.includes("/dicomweb/"));
+      const t0 = all[0]?.startTime ?? 0;
+      performance.clearResourceTimings();
+      return all.map((e) => {
+        const path = new URL(e.name).pathname;
+        const what = path.endsWith("/rendered")
+          ? "rendered"
+          : path.endsWith("/thumbnail")
+            ? "thumbnail"
+            : path.endsWith("/instances")
+              ? "instances"
+              : path.endsWith("/series")
+                ? "series"
+                : "studies";
+        return [what, Math.round(e.startTime - t0), Math.round(e.duration)];
+      });
+    });
+  await page.evaluate(() => performance.clearResourceTimings());
   const cold = await firstImage();
+  const coldRequests = await requests();
   const warm = [];
+  let warmRequests = [];
   for (let i = 0; i < Number(runs); i++) {
     await away();
+    await page.evaluate(() => performance.clearResourceTimings());
     warm.push(await firstImage());
+    warmRequests = await requests();
   }
   warm.sort((a, b) => a - b);
 
@@ -79,6 +104,8 @@ try {
       first_image_warm_max_ms: Math.round(warm[warm.length - 1]),
       scroll_frames: scroll.frames,
       scroll_frames_per_s: Math.round(scroll.per_s * 10) / 10,
+      cold_requests: coldRequests,
+      last_warm_requests: warmRequests,
       chromium: browser.version(),
     }),
   );

@@ -131,35 +131,66 @@ const INSTANCE_FIELDS = [
   "RescaleSlope",
 ].join(",");
 
+/** An instance of a search answer, with what the viewer needs. */
+function instanceOf(r: DicomJson): Instance {
+  const center = num(r, TAG.windowCenter);
+  const width = num(r, TAG.windowWidth);
+  const bits = num(r, TAG.bitsStored) ?? 8;
+  const signed = num(r, TAG.pixelRepresentation) === 1;
+  const slope = num(r, TAG.rescaleSlope) ?? 1;
+  const intercept = num(r, TAG.rescaleIntercept) ?? 0;
+  const lo = signed ? -(2 ** (bits - 1)) : 0;
+  const hi = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  return {
+    uid: str(r, TAG.sopInstanceUid) ?? "",
+    number: num(r, TAG.instanceNumber),
+    frames: Math.max(1, num(r, TAG.numberOfFrames) ?? 1),
+    rows: num(r, TAG.rows) ?? 0,
+    columns: num(r, TAG.columns) ?? 0,
+    photometric: str(r, TAG.photometric) ?? "MONOCHROME2",
+    window: center !== undefined && width !== undefined && width > 0 ? { center, width } : undefined,
+    range: { min: lo * slope + intercept, max: hi * slope + intercept },
+  };
+}
+
+function byNumber(list: Instance[]): Instance[] {
+  return list.filter((i) => i.uid.length > 0).sort((a, b) => (a.number ?? 0) - (b.number ?? 0));
+}
+
 /** The instances of a series in Instance Number order, with what the viewer needs. */
 export async function instancesOf(api: Api, study: string, series: string): Promise<Instance[]> {
   const rows = await search(
     api,
     `/studies/${enc(study)}/series/${enc(series)}/instances?limit=1000&includefield=${INSTANCE_FIELDS}`,
   );
-  const out = rows.map((r): Instance => {
-    const center = num(r, TAG.windowCenter);
-    const width = num(r, TAG.windowWidth);
-    const bits = num(r, TAG.bitsStored) ?? 8;
-    const signed = num(r, TAG.pixelRepresentation) === 1;
-    const slope = num(r, TAG.rescaleSlope) ?? 1;
-    const intercept = num(r, TAG.rescaleIntercept) ?? 0;
-    const lo = signed ? -(2 ** (bits - 1)) : 0;
-    const hi = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
-    return {
-      uid: str(r, TAG.sopInstanceUid) ?? "",
-      number: num(r, TAG.instanceNumber),
-      frames: Math.max(1, num(r, TAG.numberOfFrames) ?? 1),
-      rows: num(r, TAG.rows) ?? 0,
-      columns: num(r, TAG.columns) ?? 0,
-      photometric: str(r, TAG.photometric) ?? "MONOCHROME2",
-      window: center !== undefined && width !== undefined && width > 0 ? { center, width } : undefined,
-      range: { min: lo * slope + intercept, max: hi * slope + intercept },
-    };
-  });
-  return out
-    .filter((i) => i.uid.length > 0)
-    .sort((a, b) => (a.number ?? 0) - (b.number ?? 0));
+  return byNumber(rows.map(instanceOf));
+}
+
+/** A search page's size (the service's largest). */
+const PAGE = 1000;
+
+/**
+ * Every instance of a study by series UID, each list in Instance Number order: one search
+ * at the study level (pages of 1,000), asked beside the series search rather than after it.
+ */
+export async function instancesOfStudy(api: Api, study: string): Promise<Map<string, Instance[]>> {
+  const out = new Map<string, Instance[]>();
+  for (let offset = 0; ; offset += PAGE) {
+    const rows = await search(
+      api,
+      `/studies/${enc(study)}/instances?limit=${PAGE}&offset=${offset}&includefield=SeriesInstanceUID,${INSTANCE_FIELDS}`,
+    );
+    for (const r of rows) {
+      const series = str(r, TAG.seriesUid);
+      if (!series) continue;
+      const list = out.get(series) ?? [];
+      list.push(instanceOf(r));
+      out.set(series, list);
+    }
+    if (rows.length < PAGE) break;
+  }
+  for (const [k, v] of out) out.set(k, byNumber(v));
+  return out;
 }
 
 /** The path of a frame's rendering (JPEG) with an optional window and viewport. */

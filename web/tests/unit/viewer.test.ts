@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Api, type Fetch } from "../../src/api/client";
-import { instancesOf, renderedPath, seriesOf, studyOfToken, thumbnailPath } from "../../src/api/dicomweb";
+import { instancesOf, instancesOfStudy, renderedPath, seriesOf, studyOfToken, thumbnailPath } from "../../src/api/dicomweb";
 import { ApiError } from "../../src/api/problem";
 import {
   FrameCache,
@@ -87,6 +87,23 @@ describe("the DICOMweb client", () => {
     expect(a?.range).toEqual({ min: -1024, max: 4095 - 1024 });
     expect(b?.frames).toBe(30);
     expect(b?.photometric).toBe("RGB");
+  });
+
+  it("reads a study's instances by series, page after page", async () => {
+    const row = (series: string, n: number) => ({
+      "0020000E": { vr: "UI", Value: [series] },
+      "00080018": { vr: "UI", Value: [`${series}.${n}`] },
+      "00200013": { vr: "IS", Value: [n] },
+    });
+    const first = Array.from({ length: 1000 }, (_, i) => row(i % 2 ? "a" : "b", 1000 - i));
+    const { api, asked } = server((path) => dicomJson(path.includes("offset=0") ? first : [row("c", 1)]));
+    const by = await instancesOfStudy(api, "1.2");
+    expect(asked.map((a) => new URL(a.path, "http://x").searchParams.get("offset"))).toEqual(["0", "1000"]);
+    expect(asked[0]?.path).toContain("includefield=SeriesInstanceUID,");
+    expect([...by.keys()].sort()).toEqual(["a", "b", "c"]);
+    expect(by.get("a")).toHaveLength(500);
+    expect(by.get("a")?.[0]?.number).toBe(1);
+    expect(by.get("a")?.at(-1)?.number).toBe(999);
   });
 
   it("builds rendering paths with the window and viewport, UIDs encoded", () => {

@@ -4,11 +4,10 @@
 // fetched ahead.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { image, instancesOf, renderedPath, type FrameRef, type Series, type WindowLevel } from "../../api/dicomweb";
+import { image, renderedPath, type FrameRef, type Instance, type Series, type WindowLevel } from "../../api/dicomweb";
 import { ApiError } from "../../api/problem";
 import { useApp } from "../../app/context";
-import { useAsync } from "../../app/useAsync";
-import { ErrorNote, Pending } from "../../app/ui";
+import { ErrorNote } from "../../app/ui";
 import {
   FrameCache,
   clamp,
@@ -32,27 +31,33 @@ const PREFETCH = 4;
 
 type Tool = "window" | "pan";
 
-export function Stage(props: { study: string; series: Series; onRefused: (e: unknown) => void }) {
-  const { study, series, onRefused } = props;
-  const { api } = useApp();
-  const loaded = useAsync(series.uid, () => instancesOf(api, study, series.uid));
-  const slots = useMemo(() => slotsOf(loaded.value ?? []), [loaded.value]);
-  useEffect(() => {
-    const e = loaded.error;
-    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) onRefused(e);
-  }, [loaded.error, onRefused]);
-  if (loaded.error) return <ErrorNote error={loaded.error} />;
-  if (!loaded.value) return <Pending>Loading the series…</Pending>;
+export function Stage(props: {
+  study: string;
+  series: Series;
+  /** The series' instances in Instance Number order. */
+  instances: Instance[];
+  onRefused: (e: unknown) => void;
+  /** Called when a frame is drawn (the viewer then loads the thumbnails). */
+  onDrawn: () => void;
+}) {
+  const { study, series, instances, onRefused, onDrawn } = props;
+  const slots = useMemo(() => slotsOf(instances), [instances]);
   if (slots.length === 0) return <p>This series has no images.</p>;
-  return <Run study={study} series={series} slots={slots} onRefused={onRefused} />;
+  return <Run study={study} series={series} slots={slots} onRefused={onRefused} onDrawn={onDrawn} />;
 }
 
 function refOf(study: string, series: string, s: Slot): FrameRef {
   return { study, series, instance: s.instance.uid, frame: s.frame };
 }
 
-function Run(props: { study: string; series: Series; slots: Slot[]; onRefused: (e: unknown) => void }) {
-  const { study, series, slots, onRefused } = props;
+function Run(props: {
+  study: string;
+  series: Series;
+  slots: Slot[];
+  onRefused: (e: unknown) => void;
+  onDrawn: () => void;
+}) {
+  const { study, series, slots, onRefused, onDrawn } = props;
   const { api } = useApp();
   const [pos, setPos] = useState(0);
   /** The window asked of the API (undefined: the image's own). */
@@ -98,6 +103,15 @@ function Run(props: { study: string; series: Series; slots: Slot[]; onRefused: (
     const w = greyscale(s.instance.photometric) ? win : undefined;
     const n = ++seq.current.asked;
     const key = frameKey(refOf(study, series.uid, s), w);
+    // The neighbours are fetched once this frame is drawn, so that they do not compete
+    // with it for the server.
+    const ahead = () => {
+      for (const at of neighbours(pos, slots.length)) {
+        if (cache.inFlight >= PREFETCH) break;
+        const t = slots[at];
+        if (t) load(t, greyscale(t.instance.photometric) ? win : undefined).catch(() => undefined);
+      }
+    };
     load(s, w).then(
       (bm) => {
         const c = canvas.current;
@@ -112,18 +126,15 @@ function Run(props: { study: string; series: Series; slots: Slot[]; onRefused: (
         setDrawn({ pos, key });
         setFailure(undefined);
         setPreview((p) => (p && w && p.center === w.center && p.width === w.width ? undefined : p));
+        onDrawn();
+        if (n === seq.current.asked) ahead();
       },
       (e: unknown) => {
         if (n >= seq.current.drawn) setFailure(e);
         if (e instanceof ApiError && (e.status === 403 || e.status === 404)) onRefused(e);
       },
     );
-    for (const at of neighbours(pos, slots.length)) {
-      if (cache.inFlight >= PREFETCH) break;
-      const t = slots[at];
-      if (t) load(t, greyscale(t.instance.photometric) ? win : undefined).catch(() => undefined);
-    }
-  }, [pos, win, slots, load, cache, study, series.uid, onRefused]);
+  }, [pos, win, slots, load, cache, study, series.uid, onRefused, onDrawn]);
 
   // A dragged window is asked once the drag rests.
   useEffect(() => {

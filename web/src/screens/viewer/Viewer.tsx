@@ -3,23 +3,38 @@
 // this engine and not cornerstone3D is in docs/web.md. A study the caller may no longer
 // view (revoked, expired, never shared) is refused in words.
 
-import { useEffect, useRef, useState } from "react";
-import { image, seriesOf, studyOfToken, thumbnailPath, type Series } from "../../api/dicomweb";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { Api } from "../../api/client";
+import { image, instancesOfStudy, seriesOf, studyOfToken, thumbnailPath, type Series } from "../../api/dicomweb";
 import { ApiError } from "../../api/problem";
 import { useApp } from "../../app/context";
 import { useAsync } from "../../app/useAsync";
 import { ErrorNote, PageTitle, Pending } from "../../app/ui";
 import { Stage } from "./Stage";
 
+/**
+ * Study UIDs found for token ids in this session (memory only), so that opening the viewer
+ * again skips the study search; a study no longer available is still refused by the next
+ * request.
+ */
+const known = new WeakMap<Api, Map<number, { uid: string; description: string }>>();
+
 export function Viewer({ token }: { token: number }) {
   const { api } = useApp();
   const loaded = useAsync(String(token), async () => {
-    const study = await studyOfToken(api, token);
+    let mine = known.get(api);
+    if (!mine) known.set(api, (mine = new Map()));
+    const study = mine.get(token) ?? (await studyOfToken(api, token));
     if (!study) return undefined;
-    return { study, series: await seriesOf(api, study.uid) };
+    mine.set(token, study);
+    const [series, instances] = await Promise.all([seriesOf(api, study.uid), instancesOfStudy(api, study.uid)]);
+    return { study, series, instances };
   });
   const [chosen, setChosen] = useState(0);
   const [refused, setRefused] = useState<unknown>(undefined);
+  // Thumbnails wait for the first image, so that they do not compete with it.
+  const [thumbs, setThumbs] = useState(false);
+  const drawn = useCallback(() => setThumbs(true), []);
   const title = <PageTitle>Viewer: study #{token}</PageTitle>;
   const back = (
     <p>
@@ -55,7 +70,7 @@ export function Viewer({ token }: { token: number }) {
       </>
     );
   }
-  const { study, series } = value;
+  const { study, series, instances } = value;
   const current = series[chosen];
   return (
     <>
@@ -73,7 +88,7 @@ export function Viewer({ token }: { token: number }) {
                   aria-pressed={i === chosen}
                   onClick={() => setChosen(i)}
                 >
-                  <Thumb study={study.uid} series={s} onRefused={setRefused} />
+                  <Thumb study={study.uid} series={s} go={thumbs} onRefused={setRefused} />
                   <span className="series-text">
                     <strong>{s.description || `Series ${s.number ?? i + 1}`}</strong>
                     <span>
@@ -86,7 +101,14 @@ export function Viewer({ token }: { token: number }) {
           </ul>
         </nav>
         {current ? (
-          <Stage key={current.uid} study={study.uid} series={current} onRefused={setRefused} />
+          <Stage
+            key={current.uid}
+            study={study.uid}
+            series={current}
+            instances={instances.get(current.uid) ?? []}
+            onRefused={setRefused}
+            onDrawn={drawn}
+          />
         ) : (
           <p>This study has no series to show.</p>
         )}
@@ -116,10 +138,12 @@ function Refusal({ error }: { error: unknown }) {
 }
 
 /** A series' thumbnail (its middle image), drawn on a canvas. */
-function Thumb({ study, series, onRefused }: { study: string; series: Series; onRefused: (e: unknown) => void }) {
+function Thumb(props: { study: string; series: Series; go: boolean; onRefused: (e: unknown) => void }) {
+  const { study, series, go, onRefused } = props;
   const { api } = useApp();
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
+    if (!go) return;
     let live = true;
     image(api, thumbnailPath(study, series.uid)).then(
       (bm) => {
@@ -138,6 +162,6 @@ function Thumb({ study, series, onRefused }: { study: string; series: Series; on
     return () => {
       live = false;
     };
-  }, [api, study, series.uid, onRefused]);
+  }, [api, go, study, series.uid, onRefused]);
   return <canvas ref={ref} className="thumb" width={64} height={64} aria-hidden="true" />;
 }
