@@ -10,9 +10,12 @@ over HTTP with `requests` (a client not written here):
   and warm: QIDO series, the series' metadata, frame 1 of the first instance (as stored,
   the viewer decodes it), and the same with `/rendered` (the server decodes);
 - frames served per second, one client and four, one pass over every instance of the CT;
-- `/metadata` of the big study: the first call and the median of the next ones.
+- `/metadata` of the big study: the first call and the median of the next ones;
+- with --browser, before the HTTP figures (so that its first image is the session's first
+  viewing): the web app's viewer in Chromium (web/scripts/bench-viewer.mjs): the first CT
+  image drawn on screen, cold and warm, and frames drawn per second scrolling the CT.
 
-usage: python3 bench/dicomweb.py [--medimint PATH] [--ct N] [--big N] [--json FILE]
+usage: python3 bench/dicomweb.py [--medimint PATH] [--ct N] [--big N] [--browser] [--json FILE]
 """
 
 import argparse
@@ -43,8 +46,8 @@ def free_port():
 
 def write_study(out, study_uid, count, rows, cols, modality):
     os.makedirs(out, exist_ok=True)
-    # Short UIDs keep the metadata object of a large study small (it is one 1 MiB block
-    # until the metadata of any size lands).
+    # Short UIDs keep the metadata object of a large study small (metadata of any size is
+    # stored now, so this only keeps the figures comparable with earlier runs).
     series = f"{study_uid}.1"
     pixels = bytes((i * 7) % 251 for i in range(rows * cols * 2))
     for n in range(1, count + 1):
@@ -108,16 +111,20 @@ class Up:
             raise SystemExit(f"medimint {args}: {out.stderr}")
         return json.loads(out.stdout)
 
-    def sign_in(self, email):
+    def code_for(self, email):
+        """A fresh sign-in code for `email`, from the local outbox."""
         r = requests.post(f"{self.api}/auth/email", json={"email": email})
         r.raise_for_status()
         outbox = os.path.join(self.data, "outbox")
         newest = sorted(os.listdir(outbox))
         for name in reversed(newest):
             text = open(os.path.join(outbox, name)).read()
-            if text.startswith(f"To: {email}\n"):
-                code = re.search(r"\b(\d{6})\b", text).group(1)
-                break
+            if text.startswith(f"To: {email}\nSubject: Your MediMint sign-in code\n"):
+                return re.search(r"\b(\d{6})\b", text.split("\n\n", 1)[1]).group(1)
+        raise SystemExit(f"no sign-in code for {email} in {outbox}")
+
+    def sign_in(self, email):
+        code = self.code_for(email)
         r = requests.post(f"{self.api}/auth/email/verify", json={"email": email, "code": code})
         r.raise_for_status()
         return r.json()["token"]
@@ -138,6 +145,7 @@ def main():
     p.add_argument("--medimint", default="target/release/medimint")
     p.add_argument("--ct", type=int, default=100)
     p.add_argument("--big", type=int, default=1000)
+    p.add_argument("--browser", action="store_true", help="also measure the web app's viewer in Chromium")
     p.add_argument("--json")
     a = p.parse_args()
     data = tempfile.mkdtemp(prefix="medimint-dwbench-")
@@ -166,6 +174,16 @@ def main():
             requests.post(
                 f"{up.api}/v1/studies/{token}/consent", json={"decision": "approve"}, headers=auth
             ).raise_for_status()
+        if a.browser:
+            web = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "web")
+            out = subprocess.run(
+                ["node", "scripts/bench-viewer.mjs", up.api, "jane@example.org",
+                 up.code_for("jane@example.org"), str(studies["ct"][1])],
+                cwd=web, capture_output=True, text=True,
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"bench-viewer.mjs: {out.stderr}")
+            result["browser"] = json.loads(out.stdout)
         dw = f"{up.api}/dicomweb"
         s = requests.Session()
         s.headers.update(auth)
@@ -201,8 +219,8 @@ def main():
         def frames_for(workers):
             """One pass over the CT's instances (frame 1 each), shared by `workers` clients.
 
-            One pass each, not a timed loop: the API allows 300 requests a minute from one
-            address (docs/api.md, limits), which a loop would hit."""
+            One pass each, not a timed loop: /dicomweb allows 6,000 requests a minute from one
+            address and account (docs/dicomweb.md, limits)."""
             urls = [
                 f"{dw}/studies/{ct_uid}/series/{se}/instances/{sop}/frames/1" for sop in sops
             ]

@@ -10,7 +10,7 @@ export default defineConfig({
   // `npm run dev`: the API of a running `medimint up` on the dev server's origin.
   server: {
     proxy: Object.fromEntries(
-      ["/auth", "/v1", "/.well-known"].map((p) => [p, process.env["MEDIMINT_API"] ?? "http://127.0.0.1:8080"]),
+      ["/auth", "/v1", "/dicomweb", "/.well-known"].map((p) => [p, process.env["MEDIMINT_API"] ?? "http://127.0.0.1:8080"]),
     ),
   },
   build: {

@@ -16,6 +16,9 @@ pub const NETWORK_VAR: &str = "MEDIMINT_NETWORK_PASSPHRASE";
 pub const CORS_VAR: &str = "MEDIMINT_API_CORS_ORIGINS";
 /// Environment variable: minutes of inactivity after which a session ends (default 15).
 pub const IDLE_VAR: &str = "MEDIMINT_API_IDLE_MINUTES";
+/// Environment variable: requests per minute to `/dicomweb` per client IP and per account
+/// (default 6000), a budget apart from `/v1`'s.
+pub const DICOMWEB_RATE_VAR: &str = "MEDIMINT_API_DICOMWEB_PER_MINUTE";
 
 /// The API's limits.
 #[derive(Clone, Debug)]
@@ -28,6 +31,10 @@ pub struct Limits {
     pub per_ip_per_minute: u32,
     /// Requests per minute from one signed-in account.
     pub per_account_per_minute: u32,
+    /// Requests per minute to `/dicomweb` from one client IP, and from one account: a
+    /// budget of its own, counted apart from the two above (a viewer asks one request per
+    /// frame, far above `/v1`'s pace).
+    pub dicomweb_per_minute: u32,
     /// Sign-in attempts per hour for one account (email or G-address): code requests,
     /// verifications and challenges.
     pub per_account_per_hour: u32,
@@ -40,6 +47,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(25),
             per_ip_per_minute: 300,
             per_account_per_minute: 300,
+            dicomweb_per_minute: 6000,
             per_account_per_hour: 20,
         }
     }
@@ -167,6 +175,18 @@ impl ApiConfig {
                 }
             },
         };
+        let dicomweb = match lookup(DICOMWEB_RATE_VAR) {
+            None => None,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+                _ => {
+                    problems.push(format!(
+                        "{DICOMWEB_RATE_VAR}=`{v}` is not a number of requests per minute from 1 to 1000000"
+                    ));
+                    None
+                }
+            },
+        };
         let mut config = match (base, network) {
             (Some(b), Some(n)) => match Self::new(&b, &n) {
                 Ok(c) => Some(c),
@@ -201,6 +221,9 @@ impl ApiConfig {
         }
         if let Some(idle) = idle {
             c.lifetimes.idle = idle;
+        }
+        if let Some(n) = dicomweb {
+            c.limits.dicomweb_per_minute = n;
         }
         c.cors_origins = cors;
         Ok(c)
@@ -249,5 +272,21 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn the_dicomweb_budget_is_read_and_checked() {
+        let read = |v: &'static str| {
+            ApiConfig::from_lookup(move |k| match k {
+                BASE_URL_VAR => Some("https://api.example.org".into()),
+                NETWORK_VAR => Some("n".into()),
+                DICOMWEB_RATE_VAR => Some(v.into()),
+                _ => None,
+            })
+        };
+        assert_eq!(read("1200").unwrap().limits.dicomweb_per_minute, 1200);
+        let err = read("0").unwrap_err().to_string();
+        assert!(err.contains(DICOMWEB_RATE_VAR), "{err}");
+        assert_eq!(Limits::default().dicomweb_per_minute, 6000);
     }
 }

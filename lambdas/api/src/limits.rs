@@ -50,6 +50,38 @@ impl RateLimiter {
     }
 }
 
+/// Which budget a request counts against. `/dicomweb` has its own
+/// ([`crate::config::Limits::dicomweb_per_minute`], per IP and per account), counted apart
+/// from the rest of the API, so that a viewer (one request per frame) neither runs into
+/// `/v1`'s limit nor uses it up. Put in the request's extensions by [`per_ip`]; read by
+/// [`crate::session::Caller`] for the per-account count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Everything but `/dicomweb`.
+    Api,
+    /// `/dicomweb` and below.
+    Dicomweb,
+}
+
+impl Budget {
+    /// The budget of a request path.
+    pub fn of(path: &str) -> Self {
+        if path == "/dicomweb" || path.starts_with("/dicomweb/") {
+            Self::Dicomweb
+        } else {
+            Self::Api
+        }
+    }
+
+    /// The counter key's prefix (the API's keys stay as they were).
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Self::Api => "",
+            Self::Dicomweb => "dicomweb:",
+        }
+    }
+}
+
 /// The client's IP address: API Gateway's `requestContext.http.sourceIp` under Lambda, the
 /// socket's peer under `medimint up`, else `unknown`. Forwarding headers are not trusted.
 pub fn client_ip(request: &Request) -> String {
@@ -68,15 +100,18 @@ pub fn client_ip(request: &Request) -> String {
     "unknown".into()
 }
 
-/// Middleware: the per-IP limit.
-pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Middleware: the per-IP limit (`/dicomweb` on its own budget, see [`Budget`]).
+pub async fn per_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let ip = client_ip(&request);
-    let limit = state.config().limits.per_ip_per_minute;
-    if let Err(e) = state
-        .inner()
-        .limiter
-        .check(&format!("ip:{ip}"), limit, 60, state.now())
-    {
+    let budget = Budget::of(request.uri().path());
+    request.extensions_mut().insert(budget);
+    let limits = &state.config().limits;
+    let limit = match budget {
+        Budget::Api => limits.per_ip_per_minute,
+        Budget::Dicomweb => limits.dicomweb_per_minute,
+    };
+    let key = format!("{}ip:{ip}", budget.prefix());
+    if let Err(e) = state.inner().limiter.check(&key, limit, 60, state.now()) {
         return e.into_response();
     }
     next.run(request).await
@@ -137,5 +172,14 @@ mod tests {
         }
         l.check("k", 3, 60, 180).unwrap();
         l.check("other", 3, 60, 130).unwrap();
+    }
+
+    #[test]
+    fn only_dicomweb_paths_have_the_dicomweb_budget() {
+        assert_eq!(Budget::of("/dicomweb"), Budget::Dicomweb);
+        assert_eq!(Budget::of("/dicomweb/studies"), Budget::Dicomweb);
+        assert_eq!(Budget::of("/dicomwebx"), Budget::Api);
+        assert_eq!(Budget::of("/v1/dicomweb/studies"), Budget::Api);
+        assert_eq!(Budget::of("/v1/studies"), Budget::Api);
     }
 }

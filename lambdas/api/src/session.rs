@@ -385,7 +385,12 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Caller::from_headers(&parts.headers, state).await
+        let budget = parts
+            .extensions
+            .get::<crate::limits::Budget>()
+            .copied()
+            .unwrap_or(crate::limits::Budget::Api);
+        Caller::from_headers_in(&parts.headers, state, budget).await
     }
 }
 
@@ -395,6 +400,19 @@ impl Caller {
     /// # Errors
     /// 401 `unauthenticated` or `session-ended`; 429 over the account's rate limit.
     pub async fn from_headers(headers: &HeaderMap, state: &AppState) -> ApiResult<Self> {
+        Self::from_headers_in(headers, state, crate::limits::Budget::Api).await
+    }
+
+    /// As [`Caller::from_headers`], counting the request against `budget`'s per-account
+    /// limit (`/dicomweb` has its own).
+    ///
+    /// # Errors
+    /// As [`Caller::from_headers`].
+    pub async fn from_headers_in(
+        headers: &HeaderMap,
+        state: &AppState,
+        budget: crate::limits::Budget,
+    ) -> ApiResult<Self> {
         let header = headers
             .get(http::header::AUTHORIZATION)
             .ok_or_else(|| {
@@ -426,9 +444,13 @@ impl Caller {
         .map_err(|_| ApiError::Unauthenticated("the token is not valid; sign in again".into()))?
         .claims;
         let now = state.now();
+        let limit = match budget {
+            crate::limits::Budget::Api => state.config().limits.per_account_per_minute,
+            crate::limits::Budget::Dicomweb => state.config().limits.dicomweb_per_minute,
+        };
         state.inner().limiter.check(
-            &format!("addr:{}", claims.sub),
-            state.config().limits.per_account_per_minute,
+            &format!("{}addr:{}", budget.prefix(), claims.sub),
+            limit,
             60,
             now,
         )?;

@@ -105,3 +105,72 @@ async fn a_browser_viewer_may_send_accept_across_origins() {
     assert!(allowed.contains("accept"), "{allowed}");
     assert!(allowed.contains("authorization"), "{allowed}");
 }
+
+/// `/dicomweb` has a budget of its own, per client IP and per account: a viewer's pace
+/// (one request per frame) neither runs into `/v1`'s limit nor uses it up.
+#[tokio::test]
+async fn dicomweb_counts_against_its_own_budget_and_v1_is_unaffected() {
+    let mut config = common::config();
+    config.limits.per_ip_per_minute = 1000;
+    config.limits.per_account_per_minute = 3;
+    config.limits.dicomweb_per_minute = 5;
+    let api = TestApi::with_config(config);
+    let (token, _) = api.email_sign_in("jane@example.org").await;
+    api.clock.advance(60);
+    // The account's /v1 budget used up …
+    for _ in 0..3 {
+        assert_eq!(api.get("/v1/me", Some(&token)).await.status, StatusCode::OK);
+    }
+    let r = api.get("/v1/me", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // … leaves /dicomweb its own five requests (past the account check: 400 for the bad
+    // key, not 429), then /dicomweb's own refusal.
+    for i in 0..5 {
+        let r = api.get("/dicomweb/studies?limit=0", Some(&token)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "request {i}");
+    }
+    let r = api.get("/dicomweb/studies?limit=0", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.problem(), "rate-limited");
+    assert!(r.headers.contains_key("retry-after"));
+    api.clock.advance(60);
+    assert_eq!(api.get("/v1/me", Some(&token)).await.status, StatusCode::OK);
+    // /dicomweb used up does not touch /v1 either.
+    for _ in 0..5 {
+        api.get("/dicomweb/studies?limit=0", Some(&token)).await;
+    }
+    assert_eq!(
+        api.get("/dicomweb/studies?limit=0", Some(&token))
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(api.get("/v1/me", Some(&token)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_per_ip_count_of_dicomweb_is_apart_from_v1s() {
+    let mut config = common::config();
+    config.limits.per_ip_per_minute = 3;
+    config.limits.dicomweb_per_minute = 4;
+    let api = TestApi::with_config(config);
+    for _ in 0..3 {
+        assert_eq!(api.get("/v1/health", None).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        api.get("/v1/health", None).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    for i in 0..4 {
+        let r = api.get("/dicomweb/studies", None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "request {i}");
+    }
+    let r = api.get("/dicomweb/studies", None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    api.clock.advance(60);
+    assert_eq!(api.get("/v1/health", None).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/dicomweb/studies", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

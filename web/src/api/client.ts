@@ -24,6 +24,11 @@ export type ReleaseUploads = Schemas["ReleaseUploads"];
 export type ReleaseState = Schemas["ReleaseState"];
 export type ReleasePage = Schemas["ReleasePage"];
 export type Upload = Schemas["Upload"];
+export type Totals = Schemas["Totals"];
+export type Tally = Schemas["Tally"];
+export type Day = Schemas["Day"];
+export type PublicIssuer = Schemas["PublicIssuer"];
+export type Timeline = Schemas["Timeline"];
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -87,8 +92,14 @@ export class Api {
     this.tokens = { access: t.token };
   }
 
-  private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    auth: boolean,
+    extra?: Record<string, string>,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...extra };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (auth && this.tokens) headers["authorization"] = `Bearer ${this.tokens.access}`;
     try {
@@ -108,12 +119,18 @@ export class Api {
    * One request. With `auth`, an expired access token is refreshed once and the request
    * repeated; a session the API ended is forgotten and reported through `onSessionEnded`.
    */
-  async raw(method: string, path: string, body?: unknown, auth = true): Promise<Response> {
-    let res = await this.send(method, path, body, auth);
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    auth = true,
+    headers?: Record<string, string>,
+  ): Promise<Response> {
+    let res = await this.send(method, path, body, auth, headers);
     if (auth && res.status === 401) {
       let err = problemFrom(401, await res.text(), res.headers);
       if (err.kind === "unauthenticated" && (await this.refresh())) {
-        res = await this.send(method, path, body, auth);
+        res = await this.send(method, path, body, auth, headers);
         if (res.status === 401) err = problemFrom(401, await res.text(), res.headers);
       }
       if (res.status === 401) {
@@ -273,6 +290,28 @@ export class Api {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set("cursor", cursor);
     return this.json("GET", `/v1/releases?${q.toString()}`);
+  }
+
+  // --- public explorer (no sign-in) -------------------------------------------------------
+
+  explorerTotals(): Promise<Totals> {
+    return this.json("GET", "/v1/explorer/totals", undefined, false);
+  }
+
+  explorerDays(from?: string, to?: string): Promise<Day[]> {
+    const q = new URLSearchParams();
+    if (from) q.set("from", from);
+    if (to) q.set("to", to);
+    const qs = q.toString();
+    return this.json("GET", `/v1/explorer/days${qs ? `?${qs}` : ""}`, undefined, false);
+  }
+
+  explorerIssuers(): Promise<PublicIssuer[]> {
+    return this.json("GET", "/v1/explorer/issuers", undefined, false);
+  }
+
+  explorerToken(token: number): Promise<Timeline> {
+    return this.json("GET", `/v1/explorer/tokens/${token}`, undefined, false);
   }
 
   // --- issuers (admin) --------------------------------------------------------------------

@@ -6,13 +6,15 @@ import { Api, type Me } from "../api/client";
 import type { ApiError } from "../api/problem";
 import { IdleTimer, type IdleState } from "../lib/idle";
 import { href, parseRoute, type Route } from "../lib/route";
-import { Ctx } from "./context";
+import { Ctx, useApp } from "./context";
 import { SignIn } from "../screens/signin/SignIn";
 import { Studies } from "../screens/studies/Studies";
 import { Study } from "../screens/study/Study";
 import { Account } from "../screens/account/Account";
 import { Issuers } from "../screens/issuers/Issuers";
 import { Releases } from "../screens/releases/Releases";
+import { Viewer } from "../screens/viewer/Viewer";
+import { Explorer } from "../screens/explorer/Explorer";
 import { PageTitle } from "./ui";
 
 /** How long before the idle logoff the warning shows. */
@@ -75,8 +77,35 @@ export function App() {
       </main>
     );
   }
+  if (phase.kind === "signed-out" && route.name === "explorer") {
+    // The public explorer needs no sign-in.
+    return (
+      <>
+        <header className="top">
+          <span className="brand">MediMint</span>
+          <nav aria-label="Main">
+            <ul>
+              <li>
+                <a href="#/">Sign in</a>
+              </li>
+            </ul>
+          </nav>
+        </header>
+        <main id="main" tabIndex={-1}>
+          <Explorer api={api} token={route.token} />
+        </main>
+      </>
+    );
+  }
   if (phase.kind === "signed-out") {
-    return <SignIn api={api} message={phase.message} onSignedIn={onSignedIn} />;
+    return (
+      <>
+        <SignIn api={api} message={phase.message} onSignedIn={onSignedIn} />
+        <footer className="public">
+          <a href="#/explorer">Public explorer</a>: what the chain records, without signing in.
+        </footer>
+      </>
+    );
   }
   return (
     <SignedIn
@@ -158,9 +187,10 @@ function SignedIn(props: {
         <span className="brand">MediMint</span>
         <nav aria-label="Main">
           <ul>
-            {link({ name: "studies", role: "owned" }, "My studies", current === "studies" || current === "study")}
+            {link({ name: "studies", role: "owned" }, "My studies", current === "studies" || current === "study" || current === "viewer")}
             {isIssuer && link({ name: "releases" }, "Releases", current === "releases" || current === "release" || current === "upload")}
             {isAdmin && link({ name: "issuers" }, "Issuers", current === "issuers")}
+            {link({ name: "explorer", token: undefined }, "Explorer", current === "explorer")}
             {link({ name: "account" }, "Account", current === "account")}
           </ul>
         </nav>
@@ -200,11 +230,16 @@ function SignedIn(props: {
 }
 
 function Screen({ route, signOut }: { route: Route; signOut: (everywhere: boolean) => Promise<void> }) {
+  const { api } = useApp();
   switch (route.name) {
     case "studies":
       return <Studies key={route.role} role={route.role} />;
     case "study":
       return <Study key={route.token} token={route.token} />;
+    case "viewer":
+      return <Viewer key={route.token} token={route.token} />;
+    case "explorer":
+      return <Explorer api={api} token={route.token} />;
     case "account":
       return <Account signOut={signOut} />;
     case "issuers":

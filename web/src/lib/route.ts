@@ -6,6 +6,8 @@ import type { Relation } from "../api/client";
 export type Route =
   | { name: "studies"; role: Relation }
   | { name: "study"; token: number }
+  | { name: "viewer"; token: number }
+  | { name: "explorer"; token: number | undefined }
   | { name: "account" }
   | { name: "issuers" }
   | { name: "releases" }
@@ -24,6 +26,13 @@ export function parseRoute(hash: string): Route {
     if ((RELATIONS as readonly string[]).includes(arg)) return { name: "studies", role: arg as Relation };
     if (/^\d{1,9}$/.test(arg)) return { name: "study", token: Number(arg) };
   }
+  if (head === "studies" && parts.length === 3 && parts[2] === "view" && arg !== undefined && /^\d{1,9}$/.test(arg)) {
+    return { name: "viewer", token: Number(arg) };
+  }
+  if (head === "explorer" && parts.length === 1) return { name: "explorer", token: undefined };
+  if (head === "explorer" && parts.length === 2 && arg !== undefined && /^\d{1,10}$/.test(arg) && Number(arg) <= 4294967295) {
+    return { name: "explorer", token: Number(arg) };
+  }
   if (head === "account" && parts.length === 1) return { name: "account" };
   if (head === "issuers" && parts.length === 1) return { name: "issuers" };
   if (head === "releases" && parts.length === 1) return { name: "releases" };
@@ -40,6 +49,10 @@ export function href(route: Route): string {
       return `#/studies/${route.role}`;
     case "study":
       return `#/studies/${route.token}`;
+    case "viewer":
+      return `#/studies/${route.token}/view`;
+    case "explorer":
+      return route.token === undefined ? "#/explorer" : `#/explorer/${route.token}`;
     case "account":
       return "#/account";
     case "issuers":

@@ -32,7 +32,12 @@ describe("routes", () => {
     expect(parseRoute("#/studies/DOE^JANE")).toEqual({ name: "not-found" });
     expect(parseRoute("#/studies/1/extra")).toEqual({ name: "not-found" });
     expect(parseRoute("#/releases/new")).toEqual({ name: "upload" });
-    for (const r of ["#/studies/shared", "#/studies/7", "#/account", "#/issuers", "#/releases", "#/releases/new", "#/releases/rel-1"]) {
+    expect(parseRoute("#/studies/42/view")).toEqual({ name: "viewer", token: 42 });
+    expect(parseRoute("#/studies/1.2.840.1/view")).toEqual({ name: "not-found" });
+    expect(parseRoute("#/explorer")).toEqual({ name: "explorer", token: undefined });
+    expect(parseRoute("#/explorer/4294967295")).toEqual({ name: "explorer", token: 4294967295 });
+    expect(parseRoute("#/explorer/4294967296")).toEqual({ name: "not-found" });
+    for (const r of ["#/studies/shared", "#/studies/7", "#/studies/7/view", "#/explorer", "#/explorer/3", "#/account", "#/issuers", "#/releases", "#/releases/new", "#/releases/rel-1"]) {
       expect(href(parseRoute(r))).toBe(r);
     }
   });

@@ -106,6 +106,13 @@ export function Study({ token }: { token: number }) {
           </dd>
         </dl>
         <Summary summary={study.summary} />
+        {study.status === "active" && files.length > 0 && (
+          <p>
+            <a className="button" href={`#/studies/${study.token_id}/view`}>
+              View the images
+            </a>
+          </p>
+        )}
       </section>
       {owner && study.status === "pending" && <ConsentSection token={token} onDone={load} />}
       {access && (

@@ -309,8 +309,23 @@ fn availability() -> Value {
     json!({"vr": "CS", "Value": ["ONLINE"]})
 }
 
+/// A private block (group 0009, creator `MEDIMINT`) in each study's search answer: the
+/// study's token id, so that an app that knows the token (the web app's viewer) finds its
+/// Study Instance UID without carrying the UID in a URL.
+const PRIVATE_CREATOR: &str = "00090010";
+/// `(0009,1001) UL`: the study's token id.
+const PRIVATE_TOKEN_ID: &str = "00091001";
+
 fn study_record(index: &StudyIndex, base: &str) -> Map<String, Value> {
     let mut r = index.study_attrs();
+    r.insert(
+        PRIVATE_CREATOR.into(),
+        json!({"vr": "LO", "Value": ["MEDIMINT"]}),
+    );
+    r.insert(
+        PRIVATE_TOKEN_ID.into(),
+        json!({"vr": "UL", "Value": [index.token]}),
+    );
     r.insert(
         tags::RETRIEVE_URL.into(),
         retrieve_url(format!("{base}/studies/{}", index.study_uid)),
@@ -378,6 +393,8 @@ const STUDY_DEFAULTS: &[&str] = &[
     tags::STUDY_ID,
     tags::NUMBER_OF_STUDY_RELATED_SERIES,
     tags::NUMBER_OF_STUDY_RELATED_INSTANCES,
+    PRIVATE_CREATOR,
+    PRIVATE_TOKEN_ID,
 ];
 
 const SERIES_DEFAULTS: &[&str] = &[
