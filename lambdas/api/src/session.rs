@@ -385,7 +385,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Caller::from_headers(&parts.headers, state).await
+        let caller = Caller::from_headers(&parts.headers, state).await?;
+        crate::routes::links::link_session_may(state, &caller, &parts.method).await?;
+        Ok(caller)
     }
 }
 
