@@ -14,6 +14,20 @@ import { Account } from "../screens/account/Account";
 import { Issuers } from "../screens/issuers/Issuers";
 import { Releases } from "../screens/releases/Releases";
 import { PageTitle } from "./ui";
+import { isShareLink, OpenLink } from "../screens/links/OpenLink";
+import { isRequestLink, RequestUpload } from "../screens/requests/RequestUpload";
+
+/**
+ * A share link or a records-request link this page was opened with (no sign-in), read once
+ * and then taken out of the address bar, so its secret stays in no history entry.
+ */
+function takeOutsideLink(): { kind: "share" | "request"; link: string } | undefined {
+  const hash = window.location.hash;
+  const kind = isShareLink(hash) ? "share" : isRequestLink(hash) ? "request" : undefined;
+  if (!kind) return undefined;
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  return { kind, link: hash.replace(/^#/, "") };
+}
 
 /** How long before the idle logoff the warning shows. */
 const WARN_MS = 60_000;
@@ -35,6 +49,7 @@ function useRoute(): Route {
 
 export function App() {
   const api = useMemo(() => new Api(), []);
+  const [outside] = useState(takeOutsideLink);
   const [phase, setPhase] = useState<Phase>({ kind: "booting" });
   const route = useRoute();
 
@@ -43,6 +58,7 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    if (outside) return;
     api.listen({
       sessionEnded: (err: ApiError) => signedOut(`Your session ended: ${err.detail} Sign in again to continue.`),
     });
@@ -61,13 +77,15 @@ export function App() {
     return () => {
       live = false;
     };
-  }, [api, signedOut]);
+  }, [api, signedOut, outside]);
 
   const onSignedIn = useCallback(async () => {
     const me = await api.me();
     setPhase({ kind: "signed-in", me });
   }, [api]);
 
+  if (outside?.kind === "share") return <OpenLink api={api} link={outside.link} />;
+  if (outside?.kind === "request") return <RequestUpload api={api} link={outside.link} />;
   if (phase.kind === "booting") {
     return (
       <main id="main" className="boot">
