@@ -112,7 +112,7 @@ async fn records_requests_upload_once_with_the_code_and_release_to_the_named_pat
     let (jane, _) = api.sign_in_as("jane@example.org").await;
 
     // 401 without a token; 403 for a patient (not an issuer).
-    let rid = format!("rr-{}", "0".repeat(32));
+    let rid = format!("rr-{}", "0".repeat(64));
     for (method, path, body) in [
         (
             Method::POST,
@@ -302,6 +302,25 @@ async fn records_requests_upload_once_with_the_code_and_release_to_the_named_pat
     assert_eq!(r.body["request"]["status"], "submitted");
     assert_eq!(r.body["release"]["release_id"], id.as_str());
     assert_eq!(r.body["release"]["token_id"], token_id.as_str());
+    // The fulfilment is recorded once the release is a token (on chain with a study token
+    // that has `fulfill_records_request`; this devnet deploys the checked-in suite). Nothing
+    // of the patient reaches the chain.
+    assert_eq!(
+        r.body["request"]["fulfilled_token"]
+            .as_u64()
+            .unwrap()
+            .to_string(),
+        token_id
+    );
+    let trail = c.platform.history(None, Some(&c.issuer)).await.unwrap();
+    assert!(!trail.is_empty());
+    let text = serde_json::to_string(&trail).unwrap();
+    for phi in ["DOE", "JANE", "MRN-7", "jane@example.org"] {
+        assert!(!text.contains(phi), "{phi} on chain");
+    }
+    // Reading it again records nothing twice.
+    let r = api.get(&format!("/v1/requests/{id}"), Some(&pacs)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = api.get("/v1/requests", Some(&pacs)).await;
     assert_eq!(r.body[0]["id"], id.as_str());
     let r = api

@@ -13,8 +13,11 @@
 //! - The upload is an API release by the requesting issuer whose id is the request's id
 //!   (`rr-…`): the same upload URLs and the same ingest (every header checked against the
 //!   patient), released to the patient pending consent with the requesting issuer as issuer.
-//! - On chain: the request's creation and fulfilment, as events without PHI (the random
-//!   request id only), through [`Platform::request_event`], the one place that wires them.
+//! - On chain: the request's creation (`request_records`, with the patient's address) and
+//!   fulfilment (`fulfill_records_request`, with the token), as events without PHI (the
+//!   request's 32 random bytes), through [`Platform::request_event`]. The ingest runs apart
+//!   from the API, so the fulfilment is recorded when the issuer next reads the request
+//!   after its release ([`Platform::records_request`]).
 
 use std::time::Duration;
 
@@ -70,6 +73,9 @@ pub struct RecordsRequestView {
     /// When the upload was completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<u64>,
+    /// The token its release became, once recorded on chain as the request's fulfilment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fulfilled_token: Option<u32>,
 }
 
 /// A new request: the view and the secrets shown once.
@@ -104,13 +110,19 @@ pub struct OpenedRequest {
     pub deadline: u64,
 }
 
-/// A chain event of a records request (no PHI: the random id only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A chain event of a records request (no PHI: the random id, addresses, a token id).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestEvent {
-    /// The issuer created it.
-    Created,
-    /// The institution's upload was completed.
-    Fulfilled,
+    /// The issuer created it for the patient at this address.
+    Created {
+        /// The patient's address.
+        patient: String,
+    },
+    /// Its release became this token.
+    Fulfilled {
+        /// The token.
+        token_id: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +137,8 @@ struct RequestRecord {
     opened_at: Option<u64>,
     upload_hash: Option<String>,
     submitted_at: Option<u64>,
+    #[serde(default)]
+    fulfilled_token: Option<u32>,
 }
 
 impl RequestRecord {
@@ -151,6 +165,7 @@ impl RequestRecord {
             status: self.status(now).to_owned(),
             opened_at: self.opened_at,
             submitted_at: self.submitted_at,
+            fulfilled_token: self.fulfilled_token,
         }
     }
 }
@@ -167,15 +182,25 @@ fn spec_key(issuer: &str, id: &str) -> String {
     format!("{REQUESTS}/{issuer}/{id}/request.json")
 }
 
-/// A request id: `rr-` and 32 hex digits.
+/// A request id: `rr-` and 64 hex digits (the 32 random bytes that go on chain).
 pub fn check_request_id(id: &str) -> Result<(), PlatformError> {
-    match id.strip_prefix("rr-") {
-        Some(h) if h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(()),
-        _ => Err(PlatformError::InvalidInput {
+    request_bytes(id).map(|_| ())
+}
+
+fn request_bytes(id: &str) -> Result<[u8; 32], PlatformError> {
+    id.strip_prefix("rr-")
+        .filter(|h| h.len() == 64)
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| PlatformError::InvalidInput {
             field: "id",
-            message: "a request id is `rr-` and 32 hex digits".into(),
-        }),
-    }
+            message: "a request id is `rr-` and 64 hex digits".into(),
+        })
+}
+
+/// Whether a simulation failed because the contract has no such function.
+fn missing_function(message: &str) -> bool {
+    message.contains("non-existent contract function") || message.contains("MissingValue")
 }
 
 fn check_spec(spec: &RecordsRequestSpec, now: u64) -> Result<(), PlatformError> {
@@ -230,25 +255,72 @@ fn check_spec(spec: &RecordsRequestSpec, now: u64) -> Result<(), PlatformError> 
 }
 
 impl Platform {
-    /// Records a request's creation or fulfilment on chain, without PHI. The contract
-    /// functions are being added (issue 17, "contracts: records request"); until they land
-    /// this records nothing on chain and says so in the log, and it is the one place to wire
-    /// them.
+    /// Records a request's creation or fulfilment on chain, without PHI: the request's 32
+    /// random bytes, the issuer, the patient's address (creation) or the token (fulfilment),
+    /// signed with the issuer's custodial key. The one place that wires the contract's
+    /// `request_records` and `fulfill_records_request`.
     ///
     /// # Errors
-    /// Chain failures (once wired).
+    /// The issuer's key is not the platform's (a wallet issuer); contract refusals.
     pub async fn request_event(
         &self,
         issuer: &str,
         id: &str,
         event: RequestEvent,
     ) -> Result<(), PlatformError> {
-        let _ = issuer;
-        tracing::info!(
-            request = %id,
-            event = ?event,
-            "records request event (not on chain yet: the contract functions are pending)"
-        );
+        let d = self.deployment()?;
+        let request_id = request_bytes(id)?;
+        let account = self
+            .db
+            .account_by_address(issuer)
+            .await
+            .map_err(storage("reading the issuer's account"))?;
+        let signer = match account.and_then(|a| a.hd_index) {
+            Some(i) => self.operator(i)?,
+            None => {
+                return Err(PlatformError::Forbidden(format!(
+                    "the issuer {issuer} signs with its own wallet; records requests are recorded \
+                     with the platform's custodial issuer keys only"
+                )))
+            }
+        };
+        let client = self.token_client(&d);
+        let landed = match &event {
+            RequestEvent::Created { patient } => {
+                client
+                    .request_records(
+                        &format!("records-request/{id}"),
+                        signer.signing_key(),
+                        &request_id,
+                        Some(patient.as_str()),
+                    )
+                    .await
+            }
+            RequestEvent::Fulfilled { token_id } => {
+                client
+                    .fulfill_records_request(
+                        &format!("records-request-fulfilled/{id}"),
+                        signer.signing_key(),
+                        &request_id,
+                        *token_id,
+                    )
+                    .await
+            }
+        };
+        match landed {
+            Ok(_) => {}
+            // A study token deployed before these functions (its upgrade is pending): the
+            // request works off chain, and says so in the log.
+            Err(medimint_chain::Error::Simulation(m)) if missing_function(&m) => {
+                tracing::warn!(
+                    request = %id,
+                    event = ?event,
+                    "the deployed study token has no records-request functions yet (upgrade \
+                     the suite); the event is not on chain"
+                );
+            }
+            Err(e) => return Err(chain(format!("recording records request {id} on chain"))(e)),
+        }
         Ok(())
     }
 
@@ -307,11 +379,19 @@ impl Platform {
         now: u64,
     ) -> Result<NewRecordsRequest, PlatformError> {
         check_spec(spec, now)?;
-        let id = format!("rr-{}", hex::encode(rand::random::<[u8; 16]>()));
+        let id = format!("rr-{}", hex::encode(rand::random::<[u8; 32]>()));
         let secret = hex::encode(rand::random::<[u8; 32]>());
         let code = random_code(10);
         let mut spec = spec.clone();
         spec.patient.email = normalize_email(&spec.patient.email);
+        // On chain first: an issuer the registry does not trust is refused before anything
+        // is stored.
+        let patient = self
+            .ensure_custodial_account(&spec.patient.email)
+            .await?
+            .address;
+        self.request_event(issuer, &id, RequestEvent::Created { patient })
+            .await?;
         let bytes = serde_json::to_vec(&spec).map_err(|e| PlatformError::Invalid(e.to_string()))?;
         self.store
             .put_bytes(&spec_key(issuer, &id), Bytes::from(bytes))
@@ -328,13 +408,12 @@ impl Platform {
             opened_at: None,
             upload_hash: None,
             submitted_at: None,
+            fulfilled_token: None,
         };
         self.put_request(&record, KvExpect::Absent)
             .await
             .map_err(storage("recording the records request"))?;
         self.add_request_id(issuer, &id).await?;
-        self.request_event(issuer, &id, RequestEvent::Created)
-            .await?;
         tracing::info!(request = %id, "records request created");
         Ok(NewRecordsRequest {
             request: record.view(now),
@@ -422,6 +501,15 @@ impl Platform {
         } else {
             None
         };
+        let released = release
+            .as_ref()
+            .and_then(|r| r.token_id.as_deref())
+            .and_then(|t| t.parse::<u32>().ok());
+        let mut record = record;
+        if let (Some(token_id), None) = (released, record.fulfilled_token) {
+            self.record_fulfilment(id, token_id).await?;
+            record.fulfilled_token = Some(token_id);
+        }
         Ok((record.view(now), release))
     }
 
@@ -631,17 +719,42 @@ impl Platform {
                 }
                 fresh.submitted_at = Some(now);
                 match self.put_request(&fresh, KvExpect::Version(version)).await {
-                    Ok(()) => {
-                        self.request_event(&record.issuer, id, RequestEvent::Fulfilled)
-                            .await?;
-                        break;
-                    }
+                    Ok(()) => break,
                     Err(StorageError::Conflict(_)) => continue,
                     Err(e) => return Err(storage("recording the fulfilment")(e)),
                 }
             }
         }
         Ok(state)
+    }
+
+    /// Records on chain that request `id` was released as `token_id` (once; the ingest runs
+    /// apart from the API, so this happens when the issuer next looks at the request).
+    async fn record_fulfilment(&self, id: &str, token_id: u32) -> Result<(), PlatformError> {
+        for _ in 0..8 {
+            let Some((mut record, version)) = self.request_record(id).await? else {
+                return Ok(());
+            };
+            if record.fulfilled_token.is_some() {
+                return Ok(());
+            }
+            match self
+                .request_event(&record.issuer, id, RequestEvent::Fulfilled { token_id })
+                .await
+            {
+                Ok(()) => {}
+                // Recorded by an earlier call whose database write was lost.
+                Err(e) if matches!(e.contract_error(), Some((_, "RequestFulfilled"))) => {}
+                Err(e) => return Err(e),
+            }
+            record.fulfilled_token = Some(token_id);
+            match self.put_request(&record, KvExpect::Version(version)).await {
+                Ok(()) => return Ok(()),
+                Err(StorageError::Conflict(_)) => continue,
+                Err(e) => return Err(storage("recording the fulfilment")(e)),
+            }
+        }
+        Ok(())
     }
 
     /// The issuer of request `id` (for the upload URLs of its release).
@@ -697,7 +810,8 @@ mod tests {
         let mut s = spec(now);
         s.requested = " ".into();
         assert_eq!(field(s), "requested");
-        assert!(check_request_id(&format!("rr-{}", "a".repeat(32))).is_ok());
+        assert!(check_request_id(&format!("rr-{}", "a".repeat(64))).is_ok());
+        assert!(check_request_id(&format!("rr-{}", "a".repeat(32))).is_err());
         assert!(check_request_id("rr-../../x").is_err());
     }
 }

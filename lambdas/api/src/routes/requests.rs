@@ -183,7 +183,7 @@ fn request_id(id: &str) -> ApiResult<()> {
     medimint_platform::check_request_id(id).map_err(|_| {
         ApiError::invalid(
             "id",
-            format!("{id:?} is not a request id (`rr-` and 32 hex digits)"),
+            format!("{id:?} is not a request id (`rr-` and 64 hex digits)"),
         )
     })
 }
@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn upload_links_parse() {
-        let id = format!("rr-{}", "a".repeat(32));
+        let id = format!("rr-{}", "a".repeat(64));
         let secret = "b".repeat(64);
         for link in [
             format!("https://app.example.org/#/request/{id}/{secret}"),

@@ -11,7 +11,7 @@ import { put, releaseFiles, type Chosen } from "../../lib/upload";
 
 /** Whether a URL hash is a records-request upload link. */
 export function isRequestLink(hash: string): boolean {
-  return /^#?\/?request\/rr-[0-9a-f]{32}\/[0-9a-f]{64}$/.test(hash);
+  return /^#?\/?request\/rr-[0-9a-f]{64}\/[0-9a-f]{64}$/.test(hash);
 }
 
 export function RequestUpload({ api, link }: { api: Api; link: string }) {
