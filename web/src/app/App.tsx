@@ -29,6 +29,13 @@ function takeOutsideLink(): { kind: "share" | "request"; link: string } | undefi
   return { kind, link: hash.replace(/^#/, "") };
 }
 
+/** The link is read once per page load (Strict Mode runs state initializers twice). */
+let outsideLink: ReturnType<typeof takeOutsideLink> | null = null;
+function outsideLinkOnce(): ReturnType<typeof takeOutsideLink> {
+  if (outsideLink === null) outsideLink = takeOutsideLink();
+  return outsideLink;
+}
+
 /** How long before the idle logoff the warning shows. */
 const WARN_MS = 60_000;
 
@@ -49,7 +56,7 @@ function useRoute(): Route {
 
 export function App() {
   const api = useMemo(() => new Api(), []);
-  const [outside] = useState(takeOutsideLink);
+  const [outside] = useState(outsideLinkOnce);
   const [phase, setPhase] = useState<Phase>({ kind: "booting" });
   const route = useRoute();
 

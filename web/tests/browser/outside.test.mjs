@@ -136,7 +136,7 @@ test("the patient sees the opening and revokes; the doctor's next download is re
   await page.getByRole("cell", { name: "revoked" }).waitFor();
   const d = doctor.page;
   await d.getByRole("button", { name: "Download S01/IM2.dcm" }).click();
-  await d.getByRole("alert").filter({ hasText: /revoked or has expired/ }).waitFor();
+  await d.getByRole("alert").filter({ hasText: /share link was revoked or has expired/ }).waitFor();
   await screen(d, "24-link-revoked");
   assert.deepEqual(problems, []);
 });

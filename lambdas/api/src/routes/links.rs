@@ -214,7 +214,7 @@ fn token_id(token: &str) -> ApiResult<u32> {
 }
 
 /// `POST /v1/studies/{token}/links`: the owner makes a share link.
-#[utoipa::path(post, path = "/v1/studies/{token}/links", params(("token" = String, Path, description = "token id")),
+#[utoipa::path(post, path = "/v1/studies/{token}/links", operation_id = "create_share_link", params(("token" = String, Path, description = "token id")),
     request_body = NewLink, security(("bearer" = [])), tag = "share-links",
     responses((status = 201, description = "the link, its passcode (shown once) and QR code", body = CreatedLink),
               (status = 400, description = "bad expiry, use limit or passcode (`field` names it)", body = Problem, content_type = "application/problem+json"),
@@ -269,7 +269,7 @@ pub async fn create(
 }
 
 /// `GET /v1/studies/{token}/links`: the study's links with their openings (the owner).
-#[utoipa::path(get, path = "/v1/studies/{token}/links", params(("token" = String, Path, description = "token id")),
+#[utoipa::path(get, path = "/v1/studies/{token}/links", operation_id = "list_share_links", params(("token" = String, Path, description = "token id")),
     security(("bearer" = [])), tag = "share-links",
     responses((status = 200, description = "the links, newest first", body = Vec<ShareLinkView>),
               (status = 400, description = "a malformed token id", body = Problem, content_type = "application/problem+json"),
@@ -293,7 +293,7 @@ pub async fn list(
 
 /// `DELETE /v1/studies/{token}/links/{id}`: the owner revokes a link (its grant on chain);
 /// sessions opened with it end at their next request.
-#[utoipa::path(delete, path = "/v1/studies/{token}/links/{id}",
+#[utoipa::path(delete, path = "/v1/studies/{token}/links/{id}", operation_id = "revoke_share_link",
     params(("token" = String, Path, description = "token id"), ("id" = String, Path, description = "the link's id")),
     security(("bearer" = [])), tag = "share-links",
     responses((status = 200, description = "the link, revoked", body = ShareLinkView),
@@ -313,19 +313,13 @@ pub async fn revoke(
         .revoke_share_link(&email, &id.to_string(), &link, state.now())
         .await
         .map_err(from_platform)?;
-    // Every session of the link ends now, not only when its reads are refused.
-    state
-        .inner()
-        .store
-        .sign_out_before(&view.grantee, state.now() + 1)
-        .await
-        .map_err(|e| ApiError::unavailable("the session store", e))?;
+    // Its sessions end at their next request: `link_session_may` finds the link revoked.
     Ok(Json(view))
 }
 
 /// `POST /v1/links/open`: the link and its passcode in; a read-only viewing session out.
 /// Each opening counts one use and is recorded on chain as a view.
-#[utoipa::path(post, path = "/v1/links/open", request_body = OpenLink, tag = "share-links",
+#[utoipa::path(post, path = "/v1/links/open", operation_id = "open_share_link", request_body = OpenLink, tag = "share-links",
     responses((status = 200, description = "a read-only session on the shared study", body = LinkSession),
               (status = 400, description = "not a share link (`field`: `link`)", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "wrong passcode (`code-invalid`, with the tries left)", body = Problem, content_type = "application/problem+json"),

@@ -189,7 +189,7 @@ fn request_id(id: &str) -> ApiResult<()> {
 }
 
 /// `POST /v1/requests`: an active issuer asks an institution for a patient's records.
-#[utoipa::path(post, path = "/v1/requests", request_body = NewRequest, security(("bearer" = [])), tag = "records-requests",
+#[utoipa::path(post, path = "/v1/requests", operation_id = "create_records_request", request_body = NewRequest, security(("bearer" = [])), tag = "records-requests",
     responses((status = 201, description = "the upload link and, separately, the access code (shown once)", body = CreatedRequest),
               (status = 400, description = "a field breaks a rule (`field` names it)", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
@@ -238,7 +238,7 @@ pub async fn create(
 }
 
 /// `GET /v1/requests`: the caller's records requests, newest first (at most 100).
-#[utoipa::path(get, path = "/v1/requests", security(("bearer" = [])), tag = "records-requests",
+#[utoipa::path(get, path = "/v1/requests", operation_id = "list_records_requests", security(("bearer" = [])), tag = "records-requests",
     responses((status = 200, description = "the requests", body = Vec<RecordsRequestView>),
               (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "not an active issuer", body = Problem, content_type = "application/problem+json")))]
@@ -256,7 +256,7 @@ pub async fn list(
 }
 
 /// `GET /v1/requests/{id}`: one of the caller's requests and, once uploaded, its release.
-#[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = String, Path, description = "request id")),
+#[utoipa::path(get, path = "/v1/requests/{id}", operation_id = "get_records_request", params(("id" = String, Path, description = "request id")),
     security(("bearer" = [])), tag = "records-requests",
     responses((status = 200, description = "the request and its release", body = RequestState),
               (status = 400, description = "a malformed id", body = Problem, content_type = "application/problem+json"),
@@ -279,7 +279,7 @@ pub async fn get_one(
 }
 
 /// `POST /v1/requests/open`: the institution opens a request with its link and code.
-#[utoipa::path(post, path = "/v1/requests/open", request_body = OpenRequest, tag = "records-requests",
+#[utoipa::path(post, path = "/v1/requests/open", operation_id = "open_records_request", request_body = OpenRequest, tag = "records-requests",
     responses((status = 200, description = "the upload token and what is requested (PHI: the patient)", body = medimint_platform::OpenedRequest),
               (status = 400, description = "not a request link (`field`: `link`)", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "wrong access code (`code-invalid`, with the tries left)", body = Problem, content_type = "application/problem+json"),
@@ -305,7 +305,7 @@ pub async fn open(
 }
 
 /// `POST /v1/requests/{id}/files`: the institution lists its files; one upload URL each.
-#[utoipa::path(post, path = "/v1/requests/{id}/files", params(("id" = String, Path, description = "request id")),
+#[utoipa::path(post, path = "/v1/requests/{id}/files", operation_id = "records_request_files", params(("id" = String, Path, description = "request id")),
     request_body = RequestFiles, security(("bearer" = [])), tag = "records-requests",
     responses((status = 200, description = "one upload per file", body = RequestUploads),
               (status = 400, description = "bad files (`field` names it)", body = Problem, content_type = "application/problem+json"),
@@ -360,7 +360,7 @@ pub async fn files(
 /// `POST /v1/requests/{id}/complete`: every file is uploaded; the ingest starts (the
 /// headers are checked against the patient) and the release goes to the patient, pending
 /// consent.
-#[utoipa::path(post, path = "/v1/requests/{id}/complete", params(("id" = String, Path, description = "request id")),
+#[utoipa::path(post, path = "/v1/requests/{id}/complete", operation_id = "complete_records_request", params(("id" = String, Path, description = "request id")),
     security(("bearer" = [])), tag = "records-requests",
     responses((status = 202, description = "submitted: the ingest runs", body = ReleaseState),
               (status = 400, description = "a malformed id", body = Problem, content_type = "application/problem+json"),

@@ -49,7 +49,7 @@ export function OpenLink({ api, link }: { api: Api; link: string }) {
     try {
       const res = await api.file(opened.token, f.path);
       const data = await readWithProgress(res, () => undefined);
-      const url = URL.createObjectURL(new Blob([data], { type: "application/dicom" }));
+      const url = URL.createObjectURL(new Blob([new Uint8Array(data)], { type: "application/dicom" }));
       const a = document.createElement("a");
       a.href = url;
       a.download = f.path.split("/").pop() ?? "file.dcm";
