@@ -4,11 +4,12 @@
 // revokes, and the doctor's next download is refused. No secret stays in the address bar or
 // in browser storage. Every screen passes axe-core.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { axe, codeFor, launch, makeStudy, messagesTo, sha256, shot, startUp } from "./harness.mjs";
+import { execFileSync } from "node:child_process";
+import { axe, codeFor, launch, makeStudy, medimintBin, messagesTo, sha256, shot, startUp } from "./harness.mjs";
 
 let up;
 let browser;
@@ -195,4 +196,33 @@ test("a records request naming another patient is refused with a report", async 
   assert.equal(shown.release.status, "refused", JSON.stringify(shown));
   assert.ok(shown.release.refusal.problems.some((p) => p.code === "patient_name_mismatch"), JSON.stringify(shown.release.refusal));
   assert.deepEqual(problems, []);
+});
+
+test("the CLI: link create, list, open (the passcode on standard input) and revoke", () => {
+  const rpc = up.printed.find((l) => l.startsWith("rpc url:")).split(/\s+/).pop();
+  const env = { ...process.env, MEDIMINT_DATA_DIR: up.data, MEDIMINT_RPC_URL: rpc };
+  const made = up.cli("link", "create", "--token", String(token), "--until", inTwoDays(), "--uses", "2", "--api-url", up.base, "--as", "jane@example.org");
+  assert.match(made.shlink, /^shlink:\//);
+  assert.equal(made.passcode.length, 10);
+  const out = join(work, "cli-open");
+  // The passcode never goes on the command line: standard input.
+  const opened = JSON.parse(
+    execFileSync(medimintBin(), ["link", "open", made.shlink, "--out", out, "--json"], { env, input: `${made.passcode}\n`, encoding: "utf8" }),
+  );
+  assert.equal(opened.files, 4);
+  assert.equal(
+    sha256(readFileSync(join(out, "S02", "IM2.dcm"))),
+    sha256(readFileSync(join(studyDir, "S02", "IM2.dcm"))),
+  );
+  assert.equal(readdirSync(join(out, "S01")).length, 2);
+  const listed = up.cli("link", "list", "--token", String(token), "--as", "jane@example.org");
+  const mine = listed.find((l) => l.id === made.link.id);
+  assert.equal(mine.uses, 1);
+  assert.ok(listed.some((l) => l.status === "revoked"), "the browser's revoked link is listed too");
+  const revoked = up.cli("link", "revoke", "--token", String(token), "--id", made.link.id, "--as", "jane@example.org");
+  assert.equal(revoked.status, "revoked");
+  assert.throws(
+    () => execFileSync(medimintBin(), ["link", "open", made.shlink, "--out", join(work, "cli-again")], { env, input: `${made.passcode}\n`, stdio: ["pipe", "pipe", "pipe"] }),
+    (e) => /revoked by the patient/.test(String(e.stderr)),
+  );
 });
