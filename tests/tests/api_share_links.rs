@@ -213,6 +213,10 @@ async fn share_links_open_with_the_passcode_and_stop_when_revoked_expired_used_u
     )
     .await;
     assert_eq!(raw, c.file.1, "the file reads back byte-for-byte");
+    // DICOMweb serves it too (QIDO-RS), as to any viewer.
+    let qido = api.get("/dicomweb/studies", Some(&viewer)).await;
+    assert_eq!(qido.status, StatusCode::OK, "{}", qido.text);
+    assert!(qido.text.contains("2.25.3001"), "{}", qido.text);
     // It may not write: not another link, not a share.
     let r = api
         .post(&t("/v1/studies/{t}/links"), good.clone(), Some(&viewer))
