@@ -16,6 +16,7 @@ import { Releases } from "../screens/releases/Releases";
 import { PageTitle } from "./ui";
 import { isShareLink, OpenLink } from "../screens/links/OpenLink";
 import { isRequestLink, RequestUpload } from "../screens/requests/RequestUpload";
+import { Requests } from "../screens/requests/Requests";
 
 /**
  * A share link or a records-request link this page was opened with (no sign-in), read once
@@ -185,6 +186,7 @@ function SignedIn(props: {
           <ul>
             {link({ name: "studies", role: "owned" }, "My studies", current === "studies" || current === "study")}
             {isIssuer && link({ name: "releases" }, "Releases", current === "releases" || current === "release" || current === "upload")}
+            {isIssuer && link({ name: "requests" }, "Records requests", current === "requests")}
             {isAdmin && link({ name: "issuers" }, "Issuers", current === "issuers")}
             {link({ name: "account" }, "Account", current === "account")}
           </ul>
@@ -238,6 +240,8 @@ function Screen({ route, signOut }: { route: Route; signOut: (everywhere: boolea
     case "release":
     case "upload":
       return <Releases route={route} />;
+    case "requests":
+      return <Requests />;
     case "not-found":
       return (
         <>

@@ -198,6 +198,30 @@ test("a records request naming another patient is refused with a report", async 
   assert.deepEqual(problems, []);
 });
 
+test("the issuer asks for records in the web app: the link and the code are shown once, the request is listed", async () => {
+  const { page } = await user("issuer");
+  await signIn(page, "pacs@general.example");
+  await page.getByRole("link", { name: "Records requests" }).click();
+  await page.getByRole("heading", { level: 1, name: "Records requests" }).waitFor();
+  await page.getByLabel("Patient's email").fill("jane@example.org");
+  await page.getByLabel("Family name (as in the DICOM headers)").fill("DOE");
+  await page.getByLabel("Given names", { exact: true }).fill("JANE");
+  await page.getByLabel("Birth date", { exact: true }).fill("1980-01-02");
+  await page.getByLabel("Patient id at the institution").fill("MRN-7");
+  await page.getByLabel("What is requested").fill("Chest X-ray, 2024");
+  await page.getByLabel("Institution", { exact: true }).fill("Hill Clinic");
+  await page.getByLabel("Deadline", { exact: true }).fill(inTwoDays());
+  await page.getByRole("button", { name: "Create the request" }).click();
+  await page.getByText(/^Request rr-/).waitFor({ timeout: 60_000 });
+  const url = (await page.locator("code.secret").textContent()).trim();
+  const code = (await page.locator("strong.passcode").textContent()).trim();
+  assert.match(url, /\/#\/request\/rr-[0-9a-f]{64}\/[0-9a-f]{64}$/);
+  assert.equal(code.length, 10);
+  assert.ok(!/DOE|JANE|MRN|jane@/.test(url), "no PHI in the link");
+  await page.getByRole("cell", { name: "Waiting for the institution" }).first().waitFor();
+  await screen(page, "26-issuer-records-requests");
+});
+
 test("the CLI: link create, list, open (the passcode on standard input) and revoke", () => {
   const rpc = up.printed.find((l) => l.startsWith("rpc url:")).split(/\s+/).pop();
   const env = { ...process.env, MEDIMINT_DATA_DIR: up.data, MEDIMINT_RPC_URL: rpc };
