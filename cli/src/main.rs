@@ -45,6 +45,10 @@ enum Command {
     Revoke(cmd::sharing::RevokeArgs),
     /// Who may see a token.
     Access(cmd::sharing::AccessArgs),
+    /// Share links: a study shown to someone without an account, with a passcode.
+    Link(cmd::outside::LinkArgs),
+    /// Records requests: ask an institution without an account for a patient's records.
+    Request(cmd::outside::RequestArgs),
     /// Download, decrypt and verify a token's files.
     Download(cmd::viewer::DownloadArgs),
     /// Check files against a token's checksum root.
@@ -70,6 +74,8 @@ fn main() -> std::process::ExitCode {
         Command::Share(args) => cmd::sharing::share(args),
         Command::Revoke(args) => cmd::sharing::revoke(args),
         Command::Access(args) => cmd::sharing::access(args),
+        Command::Link(args) => cmd::outside::link(args),
+        Command::Request(args) => cmd::outside::request(args),
         Command::Download(args) => cmd::viewer::download(args),
         Command::Verify(args) => cmd::viewer::verify(args),
         Command::History(args) => cmd::viewer::history(args),

@@ -43,8 +43,16 @@ use medimint_storage::{AppDb, DynamoDb, LocalDirStore, ObjectStore, RelayerDb, S
 
 pub use config::{Config, DatabaseConfig, DeploymentConfig, StorageConfig, VaultConfig};
 pub use ops::{
+    check_request_id, NewRecordsRequest, OpenedRequest, RecordsRequestSpec, RecordsRequestView,
+    RequestEvent, MAX_CODE_FAILURES, MAX_REQUEST_FILES,
+};
+pub use ops::{
     AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
     SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
+};
+pub use ops::{
+    NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
+    MAX_PASSCODE_FAILURES,
 };
 
 use crate::deploy::{suite_policy, Deployment, SuitePlan};

@@ -4,6 +4,7 @@ pub mod crypt;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
+pub mod outside;
 pub mod release;
 pub mod sharing;
 pub mod status;

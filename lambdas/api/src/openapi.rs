@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, explorer, issuers, keys, releases, studies, system, wallet};
+use crate::routes::{
+    account, email, explorer, issuers, keys, links, releases, requests, studies, system, wallet,
+};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -40,6 +42,10 @@ use crate::routes::{account, email, explorer, issuers, keys, releases, studies, 
         studies::file,
         studies::verify,
         keys::study_key,
+        links::create,
+        links::list,
+        links::revoke,
+        links::open,
         keys::object,
         issuers::list_issuers,
         issuers::add,
@@ -56,6 +62,12 @@ use crate::routes::{account, email, explorer, issuers, keys, releases, studies, 
         releases::uploads,
         releases::complete,
         releases::upload,
+        requests::create,
+        requests::list,
+        requests::get_one,
+        requests::open,
+        requests::files,
+        requests::complete,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -67,7 +79,9 @@ use crate::routes::{account, email, explorer, issuers, keys, releases, studies, 
         (name = "studies", description = "the caller's studies: consent, sharing, history, files"),
         (name = "issuers", description = "the issuer registry (admin)"),
         (name = "explorer", description = "the public explorer: counts, issuers, token timelines (no sign-in)"),
+        (name = "share-links", description = "share links: a study shown to someone without an account, with a passcode (docs/share-links.md)"),
         (name = "releases", description = "an issuer's releases: the manifest, upload URLs, completion, state"),
+        (name = "records-requests", description = "an issuer asks an institution without an account for a patient's records (docs/records-requests.md)"),
     )
 )]
 pub struct ApiDoc;

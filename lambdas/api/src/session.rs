@@ -390,7 +390,9 @@ impl FromRequestParts<AppState> for Caller {
             .get::<crate::limits::Budget>()
             .copied()
             .unwrap_or(crate::limits::Budget::Api);
-        Caller::from_headers_in(&parts.headers, state, budget).await
+        let caller = Caller::from_headers_in(&parts.headers, state, budget).await?;
+        crate::routes::links::link_session_may(state, &caller, &parts.method).await?;
+        Ok(caller)
     }
 }
 

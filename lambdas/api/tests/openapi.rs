@@ -75,6 +75,16 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/releases/{id}/uploads", "get"),
         ("/v1/releases/{id}/complete", "post"),
         ("/v1/uploads/{issuer}/{release_id}/{index}", "put"),
+        ("/v1/studies/{token}/links", "post"),
+        ("/v1/studies/{token}/links", "get"),
+        ("/v1/studies/{token}/links/{id}", "delete"),
+        ("/v1/links/open", "post"),
+        ("/v1/requests", "post"),
+        ("/v1/requests", "get"),
+        ("/v1/requests/{id}", "get"),
+        ("/v1/requests/open", "post"),
+        ("/v1/requests/{id}/files", "post"),
+        ("/v1/requests/{id}/complete", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -83,7 +93,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        37,
+        45,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

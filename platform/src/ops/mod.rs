@@ -8,12 +8,22 @@ mod download;
 mod files;
 mod history;
 mod issuers;
+mod links;
 mod release;
+mod requests;
 mod sharing;
 mod viewing;
 mod views;
 
 pub use files::FileStream;
+pub use links::{
+    NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
+    MAX_PASSCODE_FAILURES,
+};
+pub use requests::{
+    check_request_id, NewRecordsRequest, OpenedRequest, RecordsRequestSpec, RecordsRequestView,
+    RequestEvent, MAX_CODE_FAILURES, MAX_REQUEST_FILES,
+};
 pub use views::{Relation, StudyFile, StudyItem, StudyPage, StudyView, MAX_PAGE};
 
 use std::path::{Component, Path, PathBuf};
@@ -56,7 +66,7 @@ pub struct IssuerSpec {
 }
 
 /// The patient a release names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PatientSpec {
     /// Email (the patient's account).
     pub email: String,

@@ -29,6 +29,8 @@ pub const STUDY_TOKEN_FUNCTIONS: &[&str] = &[
     "grant",
     "revoke",
     "record_access",
+    "request_records",
+    "fulfill_records_request",
 ];
 
 /// The contract ids a deployment by `admin` on `network` will have.

@@ -29,6 +29,16 @@ export type Tally = Schemas["Tally"];
 export type Day = Schemas["Day"];
 export type PublicIssuer = Schemas["PublicIssuer"];
 export type Timeline = Schemas["Timeline"];
+export type ShareLinkView = Schemas["ShareLinkView"];
+export type CreatedLink = Schemas["CreatedLink"];
+export type LinkSession = Schemas["LinkSession"];
+export type NewLink = Schemas["NewLink"];
+export type RecordsRequestView = Schemas["RecordsRequestView"];
+export type CreatedRequest = Schemas["CreatedRequest"];
+export type NewRequest = Schemas["NewRequest"];
+export type OpenedRequest = Schemas["OpenedRequest"];
+export type RequestState = Schemas["RequestState"];
+export type RequestUploads = Schemas["RequestUploads"];
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -312,6 +322,71 @@ export class Api {
 
   explorerToken(token: number): Promise<Timeline> {
     return this.json("GET", `/v1/explorer/tokens/${token}`, undefined, false);
+  }
+
+  // --- share links (docs/share-links.md) --------------------------------------------------
+
+  shareLinks(token: number): Promise<ShareLinkView[]> {
+    return this.json("GET", `/v1/studies/${token}/links`);
+  }
+
+  createLink(token: number, body: NewLink): Promise<CreatedLink> {
+    return this.json("POST", `/v1/studies/${token}/links`, body);
+  }
+
+  revokeLink(token: number, id: string): Promise<ShareLinkView> {
+    return this.json("DELETE", `/v1/studies/${token}/links/${encodeURIComponent(id)}`);
+  }
+
+  /** Opens a share link with its passcode (both in the body); the read-only session's token stays in memory. */
+  async openLink(link: string, passcode: string): Promise<LinkSession> {
+    const session = await this.json<LinkSession>("POST", "/v1/links/open", { link, passcode }, false);
+    this.tokens = { access: session.token };
+    return session;
+  }
+
+  // --- records requests (docs/records-requests.md) -----------------------------------------
+
+  createRequest(body: NewRequest): Promise<CreatedRequest> {
+    return this.json("POST", "/v1/requests", body);
+  }
+
+  requests(): Promise<RecordsRequestView[]> {
+    return this.json("GET", "/v1/requests");
+  }
+
+  request(id: string): Promise<RequestState> {
+    return this.json("GET", `/v1/requests/${encodeURIComponent(id)}`);
+  }
+
+  /** The institution opens a request with its link and access code (no account). */
+  openRequest(link: string, code: string): Promise<OpenedRequest> {
+    return this.json("POST", "/v1/requests/open", { link, code }, false);
+  }
+
+  private async withUploadToken<T>(path: string, uploadToken: string, body: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.base + path, {
+        method: "POST",
+        headers: { accept: "application/json", "content-type": "application/json", authorization: `Bearer ${uploadToken}` },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (e) {
+      throw networkError(e);
+    }
+    if (!res.ok) throw problemFrom(res.status, await res.text(), res.headers);
+    return (await res.json()) as T;
+  }
+
+  requestFiles(id: string, uploadToken: string, files: { path: string; size: number }[]): Promise<RequestUploads> {
+    return this.withUploadToken(`/v1/requests/${encodeURIComponent(id)}/files`, uploadToken, { files });
+  }
+
+  completeRequest(id: string, uploadToken: string): Promise<ReleaseState> {
+    return this.withUploadToken(`/v1/requests/${encodeURIComponent(id)}/complete`, uploadToken, null);
   }
 
   // --- issuers (admin) --------------------------------------------------------------------

@@ -285,6 +285,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/links/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/links/open`: the link and its passcode in; a read-only viewing session out.
+         *     Each opening counts one use and is recorded on chain as a view.
+         */
+        post: operations["open_share_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -446,6 +466,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/requests`: the caller's records requests, newest first (at most 100). */
+        get: operations["list_records_requests"];
+        put?: never;
+        /** `POST /v1/requests`: an active issuer asks an institution for a patient's records. */
+        post: operations["create_records_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/requests/open`: the institution opens a request with its link and code. */
+        post: operations["open_records_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/requests/{id}`: one of the caller's requests and, once uploaded, its release. */
+        get: operations["get_records_request"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/requests/{id}/complete`: every file is uploaded; the ingest starts (the
+         *     headers are checked against the patient) and the release goes to the patient, pending
+         *     consent.
+         */
+        post: operations["complete_records_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/requests/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/requests/{id}/files`: the institution lists its files; one upload URL each. */
+        post: operations["records_request_files"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/studies": {
         parameters: {
             query?: never;
@@ -580,6 +690,44 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{token}/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/studies/{token}/links`: the study's links with their openings (the owner). */
+        get: operations["list_share_links"];
+        put?: never;
+        /** `POST /v1/studies/{token}/links`: the owner makes a share link. */
+        post: operations["create_share_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{token}/links/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE /v1/studies/{token}/links/{id}`: the owner revokes a link (its grant on chain);
+         *     sessions opened with it end at their next request.
+         */
+        delete: operations["revoke_share_link"];
         options?: never;
         head?: never;
         patch?: never;
@@ -720,6 +868,28 @@ export interface components {
             /** @description With `reject`: `not_mine`, `duplicate`, `declined` (default) or `other`. */
             reason?: string | null;
         };
+        /** @description Answer of `POST /v1/studies/{token}/links`. The passcode and the link are shown once. */
+        CreatedLink: {
+            /** @description The link as listed. */
+            link: components["schemas"]["ShareLinkView"];
+            /** @description The passcode, to give separately (by phone, in person). */
+            passcode: string;
+            /** @description `viewer_url` as a QR code (PNG, base64). */
+            qr_png_base64: string;
+            /** @description `shlink:/…`: base64url JSON `{url, key, exp, flag: "P", v: 1}` (no PHI). */
+            shlink: string;
+            /** @description The web app's page that opens it (the link in the URL's fragment). */
+            viewer_url: string;
+        };
+        /** @description Answer of `POST /v1/requests`: send the link and the code by different channels. */
+        CreatedRequest: {
+            /** @description The access code (10 characters, single use), shown once. */
+            code: string;
+            /** @description The request. */
+            request: components["schemas"]["RecordsRequestView"];
+            /** @description The institution's upload page (the request's id and secret after `#`). */
+            upload_url: string;
+        };
         /** @description One day of `GET /v1/explorer/days`. */
         Day: components["schemas"]["Tally"] & {
             /** @description The UTC day, `YYYY-MM-DD`. */
@@ -781,6 +951,30 @@ export interface components {
             /** @description The URL (with the bearer token). */
             url: string;
         };
+        /** @description Answer of `POST /v1/links/open`: a read-only viewing session. */
+        LinkSession: {
+            /**
+             * Format: int64
+             * @description Seconds until `token` expires (refresh with `POST /auth/refresh`).
+             */
+            expires_in: number;
+            /**
+             * Format: int64
+             * @description Unix seconds when the link ends (no session outlives it).
+             */
+            link_expires_at: number;
+            /** @description The refresh token. */
+            refresh_token: string;
+            /** @description The access token (JWT, `amr: ["shlink"]`) for `Authorization: Bearer …`. */
+            token: string;
+            /**
+             * Format: int32
+             * @description The study it shows.
+             */
+            token_id: number;
+            /** @description Always `Bearer`. */
+            token_type: string;
+        };
         /** @description `GET /v1/me`. */
         Me: {
             /** @description The account's Stellar address. */
@@ -811,6 +1005,21 @@ export interface components {
             /** @description `none`, `pending` (enrollment started, not confirmed) or `enrolled`. */
             totp: string;
         };
+        /** @description Body of `POST /v1/studies/{token}/links`. */
+        NewLink: {
+            /**
+             * Format: int64
+             * @description Unix seconds when the link and its grant end (at most 90 days ahead).
+             */
+            expires_at: number;
+            /**
+             * Format: int32
+             * @description How many openings it allows, 1 to 100 (default 1).
+             */
+            max_uses?: number | null;
+            /** @description A passcode of 6 to 64 characters; a random one of 10 when absent. */
+            passcode?: string | null;
+        };
         /** @description Body of `POST /v1/releases`: the manifest's content (docs/ingest.md §2). */
         NewRelease: {
             /** @description The files, 1 to 10,000, each `{"path", "size"}`. */
@@ -828,6 +1037,20 @@ export interface components {
             /** @description The Study Instance UID every file must carry, if stated. */
             study_instance_uid?: string | null;
         };
+        /** @description Body of `POST /v1/requests`. */
+        NewRequest: {
+            /**
+             * Format: int64
+             * @description Unix seconds after which the link and code stop working (at most 180 days ahead).
+             */
+            deadline: number;
+            /** @description The institution asked. */
+            institution: string;
+            /** @description The patient. */
+            patient: components["schemas"]["RequestPatient"];
+            /** @description What is requested, in words. */
+            requested: string;
+        };
         /** @description One encrypted object and where to fetch it. */
         ObjectLink: {
             /** @description Its key in storage. */
@@ -839,6 +1062,43 @@ export interface components {
             size: number;
             /** @description A GET URL valid until `expires_at`, no bearer token needed. */
             url: string;
+        };
+        /** @description Body of `POST /v1/links/open`. */
+        OpenLink: {
+            /** @description The link: `shlink:/…`, or the viewer URL holding it after `#`. */
+            link: string;
+            /** @description The passcode the patient gave. */
+            passcode: string;
+        };
+        /** @description Body of `POST /v1/requests/open`. */
+        OpenRequest: {
+            /** @description The access code. */
+            code: string;
+            /** @description The upload link (or what follows its `#`). */
+            link: string;
+        };
+        /**
+         * @description What an institution sees after opening a request with its code (PHI: it must find the
+         *     records; never log it).
+         */
+        OpenedRequest: {
+            /** @description `YYYY-MM-DD`. */
+            birth_date: string;
+            /**
+             * Format: int64
+             * @description Unix seconds: upload before this.
+             */
+            deadline: number;
+            /** @description The request id. */
+            id: string;
+            /** @description The patient id / MRN the issuer knows. */
+            patient_id: string;
+            /** @description The patient (family name, given names, birth date, id). */
+            patient_name: string;
+            /** @description What is requested. */
+            requested: string;
+            /** @description The upload token for this request's upload calls (shown once). */
+            upload_token: string;
         };
         /** @description One presented file of `POST /v1/studies/{token}/verify`. */
         PresentedDigest: {
@@ -887,6 +1147,43 @@ export interface components {
             name: string;
             /** @description `active` or `suspended`. */
             status: string;
+        };
+        /** @description A request as its issuer sees it (no PHI: the patient is not repeated here). */
+        RecordsRequestView: {
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description Unix seconds after which the link and code stop working.
+             */
+            deadline: number;
+            /**
+             * Format: int32
+             * @description The token its release became, once recorded on chain as the request's fulfilment.
+             */
+            fulfilled_token?: number | null;
+            /** @description The request id (`rr-` and 32 hex digits); also the release's id. */
+            id: string;
+            /** @description The requesting issuer. */
+            issuer: string;
+            /**
+             * Format: int64
+             * @description When the institution opened it with the code.
+             */
+            opened_at?: number | null;
+            /**
+             * @description `awaiting_institution` (code not used yet), `opened` (the institution is uploading),
+             *     `submitted` (uploaded; the ingest runs), `expired`, `locked` (5 wrong codes).
+             */
+            status: string;
+            /**
+             * Format: int64
+             * @description When the upload was completed.
+             */
+            submitted_at?: number | null;
         };
         /** @description Recovery codes, shown once. */
         RecoveryCodes: {
@@ -975,6 +1272,90 @@ export interface components {
             status: string;
             /** @description Uploads of this batch (at most 1,000). */
             uploads: components["schemas"]["Upload"][];
+        };
+        /** @description One file to upload. */
+        RequestFile: {
+            /** @description Its path, relative, `/`-separated. */
+            path: string;
+            /**
+             * Format: int64
+             * @description Its size in bytes.
+             */
+            size: number;
+        };
+        /** @description Body of `POST /v1/requests/{id}/files`. */
+        RequestFiles: {
+            /** @description The files, 1 to 1,000, each with its relative path and size. */
+            files: components["schemas"]["RequestFile"][];
+            /** @description The Study Instance UID every file must carry, if known. */
+            study_instance_uid?: string | null;
+        };
+        /** @description The patient a request names. */
+        RequestPatient: {
+            /** @description `YYYY-MM-DD`. */
+            birth_date: string;
+            /** @description The patient's email (their account; the records are released to it). */
+            email: string;
+            /** @description Family name, as in the DICOM headers. */
+            family_name: string;
+            /** @description Given names. */
+            given_names: string;
+            /** @description Patient id / MRN as the institution knows it. */
+            patient_id: string;
+        };
+        /** @description Answer of `GET /v1/requests/{id}`. */
+        RequestState: {
+            release?: null | components["schemas"]["ReleaseState"];
+            /** @description The request. */
+            request: components["schemas"]["RecordsRequestView"];
+        };
+        /** @description Answer of `POST /v1/requests/{id}/files`. */
+        RequestUploads: {
+            /** @description The request (and release) id. */
+            id: string;
+            /** @description One upload per file: send exactly `size` bytes to `url`. */
+            uploads: components["schemas"]["Upload"][];
+        };
+        /** @description A link as its patient sees it (no secret, no passcode). */
+        ShareLinkView: {
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description Unix seconds when it ends.
+             */
+            expires_at: number;
+            /** @description The address the platform holds for the link (the Viewer grant's grantee). */
+            grantee: string;
+            /** @description The link's id. */
+            id: string;
+            /**
+             * Format: int32
+             * @description Openings it allows.
+             */
+            max_uses: number;
+            /** @description When each opening happened (Unix seconds), oldest first. */
+            openings: number[];
+            /**
+             * Format: int64
+             * @description When it was revoked.
+             */
+            revoked_at?: number | null;
+            /** @description `active`, `expired`, `used_up`, `locked` or `revoked`. */
+            status: string;
+            /**
+             * Format: int32
+             * @description The token.
+             */
+            token_id: number;
+            /**
+             * Format: int32
+             * @description Openings so far.
+             */
+            uses: number;
         };
         /** @description Body of `POST /v1/studies/{token}/shares`. */
         ShareRequest: {
@@ -2147,6 +2528,66 @@ export interface operations {
             };
         };
     };
+    open_share_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenLink"];
+            };
+        };
+        responses: {
+            /** @description a read-only session on the shared study */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkSession"];
+                };
+            };
+            /** @description not a share link (`field`: `link`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description wrong passcode (`code-invalid`, with the tries left) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the link was revoked, has expired, is locked after 5 wrong passcodes, or was used up */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such link */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -2708,6 +3149,345 @@ export interface operations {
             };
         };
     };
+    list_records_requests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordsRequestView"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an active issuer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_records_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRequest"];
+            };
+        };
+        responses: {
+            /** @description the upload link and, separately, the access code (shown once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedRequest"];
+                };
+            };
+            /** @description a field breaks a rule (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an active issuer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    open_records_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenRequest"];
+            };
+        };
+        responses: {
+            /** @description the upload token and what is requested (PHI: the patient) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenedRequest"];
+                };
+            };
+            /** @description not a request link (`field`: `link`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description wrong access code (`code-invalid`, with the tries left) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the code was used already, the deadline passed, or 5 wrong codes locked it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such request */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_records_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the request and its release */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestState"];
+                };
+            };
+            /** @description a malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an active issuer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such request of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complete_records_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description submitted: the ingest runs */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseState"];
+                };
+            };
+            /** @description a malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no upload token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a wrong upload token, or the deadline passed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no upload started */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description files missing or of another size */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    records_request_files: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestFiles"];
+            };
+        };
+        responses: {
+            /** @description one upload per file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestUploads"];
+                };
+            };
+            /** @description bad files (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no upload token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a wrong upload token, or the deadline passed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the upload was completed already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_studies: {
         parameters: {
             query?: {
@@ -3144,6 +3924,198 @@ export interface operations {
                 };
             };
             /** @description no such study for this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_share_links: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the links, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLinkView"][];
+                };
+            };
+            /** @description a malformed token id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a wallet account */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such study owned by the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_share_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewLink"];
+            };
+        };
+        responses: {
+            /** @description the link, its passcode (shown once) and QR code */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedLink"];
+                };
+            };
+            /** @description bad expiry, use limit or passcode (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a wallet account, or a share-link session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such study owned by the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the study is not active, or has too many links */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_share_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+                /** @description the link's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the link, revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLinkView"];
+                };
+            };
+            /** @description a malformed token or link id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a wallet account, or a share-link session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such link on a study of the caller */
             404: {
                 headers: {
                     [name: string]: unknown;

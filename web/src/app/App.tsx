@@ -16,6 +16,28 @@ import { Releases } from "../screens/releases/Releases";
 import { Viewer } from "../screens/viewer/Viewer";
 import { Explorer } from "../screens/explorer/Explorer";
 import { PageTitle } from "./ui";
+import { isShareLink, OpenLink } from "../screens/links/OpenLink";
+import { isRequestLink, RequestUpload } from "../screens/requests/RequestUpload";
+import { Requests } from "../screens/requests/Requests";
+
+/**
+ * A share link or a records-request link this page was opened with (no sign-in), read once
+ * and then taken out of the address bar, so its secret stays in no history entry.
+ */
+function takeOutsideLink(): { kind: "share" | "request"; link: string } | undefined {
+  const hash = window.location.hash;
+  const kind = isShareLink(hash) ? "share" : isRequestLink(hash) ? "request" : undefined;
+  if (!kind) return undefined;
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  return { kind, link: hash.replace(/^#/, "") };
+}
+
+/** The link is read once per page load (Strict Mode runs state initializers twice). */
+let outsideLink: ReturnType<typeof takeOutsideLink> | null = null;
+function outsideLinkOnce(): ReturnType<typeof takeOutsideLink> {
+  if (outsideLink === null) outsideLink = takeOutsideLink();
+  return outsideLink;
+}
 
 /** How long before the idle logoff the warning shows. */
 const WARN_MS = 60_000;
@@ -37,6 +59,7 @@ function useRoute(): Route {
 
 export function App() {
   const api = useMemo(() => new Api(), []);
+  const [outside] = useState(outsideLinkOnce);
   const [phase, setPhase] = useState<Phase>({ kind: "booting" });
   const route = useRoute();
 
@@ -45,6 +68,7 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    if (outside) return;
     api.listen({
       sessionEnded: (err: ApiError) => signedOut(`Your session ended: ${err.detail} Sign in again to continue.`),
     });
@@ -63,13 +87,15 @@ export function App() {
     return () => {
       live = false;
     };
-  }, [api, signedOut]);
+  }, [api, signedOut, outside]);
 
   const onSignedIn = useCallback(async () => {
     const me = await api.me();
     setPhase({ kind: "signed-in", me });
   }, [api]);
 
+  if (outside?.kind === "share") return <OpenLink api={api} link={outside.link} />;
+  if (outside?.kind === "request") return <RequestUpload api={api} link={outside.link} />;
   if (phase.kind === "booting") {
     return (
       <main id="main" className="boot">
@@ -189,6 +215,7 @@ function SignedIn(props: {
           <ul>
             {link({ name: "studies", role: "owned" }, "My studies", current === "studies" || current === "study" || current === "viewer")}
             {isIssuer && link({ name: "releases" }, "Releases", current === "releases" || current === "release" || current === "upload")}
+            {isIssuer && link({ name: "requests" }, "Records requests", current === "requests")}
             {isAdmin && link({ name: "issuers" }, "Issuers", current === "issuers")}
             {link({ name: "explorer", token: undefined }, "Explorer", current === "explorer")}
             {link({ name: "account" }, "Account", current === "account")}
@@ -248,6 +275,8 @@ function Screen({ route, signOut }: { route: Route; signOut: (everywhere: boolea
     case "release":
     case "upload":
       return <Releases route={route} />;
+    case "requests":
+      return <Requests />;
     case "not-found":
       return (
         <>

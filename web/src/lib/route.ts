@@ -13,6 +13,7 @@ export type Route =
   | { name: "releases" }
   | { name: "release"; id: string }
   | { name: "upload" }
+  | { name: "requests" }
   | { name: "not-found" };
 
 const RELATIONS: readonly Relation[] = ["owned", "shared", "pending"];
@@ -36,6 +37,7 @@ export function parseRoute(hash: string): Route {
   if (head === "account" && parts.length === 1) return { name: "account" };
   if (head === "issuers" && parts.length === 1) return { name: "issuers" };
   if (head === "releases" && parts.length === 1) return { name: "releases" };
+  if (head === "requests" && parts.length === 1) return { name: "requests" };
   if (head === "releases" && arg === "new" && parts.length === 2) return { name: "upload" };
   if (head === "releases" && parts.length === 2 && arg !== undefined && /^[A-Za-z0-9_-]{1,80}$/.test(arg)) {
     return { name: "release", id: arg };
@@ -63,6 +65,8 @@ export function href(route: Route): string {
       return `#/releases/${encodeURIComponent(route.id)}`;
     case "upload":
       return "#/releases/new";
+    case "requests":
+      return "#/requests";
     case "not-found":
       return "#/";
   }

@@ -6,7 +6,9 @@ pub mod email;
 pub mod explorer;
 pub mod issuers;
 pub mod keys;
+pub mod links;
 pub mod releases;
+pub mod requests;
 pub mod studies;
 pub mod system;
 pub mod wallet;
@@ -89,6 +91,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/studies/{token}/files/{*path}", get(studies::file))
         .route("/v1/studies/{token}/verify", post(studies::verify))
         .route("/v1/studies/{token}/key", get(keys::study_key))
+        .merge(links::routes())
+        .merge(requests::routes())
         .route("/v1/objects/{*key}", get(keys::object))
         .route("/v1/issuers", get(issuers::list_issuers).post(issuers::add))
         .route("/v1/issuers/{address}", delete(issuers::remove))

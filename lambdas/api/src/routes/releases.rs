@@ -192,7 +192,12 @@ fn upload_signature(
     )
 }
 
-fn upload_of(state: &AppState, issuer: &str, release_id: &str, p: PlannedUpload) -> Upload {
+pub(crate) fn upload_of(
+    state: &AppState,
+    issuer: &str,
+    release_id: &str,
+    p: PlannedUpload,
+) -> Upload {
     let expires_at = state.now() + UPLOAD_URL_LIFETIME.as_secs();
     let (method, url, headers) = match p.presigned {
         Some(signed) => (

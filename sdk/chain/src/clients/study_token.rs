@@ -375,6 +375,53 @@ impl<'r> StudyToken<'r> {
             .await
     }
 
+    /// An active issuer records that it asked an outside institution for records:
+    /// `request_id` is 32 random bytes chosen off chain, `patient` the patient's address if
+    /// known (no PHI reaches the chain). Emits `records_requested`.
+    ///
+    /// # Errors
+    /// Contract (`IssuerNotTrusted`, `DuplicateRequest`, …) and submission errors.
+    pub async fn request_records(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        request_id: &[u8; 32],
+        patient: Option<&str>,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::bytes(request_id)?,
+            match patient {
+                Some(p) => arg::address(p)?,
+                None => ScVal::Void,
+            },
+        ];
+        self.call(key, issuer, "request_records", args, &[issuer])
+            .await
+    }
+
+    /// The requesting issuer records that request `request_id` was released as `token_id`.
+    /// Emits `records_request_fulfilled`.
+    ///
+    /// # Errors
+    /// Contract (`RequestNotFound`, `NotRequester`, `RequestFulfilled`, `NotIssuer`) and
+    /// submission errors.
+    pub async fn fulfill_records_request(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        request_id: &[u8; 32],
+        token_id: u32,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::bytes(request_id)?,
+            arg::u32(token_id),
+        ];
+        self.call(key, issuer, "fulfill_records_request", args, &[issuer])
+            .await
+    }
+
     /// Whether the token is active and carries this commitment.
     ///
     /// # Errors

@@ -12,6 +12,7 @@ import { ConsentSection } from "./Consent";
 import { DownloadSection } from "./Download";
 import { HistorySection } from "./History";
 import { VerifySection } from "./Verify";
+import { ShareLinksSection } from "../links/ShareLinks";
 
 interface Loaded {
   study: StudyView;
@@ -124,6 +125,7 @@ export function Study({ token }: { token: number }) {
           onChange={load}
         />
       )}
+      {owner && study.status === "active" && <ShareLinksSection token={token} />}
       {files.length > 0 && <DownloadSection token={token} files={files} />}
       {files.length > 0 && <VerifySection token={token} />}
       <HistorySection history={history} />
