@@ -44,6 +44,10 @@ pub use ops::{
     AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
     SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
 };
+pub use ops::{
+    PendingAuthorization, SignedAuthorization, WalletAction, WalletAuthError, WalletOutcome,
+    WALLET_AUTH_LEDGERS,
+};
 
 use crate::deploy::{suite_policy, Deployment, SuitePlan};
 

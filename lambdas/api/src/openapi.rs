@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{account, email, explorer, issuers, keys, releases, studies, system, wallet};
+use crate::routes::{
+    account, authorizations, email, explorer, issuers, keys, releases, studies, system, wallet,
+};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -40,6 +42,7 @@ use crate::routes::{account, email, explorer, issuers, keys, releases, studies, 
         studies::file,
         studies::verify,
         keys::study_key,
+        authorizations::submit,
         keys::object,
         issuers::list_issuers,
         issuers::add,

@@ -12,9 +12,14 @@ mod release;
 mod sharing;
 mod viewing;
 mod views;
+mod wallet_auth;
 
 pub use files::FileStream;
 pub use views::{Relation, StudyFile, StudyItem, StudyPage, StudyView, MAX_PAGE};
+pub use wallet_auth::{
+    PendingAuthorization, SignedAuthorization, WalletAction, WalletAuthError, WalletOutcome,
+    WALLET_AUTH_LEDGERS,
+};
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
