@@ -573,6 +573,11 @@ async fn a_wallet_consents_shares_fetches_its_key_and_revokes_by_signing_entries
     let r = api.get(&file_path, Some(&dr)).await;
     expect(&r, StatusCode::NOT_FOUND, "not-found", "the revoked doctor");
     let r = api.get(&key_path, Some(&dr)).await;
-    expect(&r, StatusCode::NOT_FOUND, "not-found", "the revoked doctor's key");
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "the revoked doctor's key",
+    );
     assert!(w.platform.store().head(&dr_key).await.unwrap().is_none());
 }

@@ -95,9 +95,13 @@ pub async fn from_env() -> Result<AppState, OpenError> {
         .await
         .map_err(OpenError::Platform)?;
     let mailer: Arc<dyn Mailer> =
-        match medimint_storage::SesSettings::from_lookup(|k| std::env::var(k).ok())
-            .map_err(|e| OpenError::Config(ConfigError { problems: vec![e.to_string()] }))?
-        {
+        match medimint_storage::SesSettings::from_lookup(|k| std::env::var(k).ok()).map_err(
+            |e| {
+                OpenError::Config(ConfigError {
+                    problems: vec![e.to_string()],
+                })
+            },
+        )? {
             Some(settings) => Arc::new(medimint_storage::SesMailer::from_settings(&settings).await),
             None => Arc::new(NoMailer),
         };

@@ -15,7 +15,16 @@ use serde_json::Value;
 /// Sends the notifications that are due; a failure is logged (they stay queued).
 async fn notify(indexer: &Indexer, recipients: &DbRecipients, mailer: &SesMailer) {
     let now = medimint_storage::now();
-    match send_due(indexer.index(), recipients, mailer, now, NOTIFY_INTERVAL_SECS, 100).await {
+    match send_due(
+        indexer.index(),
+        recipients,
+        mailer,
+        now,
+        NOTIFY_INTERVAL_SECS,
+        100,
+    )
+    .await
+    {
         Ok(report) => tracing::info!(report = ?report, "notifications"),
         Err(e) => tracing::warn!(error = %e, "notifications stay queued"),
     }

@@ -62,9 +62,7 @@ impl SesSettings {
     ///
     /// # Errors
     /// [`SesError::Invalid`] for a sender that is not an address.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, SesError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, SesError> {
         let Some(from) = lookup(MAIL_FROM_VAR).filter(|v| !v.trim().is_empty()) else {
             return Ok(None);
         };
@@ -141,12 +139,7 @@ impl SesMailer {
     /// # Errors
     /// [`SesError::Invalid`] for an empty recipient or an overlong or multi-line
     /// subject; [`SesError::Send`] naming SES's error code.
-    pub async fn send_text(
-        &self,
-        to: &str,
-        subject: &str,
-        text: &str,
-    ) -> Result<String, SesError> {
+    pub async fn send_text(&self, to: &str, subject: &str, text: &str) -> Result<String, SesError> {
         if to.trim().is_empty() || !to.contains('@') {
             return Err(SesError::Invalid(
                 "the recipient is not an email address".into(),

@@ -62,10 +62,17 @@ async fn a_verified_sender_sends_through_ses_and_an_unverified_one_is_refused() 
 
     // Not verified yet: SES refuses, naming its code and the sender, not the recipient.
     let err = mailer
-        .send_text("jane@example.org", "Your MediMint code", "Your code is 123456.")
+        .send_text(
+            "jane@example.org",
+            "Your MediMint code",
+            "Your code is 123456.",
+        )
         .await
         .unwrap_err();
-    assert!(matches!(&err, SesError::Send { code, .. } if code == "MessageRejected"), "{err}");
+    assert!(
+        matches!(&err, SesError::Send { code, .. } if code == "MessageRejected"),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(text.contains(from) && !text.contains("jane@"), "{text}");
     assert!(sent(&moto).is_empty());
@@ -96,7 +103,10 @@ async fn a_verified_sender_sends_through_ses_and_an_unverified_one_is_refused() 
     // Bad input is refused before SES is called.
     for (to, subject) in [("", "s"), ("jane", "s"), ("jane@example.org", "two\nlines")] {
         let err = mailer.send_text(to, subject, "x").await.unwrap_err();
-        assert!(matches!(err, SesError::Invalid(_)), "{to:?} {subject:?}: {err}");
+        assert!(
+            matches!(err, SesError::Invalid(_)),
+            "{to:?} {subject:?}: {err}"
+        );
     }
     assert_eq!(sent(&moto).len(), 1);
 }
