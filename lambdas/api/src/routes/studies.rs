@@ -442,7 +442,8 @@ pub async fn file(
         .next()
         .unwrap_or("file.dcm")
         .replace('"', "");
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(stream));
+    // 64 KiB frames (ReaderStream's default is 4 KiB): a tenth of the per-frame work.
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(stream, 1 << 16));
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(
