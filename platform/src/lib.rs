@@ -51,8 +51,9 @@ pub use ops::{
     SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
 };
 pub use ops::{
-    NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
-    MAX_PASSCODE_FAILURES,
+    NewShareLink, OpenedLink, PendingAuthorization, ShareLinkSpec, ShareLinkView,
+    SignedAuthorization, WalletAction, WalletAuthError, WalletOutcome, LINK_EMAIL_DOMAIN,
+    MAX_LINK_USES, MAX_PASSCODE_FAILURES, WALLET_AUTH_LEDGERS,
 };
 
 use crate::deploy::{suite_policy, Deployment, SuitePlan};

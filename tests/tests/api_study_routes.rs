@@ -543,6 +543,50 @@ async fn an_external_wallet_gets_its_wrapped_key_and_object_urls_and_opens_them_
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
+    // The session's first fetch records the access on chain, which the wallet signs itself
+    // (its account exists, as a real wallet's does); then the key comes at once.
+    let devnet = c.devnet.as_ref().unwrap();
+    let root = medimint_sdk::keys::Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
+    let rpc =
+        medimint_chain::StellarRpc::new(&devnet.rpc_url(), std::time::Duration::from_secs(10))
+            .unwrap();
+    let network = Network::new(c.platform.config().network.passphrase.clone());
+    medimint_chain::accounts::ensure_funded_accounts(
+        &rpc,
+        &network,
+        root.signing_key(),
+        &[wallet.address()],
+        100 * 10_000_000,
+        medimint_chain::Backoff::default(),
+    )
+    .await
+    .unwrap();
+    let r = api.get(&key_path, Some(&token)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let a = &r.body["authorization"];
+    assert_eq!(a["action"], "record_access");
+    let entry = <stellar_xdr::SorobanAuthorizationEntry as stellar_xdr::ReadXdr>::from_xdr_base64(
+        a["entry"].as_str().unwrap(),
+        stellar_xdr::Limits::none(),
+    )
+    .unwrap();
+    let signed = medimint_chain::auth::sign_auth_entries(
+        &network,
+        vec![entry],
+        &[wallet.signing_key() as &dyn medimint_chain::Signer],
+        a["signature_expiration_ledger"].as_u64().unwrap() as u32,
+    )
+    .unwrap()
+    .remove(0);
+    let r = api
+        .post(
+            &format!("/v1/authorizations/{}/submit", a["id"].as_str().unwrap()),
+            json!({"signed_entry": stellar_xdr::WriteXdr::to_xdr_base64(&signed, stellar_xdr::Limits::none()).unwrap()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["key"]["address"], wallet.address());
     let r = api.get(&key_path, Some(&token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["address"], wallet.address());

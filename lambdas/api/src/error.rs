@@ -82,6 +82,13 @@ pub enum ApiError {
     /// `challenge-unsigned`).
     #[error("{0}")]
     ChallengeUnsigned(String),
+    /// A wallet's signed authorization came after its signature expiration ledger (410,
+    /// `authorization-expired`): repeat the request for a new entry.
+    #[error("{0}")]
+    AuthorizationExpired(String),
+    /// A wallet's signed authorization was already submitted (409, `authorization-used`).
+    #[error("{0}")]
+    AuthorizationUsed(String),
     /// The request body is larger than the limit (413, `too-large`).
     #[error("the request body is larger than {limit} bytes")]
     TooLarge {
@@ -149,6 +156,8 @@ impl ApiError {
             Self::ChallengeExpired => "challenge-expired",
             Self::ChallengeReplayed => "challenge-replayed",
             Self::ChallengeUnsigned(_) => "challenge-unsigned",
+            Self::AuthorizationExpired(_) => "authorization-expired",
+            Self::AuthorizationUsed(_) => "authorization-used",
             Self::TooLarge { .. } => "too-large",
             Self::Timeout => "timeout",
             Self::Unavailable { .. } => "unavailable",
@@ -172,7 +181,8 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::AuthorizationUsed(_) => StatusCode::CONFLICT,
+            Self::AuthorizationExpired(_) => StatusCode::GONE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable { .. } | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -199,6 +209,8 @@ impl ApiError {
             Self::ChallengeExpired => "Challenge expired",
             Self::ChallengeReplayed => "Challenge already used",
             Self::ChallengeUnsigned(_) => "Challenge not signed by the account",
+            Self::AuthorizationExpired(_) => "Authorization expired",
+            Self::AuthorizationUsed(_) => "Authorization already used",
             Self::TooLarge { .. } => "Request too large",
             Self::Timeout => "Timeout",
             Self::Unavailable { .. } => "Service unavailable",

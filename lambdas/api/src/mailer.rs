@@ -1,7 +1,8 @@
 //! How one-time codes reach the user: the [`Mailer`] trait and its local implementation,
 //! one file per message in an `outbox/` directory (what `medimint up` prints).
 //!
-//! The AWS implementation (SES) is not written yet.
+//! In AWS it is SES ([`medimint_storage::SesMailer`], API v2 `SendEmail`), chosen by the
+//! opener when `MEDIMINT_MAIL_FROM` is set.
 
 use std::path::PathBuf;
 
@@ -75,5 +76,15 @@ impl Mailer for OutboxMailer {
         .await
         .map_err(|e| MailError(Box::new(e)))?
         .map_err(|e| MailError(Box::new(e)))
+    }
+}
+
+#[async_trait]
+impl Mailer for medimint_storage::SesMailer {
+    async fn send(&self, message: &Message) -> Result<(), MailError> {
+        self.send_text(&message.to, &message.subject, &message.text)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError(Box::new(e)))
     }
 }

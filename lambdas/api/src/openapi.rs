@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    account, email, explorer, issuers, keys, links, releases, requests, studies, system, wallet,
+    account, authorizations, email, explorer, issuers, keys, links, releases, requests, studies,
+    system, wallet,
 };
 
 /// The API's document.
@@ -46,6 +47,7 @@ use crate::routes::{
         links::list,
         links::revoke,
         links::open,
+        authorizations::submit,
         keys::object,
         issuers::list_issuers,
         issuers::add,

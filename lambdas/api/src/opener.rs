@@ -78,8 +78,9 @@ pub fn with_platform(
 /// The API's state from the environment (the Lambda's cold start): the platform opened by
 /// the shared opener from `Config::for_lambda`, the seed from Secrets Manager.
 ///
-/// Email codes need a mailer; the SES one is not written yet, so until it is the function
-/// answers `POST /auth/email` with 503 and wallet sign-in (SEP-10) is the way in.
+/// Email codes go out through SES when `MEDIMINT_MAIL_FROM` is set (a verified identity;
+/// `MEDIMINT_SES_ENDPOINT` for a local SES); without it `POST /auth/email` answers 503 and
+/// wallet sign-in (SEP-10) is the way in.
 ///
 /// # Errors
 /// As [`config_and_keys`]; the platform's configuration and opening errors.
@@ -94,7 +95,18 @@ pub async fn from_env() -> Result<AppState, OpenError> {
     let platform = Platform::open_with_vault(platform_config, &vault, RelayScope::Suite)
         .await
         .map_err(OpenError::Platform)?;
-    let state = with_platform(config, &seed, Arc::new(platform), Arc::new(NoMailer));
+    let mailer: Arc<dyn Mailer> =
+        match medimint_storage::SesSettings::from_lookup(|k| std::env::var(k).ok()).map_err(
+            |e| {
+                OpenError::Config(ConfigError {
+                    problems: vec![e.to_string()],
+                })
+            },
+        )? {
+            Some(settings) => Arc::new(medimint_storage::SesMailer::from_settings(&settings).await),
+            None => Arc::new(NoMailer),
+        };
+    let state = with_platform(config, &seed, Arc::new(platform), mailer);
     if let Some(index) = index {
         state.set_index(index);
     }
@@ -123,8 +135,8 @@ struct NoMailer;
 impl Mailer for NoMailer {
     async fn send(&self, _message: &Message) -> Result<(), MailError> {
         Err(MailError(Box::new(std::io::Error::other(
-            "no mailer is configured for this function (the SES mailer is not written yet); \
-             sign in with a Stellar wallet",
+            "no mailer is configured for this function (set MEDIMINT_MAIL_FROM to send \
+             through SES); sign in with a Stellar wallet",
         ))))
     }
 }

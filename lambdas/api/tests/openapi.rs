@@ -60,6 +60,7 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/studies/{token}/verify", "post"),
         ("/v1/studies/{token}/key", "get"),
         ("/v1/objects/{key}", "get"),
+        ("/v1/authorizations/{id}/submit", "post"),
         ("/v1/issuers", "get"),
         ("/v1/explorer/totals", "get"),
         ("/v1/explorer/days", "get"),
@@ -93,7 +94,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        45,
+        46,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

@@ -3,11 +3,33 @@
 //! sponsor's balance, which the low-balance alarm reads).
 //! Configuration is read once per cold start from the environment (the platform's,
 //! docs/configuration.md; `MEDIMINT_INDEX_TABLE` names the index table); everything else is
-//! in the library.
+//! in the library. With `MEDIMINT_MAIL_FROM` set, each run also sends the notifications that
+//! are due through SES.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use medimint_indexer_lambda::notify::{send_due, DbRecipients};
+use medimint_indexer_lambda::task::NOTIFY_INTERVAL_SECS;
 use medimint_indexer_lambda::{health, lambda, open, Indexer, Settings};
+use medimint_storage::SesMailer;
 use serde_json::Value;
+
+/// Sends the notifications that are due; a failure is logged (they stay queued).
+async fn notify(indexer: &Indexer, recipients: &DbRecipients, mailer: &SesMailer) {
+    let now = medimint_storage::now();
+    match send_due(
+        indexer.index(),
+        recipients,
+        mailer,
+        now,
+        NOTIFY_INTERVAL_SECS,
+        100,
+    )
+    .await
+    {
+        Ok(report) => tracing::info!(report = ?report, "notifications"),
+        Err(e) => tracing::warn!(error = %e, "notifications stay queued"),
+    }
+}
 
 async fn handle(
     platform: &medimint_platform::Platform,
@@ -43,9 +65,18 @@ async fn main() -> Result<(), Error> {
     let platform = medimint_platform::Platform::open(config, false).await?;
     let index = open::open_index(platform.config()).await?;
     let indexer = open::indexer(&platform, index, Settings::default())?;
-    let (platform, indexer) = (&platform, &indexer);
+    let mailer = match medimint_storage::SesSettings::from_lookup(|k| std::env::var(k).ok())? {
+        Some(settings) => Some(SesMailer::from_settings(&settings).await),
+        None => None,
+    };
+    let recipients = DbRecipients(platform.db().clone());
+    let (platform, indexer, mailer, recipients) = (&platform, &indexer, &mailer, &recipients);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(platform, indexer, event.payload).await
+        let out = handle(platform, indexer, event.payload).await?;
+        if let Some(mailer) = mailer {
+            notify(indexer, recipients, mailer).await;
+        }
+        Ok::<Value, Error>(out)
     }))
     .await
 }

@@ -2,7 +2,8 @@
 //! sent as at most one message per recipient per interval, with an opt-out per kind.
 //!
 //! Locally each message is a file in `outbox/` (the format of the API's outbox mailer);
-//! in AWS it would go through SES (not written yet).
+//! in AWS it goes through SES ([`medimint_storage::SesMailer`], when `MEDIMINT_MAIL_FROM`
+//! is set).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,16 @@ pub const KINDS: [&str; 5] = ["released", "accessed", "shared", "revoked", "expi
 pub trait Sender: Send + Sync {
     /// Sends `text` with `subject` to `to`.
     async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), std::io::Error>;
+}
+
+#[async_trait]
+impl Sender for medimint_storage::SesMailer {
+    async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), std::io::Error> {
+        self.send_text(to, subject, text)
+            .await
+            .map(|_| ())
+            .map_err(std::io::Error::other)
+    }
 }
 
 /// Writes each message to a new file `<unix-nanos>-<uuid>.txt` (mode 0600) in a directory.

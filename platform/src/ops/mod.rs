@@ -14,6 +14,7 @@ mod requests;
 mod sharing;
 mod viewing;
 mod views;
+mod wallet_auth;
 
 pub use files::FileStream;
 pub use links::{
@@ -25,6 +26,10 @@ pub use requests::{
     RequestEvent, MAX_CODE_FAILURES, MAX_REQUEST_FILES,
 };
 pub use views::{Relation, StudyFile, StudyItem, StudyPage, StudyView, MAX_PAGE};
+pub use wallet_auth::{
+    PendingAuthorization, SignedAuthorization, WalletAction, WalletAuthError, WalletOutcome,
+    WALLET_AUTH_LEDGERS,
+};
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;

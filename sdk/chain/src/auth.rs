@@ -39,7 +39,7 @@ pub fn auth_payload(
 
 /// The signature value an ed25519 account presents: `Vec[Map{public_key, signature}]`,
 /// the map's keys in sorted order as the host requires.
-fn account_signature(public_key: [u8; 32], signature: [u8; 64]) -> Result<ScVal> {
+pub(crate) fn account_signature(public_key: [u8; 32], signature: [u8; 64]) -> Result<ScVal> {
     let entry = |k: &str, v: Vec<u8>| -> Result<ScMapEntry> {
         Ok(ScMapEntry {
             key: ScVal::Symbol(ScSymbol(k.try_into()?)),
@@ -95,6 +95,17 @@ pub fn sign_auth_entries(
             Ok(entry)
         })
         .collect()
+}
+
+/// The earliest signature expiration ledger of `entries` with address credentials.
+pub(crate) fn expiration_of(entries: &[SorobanAuthorizationEntry]) -> Option<u32> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.credentials {
+            SorobanCredentials::Address(c) => Some(c.signature_expiration_ledger),
+            _ => None,
+        })
+        .min()
 }
 
 /// The addresses (strkeys) whose signatures `entries` need.

@@ -20,6 +20,7 @@ pub mod local;
 pub mod object;
 pub mod relayer;
 pub mod s3;
+pub mod ses;
 pub mod sqlite;
 
 pub use db::{
@@ -36,4 +37,5 @@ pub use local::LocalDirStore;
 pub use object::{ObjectInfo, ObjectReader, ObjectStore, PresignedRequest};
 pub use relayer::RelayerDb;
 pub use s3::S3Store;
+pub use ses::{SesError, SesMailer, SesSettings};
 pub use sqlite::SqliteDb;

@@ -131,6 +131,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/authorizations/{id}/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/authorizations/{id}/submit`: the wallet's signed entry in; the action done. */
+        post: operations["submit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/explorer/days": {
         parameters: {
             query?: never;
@@ -685,7 +702,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /v1/studies/{token}/key`: the study key wrapped to the caller, and object URLs. */
+        /**
+         * `GET /v1/studies/{token}/key`: the study key wrapped to the caller, and object URLs.
+         *     The first fetch of a study in a session records the access on chain (a wallet account
+         *     signs it: 202).
+         */
         get: operations["study_key"];
         put?: never;
         post?: never;
@@ -843,6 +864,16 @@ export interface components {
             kind: string;
             /** @description Display name (public). */
             name: string;
+        };
+        /** @description The 202 answer to a wallet account: what to sign. */
+        AuthorizationRequired: {
+            /** @description The entry to sign and where to send it. */
+            authorization: components["schemas"]["PendingAuthorization"];
+        };
+        /** @description What a submitted authorization did. */
+        AuthorizationResult: components["schemas"]["WalletOutcome"] & {
+            key?: null | components["schemas"]["StudyKeyAnswer"];
+            study?: null | components["schemas"]["StudyView"];
         };
         /** @description A SEP-10 challenge. */
         ChallengeResponse: {
@@ -1099,6 +1130,59 @@ export interface components {
             requested: string;
             /** @description The upload token for this request's upload calls (shown once). */
             upload_token: string;
+        };
+        /** @description An authorization entry for the wallet to sign. */
+        PendingAuthorization: {
+            /**
+             * @description The contract function it authorizes: `approve_release`, `reject_release`, `grant`,
+             *     `revoke` or `record_access`.
+             */
+            action: string;
+            /** @description The address that must sign (the caller's). */
+            address: string;
+            /**
+             * @description The `SorobanAuthorizationEntry` to sign, base64 XDR: address credentials with the
+             *     nonce and `signature_expiration_ledger` set and a void signature.
+             */
+            entry: string;
+            /**
+             * Format: int64
+             * @description Unix seconds when the signature expires, estimated at 5 s a ledger.
+             */
+            expires_at: number;
+            /** @description For a share or revoke: the grantee's address (seal the study key to it for a share). */
+            grantee?: string | null;
+            /** @description Its id: submit the signed entry to `POST /v1/authorizations/{id}/submit`. */
+            id: string;
+            /**
+             * Format: int32
+             * @description The ledger the call was simulated at.
+             */
+            latest_ledger: number;
+            /** @description The network passphrase the preimage commits to. */
+            network_passphrase: string;
+            /**
+             * Format: int64
+             * @description The entry's nonce.
+             */
+            nonce: number;
+            /**
+             * @description The `HashIdPreimage` (`ENVELOPE_TYPE_SOROBAN_AUTHORIZATION`) of the entry, base64 XDR:
+             *     what Freighter's `signAuthEntry` takes.
+             */
+            preimage: string;
+            /** @description SHA-256 of the preimage's XDR, hex: the 32 bytes the ed25519 signature covers. */
+            preimage_hash: string;
+            /**
+             * Format: int32
+             * @description The last ledger the signature is valid in.
+             */
+            signature_expiration_ledger: number;
+            /**
+             * Format: int32
+             * @description The token.
+             */
+            token_id: number;
         };
         /** @description One presented file of `POST /v1/studies/{token}/verify`. */
         PresentedDigest: {
@@ -1505,6 +1589,24 @@ export interface components {
              */
             token_id: number;
         };
+        /**
+         * @description Body of `POST /v1/authorizations/{id}/submit`: exactly one of `signed_entry` and
+         *     `signature`.
+         */
+        SubmitAuthorization: {
+            /**
+             * @description Or only the ed25519 signature over `preimage_hash`, base64 (64 bytes; what
+             *     Freighter's `signAuthEntry` returns).
+             */
+            signature?: string | null;
+            /**
+             * @description The issued entry with its signature filled in, base64 XDR (what stellar-sdk's
+             *     `authorizeEntry` / `authorize_entry` return). Nothing else may differ.
+             */
+            signed_entry?: string | null;
+            /** @description For a share only: the study key sealed to the `grantee` (MMSK v1, base64). */
+            wrapped_key?: string | null;
+        };
         /** @description Counts of the suite's events by what they mean. */
         Tally: {
             /**
@@ -1723,6 +1825,25 @@ export interface components {
         VerifyRequest: {
             /** @description The digests of the files the caller holds. */
             files: components["schemas"]["PresentedDigest"][];
+        };
+        /** @description What a submitted authorization did. */
+        WalletOutcome: {
+            /** @description The contract function that ran. */
+            action: string;
+            /** @description The grantee of a share or revoke. */
+            grantee?: string | null;
+            /**
+             * Format: int32
+             * @description The ledger it was applied in.
+             */
+            ledger: number;
+            /**
+             * Format: int32
+             * @description The token.
+             */
+            token_id: number;
+            /** @description The (fee-bump) transaction's hash, hex. */
+            transaction_hash: string;
         };
     };
     responses: never;
@@ -2064,6 +2185,87 @@ export interface operations {
             };
             /** @description `unauthenticated` (no or unknown token) or `session-ended` (reuse, logout, idle) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    submit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the `authorization.id` of a 202 answer */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubmitAuthorization"];
+            };
+        };
+        responses: {
+            /** @description submitted and applied on chain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationResult"];
+                };
+            };
+            /** @description a malformed or modified entry, a signature that does not verify, a missing sealed key (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in, or the session ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description signed by another key than the account's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such pending authorization for this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already submitted (`authorization-used`), or the contract refused it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description past its signature expiration ledger (`authorization-expired`) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3658,6 +3860,15 @@ export interface operations {
                     "application/json": components["schemas"]["StudyView"];
                 };
             };
+            /** @description a wallet account: sign the authorization entry and submit it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationRequired"];
+                };
+            };
             /** @description bad decision or reason */
             400: {
                 headers: {
@@ -3676,7 +3887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description not the owner, or a wallet account */
+            /** @description not the owner */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3894,6 +4105,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StudyKeyAnswer"];
+                };
+            };
+            /** @description a wallet account's first fetch in this session: sign the `record_access` authorization and submit it to get the key */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationRequired"];
                 };
             };
             /** @description a malformed token id (`field`: `token`) */
@@ -4151,6 +4371,15 @@ export interface operations {
                     "application/json": components["schemas"]["GrantAnswer"];
                 };
             };
+            /** @description a wallet account: sign the authorization entry and submit it with the study key sealed to `grantee` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationRequired"];
+                };
+            };
             /** @description bad grantee, role or date */
             400: {
                 headers: {
@@ -4210,6 +4439,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GrantAnswer"];
+                };
+            };
+            /** @description a wallet account: sign the authorization entry and submit it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationRequired"];
                 };
             };
             /** @description a malformed token id, address or body (`field` names it) */

@@ -3,6 +3,11 @@
 //! short-lived URLs of the encrypted objects, so the wallet decrypts on its side. URLs are
 //! S3 presigned GETs, or with the local store the API's own `GET /v1/objects/{key}`, signed
 //! with an HMAC over the key and expiry (object keys hold digests and CIDs only, no PHI).
+//!
+//! Handing out the key is a download: the first fetch of a study in a session records the
+//! access on chain, as the file downloads do. A custodial account's is signed with its key;
+//! a wallet account first gets a 202 with the `record_access` authorization to sign, and
+//! the key comes back with its submission (`routes/authorizations.rs`).
 
 use std::time::Duration;
 
@@ -91,9 +96,12 @@ async fn link(state: &AppState, key: String, size: u64, expires_at: u64) -> ApiR
 }
 
 /// `GET /v1/studies/{token}/key`: the study key wrapped to the caller, and object URLs.
+/// The first fetch of a study in a session records the access on chain (a wallet account
+/// signs it: 202).
 #[utoipa::path(get, path = "/v1/studies/{token}/key", params(("token" = String, Path, description = "token id")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "the wrapped key and the encrypted objects' URLs", body = StudyKeyAnswer),
+              (status = 202, description = "a wallet account's first fetch in this session: sign the `record_access` authorization and submit it to get the key", body = crate::routes::authorizations::AuthorizationRequired),
               (status = 400, description = "a malformed token id (`field`: `token`)", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in, or the session ended", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "pending (not the owner), an untrusted issuer, or no key wrapped to the caller", body = Problem, content_type = "application/problem+json"),
@@ -102,13 +110,77 @@ pub async fn study_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(token): Path<String>,
-) -> ApiResult<Json<StudyKeyAnswer>> {
+) -> ApiResult<Response> {
     let id: u32 = token.parse().map_err(|_| {
         ApiError::invalid(
             "token",
             format!("{token:?} is not a token id (a whole number)"),
         )
     })?;
+    // Refusals (pending, untrusted issuer, no key) come before anything is recorded.
+    state
+        .platform()?
+        .wrapped_key_for(&caller.address, id)
+        .await
+        .map_err(from_platform)?;
+    let store = &state.inner().store;
+    let first = store
+        .first_access(
+            &caller.session_id,
+            id,
+            state.now() + state.config().lifetimes.session,
+        )
+        .await
+        .map_err(|e| ApiError::unavailable("the session store", e))?;
+    if first {
+        let email = state
+            .inner()
+            .accounts
+            .email_of(&caller.address)
+            .await
+            .map_err(|e| ApiError::unavailable("the account directory", e))?;
+        let recorded = match email {
+            Some(email) => state
+                .platform()?
+                .record_access(&email, id, medimint_chain::clients::AccessKind::Download)
+                .await
+                .map_err(from_platform),
+            None => {
+                // A wallet signs its own access record; until it does, nothing is marked.
+                store
+                    .forget_access(&caller.session_id, id)
+                    .await
+                    .map_err(|e| ApiError::unavailable("the session store", e))?;
+                return crate::routes::authorizations::authorization_required(
+                    &state,
+                    &caller,
+                    id,
+                    medimint_platform::WalletAction::RecordAccess(
+                        medimint_chain::clients::AccessKind::Download,
+                    ),
+                )
+                .await;
+            }
+        };
+        if let Err(e) = recorded {
+            store
+                .forget_access(&caller.session_id, id)
+                .await
+                .map_err(|e| ApiError::unavailable("the session store", e))?;
+            return Err(e);
+        }
+    }
+    Ok(Json(key_answer(&state, &caller, id).await?).into_response())
+}
+
+/// The wrapped key and object URLs of token `id` for the caller (the access already
+/// recorded).
+pub(crate) async fn key_answer(
+    state: &AppState,
+    caller: &Caller,
+    id: u32,
+) -> ApiResult<StudyKeyAnswer> {
+    let state = state.clone();
     let grant = state
         .platform()?
         .wrapped_key_for(&caller.address, id)
@@ -128,7 +200,7 @@ pub async fn study_key(
         files.push(link(&state, f.key, f.size, expires_at).await?);
     }
     tracing::info!("wrapped key handed to its holder");
-    Ok(Json(StudyKeyAnswer {
+    Ok(StudyKeyAnswer {
         token_id: id,
         address: grant.address,
         wrapped_key: base64::engine::general_purpose::STANDARD.encode(&grant.wrapped_key),
@@ -136,7 +208,7 @@ pub async fn study_key(
         metadata,
         files,
         expires_at,
-    }))
+    })
 }
 
 /// `GET /v1/objects/{key}`: one encrypted object through a URL the API signed (the local

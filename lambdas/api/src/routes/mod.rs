@@ -1,6 +1,7 @@
 //! The handlers, one file per area, and the router that ties them to paths and layers.
 
 pub mod account;
+pub mod authorizations;
 pub mod dicomweb;
 pub mod email;
 pub mod explorer;
@@ -93,6 +94,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/studies/{token}/key", get(keys::study_key))
         .merge(links::routes())
         .merge(requests::routes())
+        .route(
+            "/v1/authorizations/{id}/submit",
+            post(authorizations::submit),
+        )
         .route("/v1/objects/{*key}", get(keys::object))
         .route("/v1/issuers", get(issuers::list_issuers).post(issuers::add))
         .route("/v1/issuers/{address}", delete(issuers::remove))

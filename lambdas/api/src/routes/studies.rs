@@ -3,8 +3,8 @@
 //! Every answer is for the signed-in caller only: a token the caller may not see is 404 —
 //! never 403 — so nobody learns that it exists. Actions that need the user's signature
 //! (consent, share, revoke, download) are signed with the custodial key the platform derives
-//! for the caller's email account; a wallet (SEP-10) user is told to act from the wallet,
-//! which this API does not relay yet (docs/api.md).
+//! for the caller's email account; a wallet (SEP-10) account gets a 202 with the
+//! authorization entry to sign instead, and submits it (`routes/authorizations.rs`).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,12 +14,15 @@ use axum::Json;
 use medimint_chain::clients::{AccessKind, RejectReason, Role};
 use medimint_ingest::{PresentedFile, Verification};
 use medimint_platform::trail::TrailEntry;
-use medimint_platform::{AccessReport, Relation, StudyFile, StudyPage, StudyView, Target};
+use medimint_platform::{
+    AccessReport, Relation, StudyFile, StudyPage, StudyView, Target, WalletAction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::platform::from_platform;
+use crate::routes::authorizations::authorization_required;
 use crate::session::Caller;
 use crate::state::AppState;
 
@@ -90,19 +93,24 @@ pub struct VerifyRequest {
 
 /// The caller's email if it is a custodial account (the platform holds its key).
 async fn custodial_email(state: &AppState, caller: &Caller) -> ApiResult<String> {
+    wallet_or_email(state, caller).await?.ok_or_else(|| {
+        ApiError::Forbidden(
+            "this action needs the account's key, which a wallet account keeps to itself: \
+             fetch the study key with GET /v1/studies/{token}/key and decrypt on your side"
+                .into(),
+        )
+    })
+}
+
+/// The caller's email for a custodial account; `None` for a wallet account, which signs
+/// its own authorization entries.
+async fn wallet_or_email(state: &AppState, caller: &Caller) -> ApiResult<Option<String>> {
     state
         .inner()
         .accounts
         .email_of(&caller.address)
         .await
-        .map_err(|e| ApiError::unavailable("the account directory", e))?
-        .ok_or_else(|| {
-            ApiError::Forbidden(
-                "this action needs the account's signature, and a wallet account signs for \
-                 itself: sign in with your email to act through MediMint's custodial key"
-                    .into(),
-            )
-        })
+        .map_err(|e| ApiError::unavailable("the account directory", e))
 }
 
 fn token_id(token: &str) -> ApiResult<u32> {
@@ -115,7 +123,7 @@ fn token_id(token: &str) -> ApiResult<u32> {
 }
 
 /// The study as the caller may see it; 404 otherwise.
-async fn visible(state: &AppState, caller: &Caller, token: u32) -> ApiResult<StudyView> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, token: u32) -> ApiResult<StudyView> {
     let platform = state.platform()?;
     let holder = match state.inner().accounts.email_of(&caller.address).await {
         Ok(Some(email)) => platform.keypair_of(&email).await.ok(),
@@ -176,7 +184,8 @@ pub async fn get_study(
     responses((status = 200, description = "the study after the decision", body = StudyView),
               (status = 400, description = "bad decision or reason", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
-              (status = 403, description = "not the owner, or a wallet account", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 202, description = "a wallet account: sign the authorization entry and submit it", body = crate::routes::authorizations::AuthorizationRequired),
+              (status = 403, description = "not the owner", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 409, description = "not pending any more", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn consent(
@@ -184,7 +193,7 @@ pub async fn consent(
     caller: Caller,
     Path(token): Path<String>,
     JsonBody(body): JsonBody<ConsentRequest>,
-) -> ApiResult<Json<StudyView>> {
+) -> ApiResult<Response> {
     let id = token_id(&token)?;
     let approve = match body.decision.as_str() {
         "approve" => true,
@@ -214,13 +223,16 @@ pub async fn consent(
             "only the patient who owns the study decides on its release".into(),
         ));
     }
-    let email = custodial_email(&state, &caller).await?;
+    let Some(email) = wallet_or_email(&state, &caller).await? else {
+        let action = WalletAction::Consent { approve, reason };
+        return authorization_required(&state, &caller, id, action).await;
+    };
     state
         .platform()?
         .consent_with(&email, &id.to_string(), approve, reason)
         .await
         .map_err(from_platform)?;
-    Ok(Json(visible(&state, &caller, id).await?))
+    Ok(Json(visible(&state, &caller, id).await?).into_response())
 }
 
 /// `GET /v1/studies/{token}/access`: owner, issuer and every grant.
@@ -249,6 +261,7 @@ pub async fn access(
 #[utoipa::path(post, path = "/v1/studies/{token}/shares", params(("token" = String, Path, description = "token id")),
     request_body = ShareRequest, security(("bearer" = [])), tag = "studies",
     responses((status = 201, description = "granted", body = GrantAnswer),
+              (status = 202, description = "a wallet account: sign the authorization entry and submit it with the study key sealed to `grantee`", body = crate::routes::authorizations::AuthorizationRequired),
               (status = 400, description = "bad grantee, role or date", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 403, description = "may not grant this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -258,7 +271,7 @@ pub async fn share(
     caller: Caller,
     Path(token): Path<String>,
     JsonBody(body): JsonBody<ShareRequest>,
-) -> ApiResult<(StatusCode, Json<GrantAnswer>)> {
+) -> ApiResult<Response> {
     let id = token_id(&token)?;
     let role = match body.role.as_str() {
         "viewer" => Role::Viewer,
@@ -277,7 +290,14 @@ pub async fn share(
         }
     }
     visible(&state, &caller, id).await?;
-    let email = custodial_email(&state, &caller).await?;
+    let Some(email) = wallet_or_email(&state, &caller).await? else {
+        let action = WalletAction::Share {
+            to,
+            role,
+            until: body.until,
+        };
+        return authorization_required(&state, &caller, id, action).await;
+    };
     let grantee = state
         .platform()?
         .share(&email, &id.to_string(), &to, role, body.until)
@@ -289,7 +309,8 @@ pub async fn share(
             token_id: id,
             grantee,
         }),
-    ))
+    )
+        .into_response())
 }
 
 /// `DELETE /v1/studies/{token}/shares/{grantee}`: revoke a grant.
@@ -297,6 +318,7 @@ pub async fn share(
     params(("token" = String, Path, description = "token id"), ("grantee" = String, Path, description = "email or G-address")),
     security(("bearer" = [])), tag = "studies",
     responses((status = 200, description = "revoked", body = GrantAnswer),
+              (status = 202, description = "a wallet account: sign the authorization entry and submit it", body = crate::routes::authorizations::AuthorizationRequired),
               (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 403, description = "may not revoke this grant", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -305,11 +327,14 @@ pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path((token, grantee)): Path<(String, String)>,
-) -> ApiResult<Json<GrantAnswer>> {
+) -> ApiResult<Response> {
     let id = token_id(&token)?;
     let from = Target::parse(&grantee).map_err(|e| ApiError::invalid("grantee", e.to_string()))?;
     visible(&state, &caller, id).await?;
-    let email = custodial_email(&state, &caller).await?;
+    let Some(email) = wallet_or_email(&state, &caller).await? else {
+        let action = WalletAction::Revoke { from };
+        return authorization_required(&state, &caller, id, action).await;
+    };
     let grantee = state
         .platform()?
         .revoke(&email, &id.to_string(), &from)
@@ -318,7 +343,8 @@ pub async fn revoke(
     Ok(Json(GrantAnswer {
         token_id: id,
         grantee,
-    }))
+    })
+    .into_response())
 }
 
 /// `GET /v1/studies/{token}/history`: the audit trail from chain events.
@@ -416,7 +442,8 @@ pub async fn file(
         .next()
         .unwrap_or("file.dcm")
         .replace('"', "");
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(stream));
+    // 64 KiB frames (ReaderStream's default is 4 KiB): a tenth of the per-frame work.
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(stream, 1 << 16));
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(

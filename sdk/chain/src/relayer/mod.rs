@@ -6,6 +6,7 @@ mod counts;
 mod leases;
 mod policy;
 mod requests;
+mod wallet;
 
 pub use channels::{Channel, ChannelPool, Release};
 pub use counts::RelayCounts;
@@ -14,6 +15,9 @@ pub use leases::{
 };
 pub use policy::{MemorySpendStore, Policy, Refusal, SpendBook, SpendStore};
 pub use requests::{MemoryRequestStore, RequestRecord, RequestStore};
+pub use wallet::{
+    check_signed_entry, entry_preimage, with_signature, EntryRefusal, WalletAuthorization,
+};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +25,9 @@ use std::time::{Duration, Instant};
 use leases::{unix_now, Lease, Leases};
 
 use sha2::{Digest, Sha256};
-use stellar_xdr::{HostFunction, Limits, ScVal, TransactionEnvelope, WriteXdr};
+use stellar_xdr::{
+    HostFunction, Limits, ScVal, SorobanAuthorizationEntry, TransactionEnvelope, WriteXdr,
+};
 
 use crate::auth::{required_signers, sign_auth_entries};
 use crate::error::{Error, Result};
@@ -90,6 +96,9 @@ enum Work {
     Soroban(HostFunction),
     /// A CAP-0033 sponsored account creation for this user key.
     SponsoredAccount,
+    /// A Soroban host function with authorization entries signed elsewhere (an external
+    /// wallet; see [`Relayer::submit_authorized`]).
+    Authorized(HostFunction, Vec<SorobanAuthorizationEntry>),
 }
 
 /// The relayer.
@@ -301,7 +310,7 @@ impl Relayer {
         let mut h = Sha256::new();
         h.update(user.as_bytes());
         match work {
-            Work::Soroban(f) => h.update(f.to_xdr(Limits::none())?),
+            Work::Soroban(f) | Work::Authorized(f, _) => h.update(f.to_xdr(Limits::none())?),
             Work::SponsoredAccount => h.update(b"sponsored-account"),
         }
         Ok(h.finalize().into())
@@ -612,16 +621,30 @@ impl Relayer {
                     &[channel.signer.as_ref(), self.sponsor.as_ref(), *new_account],
                 )
             }
-            Work::Soroban(function) => {
+            Work::Soroban(function) | Work::Authorized(function, _) => {
                 let unsigned = invocation_tx(header, function.clone())?;
                 let sim = self.simulate(&unsigned).await?;
                 let needed = required_signers(&sim.auth);
                 let (sim, auth) = if needed.is_empty() {
                     (sim, None)
                 } else {
-                    let expiration = sim.latest_ledger + self.config.auth_validity_ledgers;
-                    let signed =
-                        sign_auth_entries(&self.network, sim.auth.clone(), signers, expiration)?;
+                    let (expiration, signed) = match work {
+                        // Signed by the wallet: the simulation's fresh nonces are not used.
+                        Work::Authorized(_, signed) => (
+                            crate::auth::expiration_of(signed).unwrap_or(sim.latest_ledger),
+                            signed.clone(),
+                        ),
+                        _ => {
+                            let expiration = sim.latest_ledger + self.config.auth_validity_ledgers;
+                            let signed = sign_auth_entries(
+                                &self.network,
+                                sim.auth.clone(),
+                                signers,
+                                expiration,
+                            )?;
+                            (expiration, signed)
+                        }
+                    };
                     // Re-simulate with the signatures: verifying them costs resources that a
                     // recording simulation did not count, and this also catches a bad or
                     // expired signature before anything is paid.

@@ -1,0 +1,423 @@
+//! Benchmarks of the HTTP API (ignored; docs/performance.md, "HTTP API (issue 23)").
+//!
+//! **List.** One patient owns 1,000
+//! tokens on the in-process devnet; the API router serves on 127.0.0.1 and a small HTTP/1.1
+//! load generator (keep-alive connections, one request in flight each) asks for the first
+//! page of `GET /v1/studies?role=owned` again and again. Reports p50 / p99 / max latency and
+//! throughput, from the chain (no index) and from the audit index.
+//!
+//! The tokens are minted active in one transaction each (`mint`, the issuer's and the
+//! patient's signatures): a minted token is never pending, so the pending cap (#235, which
+//! bounds one issuer's *outstanding* pending releases to one patient, 20 by default) does not
+//! apply. A release through the pipeline stays pending until consent; releasing 1,000 that
+//! way needs a consent after each (or the admin's `set_pending_cap`, at most 1,000).
+//!
+//! **Download.** A generated study (`medimint-bench ingest --size-mib 100 --study DIR`
+//! writes one) is released to its patient, who approves it; every file is then fetched
+//! through `GET /v1/studies/{t}/files/{path}` over one keep-alive connection, against the
+//! SDK's `decrypt_async` of the same objects from the same store in the same process.
+//!
+//! ```sh
+//! cargo test -p medimint-e2e --test api_bench -- --ignored --nocapture list
+//! MEDIMINT_BENCH_TOKENS=1000 MEDIMINT_BENCH_CONNECTIONS=8 MEDIMINT_BENCH_REQUESTS=2000 …
+//! MEDIMINT_BENCH_STUDY=/tmp/study cargo test -p medimint-e2e --test api_bench -- --ignored --nocapture download
+//! ```
+
+#[path = "../../lambdas/api/tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestApi;
+use medimint_api::mailer::OutboxMailer;
+use medimint_chain::clients::{IssuerKind, IssuerProfile, Release, StudyToken};
+use medimint_indexer_lambda::{open, Settings};
+use medimint_platform::{Config, IssuerSpec, Platform};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `ipfs://b…` from a number (base32 letters only).
+fn metadata_uri(n: usize) -> String {
+    let digits: String = format!("{n:08}")
+        .bytes()
+        .map(|d| (b'a' + (d - b'0')) as char)
+        .collect();
+    format!("ipfs://bafkreibench{digits}")
+}
+
+/// One keep-alive HTTP/1.1 connection: sends `request` and reads one response (status line,
+/// headers, a Content-Length body, read and dropped); returns the status and body length.
+async fn exchange(
+    stream: &mut BufReader<tokio::net::TcpStream>,
+    request: &[u8],
+) -> std::io::Result<(u16, usize)> {
+    exchange_timed(stream, request)
+        .await
+        .map(|(s, n, _)| (s, n))
+}
+
+/// [`exchange`], also returning the time until the response's headers were read.
+async fn exchange_timed(
+    stream: &mut BufReader<tokio::net::TcpStream>,
+    request: &[u8],
+) -> std::io::Result<(u16, usize, Duration)> {
+    let started = Instant::now();
+    stream.get_mut().write_all(request).await?;
+    let mut line = String::new();
+    stream.read_line(&mut line).await?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        stream.read_line(&mut line).await?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let headers = started.elapsed();
+    let mut left = length;
+    let mut buf = vec![0u8; 1 << 16];
+    while left > 0 {
+        let n = stream.read(&mut buf[..left.min(1 << 16)]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        left -= n;
+    }
+    Ok((status, length, headers))
+}
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    per_second: f64,
+}
+
+/// `connections` connections each send `requests / connections` requests, one at a time.
+async fn load(
+    addr: std::net::SocketAddr,
+    request: Vec<u8>,
+    connections: usize,
+    requests: usize,
+) -> Figures {
+    let request = Arc::new(request);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+            let mut times = Vec::new();
+            for _ in 0..requests / connections {
+                let t = Instant::now();
+                let (status, _) = exchange(&mut stream, &request).await.unwrap();
+                assert_eq!(status, 200, "a list request failed");
+                times.push(t.elapsed());
+            }
+            times
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let at = |q: f64| all[((all.len() as f64 * q).ceil() as usize).clamp(1, all.len()) - 1];
+    Figures {
+        p50: at(0.50),
+        p99: at(0.99),
+        max: *all.last().unwrap(),
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
+/// The suite on a fresh devnet, with a custodial issuer `pacs@general.example`.
+async fn suite(dir: &std::path::Path) -> (medimint_devnet::Devnet, Arc<Platform>) {
+    let devnet = tokio::task::spawn_blocking(|| {
+        medimint_devnet::Devnet::start(medimint_devnet::Config::default())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    config.network.rpc_url = devnet.rpc_url();
+    config.network.passphrase = devnet.passphrase();
+    let platform = Arc::new(Platform::open(config, true).await.unwrap());
+    platform.ensure_operators().await.unwrap();
+    platform.deploy().await.unwrap();
+    platform
+        .add_issuer(&IssuerSpec {
+            email: "pacs@general.example".into(),
+            address: None,
+            profile: IssuerProfile {
+                name: "General Hospital".into(),
+                kind: IssuerKind::Hospital,
+                jurisdiction: "US-CA".into(),
+                evidence: [7; 32],
+            },
+        })
+        .await
+        .unwrap();
+    (devnet, platform)
+}
+
+/// The API router over `platform` on 127.0.0.1 (rate limits lifted for the load).
+async fn serve(
+    platform: &Arc<Platform>,
+    dir: &std::path::Path,
+) -> (std::net::SocketAddr, medimint_api::AppState, TestApi) {
+    let outbox = dir.join("outbox");
+    let mut api_config = common::config();
+    api_config.network_passphrase = platform.config().network.passphrase.clone();
+    api_config.limits.per_account_per_minute = u32::MAX;
+    api_config.limits.per_ip_per_minute = u32::MAX;
+    let state = medimint_api::opener::with_platform(
+        api_config,
+        platform.seed(),
+        platform.clone(),
+        Arc::new(OutboxMailer::new(&outbox)),
+    );
+    let api = TestApi::from_state(state.clone(), outbox);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = medimint_api::app(state.clone());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    (addr, state, api)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn list_studies_of_a_patient_with_1000_tokens_under_load() {
+    let tokens = env_or("MEDIMINT_BENCH_TOKENS", 1000);
+    let connections = env_or("MEDIMINT_BENCH_CONNECTIONS", 8);
+    let requests = env_or("MEDIMINT_BENCH_REQUESTS", 2000);
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, platform) = suite(dir.path()).await;
+    let jane = platform
+        .ensure_custodial_account("jane@example.org")
+        .await
+        .unwrap();
+    let issuer = platform.keypair_of("pacs@general.example").await.unwrap();
+    let patient = platform.keypair_of("jane@example.org").await.unwrap();
+    let d = platform.deployment().unwrap();
+    let client = StudyToken::new(platform.relayer(), d.study_token.id.clone());
+    let minting = Instant::now();
+    for n in 0..tokens {
+        let release = Release {
+            metadata_uri: metadata_uri(n),
+            commitment: Sha256::digest(format!("bench/{n}")).into(),
+            file_count: 1,
+            request_id: None,
+        };
+        client
+            .mint(
+                &format!("bench/mint/{n}"),
+                issuer.signing_key(),
+                patient.signing_key(),
+                &release,
+            )
+            .await
+            .unwrap();
+    }
+    eprintln!(
+        "minted {tokens} tokens to one patient in {:.1} s",
+        minting.elapsed().as_secs_f64()
+    );
+
+    let (addr, state, api) = serve(&platform, dir.path()).await;
+    let (bearer, address) = api.sign_in_as("jane@example.org").await;
+    assert_eq!(address, jane.address);
+    let request = format!(
+        "GET /v1/studies?role=owned&limit=20 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\r\n"
+    )
+    .into_bytes();
+
+    // From the chain (no index): 1 + 3 × 20 simulations per page.
+    let chain = load(addr, request.clone(), connections, requests.min(200)).await;
+    // From the audit index, caught up.
+    let index = open::open_index(platform.config()).await.unwrap();
+    let indexer = open::indexer(&platform, index.clone(), Settings::default()).unwrap();
+    loop {
+        let run = indexer.run_once().await.unwrap();
+        if run.lag_ledgers == 0 {
+            break;
+        }
+    }
+    state.set_index(index);
+    let mut probe = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    assert_eq!(exchange(&mut probe, &request).await.unwrap().0, 200);
+    let indexed = load(addr, request, connections, requests).await;
+    for (what, f, n) in [
+        ("chain", &chain, requests.min(200)),
+        ("index", &indexed, requests),
+    ] {
+        eprintln!(
+            "list (first page of 20, {tokens} owned) from the {what}: {n} requests over \
+             {connections} connections: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {:.0} req/s",
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3,
+            f.max.as_secs_f64() * 1e3,
+            f.per_second
+        );
+    }
+    let _ = std::thread::spawn(move || drop(devnet)).join();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark: run with --ignored --nocapture and MEDIMINT_BENCH_STUDY"]
+async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
+    let study = std::path::PathBuf::from(
+        std::env::var("MEDIMINT_BENCH_STUDY")
+            .expect("MEDIMINT_BENCH_STUDY: a folder from `medimint-bench ingest --study DIR`"),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(study.join("release.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Only the DICOM files, under their relative paths (hard links: nothing is copied).
+    let export = dir.path().join("export");
+    for f in manifest["files"].as_array().unwrap() {
+        let rel = f["path"].as_str().unwrap();
+        let to = export.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::hard_link(study.join(rel), &to)
+            .or_else(|_| std::fs::copy(study.join(rel), &to).map(|_| ()))
+            .unwrap();
+    }
+    let (devnet, platform) = suite(dir.path()).await;
+    let issuer = platform.keypair_of("pacs@general.example").await.unwrap();
+    let p = &manifest["patient"];
+    let birth = p["birth_date"].as_str().unwrap().replace('-', "");
+    let outcome = platform
+        .release(
+            &medimint_platform::ReleaseSpec {
+                issuer: issuer.address(),
+                release_id: "bench-download".into(),
+                patient: medimint_platform::PatientSpec {
+                    email: p["email"].as_str().unwrap().into(),
+                    family_name: p["family_name"].as_str().unwrap().into(),
+                    given_names: p["given_names"].as_str().unwrap().into(),
+                    birth_date: format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..8]),
+                    patient_id: p["patient_id"].as_str().unwrap().into(),
+                },
+                study_instance_uid: manifest["study_instance_uid"].as_str().map(str::to_owned),
+                paths: vec![export],
+            },
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    let medimint_ingest::Outcome::Released { token_id, .. } = outcome else {
+        panic!("not released: {outcome:?}")
+    };
+    let email = p["email"].as_str().unwrap().to_owned();
+    platform
+        .consent_with(
+            &email,
+            &token_id,
+            true,
+            medimint_chain::clients::RejectReason::Declined,
+        )
+        .await
+        .unwrap();
+
+    // The SDK: every object decrypted as a stream from the store, one after the other.
+    let owner = platform.keypair_of(&email).await.unwrap();
+    let record = platform.token(&token_id).await.unwrap();
+    let sid = medimint_ingest::layout::study_id(&hex::encode(record.commitment)).unwrap();
+    let cid = record.metadata_uri.trim_start_matches("ipfs://").to_owned();
+    let (key, files) =
+        medimint_platform::study::open_study(platform.store().as_ref(), &sid, &cid, &owner)
+            .await
+            .unwrap();
+    let t = Instant::now();
+    let mut sdk_bytes = 0u64;
+    for f in &files {
+        let reader = platform.store().get_stream(&f.object_key).await.unwrap();
+        sdk_bytes += medimint_sdk::crypto::decrypt_async(&key, reader, tokio::io::sink())
+            .await
+            .unwrap();
+    }
+    let sdk = t.elapsed();
+
+    // The API: the same files over HTTP, one keep-alive connection.
+    let (addr, _state, api) = serve(&platform, dir.path()).await;
+    let (bearer, _) = api.sign_in_as(&email).await;
+    let mut stream = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    // Twice: the first pass includes the session's on-chain access record (one sponsored
+    // transaction, before the first byte), the second does not.
+    let mut passes = Vec::new();
+    for _ in 0..2 {
+        let t = Instant::now();
+        let mut api_bytes = 0u64;
+        let mut to_headers = Duration::ZERO;
+        for f in &files {
+            let request = format!(
+                "GET /v1/studies/{token_id}/files/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\r\n",
+                f.checksum.path
+            );
+            let (status, n, headers) = exchange_timed(&mut stream, request.as_bytes())
+                .await
+                .unwrap();
+            assert_eq!(status, 200, "{}", f.checksum.path);
+            api_bytes += n as u64;
+            to_headers += headers;
+        }
+        assert_eq!(api_bytes, sdk_bytes);
+        passes.push((t.elapsed(), to_headers));
+    }
+    let mbps = |b: u64, d: Duration| b as f64 / 1e6 / d.as_secs_f64();
+    for (pass, (through_api, to_headers)) in
+        ["first (records the access)", "second"].iter().zip(&passes)
+    {
+        let streaming = through_api.saturating_sub(*to_headers);
+        eprintln!(
+            "  {pass} pass: {:.2} s until the responses' headers (checks before the first byte), \
+             {:.2} s streaming ({:.1} MB/s, {:.0} % of the SDK)",
+            to_headers.as_secs_f64(),
+            streaming.as_secs_f64(),
+            mbps(sdk_bytes, streaming),
+            100.0 * sdk.as_secs_f64() / streaming.as_secs_f64()
+        );
+        eprintln!(
+            "download of {} files, {:.1} MB: SDK stream decryption {:.2} s ({:.1} MB/s); through \
+             the API, {pass} pass {:.2} s ({:.1} MB/s): {:.0} % of the SDK",
+            files.len(),
+            sdk_bytes as f64 / 1e6,
+            sdk.as_secs_f64(),
+            mbps(sdk_bytes, sdk),
+            through_api.as_secs_f64(),
+            mbps(sdk_bytes, *through_api),
+            100.0 * sdk.as_secs_f64() / through_api.as_secs_f64()
+        );
+    }
+    let _ = std::thread::spawn(move || drop(devnet)).join();
+}
