@@ -19,8 +19,12 @@ use crate::validate;
 // client's fields are private to this module.
 #[path = "admin.rs"]
 mod admin;
+#[path = "emergency.rs"]
+mod emergency;
 #[path = "migrate.rs"]
 pub(crate) mod migrate;
+#[path = "records.rs"]
+mod records;
 
 /// The study token contract.
 #[contract]
@@ -205,9 +209,10 @@ impl StudyToken {
         let (from, to) = match status(&env, &token) {
             TokenStatus::Active => (List::Owned(old.clone()), List::Owned(new.clone())),
             TokenStatus::Pending => (List::Pending(old.clone()), List::Pending(new.clone())),
-            TokenStatus::Rejected | TokenStatus::Withdrawn | TokenStatus::Lapsed => {
-                return Err(Error::TokenNotActive)
-            }
+            TokenStatus::Rejected
+            | TokenStatus::Withdrawn
+            | TokenStatus::Lapsed
+            | TokenStatus::Erased => return Err(Error::TokenNotActive),
         };
         if let Some(grant) = storage::grant(&env, token_id, &new) {
             storage::delete_grant(&env, token_id, &grant);
@@ -731,7 +736,9 @@ fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     if status(env, token) != TokenStatus::Active {
         return None;
     }
-    let access = direct_access(env, token, addr)?;
+    let Some(access) = direct_access(env, token, addr) else {
+        return emergency_of(env, token, addr);
+    };
     if access.by_owner {
         return Some(access.access);
     }
@@ -748,6 +755,20 @@ fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     Some(Access {
         expires_at,
         ..access.access
+    })
+}
+
+/// An issuer's open emergency (break-glass) access: Viewer until its expiry, granted by
+/// itself, while the issuer registry trusts it (a suspended issuer loses it at once).
+fn emergency_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
+    let grant = storage::emergency(env, token.id, addr)?;
+    if env.ledger().timestamp() >= grant.expires_at || !trusted(env, addr) {
+        return None;
+    }
+    Some(Access {
+        role: Role::Viewer,
+        expires_at: Some(grant.expires_at),
+        granter: addr.clone(),
     })
 }
 

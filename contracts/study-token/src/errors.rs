@@ -85,4 +85,26 @@ pub enum StudyTokenError {
     /// No pending or active token holds this commitment (a lapsed, rejected or withdrawn
     /// one frees it), so there is nothing to clear.
     CommitmentNotHeld = 238,
+    /// The emergency access's duration is zero or longer than the admin's `max_hours`.
+    InvalidEmergencyHours = 239,
+    /// The issuer opened its `limit` of emergency accesses in the current window; try after
+    /// the window ends (see `emergency_policy`).
+    EmergencyRateLimited = 240,
+    /// The emergency policy is out of bounds (hours 1..=72, limit 1..=1,000, window one
+    /// hour to 30 days).
+    InvalidEmergencyPolicy = 241,
+    /// No emergency access of this issuer is open on this token.
+    EmergencyNotFound = 242,
+    /// The address already has access to the token: no emergency access is needed.
+    AlreadyHasAccess = 243,
+    /// The records request id is all zero bytes (it must be 32 random bytes).
+    InvalidRequestId = 244,
+    /// A records request with this id exists already.
+    DuplicateRequest = 245,
+    /// No records request with this id is open (unknown, or lapsed after `REQUEST_TTL`).
+    RequestNotFound = 246,
+    /// Only the issuer that made a records request may fulfil it.
+    NotRequester = 247,
+    /// The records request was fulfilled already.
+    RequestFulfilled = 248,
 }

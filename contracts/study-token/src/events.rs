@@ -1,7 +1,7 @@
 //! Events of the study token: the audit trail. Token ids and addresses are topics; no PHI.
-use soroban_sdk::{contractevent, Address};
+use soroban_sdk::{contractevent, Address, BytesN, String};
 
-use crate::types::{AccessKind, RejectReason, Role};
+use crate::types::{AccessKind, EmergencyReason, RejectReason, Role};
 
 /// An issuer proposed a release; the token is pending the patient's consent.
 #[contractevent]
@@ -219,4 +219,109 @@ pub struct Mint {
     pub to: Address,
     /// The token.
     pub token_id: u32,
+}
+
+/// An active trusted issuer opened a study without the patient's consent (break-glass): it
+/// holds Viewer until `expires_at`. The reason is from a closed list; the free-text account
+/// stays off chain.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct EmergencyAccess {
+    /// The token.
+    #[topic]
+    pub token_id: u32,
+    /// The issuer that broke the glass.
+    #[topic]
+    pub issuer: Address,
+    /// The patient who owns the token (to be notified).
+    #[topic]
+    pub patient: Address,
+    /// Why.
+    pub reason: EmergencyReason,
+    /// Unix time the access ends.
+    pub expires_at: u64,
+}
+
+/// An emergency access ended early: revoked by the patient or the admin, or renounced by
+/// the issuer.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct EmergencyRevoked {
+    /// The token.
+    #[topic]
+    pub token_id: u32,
+    /// Who ended it.
+    #[topic]
+    pub revoker: Address,
+    /// The issuer whose emergency access ended.
+    #[topic]
+    pub issuer: Address,
+}
+
+/// The admin changed the bounds on emergency access.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct EmergencyPolicySet {
+    /// Longest emergency grant, in hours.
+    pub max_hours: u32,
+    /// Emergency accesses per issuer and window.
+    pub limit: u32,
+    /// The window, in seconds.
+    pub window: u64,
+}
+
+/// A trusted issuer asked an outside institution for a patient's records. No PHI: a random
+/// request id, the issuer, and the patient's address when it is known.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RecordsRequested {
+    /// The random request id.
+    #[topic]
+    pub request_id: BytesN<32>,
+    /// The requesting issuer.
+    #[topic]
+    pub issuer: Address,
+    /// The patient's address, when known.
+    pub patient: Option<Address>,
+}
+
+/// The requesting issuer released the records it asked for as `token_id`.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RecordsRequestFulfilled {
+    /// The request id.
+    #[topic]
+    pub request_id: BytesN<32>,
+    /// The requesting issuer.
+    #[topic]
+    pub issuer: Address,
+    /// The token the records were released as.
+    pub token_id: u32,
+}
+
+/// The owner re-keyed the study: a new study key, the files re-encrypted, and a new
+/// metadata object; the commitment (so `verify`) is unchanged.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Rekeyed {
+    /// The token.
+    #[topic]
+    pub token_id: u32,
+    /// The owner.
+    #[topic]
+    pub owner: Address,
+    /// The new metadata URI.
+    pub metadata_uri: String,
+}
+
+/// The owner erased the study (crypto-shredding off chain); the token is terminal.
+#[contractevent]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Erased {
+    /// The token.
+    #[topic]
+    pub token_id: u32,
+    /// The owner.
+    #[topic]
+    pub owner: Address,
 }

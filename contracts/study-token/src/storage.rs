@@ -15,7 +15,9 @@ use soroban_sdk::{
 
 use crate::contract::migrate::{LegacyGrantInfo, LegacyToken};
 use crate::errors::StudyTokenError as Error;
-use crate::types::{GrantInfo, Release, Role, Token, TokenStatus};
+use crate::types::{
+    EmergencyGrant, EmergencyPolicy, GrantInfo, RecordsRequest, Release, Role, Token, TokenStatus,
+};
 
 /// Ledgers per day at the nominal 5-second close time.
 const DAY_IN_LEDGERS: u32 = 17_280;
@@ -40,6 +42,25 @@ pub const DEFAULT_PENDING_CAP: u32 = 20;
 pub const MAX_PENDING_CAP: u32 = 1_000;
 /// Items per enumeration entry (the head holds the first `CHUNK`).
 pub const CHUNK: u32 = 16;
+/// Ledgers per hour at the nominal 5-second close time.
+const HOUR_IN_LEDGERS: u32 = 720;
+/// Default duration of an emergency access, in hours.
+pub const DEFAULT_EMERGENCY_HOURS: u32 = 24;
+/// Longest emergency access the admin may allow, in hours.
+pub const MAX_EMERGENCY_HOURS: u32 = 72;
+/// Default number of emergency accesses one issuer may open per window.
+pub const DEFAULT_EMERGENCY_LIMIT: u32 = 10;
+/// Largest per-window limit the admin may set.
+pub const MAX_EMERGENCY_LIMIT: u32 = 1_000;
+/// Default rate window, in seconds (24 hours).
+pub const DEFAULT_EMERGENCY_WINDOW: u64 = 86_400;
+/// Shortest rate window, in seconds (one hour).
+pub const MIN_EMERGENCY_WINDOW: u64 = 3_600;
+/// Longest rate window, in seconds (30 days).
+pub const MAX_EMERGENCY_WINDOW: u64 = 30 * 86_400;
+/// How long an open records request lives on chain, in ledgers (90 days); after that it
+/// can no longer be fulfilled on chain.
+pub const REQUEST_TTL: u32 = 90 * DAY_IN_LEDGERS;
 
 #[contracttype]
 #[derive(Clone)]
@@ -70,6 +91,15 @@ pub enum DataKey {
     GrantAt(u32, u32),
     /// Chunk `k` of the tokens shared with an address.
     Shared(Address, u32),
+    /// The admin's emergency-access policy (instance; absent: the defaults).
+    EmergencyPolicy,
+    /// An issuer's emergency access to a token (temporary, living a day past its expiry).
+    Emergency(u32, Address),
+    /// An issuer's emergency accesses in the current rate window (temporary, living for
+    /// the window).
+    EmergencyUse(Address),
+    /// A records request (temporary, living `REQUEST_TTL`).
+    Request(BytesN<32>),
 }
 
 pub fn bump_instance(env: &Env) {
@@ -222,6 +252,7 @@ fn status_code(status: TokenStatus) -> u64 {
         TokenStatus::Active => 1,
         TokenStatus::Rejected => 2,
         TokenStatus::Withdrawn => 3,
+        TokenStatus::Erased => 4,
         // Never stored (it is how a pending token past its window is reported).
         TokenStatus::Lapsed => 0,
     }
@@ -233,6 +264,7 @@ fn status_of(code: u64) -> Option<TokenStatus> {
         1 => TokenStatus::Active,
         2 => TokenStatus::Rejected,
         3 => TokenStatus::Withdrawn,
+        4 => TokenStatus::Erased,
         _ => return None,
     })
 }
@@ -240,7 +272,7 @@ fn status_of(code: u64) -> Option<TokenStatus> {
 /// Who made the last consent decision unless recorded otherwise.
 fn default_consent_by(owner: &Address, issuer: &Address, status: TokenStatus) -> Address {
     match status {
-        TokenStatus::Active | TokenStatus::Rejected => owner.clone(),
+        TokenStatus::Active | TokenStatus::Rejected | TokenStatus::Erased => owner.clone(),
         _ => issuer.clone(),
     }
 }
@@ -608,5 +640,95 @@ pub fn unlist_token(env: &Env, list: &List, token: &Token) {
             t.slot = token.slot;
             set_token(env, &t);
         }
+    }
+}
+
+pub fn emergency_policy(env: &Env) -> EmergencyPolicy {
+    env.storage()
+        .instance()
+        .get(&DataKey::EmergencyPolicy)
+        .unwrap_or(EmergencyPolicy {
+            max_hours: MAX_EMERGENCY_HOURS,
+            limit: DEFAULT_EMERGENCY_LIMIT,
+            window: DEFAULT_EMERGENCY_WINDOW,
+        })
+}
+
+pub fn set_emergency_policy(env: &Env, policy: &EmergencyPolicy) {
+    env.storage()
+        .instance()
+        .set(&DataKey::EmergencyPolicy, policy);
+}
+
+/// Ledgers covering `secs` at the nominal close time, plus a day, within the network's
+/// maximum TTL: a temporary entry so extended outlives the time it stands for (the stored
+/// times decide; the entry's lapse only cleans up).
+fn ttl_for(env: &Env, secs: u64) -> u32 {
+    let ledgers = (secs / 5).min(u64::from(u32::MAX)) as u32;
+    ledgers
+        .saturating_add(DAY_IN_LEDGERS)
+        .min(env.storage().max_ttl())
+}
+
+/// An issuer's emergency access to token `id`, stored as `(reason, opened_at, expires_at)`.
+pub fn emergency(env: &Env, id: u32, issuer: &Address) -> Option<EmergencyGrant> {
+    let (reason, opened_at, expires_at) = env
+        .storage()
+        .temporary()
+        .get(&DataKey::Emergency(id, issuer.clone()))?;
+    Some(EmergencyGrant {
+        reason,
+        opened_at,
+        expires_at,
+    })
+}
+
+pub fn set_emergency(env: &Env, id: u32, issuer: &Address, grant: &EmergencyGrant) {
+    let key = DataKey::Emergency(id, issuer.clone());
+    let temporary = env.storage().temporary();
+    temporary.set(&key, &(grant.reason, grant.opened_at, grant.expires_at));
+    let ttl = ttl_for(env, grant.expires_at.saturating_sub(grant.opened_at));
+    temporary.extend_ttl(&key, ttl, ttl);
+}
+
+pub fn remove_emergency(env: &Env, id: u32, issuer: &Address) {
+    env.storage()
+        .temporary()
+        .remove(&DataKey::Emergency(id, issuer.clone()));
+}
+
+/// `(window start, count)` of an issuer's emergency accesses in its current window.
+pub fn emergency_use(env: &Env, issuer: &Address) -> Option<(u64, u32)> {
+    env.storage()
+        .temporary()
+        .get(&DataKey::EmergencyUse(issuer.clone()))
+}
+
+pub fn set_emergency_use(env: &Env, issuer: &Address, start: u64, count: u32, window: u64) {
+    let key = DataKey::EmergencyUse(issuer.clone());
+    let temporary = env.storage().temporary();
+    temporary.set(&key, &(start, count));
+    let ttl = ttl_for(env, window);
+    temporary.extend_ttl(&key, ttl, ttl);
+}
+
+/// A records request, stored as `(issuer, fulfilled)`.
+pub fn request(env: &Env, id: &BytesN<32>) -> Option<RecordsRequest> {
+    let (issuer, fulfilled): (Address, bool) = env
+        .storage()
+        .temporary()
+        .get(&DataKey::Request(id.clone()))?;
+    Some(RecordsRequest { issuer, fulfilled })
+}
+
+/// Stores a records request; a new one lives `REQUEST_TTL`, a fulfilled one keeps its TTL.
+pub fn set_request(env: &Env, id: &BytesN<32>, request: &RecordsRequest) {
+    let key = DataKey::Request(id.clone());
+    let temporary = env.storage().temporary();
+    let new = !temporary.has(&key);
+    temporary.set(&key, &(request.issuer.clone(), request.fulfilled));
+    if new {
+        let ttl = REQUEST_TTL.min(env.storage().max_ttl());
+        temporary.extend_ttl(&key, ttl, ttl);
     }
 }

@@ -32,6 +32,9 @@ pub enum TokenStatus {
     Withdrawn,
     /// Pending past its window; nobody has access and it can no longer be approved.
     Lapsed,
+    /// The patient erased the study (its keys and files deleted off chain); terminal:
+    /// nobody has access, nothing can be granted, re-keyed or moved.
+    Erased,
 }
 
 /// Why a patient rejected a release (a closed list: no free text reaches the chain).
@@ -148,4 +151,54 @@ pub struct GrantInfo {
     pub token_slot: u32,
     /// Position in the grantee's shared-with enumeration.
     pub grantee_slot: u32,
+}
+
+/// Why an issuer opens a study without the patient's consent (break-glass). A closed list:
+/// the free-text account stays off chain.
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum EmergencyReason {
+    /// The patient is unconscious or otherwise unable to consent.
+    Unconscious,
+    /// A life- or limb-threatening condition needs the images now.
+    LifeThreatening,
+    /// Treatment cannot wait until the patient is reached.
+    PatientUnreachable,
+    /// Any other emergency (explained off chain).
+    Other,
+}
+
+/// The admin's bounds on emergency access: the longest grant, and how many break-glass
+/// accesses one issuer may open per window.
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct EmergencyPolicy {
+    /// Longest emergency grant, in hours (1..=`MAX_EMERGENCY_HOURS`).
+    pub max_hours: u32,
+    /// Emergency accesses one issuer may open per window (1..=`MAX_EMERGENCY_LIMIT`).
+    pub limit: u32,
+    /// The rate window, in seconds (`MIN_EMERGENCY_WINDOW`..=`MAX_EMERGENCY_WINDOW`).
+    pub window: u64,
+}
+
+/// An emergency (break-glass) Viewer access, as returned by `emergency`.
+#[contracttype]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct EmergencyGrant {
+    /// The stated reason.
+    pub reason: EmergencyReason,
+    /// Unix time it was opened.
+    pub opened_at: u64,
+    /// Unix time it ends.
+    pub expires_at: u64,
+}
+
+/// A records request, as returned by `records_request`.
+#[contracttype]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RecordsRequest {
+    /// The issuer that asked.
+    pub issuer: Address,
+    /// Whether the issuer recorded its fulfilment.
+    pub fulfilled: bool,
 }
