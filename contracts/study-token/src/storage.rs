@@ -42,8 +42,6 @@ pub const DEFAULT_PENDING_CAP: u32 = 20;
 pub const MAX_PENDING_CAP: u32 = 1_000;
 /// Items per enumeration entry (the head holds the first `CHUNK`).
 pub const CHUNK: u32 = 16;
-/// Ledgers per hour at the nominal 5-second close time.
-const HOUR_IN_LEDGERS: u32 = 720;
 /// Default duration of an emergency access, in hours.
 pub const DEFAULT_EMERGENCY_HOURS: u32 = 24;
 /// Longest emergency access the admin may allow, in hours.
