@@ -16,12 +16,12 @@ use crate::types::{EmergencyGrant, EmergencyPolicy, EmergencyReason};
 
 #[contractimpl]
 impl StudyToken {
-    /// Break-glass: the active trusted `issuer` opens Active token `token_id` without the
-    /// patient's consent, stating `reason`, and holds Viewer for `hours` (`None`: 24; at most
-    /// the admin's `max_hours`, itself at most 72). At most `limit` per issuer per rate
-    /// window (`emergency_policy`). Returns the Unix time the access ends. Emits
-    /// `emergency_access`, on which the platform notifies the patient. Issuer's
-    /// authorization.
+    // Break-glass: the active trusted `issuer` opens Active token `token_id` without the
+    // patient's consent, stating `reason`, and holds Viewer for `hours` (`None`: 24; at most
+    // the admin's `max_hours`, itself at most 72). At most `limit` per issuer per rate
+    // window (`emergency_policy`). Returns the Unix time the access ends. Emits
+    // `emergency_access`, on which the platform notifies the patient. Issuer's
+    // authorization.
     pub fn emergency_access(
         env: Env,
         issuer: Address,
@@ -75,8 +75,8 @@ impl StudyToken {
         Ok(expires_at)
     }
 
-    /// Ends `issuer`'s emergency access to a token before its expiry. The token's owner and
-    /// the admin revoke it; the issuer may renounce it. `revoker`'s authorization.
+    // Ends `issuer`'s emergency access to a token before its expiry. The token's owner and
+    // the admin revoke it; the issuer may renounce it. `revoker`'s authorization.
     pub fn revoke_emergency(
         env: Env,
         revoker: Address,
@@ -102,25 +102,25 @@ impl StudyToken {
         Ok(())
     }
 
-    /// `issuer`'s emergency access to a token, if one was opened and has not lapsed from
-    /// storage (check `expires_at`: `access` reports whether it still gives access).
+    // `issuer`'s emergency access to a token, if one was opened and has not lapsed from
+    // storage (check `expires_at`: `access` reports whether it still gives access).
     pub fn emergency(env: Env, token_id: u32, issuer: Address) -> Option<EmergencyGrant> {
         storage::emergency(&env, token_id, &issuer)
     }
 
-    /// `(window start, accesses opened)` of `issuer`'s current rate window, if any.
+    // `(window start, accesses opened)` of `issuer`'s current rate window, if any.
     pub fn emergency_use(env: Env, issuer: Address) -> Option<(u64, u32)> {
         storage::emergency_use(&env, &issuer)
     }
 
-    /// The bounds on emergency access (defaults: 72 hours, 10 per issuer per 24 hours).
+    // The bounds on emergency access (defaults: 72 hours, 10 per issuer per 24 hours).
     pub fn emergency_policy(env: Env) -> EmergencyPolicy {
         storage::emergency_policy(&env)
     }
 
-    /// Sets the bounds on emergency access: longest grant `max_hours` (1..=72), `limit`
-    /// accesses (1..=1,000) per issuer per `window` seconds (one hour to 30 days). Admin
-    /// only.
+    // Sets the bounds on emergency access: longest grant `max_hours` (1..=72), `limit`
+    // accesses (1..=1,000) per issuer per `window` seconds (one hour to 30 days). Admin
+    // only.
     pub fn set_emergency_policy(env: Env, policy: EmergencyPolicy) -> Result<(), Error> {
         storage::admin(&env).require_auth();
         if policy.max_hours == 0

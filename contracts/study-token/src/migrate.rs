@@ -8,7 +8,7 @@ use crate::errors::StudyTokenError as Error;
 use crate::storage::{self, List, CHUNK};
 use crate::types::{GrantInfo, Release, Role, Token, TokenStatus};
 
-/// `Release` as the first version stored it.
+// `Release` as the first version stored it.
 #[contracttype]
 #[derive(Clone)]
 pub struct LegacyRelease {
@@ -18,7 +18,7 @@ pub struct LegacyRelease {
     pub request_id: Option<BytesN<16>>,
 }
 
-/// `Token` as the first version stored it (only the release differs).
+// `Token` as the first version stored it (only the release differs).
 #[contracttype]
 #[derive(Clone)]
 pub struct LegacyToken {
@@ -37,7 +37,7 @@ pub struct LegacyToken {
     pub issuer_revoked: bool,
 }
 
-/// `GrantInfo` as the first version stored it (no `by_owner`).
+// `GrantInfo` as the first version stored it (no `by_owner`).
 #[contracttype]
 #[derive(Clone)]
 pub struct LegacyGrantInfo {
@@ -50,8 +50,8 @@ pub struct LegacyGrantInfo {
 }
 
 impl LegacyGrantInfo {
-    /// The grant with `by_owner` as the first version's rule had it: every grant stood on
-    /// its own. `migrate` refines it.
+    // The grant with `by_owner` as the first version's rule had it: every grant stood on
+    // its own. `migrate` refines it.
     pub fn upgrade(self, by_owner: bool) -> GrantInfo {
         GrantInfo {
             grantee: self.grantee,
@@ -67,12 +67,12 @@ impl LegacyGrantInfo {
 
 #[contractimpl]
 impl StudyToken {
-    /// After an upgrade from the first version: replaces each listed token's raw checksum
-    /// root with `commitment` (computed off chain, as for new releases), indexes the
-    /// commitment while the token is pending or active, counts pending releases against the
-    /// issuer's cap, and gives each of its grants `by_owner` (a grant whose granter is the
-    /// owner, or holds no Sharer grant on the token, counts as the owner's). Tokens already
-    /// converted are skipped. Returns how many were converted. Admin only.
+    // After an upgrade from the first version: replaces each listed token's raw checksum
+    // root with `commitment` (computed off chain, as for new releases), indexes the
+    // commitment while the token is pending or active, counts pending releases against the
+    // issuer's cap, and gives each of its grants `by_owner` (a grant whose granter is the
+    // owner, or holds no Sharer grant on the token, counts as the owner's). Tokens already
+    // converted are skipped. Returns how many were converted. Admin only.
     pub fn migrate(env: Env, tokens: Vec<(u32, BytesN<32>)>) -> Result<u32, Error> {
         storage::admin(&env).require_auth();
         let mut converted = 0;
@@ -123,7 +123,7 @@ impl StudyToken {
     }
 }
 
-/// Rewrites every grant of `token` in the current form.
+// Rewrites every grant of `token` in the current form.
 fn migrate_grants(env: &Env, token: &Token) {
     let list = List::Grants(token.id);
     let len = list.len(env);

@@ -13,11 +13,11 @@ use crate::validate;
 
 #[contractimpl]
 impl StudyToken {
-    /// An active trusted `issuer` records that it asked an outside institution for records:
-    /// `request_id` is 32 random bytes chosen off chain, `patient` the patient's address when
-    /// known. Nothing else (no name, no institution) reaches the chain. The request can be
-    /// fulfilled for `REQUEST_TTL` (90 days). Emits `records_requested`. Issuer's
-    /// authorization.
+    // An active trusted `issuer` records that it asked an outside institution for records:
+    // `request_id` is 32 random bytes chosen off chain, `patient` the patient's address when
+    // known. Nothing else (no name, no institution) reaches the chain. The request can be
+    // fulfilled for `REQUEST_TTL` (90 days). Emits `records_requested`. Issuer's
+    // authorization.
     pub fn request_records(
         env: Env,
         issuer: Address,
@@ -50,9 +50,9 @@ impl StudyToken {
         Ok(())
     }
 
-    /// The issuer that made records request `request_id` records that the records were
-    /// released as `token_id` (its own release, pending or active). Once only. Emits
-    /// `records_request_fulfilled`. Issuer's authorization.
+    // The issuer that made records request `request_id` records that the records were
+    // released as `token_id` (its own release, pending or active). Once only. Emits
+    // `records_request_fulfilled`. Issuer's authorization.
     pub fn fulfill_records_request(
         env: Env,
         issuer: Address,
@@ -83,14 +83,14 @@ impl StudyToken {
         Ok(())
     }
 
-    /// A records request while it lives on chain (`REQUEST_TTL` from its creation).
+    // A records request while it lives on chain (`REQUEST_TTL` from its creation).
     pub fn records_request(env: Env, request_id: BytesN<32>) -> Option<RecordsRequest> {
         storage::request(&env, &request_id)
     }
 
-    /// The owner points an Active token at a new encrypted metadata object (after a new
-    /// study key re-encrypted every file): `metadata_uri` as in a release. The commitment
-    /// is unchanged, so `verify` still holds. Emits `rekeyed`. Owner's authorization.
+    // The owner points an Active token at a new encrypted metadata object (after a new
+    // study key re-encrypted every file): `metadata_uri` as in a release. The commitment
+    // is unchanged, so `verify` still holds. Emits `rekeyed`. Owner's authorization.
     pub fn rekey(
         env: Env,
         owner: Address,
@@ -118,11 +118,11 @@ impl StudyToken {
         Ok(())
     }
 
-    /// The owner erases an Active token after its keys and files were deleted off chain:
-    /// the token becomes Erased (terminal), leaves the owner's tokens, and its metadata
-    /// pointer and commitment are blanked (the commitment is free again). What stays is the
-    /// non-PHI history: addresses, times and counts. No grant, emergency access, re-key,
-    /// rotation or access record works afterwards. Emits `erased`. Owner's authorization.
+    // The owner erases an Active token after its keys and files were deleted off chain:
+    // the token becomes Erased (terminal), leaves the owner's tokens, and its metadata
+    // pointer and commitment are blanked (the commitment is free again). What stays is the
+    // non-PHI history: addresses, times and counts. No grant, emergency access, re-key,
+    // rotation or access record works afterwards. Emits `erased`. Owner's authorization.
     pub fn erase(env: Env, owner: Address, token_id: u32) -> Result<(), Error> {
         owner.require_auth();
         let mut token = storage::token(&env, token_id)?;
