@@ -21,8 +21,6 @@ use crate::validate;
 mod admin;
 #[path = "emergency.rs"]
 mod emergency;
-#[path = "migrate.rs"]
-pub(crate) mod migrate;
 #[path = "records.rs"]
 mod records;
 

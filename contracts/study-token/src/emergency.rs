@@ -102,27 +102,28 @@ impl StudyToken {
         Ok(())
     }
 
-    // `issuer`'s emergency access to a token, if one was opened and has not lapsed from
-    // storage (check `expires_at`: `access` reports whether it still gives access).
-    pub fn emergency(env: Env, token_id: u32, issuer: Address) -> Option<EmergencyGrant> {
-        storage::emergency(&env, token_id, &issuer)
-    }
-
-    // `(window start, accesses opened)` of `issuer`'s current rate window, if any.
-    pub fn emergency_use(env: Env, issuer: Address) -> Option<(u64, u32)> {
-        storage::emergency_use(&env, &issuer)
-    }
-
-    // The bounds on emergency access (defaults: 72 hours, 10 per issuer per 24 hours).
-    pub fn emergency_policy(env: Env) -> EmergencyPolicy {
-        storage::emergency_policy(&env)
+    // The bounds on emergency access as `(max_hours, limit, window)` (defaults: 72 hours,
+    // 10 per issuer per 86,400 seconds).
+    pub fn emergency_policy(env: Env) -> (u32, u32, u64) {
+        let p = storage::emergency_policy(&env);
+        (p.max_hours, p.limit, p.window)
     }
 
     // Sets the bounds on emergency access: longest grant `max_hours` (1..=72), `limit`
     // accesses (1..=1,000) per issuer per `window` seconds (one hour to 30 days). Admin
     // only.
-    pub fn set_emergency_policy(env: Env, policy: EmergencyPolicy) -> Result<(), Error> {
+    pub fn set_emergency_policy(
+        env: Env,
+        max_hours: u32,
+        limit: u32,
+        window: u64,
+    ) -> Result<(), Error> {
         storage::admin(&env).require_auth();
+        let policy = EmergencyPolicy {
+            max_hours,
+            limit,
+            window,
+        };
         if policy.max_hours == 0
             || policy.max_hours > MAX_EMERGENCY_HOURS
             || policy.limit == 0

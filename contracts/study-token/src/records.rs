@@ -83,11 +83,6 @@ impl StudyToken {
         Ok(())
     }
 
-    // A records request while it lives on chain (`REQUEST_TTL` from its creation).
-    pub fn records_request(env: Env, request_id: BytesN<32>) -> Option<RecordsRequest> {
-        storage::request(&env, &request_id)
-    }
-
     // The owner points an Active token at a new encrypted metadata object (after a new
     // study key re-encrypted every file): `metadata_uri` as in a release. The commitment
     // is unchanged, so `verify` still holds. Emits `rekeyed`. Owner's authorization.

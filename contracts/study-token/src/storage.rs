@@ -13,7 +13,6 @@ use soroban_sdk::{
     contracttype, panic_with_error, Address, BytesN, Env, IntoVal, String, TryFromVal, Val, Vec,
 };
 
-use crate::contract::migrate::{LegacyGrantInfo, LegacyToken};
 use crate::errors::StudyTokenError as Error;
 use crate::types::{
     EmergencyGrant, EmergencyPolicy, GrantInfo, RecordsRequest, Release, Role, Token, TokenStatus,
@@ -56,9 +55,9 @@ pub const DEFAULT_EMERGENCY_WINDOW: u64 = 86_400;
 pub const MIN_EMERGENCY_WINDOW: u64 = 3_600;
 // Longest rate window, in seconds (30 days).
 pub const MAX_EMERGENCY_WINDOW: u64 = 30 * 86_400;
-// How long an open records request lives on chain, in ledgers (90 days); after that it
+// How long an open records request lives on chain, in ledgers (30 days); after that it
 // can no longer be fulfilled on chain.
-pub const REQUEST_TTL: u32 = 90 * DAY_IN_LEDGERS;
+pub const REQUEST_TTL: u32 = 30 * DAY_IN_LEDGERS;
 
 #[contracttype]
 #[derive(Clone)]
@@ -364,37 +363,18 @@ impl PackedGrant {
     }
 }
 
-// A token record in the current (packed or issue-14 map) or the first version's form.
-pub enum Stored {
-    Current(Token),
-    Legacy(LegacyToken),
-}
-
-// The record of token `id` in whichever form it is stored.
-pub fn stored_token(env: &Env, id: u32) -> Result<Stored, Error> {
+// Token `id`, stored packed or (by the issue-14 version, rewritten packed on its next
+// change) as a map. A record of the first version (a raw root) reads as `NotMigrated`: such a
+// deployment upgrades through the issue-14 version first, whose `migrate` converts it.
+pub fn token(env: &Env, id: u32) -> Result<Token, Error> {
     let raw: Val = get(env, &DataKey::Token(id)).ok_or(Error::TokenNotFound)?;
     if let Some(t) = PackedToken::try_from_val(env, &raw)
         .ok()
         .and_then(|p| p.unpack(id))
     {
-        return Ok(Stored::Current(t));
+        return Ok(t);
     }
-    // Written by the issue-14 version (a map); rewritten packed on its next change.
-    if let Ok(t) = Token::try_from_val(env, &raw) {
-        return Ok(Stored::Current(t));
-    }
-    LegacyToken::try_from_val(env, &raw)
-        .map(Stored::Legacy)
-        .map_err(|_| Error::TokenNotFound)
-}
-
-// Token `id`; `NotMigrated` for a record the first version stored that `migrate` has not
-// converted yet.
-pub fn token(env: &Env, id: u32) -> Result<Token, Error> {
-    match stored_token(env, id)? {
-        Stored::Current(t) => Ok(t),
-        Stored::Legacy(_) => Err(Error::NotMigrated),
-    }
+    Token::try_from_val(env, &raw).map_err(|_| Error::NotMigrated)
 }
 
 pub fn set_token(env: &Env, token: &Token) {
@@ -432,8 +412,7 @@ pub fn clear_commitment(env: &Env, token: &Token) {
     }
 }
 
-// The grant of `grantee` on token `id`. A grant the first version stored reads as the
-// owner's (its rule then: every grant stood on its own) until `migrate` converts it.
+// The grant of `grantee` on token `id` (packed, or a map written by the issue-14 version).
 pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
     let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
     if let Some(g) = PackedGrant::try_from_val(env, &raw)
@@ -442,17 +421,7 @@ pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
     {
         return Some(g);
     }
-    GrantInfo::try_from_val(env, &raw).ok().or_else(|| {
-        LegacyGrantInfo::try_from_val(env, &raw)
-            .ok()
-            .map(|g| g.upgrade(true))
-    })
-}
-
-// The grant of `grantee` on token `id` if it is still in the first version's form.
-pub fn legacy_grant(env: &Env, id: u32, grantee: &Address) -> Option<LegacyGrantInfo> {
-    let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
-    LegacyGrantInfo::try_from_val(env, &raw).ok()
+    GrantInfo::try_from_val(env, &raw).ok()
 }
 
 pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) {
@@ -641,21 +610,29 @@ pub fn unlist_token(env: &Env, list: &List, token: &Token) {
     }
 }
 
+// The emergency policy, stored as `(max_hours, limit, window)`.
 pub fn emergency_policy(env: &Env) -> EmergencyPolicy {
-    env.storage()
+    let (max_hours, limit, window) = env
+        .storage()
         .instance()
         .get(&DataKey::EmergencyPolicy)
-        .unwrap_or(EmergencyPolicy {
-            max_hours: MAX_EMERGENCY_HOURS,
-            limit: DEFAULT_EMERGENCY_LIMIT,
-            window: DEFAULT_EMERGENCY_WINDOW,
-        })
+        .unwrap_or((
+            MAX_EMERGENCY_HOURS,
+            DEFAULT_EMERGENCY_LIMIT,
+            DEFAULT_EMERGENCY_WINDOW,
+        ));
+    EmergencyPolicy {
+        max_hours,
+        limit,
+        window,
+    }
 }
 
 pub fn set_emergency_policy(env: &Env, policy: &EmergencyPolicy) {
-    env.storage()
-        .instance()
-        .set(&DataKey::EmergencyPolicy, policy);
+    env.storage().instance().set(
+        &DataKey::EmergencyPolicy,
+        &(policy.max_hours, policy.limit, policy.window),
+    );
 }
 
 // Ledgers covering `secs` at the nominal close time, plus a day, within the network's

@@ -170,7 +170,6 @@ pub enum EmergencyReason {
 
 // The admin's bounds on emergency access: the longest grant, and how many break-glass
 // accesses one issuer may open per window.
-#[contracttype]
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct EmergencyPolicy {
     // Longest emergency grant, in hours (1..=`MAX_EMERGENCY_HOURS`).
@@ -181,8 +180,7 @@ pub struct EmergencyPolicy {
     pub window: u64,
 }
 
-// An emergency (break-glass) Viewer access, as returned by `emergency`.
-#[contracttype]
+// An emergency (break-glass) Viewer access as stored (internal: not in the interface).
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct EmergencyGrant {
     // The stated reason.
@@ -193,8 +191,7 @@ pub struct EmergencyGrant {
     pub expires_at: u64,
 }
 
-// A records request, as returned by `records_request`.
-#[contracttype]
+// A records request as stored (internal: not in the interface).
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct RecordsRequest {
     // The issuer that asked.
