@@ -40,6 +40,7 @@ use medimint_sdk::vault::{EnvVault, FileVault, SecretsManagerVault, Vault};
 use medimint_storage::{AppDb, DynamoDb, LocalDirStore, ObjectStore, RelayerDb, S3Store, SqliteDb};
 
 pub use config::{Config, DatabaseConfig, DeploymentConfig, StorageConfig, VaultConfig};
+pub use ops::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use ops::{
     AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
     SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,

@@ -4,6 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::emergency;
 use crate::routes::{account, email, explorer, issuers, keys, releases, studies, system, wallet};
 
 /// The API's document.
@@ -56,6 +57,9 @@ use crate::routes::{account, email, explorer, issuers, keys, releases, studies, 
         releases::uploads,
         releases::complete,
         releases::upload,
+        emergency::open,
+        emergency::review,
+        emergency::end,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -68,6 +72,7 @@ use crate::routes::{account, email, explorer, issuers, keys, releases, studies, 
         (name = "issuers", description = "the issuer registry (admin)"),
         (name = "explorer", description = "the public explorer: counts, issuers, token timelines (no sign-in)"),
         (name = "releases", description = "an issuer's releases: the manifest, upload URLs, completion, state"),
+        (name = "emergency", description = "emergency access (break-glass): an issuer opens a study without consent; the patient and the admin review and end it"),
     )
 )]
 pub struct ApiDoc;

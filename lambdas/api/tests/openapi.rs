@@ -75,6 +75,9 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/releases/{id}/uploads", "get"),
         ("/v1/releases/{id}/complete", "post"),
         ("/v1/uploads/{issuer}/{release_id}/{index}", "put"),
+        ("/v1/studies/{token}/emergency", "post"),
+        ("/v1/studies/{token}/emergency/{issuer}", "delete"),
+        ("/v1/emergency", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -83,7 +86,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        37,
+        40,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

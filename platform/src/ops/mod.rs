@@ -5,6 +5,7 @@ mod accounts;
 mod consent;
 mod deploy;
 mod download;
+mod emergency;
 mod files;
 mod history;
 mod issuers;
@@ -13,6 +14,7 @@ mod sharing;
 mod viewing;
 mod views;
 
+pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use files::FileStream;
 pub use views::{Relation, StudyFile, StudyItem, StudyPage, StudyView, MAX_PAGE};
 
