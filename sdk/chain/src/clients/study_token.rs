@@ -1109,6 +1109,40 @@ mod tests {
     }
 
     #[test]
+    fn issue_17_values_decode_and_refuse_other_shapes() {
+        for r in [
+            EmergencyReason::Unconscious,
+            EmergencyReason::LifeThreatening,
+            EmergencyReason::PatientUnreachable,
+            EmergencyReason::Other,
+        ] {
+            assert_eq!(
+                EmergencyReason::from_sc_val(&r.to_sc_val().unwrap()).unwrap(),
+                r
+            );
+        }
+        assert_eq!(
+            TokenStatus::from_sc_val(&unit_variant("Erased").unwrap()).unwrap(),
+            TokenStatus::Erased
+        );
+        let policy = ScVal::Vec(Some(
+            vec![arg::u32(72), arg::u32(10), arg::u64(86_400)]
+                .try_into()
+                .unwrap(),
+        ));
+        assert_eq!(
+            EmergencyPolicy::from_sc_val(&policy).unwrap(),
+            EmergencyPolicy {
+                max_hours: 72,
+                limit: 10,
+                window: 86_400
+            }
+        );
+        let err = EmergencyPolicy::from_sc_val(&arg::u32(1)).unwrap_err();
+        assert!(err.to_string().contains("(u32, u32, u64)"), "{err}");
+    }
+
+    #[test]
     fn access_decodes_from_the_contract_struct() {
         let granter = contract_strkey(&[3; 32]);
         let v = contract_struct(vec![
