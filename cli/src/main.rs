@@ -55,6 +55,8 @@ enum Command {
     Verify(cmd::viewer::VerifyArgs),
     /// The audit trail of a token or an address, from chain events.
     History(cmd::viewer::HistoryArgs),
+    /// Emergency access (break-glass): open, review, end.
+    Emergency(cmd::emergency::Args),
     /// Health: RPC, sponsor balance, index lag, queue and dead letters (exit 1 if unhealthy).
     Status(cmd::status::Args),
 }
@@ -79,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Download(args) => cmd::viewer::download(args),
         Command::Verify(args) => cmd::viewer::verify(args),
         Command::History(args) => cmd::viewer::history(args),
+        Command::Emergency(args) => cmd::emergency::run(args),
         Command::Status(args) => return cmd::status::run(args),
     };
     match result {

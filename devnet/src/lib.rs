@@ -320,6 +320,17 @@ impl Devnet {
     }
 }
 
+impl Devnet {
+    /// Moves the ledger clock `secs` seconds ahead at once and closes a ledger (tests use
+    /// it to let time-bound grants expire); later ledgers never close earlier.
+    pub fn advance_time(&self, secs: u64) -> u64 {
+        let mut node = self.shared.node.lock().unwrap_or_else(|p| p.into_inner());
+        node.skip_time(secs);
+        save_if_due(&self.shared, &mut node, true);
+        node.latest_close_time()
+    }
+}
+
 impl Drop for Devnet {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {

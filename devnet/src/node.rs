@@ -562,6 +562,14 @@ impl Node {
         self.close_ledger();
     }
 
+    /// Moves the ledger clock `secs` seconds ahead and closes a ledger: later ledgers close
+    /// no earlier than that time (tests use it to let time-bound grants expire).
+    pub fn skip_time(&mut self, secs: u64) {
+        let ahead = now().max(self.state.close_time).saturating_add(secs);
+        Arc::make_mut(&mut self.state).close_time = ahead;
+        self.close_ledger();
+    }
+
     /// Number of transactions waiting for the next ledger.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

@@ -302,9 +302,8 @@ async fn records_requests_upload_once_with_the_code_and_release_to_the_named_pat
     assert_eq!(r.body["request"]["status"], "submitted");
     assert_eq!(r.body["release"]["release_id"], id.as_str());
     assert_eq!(r.body["release"]["token_id"], token_id.as_str());
-    // The fulfilment is recorded once the release is a token (on chain with a study token
-    // that has `fulfill_records_request`; this devnet deploys the checked-in suite). Nothing
-    // of the patient reaches the chain.
+    // On chain: the request's creation and, now that it is a token, its fulfilment (no
+    // PHI: the request's random bytes, the issuer, the patient's address, the token).
     assert_eq!(
         r.body["request"]["fulfilled_token"]
             .as_u64()
@@ -313,7 +312,16 @@ async fn records_requests_upload_once_with_the_code_and_release_to_the_named_pat
         token_id
     );
     let trail = c.platform.history(None, Some(&c.issuer)).await.unwrap();
-    assert!(!trail.is_empty());
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"records_requested"), "{kinds:?}");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "records_request_fulfilled")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
     let text = serde_json::to_string(&trail).unwrap();
     for phi in ["DOE", "JANE", "MRN-7", "jane@example.org"] {
         assert!(!text.contains(phi), "{phi} on chain");
@@ -321,6 +329,14 @@ async fn records_requests_upload_once_with_the_code_and_release_to_the_named_pat
     // Reading it again records nothing twice.
     let r = api.get(&format!("/v1/requests/{id}"), Some(&pacs)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let again = c.platform.history(None, Some(&c.issuer)).await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .filter(|e| e.kind == "records_request_fulfilled")
+            .count(),
+        1
+    );
     let r = api.get("/v1/requests", Some(&pacs)).await;
     assert_eq!(r.body[0]["id"], id.as_str());
     let r = api

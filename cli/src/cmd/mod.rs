@@ -3,6 +3,7 @@ pub mod common;
 pub mod crypt;
 pub mod demo;
 pub mod devnet;
+pub mod emergency;
 pub mod keys;
 pub mod outside;
 pub mod release;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use medimint_issuer_registry::{IssuerKind, IssuerProfile, IssuerRegistryClient};
 use medimint_study_token::testutils::{account, Account};
-use medimint_study_token::{AccessKind, Release, Role, StudyTokenClient};
+use medimint_study_token::{AccessKind, EmergencyReason, Release, Role, StudyTokenClient};
 use soroban_env_host::fees::FeeConfiguration;
 use soroban_env_host::{FeeEstimate, InvocationResources};
 use soroban_sdk::xdr::{ContractDataDurability, LedgerKey, Limits, ScAddress, ScVal, WriteXdr};
@@ -440,6 +440,7 @@ pub fn measure(model: &Model, wasm: &Wasm) -> Report {
     let new_key = acct(&env);
     let receiver = acct(&env);
     let warm = acct(&env);
+    let er = acct(&env);
     env.mock_all_auths();
     let registry_id = h.register(&wasm.registry, "registry", (&admin.address, None::<u32>));
     let registry = IssuerRegistryClient::new(&env, &registry_id);
@@ -564,6 +565,61 @@ pub fn measure(model: &Model, wasm: &Wasm) -> Report {
     ]);
     token.rotate_owner(&id, p, n);
     h.record("rotate_owner");
+
+    // Issue 17: emergency access (opened, used, revoked), records requests, re-key, erasure.
+    let e = &er.address;
+    registry.add_issuer(e, &profile(&env));
+    let t = token.mint(i, p, &release(&env, 7));
+    token.emergency_access(e, &first, &EmergencyReason::Other, &None);
+    let args = (e, t, EmergencyReason::Unconscious, None::<u32>).into_val(&env);
+    h.sign(&[(&er, &token_id, "emergency_access", args)]);
+    token.emergency_access(e, &t, &EmergencyReason::Unconscious, &None);
+    h.record("emergency_access");
+    token.record_access(e, &first, &AccessKind::View);
+    let args = (e, t, AccessKind::View).into_val(&env);
+    h.sign(&[(&er, &token_id, "record_access", args)]);
+    token.record_access(e, &t, &AccessKind::View);
+    h.record("record_access under emergency access");
+    token.revoke_emergency(p, &first, e);
+    h.sign(&[(
+        &patient,
+        &token_id,
+        "revoke_emergency",
+        (p, t, e).into_val(&env),
+    )]);
+    token.revoke_emergency(p, &t, e);
+    h.record("revoke_emergency");
+    let (q1, q2) = (
+        BytesN::from_array(&env, &[0x51; 32]),
+        BytesN::from_array(&env, &[0x52; 32]),
+    );
+    token.request_records(i, &q1, &Some(p.clone()));
+    let args = (i, q2.clone(), Some(p.clone())).into_val(&env);
+    h.sign(&[(&issuer, &token_id, "request_records", args)]);
+    token.request_records(i, &q2, &Some(p.clone()));
+    h.record("request_records");
+    token.fulfill_records_request(i, &q1, &first);
+    let args = (i, q2.clone(), t).into_val(&env);
+    h.sign(&[(&issuer, &token_id, "fulfill_records_request", args)]);
+    token.fulfill_records_request(i, &q2, &t);
+    h.record("fulfill_records_request");
+    let uri = String::from_str(
+        &env,
+        "ipfs://bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq",
+    );
+    token.rekey(p, &first, &uri);
+    h.sign(&[(
+        &patient,
+        &token_id,
+        "rekey",
+        (p, t, uri.clone()).into_val(&env),
+    )]);
+    token.rekey(p, &t, &uri);
+    h.record("rekey");
+    token.erase(p, &first);
+    h.sign(&[(&patient, &token_id, "erase", (p, t).into_val(&env))]);
+    token.erase(p, &t);
+    h.record("erase");
 
     // The entries' TTL fell below the threshold (29 days left): a read extends them.
     let created = (model.min_persistent_ttl).max(30 * DAY);

@@ -19,18 +19,20 @@ use crate::validate;
 // client's fields are private to this module.
 #[path = "admin.rs"]
 mod admin;
-#[path = "migrate.rs"]
-pub(crate) mod migrate;
+#[path = "emergency.rs"]
+mod emergency;
+#[path = "records.rs"]
+mod records;
 
-/// The study token contract.
+// The study token contract.
 #[contract]
 pub struct StudyToken;
 
 #[contractimpl]
 impl StudyToken {
-    /// Creates the token with its `admin`, the `issuer_registry` it trusts, SEP-0050
-    /// `name` and `symbol`, and the `upgrade_delay` in ledgers (`None`: 48 hours; at most
-    /// `MAX_UPGRADE_DELAY`). Emits `configured`.
+    // Creates the token with its `admin`, the `issuer_registry` it trusts, SEP-0050
+    // `name` and `symbol`, and the `upgrade_delay` in ledgers (`None`: 48 hours; at most
+    // `MAX_UPGRADE_DELAY`). Emits `configured`.
     pub fn __constructor(
         env: Env,
         admin: Address,
@@ -55,10 +57,10 @@ impl StudyToken {
 
     // ----- release and consent -----
 
-    /// First of two transactions: a trusted `issuer` proposes `release` to `patient`.
-    /// Returns the new token id; the token is Pending until the patient approves or rejects
-    /// it (or the issuer withdraws it), and lapses after the pending window. One issuer may
-    /// have at most `pending_cap` pending releases for one patient. Issuer's authorization.
+    // First of two transactions: a trusted `issuer` proposes `release` to `patient`.
+    // Returns the new token id; the token is Pending until the patient approves or rejects
+    // it (or the issuer withdraws it), and lapses after the pending window. One issuer may
+    // have at most `pending_cap` pending releases for one patient. Issuer's authorization.
     pub fn propose_release(
         env: Env,
         issuer: Address,
@@ -88,9 +90,9 @@ impl StudyToken {
         Ok(token.id)
     }
 
-    /// Second transaction: the patient consents to a pending release; the token becomes
-    /// Active and the releasing issuer holds its implicit Viewer role. Patient's
-    /// authorization.
+    // Second transaction: the patient consents to a pending release; the token becomes
+    // Active and the releasing issuer holds its implicit Viewer role. Patient's
+    // authorization.
     pub fn approve_release(env: Env, patient: Address, token_id: u32) -> Result<(), Error> {
         patient.require_auth();
         not_paused(&env)?;
@@ -112,8 +114,8 @@ impl StudyToken {
         Ok(())
     }
 
-    /// The patient refuses a pending (or lapsed) release: the token becomes Rejected and
-    /// nobody gains access. `reason` comes from a closed list. Patient's authorization.
+    // The patient refuses a pending (or lapsed) release: the token becomes Rejected and
+    // nobody gains access. `reason` comes from a closed list. Patient's authorization.
     pub fn reject_release(
         env: Env,
         patient: Address,
@@ -137,10 +139,10 @@ impl StudyToken {
         Ok(())
     }
 
-    /// The issuer takes back a release that is still pending (or lapsed), e.g. one addressed
-    /// to the wrong patient: the token becomes Withdrawn, nobody gains access, and its
-    /// commitment is free to be released again. Issuer's authorization (a suspended issuer
-    /// may still withdraw).
+    // The issuer takes back a release that is still pending (or lapsed), e.g. one addressed
+    // to the wrong patient: the token becomes Withdrawn, nobody gains access, and its
+    // commitment is free to be released again. Issuer's authorization (a suspended issuer
+    // may still withdraw).
     pub fn withdraw_release(env: Env, issuer: Address, token_id: u32) -> Result<(), Error> {
         issuer.require_auth();
         let mut token = storage::token(&env, token_id)?;
@@ -154,9 +156,9 @@ impl StudyToken {
         Ok(())
     }
 
-    /// One transaction: a trusted `issuer` mints `release` to `patient`, Active at once; the
-    /// issuer holds its implicit Viewer role. Both the issuer and the patient authorize this
-    /// call over the same arguments.
+    // One transaction: a trusted `issuer` mints `release` to `patient`, Active at once; the
+    // issuer holds its implicit Viewer role. Both the issuer and the patient authorize this
+    // call over the same arguments.
     pub fn mint(
         env: Env,
         issuer: Address,
@@ -183,11 +185,11 @@ impl StudyToken {
         Ok(token.id)
     }
 
-    /// Moves a token to the patient's new address (a key change). Grants are kept; a grant
-    /// the new address held on this token is dropped (with `role_revoked`). The new owner
-    /// cannot be the token's issuer. The old key keeps no power over the token: grants it
-    /// made as owner can then be revoked only by the current owner or their grantee. Needs
-    /// both the old and new address's authorization.
+    // Moves a token to the patient's new address (a key change). Grants are kept; a grant
+    // the new address held on this token is dropped (with `role_revoked`). The new owner
+    // cannot be the token's issuer. The old key keeps no power over the token: grants it
+    // made as owner can then be revoked only by the current owner or their grantee. Needs
+    // both the old and new address's authorization.
     pub fn rotate_owner(env: Env, token_id: u32, old: Address, new: Address) -> Result<(), Error> {
         // Checked before the signatures: one address cannot authorize the same call twice.
         if old == new {
@@ -205,9 +207,10 @@ impl StudyToken {
         let (from, to) = match status(&env, &token) {
             TokenStatus::Active => (List::Owned(old.clone()), List::Owned(new.clone())),
             TokenStatus::Pending => (List::Pending(old.clone()), List::Pending(new.clone())),
-            TokenStatus::Rejected | TokenStatus::Withdrawn | TokenStatus::Lapsed => {
-                return Err(Error::TokenNotActive)
-            }
+            TokenStatus::Rejected
+            | TokenStatus::Withdrawn
+            | TokenStatus::Lapsed
+            | TokenStatus::Erased => return Err(Error::TokenNotActive),
         };
         if let Some(grant) = storage::grant(&env, token_id, &new) {
             storage::delete_grant(&env, token_id, &grant);
@@ -240,12 +243,12 @@ impl StudyToken {
 
     // ----- roles -----
 
-    /// `granter` gives `grantee` `role` (Viewer or Sharer) on an Active token until
-    /// `expires_at` (Unix seconds; `None` for no expiry), replacing an earlier grant. The
-    /// owner grants either role; a current Sharer grants only Viewer, never past its own
-    /// expiry, and never replaces a grant it did not make. A Sharer's grant also ends, at
-    /// access time, when the Sharer's own access ends or stops being Sharer. Granter's
-    /// authorization.
+    // `granter` gives `grantee` `role` (Viewer or Sharer) on an Active token until
+    // `expires_at` (Unix seconds; `None` for no expiry), replacing an earlier grant. The
+    // owner grants either role; a current Sharer grants only Viewer, never past its own
+    // expiry, and never replaces a grant it did not make. A Sharer's grant also ends, at
+    // access time, when the Sharer's own access ends or stops being Sharer. Granter's
+    // authorization.
     pub fn grant(
         env: Env,
         granter: Address,
@@ -296,12 +299,12 @@ impl StudyToken {
         Ok(())
     }
 
-    /// Ends `grantee`'s grant on a token. The owner revokes any grant, the releasing
-    /// issuer's implicit Viewer included (revoking the issuer ends both its implicit role
-    /// and any stored grant it holds). A grantee (the issuer included) may renounce its own
-    /// access by revoking itself. A Sharer revokes grants it made; a grant made by an owner
-    /// is revocable only by the current owner (so a rotated-away key cannot revoke).
-    /// Revoker's authorization.
+    // Ends `grantee`'s grant on a token. The owner revokes any grant, the releasing
+    // issuer's implicit Viewer included (revoking the issuer ends both its implicit role
+    // and any stored grant it holds). A grantee (the issuer included) may renounce its own
+    // access by revoking itself. A Sharer revokes grants it made; a grant made by an owner
+    // is revocable only by the current owner (so a rotated-away key cannot revoke).
+    // Revoker's authorization.
     pub fn revoke(
         env: Env,
         revoker: Address,
@@ -340,19 +343,19 @@ impl StudyToken {
         Ok(())
     }
 
-    /// The current access of `addr` to a token: role, expiry and granter. `None` when it has
-    /// none, its grant expired, its granter (a Sharer) no longer holds Sharer access, the
-    /// address is the token's issuer and that issuer is not trusted now, or the token is not
-    /// Active (Pending, Rejected, Withdrawn and lapsed tokens give nobody access). The
-    /// expiry is the earlier of the grant's and its Sharer granter's.
+    // The current access of `addr` to a token: role, expiry and granter. `None` when it has
+    // none, its grant expired, its granter (a Sharer) no longer holds Sharer access, the
+    // address is the token's issuer and that issuer is not trusted now, or the token is not
+    // Active (Pending, Rejected, Withdrawn and lapsed tokens give nobody access). The
+    // expiry is the earlier of the grant's and its Sharer granter's.
     pub fn access(env: Env, token_id: u32, addr: Address) -> Result<Option<Access>, Error> {
         let token = storage::token(&env, token_id)?;
         Ok(access_of(&env, &token, &addr))
     }
 
-    /// Records that `viewer` viewed or downloaded the study: the event is the audit trail.
-    /// Needs the viewer's authorization and current access (see `access`: an issuer that is
-    /// suspended or removed has none).
+    // Records that `viewer` viewed or downloaded the study: the event is the audit trail.
+    // Needs the viewer's authorization and current access (see `access`: an issuer that is
+    // suspended or removed has none).
     pub fn record_access(
         env: Env,
         viewer: Address,
@@ -376,7 +379,7 @@ impl StudyToken {
 
     // ----- reads -----
 
-    /// Consent state of a token: effective status, when, and by whom.
+    // Consent state of a token: effective status, when, and by whom.
     pub fn consent_status(env: Env, token_id: u32) -> Result<Consent, Error> {
         let token = storage::token(&env, token_id)?;
         let status = status(&env, &token);
@@ -393,32 +396,32 @@ impl StudyToken {
         })
     }
 
-    /// Whether the token is Active and carries `commitment` (false otherwise). A holder of
-    /// the files and of the encrypted metadata (which holds the salt, or access to the
-    /// platform's key) recomputes the commitment from the checksum root and checks it here.
+    // Whether the token is Active and carries `commitment` (false otherwise). A holder of
+    // the files and of the encrypted metadata (which holds the salt, or access to the
+    // platform's key) recomputes the commitment from the checksum root and checks it here.
     pub fn verify(env: Env, token_id: u32, commitment: BytesN<32>) -> Result<bool, Error> {
         let token = storage::token(&env, token_id)?;
         Ok(status(&env, &token) == TokenStatus::Active && token.release.commitment == commitment)
     }
 
-    /// The full stored token (status as stored; see `consent_status` for lapsing).
+    // The full stored token (status as stored; see `consent_status` for lapsing).
     pub fn token(env: Env, token_id: u32) -> Result<Token, Error> {
         storage::token(&env, token_id)
     }
 
-    /// The pending (not lapsed) or active token released with `commitment`, if any: lets a
-    /// retried upload find it. `None` once it was rejected, withdrawn or lapsed (the
-    /// commitment can then be released again).
+    // The pending (not lapsed) or active token released with `commitment`, if any: lets a
+    // retried upload find it. `None` once it was rejected, withdrawn or lapsed (the
+    // commitment can then be released again).
     pub fn token_of_commitment(env: Env, commitment: BytesN<32>) -> Option<u32> {
         commitment_holder(&env, &commitment)
     }
 
-    /// Active tokens owned by `owner`: up to `limit` (1..=50) ids from position `start`.
+    // Active tokens owned by `owner`: up to `limit` (1..=50) ids from position `start`.
     pub fn tokens_of(env: Env, owner: Address, start: u32, limit: u32) -> Result<Vec<u32>, Error> {
         page(&env, &List::Owned(owner), start, limit)
     }
 
-    /// Pending (and lapsed, not yet rejected) tokens of `patient`, paginated like `tokens_of`.
+    // Pending (and lapsed, not yet rejected) tokens of `patient`, paginated like `tokens_of`.
     pub fn pending_of(
         env: Env,
         patient: Address,
@@ -428,8 +431,8 @@ impl StudyToken {
         page(&env, &List::Pending(patient), start, limit)
     }
 
-    /// Tokens on which `grantee` holds a stored grant (expired ones included until revoked),
-    /// paginated like `tokens_of`. A releasing issuer's implicit Viewer role is not listed.
+    // Tokens on which `grantee` holds a stored grant (expired ones included until revoked),
+    // paginated like `tokens_of`. A releasing issuer's implicit Viewer role is not listed.
     pub fn shared_with(
         env: Env,
         grantee: Address,
@@ -439,8 +442,8 @@ impl StudyToken {
         page(&env, &List::Shared(grantee), start, limit)
     }
 
-    /// Stored grants of a token, paginated like `tokens_of`. The releasing issuer's implicit
-    /// Viewer role is not listed (see `access`).
+    // Stored grants of a token, paginated like `tokens_of`. The releasing issuer's implicit
+    // Viewer role is not listed (see `access`).
     pub fn grants(
         env: Env,
         token_id: u32,
@@ -459,38 +462,38 @@ impl StudyToken {
 
     // ----- SEP-0050 -----
 
-    /// SEP-0050: the collection name.
+    // SEP-0050: the collection name.
     pub fn name(env: Env) -> String {
         storage::name(&env)
     }
 
-    /// SEP-0050: the collection symbol.
+    // SEP-0050: the collection symbol.
     pub fn symbol(env: Env) -> String {
         storage::symbol(&env)
     }
 
-    /// SEP-0050: number of Active tokens `owner` holds.
+    // SEP-0050: number of Active tokens `owner` holds.
     pub fn balance(env: Env, owner: Address) -> u32 {
         List::Owned(owner).len(&env)
     }
 
-    /// SEP-0050: owner of an Active token.
+    // SEP-0050: owner of an Active token.
     pub fn owner_of(env: Env, token_id: u32) -> Result<Address, Error> {
         Ok(active_token(&env, token_id)?.owner)
     }
 
-    /// SEP-0050: the metadata URI (`ipfs://<CIDv1>` of the encrypted metadata object) of any
-    /// existing token, so a patient can inspect a pending release before consenting.
+    // SEP-0050: the metadata URI (`ipfs://<CIDv1>` of the encrypted metadata object) of any
+    // existing token, so a patient can inspect a pending release before consenting.
     pub fn token_uri(env: Env, token_id: u32) -> Result<String, Error> {
         Ok(storage::token(&env, token_id)?.release.metadata_uri)
     }
 
-    /// SEP-0050: always fails with `NonTransferable`; study tokens never move between people.
+    // SEP-0050: always fails with `NonTransferable`; study tokens never move between people.
     pub fn transfer(_env: Env, _from: Address, _to: Address, _token_id: u32) -> Result<(), Error> {
         Err(Error::NonTransferable)
     }
 
-    /// SEP-0050: always fails with `NonTransferable`.
+    // SEP-0050: always fails with `NonTransferable`.
     pub fn transfer_from(
         _env: Env,
         _spender: Address,
@@ -501,7 +504,7 @@ impl StudyToken {
         Err(Error::NonTransferable)
     }
 
-    /// SEP-0050: always fails with `NonTransferable` (there is nothing to approve).
+    // SEP-0050: always fails with `NonTransferable` (there is nothing to approve).
     pub fn approve(
         _env: Env,
         _approver: Address,
@@ -512,7 +515,7 @@ impl StudyToken {
         Err(Error::NonTransferable)
     }
 
-    /// SEP-0050: always fails with `NonTransferable`.
+    // SEP-0050: always fails with `NonTransferable`.
     pub fn approve_for_all(
         _env: Env,
         _owner: Address,
@@ -522,18 +525,18 @@ impl StudyToken {
         Err(Error::NonTransferable)
     }
 
-    /// SEP-0050: always `None`; approvals do not exist.
+    // SEP-0050: always `None`; approvals do not exist.
     pub fn get_approved(_env: Env, _token_id: u32) -> Option<Address> {
         None
     }
 
-    /// SEP-0050: always `false`; approvals do not exist.
+    // SEP-0050: always `false`; approvals do not exist.
     pub fn is_approved_for_all(_env: Env, _owner: Address, _operator: Address) -> bool {
         false
     }
 }
 
-/// Checks everything a release needs and builds its token (not yet stored).
+// Checks everything a release needs and builds its token (not yet stored).
 fn new_token(
     env: &Env,
     issuer: &Address,
@@ -572,8 +575,8 @@ fn new_token(
     })
 }
 
-/// Withdraws a pending (or lapsed) token, by its issuer or the admin (`by`): it leaves the
-/// patient's pending list and its commitment is freed. Emits `release_withdrawn`.
+// Withdraws a pending (or lapsed) token, by its issuer or the admin (`by`): it leaves the
+// patient's pending list and its commitment is freed. Emits `release_withdrawn`.
 fn withdraw(env: &Env, token: &mut Token, by: &Address) {
     storage::unlist_token(env, &List::Pending(token.owner.clone()), token);
     settle_pending(env, token);
@@ -592,7 +595,7 @@ fn withdraw(env: &Env, token: &mut Token, by: &Address) {
     .publish(env);
 }
 
-/// Fails with `Paused` while the admin has paused the contract.
+// Fails with `Paused` while the admin has paused the contract.
 fn not_paused(env: &Env) -> Result<(), Error> {
     if storage::paused(env) {
         return Err(Error::Paused);
@@ -600,10 +603,10 @@ fn not_paused(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-/// A pending token leaves its patient's pending list: one less for its issuer's cap. A
-/// lapsed one is not subtracted: the count (temporary) may already have lapsed with it and
-/// restarted for later releases, which must stay counted; at worst it over-counts until the
-/// window of the issuer's latest release passes.
+// A pending token leaves its patient's pending list: one less for its issuer's cap. A
+// lapsed one is not subtracted: the count (temporary) may already have lapsed with it and
+// restarted for later releases, which must stay counted; at worst it over-counts until the
+// window of the issuer's latest release passes.
 fn settle_pending(env: &Env, token: &Token) {
     if status(env, token) == TokenStatus::Lapsed {
         return;
@@ -612,8 +615,8 @@ fn settle_pending(env: &Env, token: &Token) {
     storage::set_pending_count(env, &token.issuer, &token.owner, count.saturating_sub(1));
 }
 
-/// Whether the issuer registry trusts `issuer` now. Fails closed: a registry that errors
-/// (or an address that is no contract) trusts nobody.
+// Whether the issuer registry trusts `issuer` now. Fails closed: a registry that errors
+// (or an address that is no contract) trusts nobody.
 fn trusted(env: &Env, issuer: &Address) -> bool {
     matches!(
         IssuerRegistryClient::new(env, &storage::registry(env)).try_is_trusted(issuer),
@@ -621,7 +624,7 @@ fn trusted(env: &Env, issuer: &Address) -> bool {
     )
 }
 
-/// The pending (not lapsed) or active token holding `commitment`.
+// The pending (not lapsed) or active token holding `commitment`.
 fn commitment_holder(env: &Env, commitment: &BytesN<32>) -> Option<u32> {
     let id = storage::commitment(env, commitment)?;
     let token = storage::token(env, id).ok()?;
@@ -632,7 +635,7 @@ fn commitment_holder(env: &Env, commitment: &BytesN<32>) -> Option<u32> {
     .then_some(id)
 }
 
-/// Effective status: a Pending token past its window is Lapsed.
+// Effective status: a Pending token past its window is Lapsed.
 fn status(env: &Env, token: &Token) -> TokenStatus {
     if token.status == TokenStatus::Pending && env.ledger().sequence() > token.pending_until {
         TokenStatus::Lapsed
@@ -649,7 +652,7 @@ fn active_token(env: &Env, token_id: u32) -> Result<Token, Error> {
     Ok(token)
 }
 
-/// A token of `patient` that is still Pending (possibly lapsed).
+// A token of `patient` that is still Pending (possibly lapsed).
 fn pending_of_patient(env: &Env, patient: &Address, token_id: u32) -> Result<Token, Error> {
     let token = storage::token(env, token_id)?;
     if &token.owner != patient {
@@ -668,7 +671,7 @@ fn record_consent(env: &Env, token: &mut Token, status: TokenStatus) {
     token.consent_by = token.owner.clone();
 }
 
-/// Makes a token Active in its owner's enumeration and stores it.
+// Makes a token Active in its owner's enumeration and stores it.
 fn activate(env: &Env, token: &mut Token) {
     token.status = TokenStatus::Active;
     token.slot = List::Owned(token.owner.clone()).push(env, token.id);
@@ -680,8 +683,8 @@ fn activate(env: &Env, token: &mut Token) {
     .publish(env);
 }
 
-/// Stores a grant (new or replacing `existing`) on `token` and emits `RoleGranted`; the
-/// grant is the owner's (`by_owner`) when `granter` owns the token now.
+// Stores a grant (new or replacing `existing`) on `token` and emits `RoleGranted`; the
+// grant is the owner's (`by_owner`) when `granter` owns the token now.
 fn put_grant(
     env: &Env,
     token: &Token,
@@ -723,15 +726,17 @@ fn put_grant(
     .publish(env);
 }
 
-/// Access of `addr` to `token` now, honouring status, expiry, the issuer's trust and a
-/// Sharer granter's own access. A stored grant decides; without one, the releasing issuer
-/// holds Viewer (no expiry, granted by the owner) until the owner revokes it or it
-/// renounces it.
+// Access of `addr` to `token` now, honouring status, expiry, the issuer's trust and a
+// Sharer granter's own access. A stored grant decides; without one, the releasing issuer
+// holds Viewer (no expiry, granted by the owner) until the owner revokes it or it
+// renounces it.
 fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     if status(env, token) != TokenStatus::Active {
         return None;
     }
-    let access = direct_access(env, token, addr)?;
+    let Some(access) = direct_access(env, token, addr) else {
+        return emergency_of(env, token, addr);
+    };
     if access.by_owner {
         return Some(access.access);
     }
@@ -751,8 +756,22 @@ fn access_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
     })
 }
 
-/// An address's access from its own grant (or ownership, or the issuer's implicit role),
-/// before its granter is checked.
+// An issuer's open emergency (break-glass) access: Viewer until its expiry, granted by
+// itself, while the issuer registry trusts it (a suspended issuer loses it at once).
+fn emergency_of(env: &Env, token: &Token, addr: &Address) -> Option<Access> {
+    let grant = storage::emergency(env, token.id, addr)?;
+    if env.ledger().timestamp() >= grant.expires_at || !trusted(env, addr) {
+        return None;
+    }
+    Some(Access {
+        role: Role::Viewer,
+        expires_at: Some(grant.expires_at),
+        granter: addr.clone(),
+    })
+}
+
+// An address's access from its own grant (or ownership, or the issuer's implicit role),
+// before its granter is checked.
 struct Direct {
     access: Access,
     by_owner: bool,

@@ -34,10 +34,14 @@ pub use errors::StudyTokenError;
 pub use events::*;
 pub use registry_client::{IssuerRegistryClient, IssuerRegistryInterface};
 pub use storage::{
-    CHUNK, DEFAULT_PENDING_CAP, DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD,
-    MAX_PAGE, MAX_PENDING_CAP, MAX_PENDING_WINDOW, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
+    CHUNK, DEFAULT_EMERGENCY_HOURS, DEFAULT_EMERGENCY_LIMIT, DEFAULT_EMERGENCY_WINDOW,
+    DEFAULT_PENDING_CAP, DEFAULT_PENDING_WINDOW, INSTANCE_EXTEND_TO, INSTANCE_TTL_THRESHOLD,
+    MAX_EMERGENCY_HOURS, MAX_EMERGENCY_LIMIT, MAX_EMERGENCY_WINDOW, MAX_PAGE, MAX_PENDING_CAP,
+    MAX_PENDING_WINDOW, MIN_EMERGENCY_WINDOW, PERSISTENT_EXTEND_TO, PERSISTENT_TTL_THRESHOLD,
+    REQUEST_TTL,
 };
 pub use types::{
-    Access, AccessKind, Consent, GrantInfo, RejectReason, Release, Role, Token, TokenStatus,
+    Access, AccessKind, Consent, EmergencyGrant, EmergencyPolicy, EmergencyReason, GrantInfo,
+    RecordsRequest, RejectReason, Release, Role, Token, TokenStatus,
 };
 pub use validate::{MAX_CID_LEN, MAX_FILE_COUNT, MIN_CID_LEN};

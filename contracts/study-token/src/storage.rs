@@ -13,33 +13,51 @@ use soroban_sdk::{
     contracttype, panic_with_error, Address, BytesN, Env, IntoVal, String, TryFromVal, Val, Vec,
 };
 
-use crate::contract::migrate::{LegacyGrantInfo, LegacyToken};
 use crate::errors::StudyTokenError as Error;
-use crate::types::{GrantInfo, Release, Role, Token, TokenStatus};
+use crate::types::{
+    EmergencyGrant, EmergencyPolicy, GrantInfo, RecordsRequest, Release, Role, Token, TokenStatus,
+};
 
-/// Ledgers per day at the nominal 5-second close time.
+// Ledgers per day at the nominal 5-second close time.
 const DAY_IN_LEDGERS: u32 = 17_280;
-/// A persistent entry read or written with less TTL left than this is extended.
+// A persistent entry read or written with less TTL left than this is extended.
 pub const PERSISTENT_TTL_THRESHOLD: u32 = 29 * DAY_IN_LEDGERS;
-/// The TTL a persistent entry is extended to (30 days).
+// The TTL a persistent entry is extended to (30 days).
 pub const PERSISTENT_EXTEND_TO: u32 = 30 * DAY_IN_LEDGERS;
-/// The instance (and code) is extended when its TTL falls below this.
+// The instance (and code) is extended when its TTL falls below this.
 pub const INSTANCE_TTL_THRESHOLD: u32 = 29 * DAY_IN_LEDGERS;
-/// The TTL the instance (and code) is extended to (30 days).
+// The TTL the instance (and code) is extended to (30 days).
 pub const INSTANCE_EXTEND_TO: u32 = 30 * DAY_IN_LEDGERS;
-/// Largest page an enumeration returns.
+// Largest page an enumeration returns.
 pub const MAX_PAGE: u32 = 50;
-/// Default window in which a pending release can be approved (14 days).
+// Default window in which a pending release can be approved (14 days).
 pub const DEFAULT_PENDING_WINDOW: u32 = 14 * DAY_IN_LEDGERS;
-/// Longest window the admin may set (28 days, inside the persistent TTL so a pending token
-/// cannot be archived before it lapses).
+// Longest window the admin may set (28 days, inside the persistent TTL so a pending token
+// cannot be archived before it lapses).
 pub const MAX_PENDING_WINDOW: u32 = 28 * DAY_IN_LEDGERS;
-/// Default number of pending releases one issuer may have outstanding for one patient.
+// Default number of pending releases one issuer may have outstanding for one patient.
 pub const DEFAULT_PENDING_CAP: u32 = 20;
-/// Largest pending cap the admin may set.
+// Largest pending cap the admin may set.
 pub const MAX_PENDING_CAP: u32 = 1_000;
-/// Items per enumeration entry (the head holds the first `CHUNK`).
+// Items per enumeration entry (the head holds the first `CHUNK`).
 pub const CHUNK: u32 = 16;
+// Default duration of an emergency access, in hours.
+pub const DEFAULT_EMERGENCY_HOURS: u32 = 24;
+// Longest emergency access the admin may allow, in hours.
+pub const MAX_EMERGENCY_HOURS: u32 = 72;
+// Default number of emergency accesses one issuer may open per window.
+pub const DEFAULT_EMERGENCY_LIMIT: u32 = 10;
+// Largest per-window limit the admin may set.
+pub const MAX_EMERGENCY_LIMIT: u32 = 1_000;
+// Default rate window, in seconds (24 hours).
+pub const DEFAULT_EMERGENCY_WINDOW: u64 = 86_400;
+// Shortest rate window, in seconds (one hour).
+pub const MIN_EMERGENCY_WINDOW: u64 = 3_600;
+// Longest rate window, in seconds (30 days).
+pub const MAX_EMERGENCY_WINDOW: u64 = 30 * 86_400;
+// How long an open records request lives on chain, in ledgers (30 days); after that it
+// can no longer be fulfilled on chain.
+pub const REQUEST_TTL: u32 = 30 * DAY_IN_LEDGERS;
 
 #[contracttype]
 #[derive(Clone)]
@@ -49,27 +67,36 @@ pub enum DataKey {
     Name,
     Symbol,
     PendingWindow,
-    /// The next token id to try (instance).
+    // The next token id to try (instance).
     NextId,
-    /// Whether the admin paused the contract (instance).
+    // Whether the admin paused the contract (instance).
     Paused,
-    /// Pending releases one issuer may have for one patient (instance).
+    // Pending releases one issuer may have for one patient (instance).
     PendingCap,
-    /// Pending releases of an issuer to a patient (temporary, live for the pending window
-    /// from the latest proposal; absent when zero).
+    // Pending releases of an issuer to a patient (temporary, live for the pending window
+    // from the latest proposal; absent when zero).
     PendingCount(Address, Address),
     Token(u32),
-    /// The token that holds a commitment (persistent; stale after a lapse).
+    // The token that holds a commitment (persistent; stale after a lapse).
     Commitment(BytesN<32>),
     Grant(u32, Address),
-    /// Chunk `k` of the Active tokens owned by an address (chunk 0 is the head).
+    // Chunk `k` of the Active tokens owned by an address (chunk 0 is the head).
     Owned(Address, u32),
-    /// Chunk `k` of the Pending tokens of a patient.
+    // Chunk `k` of the Pending tokens of a patient.
     Pending(Address, u32),
-    /// Chunk `k` of the grantees of a token.
+    // Chunk `k` of the grantees of a token.
     GrantAt(u32, u32),
-    /// Chunk `k` of the tokens shared with an address.
+    // Chunk `k` of the tokens shared with an address.
     Shared(Address, u32),
+    // The admin's emergency-access policy (instance; absent: the defaults).
+    EmergencyPolicy,
+    // An issuer's emergency access to a token (temporary, living a day past its expiry).
+    Emergency(u32, Address),
+    // An issuer's emergency accesses in the current rate window (temporary, living for
+    // the window).
+    EmergencyUse(Address),
+    // A records request (temporary, living `REQUEST_TTL`).
+    Request(BytesN<32>),
 }
 
 pub fn bump_instance(env: &Env) {
@@ -141,8 +168,8 @@ pub fn set_pending_cap(env: &Env, cap: u32) {
     env.storage().instance().set(&DataKey::PendingCap, &cap);
 }
 
-/// Pending releases of `issuer` to `patient` (a temporary entry: it lapses with the window
-/// of the latest of them).
+// Pending releases of `issuer` to `patient` (a temporary entry: it lapses with the window
+// of the latest of them).
 pub fn pending_count(env: &Env, issuer: &Address, patient: &Address) -> u32 {
     env.storage()
         .temporary()
@@ -150,9 +177,9 @@ pub fn pending_count(env: &Env, issuer: &Address, patient: &Address) -> u32 {
         .unwrap_or(0)
 }
 
-/// Stores the count of pending releases of `issuer` to `patient` (removed at zero) in
-/// temporary storage, live for the pending window from now: a count only matters while a
-/// release it counts can still be approved, so it never pays persistent rent.
+// Stores the count of pending releases of `issuer` to `patient` (removed at zero) in
+// temporary storage, live for the pending window from now: a count only matters while a
+// release it counts can still be approved, so it never pays persistent rent.
 pub fn set_pending_count(env: &Env, issuer: &Address, patient: &Address, count: u32) {
     let key = DataKey::PendingCount(issuer.clone(), patient.clone());
     let temporary = env.storage().temporary();
@@ -192,14 +219,14 @@ fn remove(env: &Env, key: &DataKey) {
     env.storage().persistent().remove(key);
 }
 
-/// A token as stored since issue 19: a tuple (an `ScVec`, no field names), about half the
-/// bytes of `Token`'s map form, so half its rent. The id is the key's; `consent_by` is
-/// stored only when it is not the default (the owner after a patient's decision, the issuer
-/// while pending or after a withdrawal).
-///
-/// 0 owner, 1 issuer, 2 metadata URI, 3 commitment, 4 request id, 5 `minted_ledger << 32 |
-/// pending_until`, 6 `consent_ledger << 32 | slot`, 7 minted_at, 8 consent_at,
-/// 9 `file_count << 8 | issuer_revoked << 4 | status`, 10 consent_by unless the default.
+// A token as stored since issue 19: a tuple (an `ScVec`, no field names), about half the
+// bytes of `Token`'s map form, so half its rent. The id is the key's; `consent_by` is
+// stored only when it is not the default (the owner after a patient's decision, the issuer
+// while pending or after a withdrawal).
+//
+// 0 owner, 1 issuer, 2 metadata URI, 3 commitment, 4 request id, 5 `minted_ledger << 32 |
+// pending_until`, 6 `consent_ledger << 32 | slot`, 7 minted_at, 8 consent_at,
+// 9 `file_count << 8 | issuer_revoked << 4 | status`, 10 consent_by unless the default.
 #[contracttype]
 #[derive(Clone)]
 pub struct PackedToken(
@@ -222,6 +249,7 @@ fn status_code(status: TokenStatus) -> u64 {
         TokenStatus::Active => 1,
         TokenStatus::Rejected => 2,
         TokenStatus::Withdrawn => 3,
+        TokenStatus::Erased => 4,
         // Never stored (it is how a pending token past its window is reported).
         TokenStatus::Lapsed => 0,
     }
@@ -233,14 +261,15 @@ fn status_of(code: u64) -> Option<TokenStatus> {
         1 => TokenStatus::Active,
         2 => TokenStatus::Rejected,
         3 => TokenStatus::Withdrawn,
+        4 => TokenStatus::Erased,
         _ => return None,
     })
 }
 
-/// Who made the last consent decision unless recorded otherwise.
+// Who made the last consent decision unless recorded otherwise.
 fn default_consent_by(owner: &Address, issuer: &Address, status: TokenStatus) -> Address {
     match status {
-        TokenStatus::Active | TokenStatus::Rejected => owner.clone(),
+        TokenStatus::Active | TokenStatus::Rejected | TokenStatus::Erased => owner.clone(),
         _ => issuer.clone(),
     }
 }
@@ -293,10 +322,10 @@ impl PackedToken {
     }
 }
 
-/// A grant as stored since issue 19: a tuple without the grantee (the key holds it).
-///
-/// 0 `by_owner << 4 | role` (1 Sharer, 2 Viewer), 1 expiry, 2 granter,
-/// 3 `token_slot << 32 | grantee_slot`.
+// A grant as stored since issue 19: a tuple without the grantee (the key holds it).
+//
+// 0 `by_owner << 4 | role` (1 Sharer, 2 Viewer), 1 expiry, 2 granter,
+// 3 `token_slot << 32 | grantee_slot`.
 #[contracttype]
 #[derive(Clone)]
 pub struct PackedGrant(u32, Option<u64>, Address, u64);
@@ -334,45 +363,26 @@ impl PackedGrant {
     }
 }
 
-/// A token record in the current (packed or issue-14 map) or the first version's form.
-pub enum Stored {
-    Current(Token),
-    Legacy(LegacyToken),
-}
-
-/// The record of token `id` in whichever form it is stored.
-pub fn stored_token(env: &Env, id: u32) -> Result<Stored, Error> {
+// Token `id`, stored packed or (by the issue-14 version, rewritten packed on its next
+// change) as a map. A record of the first version (a raw root) reads as `NotMigrated`: such a
+// deployment upgrades through the issue-14 version first, whose `migrate` converts it.
+pub fn token(env: &Env, id: u32) -> Result<Token, Error> {
     let raw: Val = get(env, &DataKey::Token(id)).ok_or(Error::TokenNotFound)?;
     if let Some(t) = PackedToken::try_from_val(env, &raw)
         .ok()
         .and_then(|p| p.unpack(id))
     {
-        return Ok(Stored::Current(t));
+        return Ok(t);
     }
-    // Written by the issue-14 version (a map); rewritten packed on its next change.
-    if let Ok(t) = Token::try_from_val(env, &raw) {
-        return Ok(Stored::Current(t));
-    }
-    LegacyToken::try_from_val(env, &raw)
-        .map(Stored::Legacy)
-        .map_err(|_| Error::TokenNotFound)
-}
-
-/// Token `id`; `NotMigrated` for a record the first version stored that `migrate` has not
-/// converted yet.
-pub fn token(env: &Env, id: u32) -> Result<Token, Error> {
-    match stored_token(env, id)? {
-        Stored::Current(t) => Ok(t),
-        Stored::Legacy(_) => Err(Error::NotMigrated),
-    }
+    Token::try_from_val(env, &raw).map_err(|_| Error::NotMigrated)
 }
 
 pub fn set_token(env: &Env, token: &Token) {
     set(env, &DataKey::Token(token.id), &PackedToken::pack(token));
 }
 
-/// Takes the next token id from the counter. Ids of tokens stored under another scheme (the
-/// root-derived ids of contracts before the counter) are skipped, so no id is reused.
+// Takes the next token id from the counter. Ids of tokens stored under another scheme (the
+// root-derived ids of contracts before the counter) are skipped, so no id is reused.
 pub fn next_id(env: &Env) -> Result<u32, Error> {
     let mut id: u32 = env.storage().instance().get(&DataKey::NextId).unwrap_or(1);
     while env.storage().persistent().has(&DataKey::Token(id)) {
@@ -383,8 +393,8 @@ pub fn next_id(env: &Env) -> Result<u32, Error> {
     Ok(id)
 }
 
-/// The token last released with `commitment`, if any (its status decides whether the
-/// commitment is still taken).
+// The token last released with `commitment`, if any (its status decides whether the
+// commitment is still taken).
 pub fn commitment(env: &Env, commitment: &BytesN<32>) -> Option<u32> {
     get(env, &DataKey::Commitment(commitment.clone()))
 }
@@ -393,7 +403,7 @@ pub fn set_commitment(env: &Env, commitment: &BytesN<32>, id: u32) {
     set(env, &DataKey::Commitment(commitment.clone()), &id);
 }
 
-/// Frees `token`'s commitment if it still points at `token`.
+// Frees `token`'s commitment if it still points at `token`.
 pub fn clear_commitment(env: &Env, token: &Token) {
     let key = DataKey::Commitment(token.release.commitment.clone());
     let held: Option<u32> = env.storage().persistent().get(&key);
@@ -402,8 +412,7 @@ pub fn clear_commitment(env: &Env, token: &Token) {
     }
 }
 
-/// The grant of `grantee` on token `id`. A grant the first version stored reads as the
-/// owner's (its rule then: every grant stood on its own) until `migrate` converts it.
+// The grant of `grantee` on token `id` (packed, or a map written by the issue-14 version).
 pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
     let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
     if let Some(g) = PackedGrant::try_from_val(env, &raw)
@@ -412,17 +421,7 @@ pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
     {
         return Some(g);
     }
-    GrantInfo::try_from_val(env, &raw).ok().or_else(|| {
-        LegacyGrantInfo::try_from_val(env, &raw)
-            .ok()
-            .map(|g| g.upgrade(true))
-    })
-}
-
-/// The grant of `grantee` on token `id` if it is still in the first version's form.
-pub fn legacy_grant(env: &Env, id: u32, grantee: &Address) -> Option<LegacyGrantInfo> {
-    let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
-    LegacyGrantInfo::try_from_val(env, &raw).ok()
+    GrantInfo::try_from_val(env, &raw).ok()
 }
 
 pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) {
@@ -433,17 +432,17 @@ pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) {
     );
 }
 
-/// One dense enumeration: a head entry `(len, first CHUNK items)` and one entry per
-/// further chunk of `CHUNK` items.
+// One dense enumeration: a head entry `(len, first CHUNK items)` and one entry per
+// further chunk of `CHUNK` items.
 #[derive(Clone)]
 pub enum List {
-    /// Active tokens owned by an address.
+    // Active tokens owned by an address.
     Owned(Address),
-    /// Pending (or lapsed, not yet rejected) tokens of a patient.
+    // Pending (or lapsed, not yet rejected) tokens of a patient.
     Pending(Address),
-    /// Grantees of a token.
+    // Grantees of a token.
     Grants(u32),
-    /// Tokens on which an address holds a grant.
+    // Tokens on which an address holds a grant.
     Shared(Address),
 }
 
@@ -495,7 +494,7 @@ impl List {
         get::<(u32, Val)>(env, &self.key(0)).map_or(0, |(len, _)| len)
     }
 
-    /// Items `start..start + limit` (clamped to the length).
+    // Items `start..start + limit` (clamped to the length).
     pub fn page<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(
         &self,
         env: &Env,
@@ -524,7 +523,7 @@ impl List {
         out
     }
 
-    /// Appends `value`; returns its slot. One write while the list fits in its head.
+    // Appends `value`; returns its slot. One write while the list fits in its head.
     pub fn push<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(&self, env: &Env, value: V) -> u32 {
         let (len, mut head) = self.head::<V>(env);
         let k = len / CHUNK;
@@ -539,8 +538,8 @@ impl List {
         len
     }
 
-    /// Removes `slot` by moving the last item into it; returns the moved item, whose
-    /// record must learn its new slot.
+    // Removes `slot` by moving the last item into it; returns the moved item, whose
+    // record must learn its new slot.
     pub fn swap_remove<V: TryFromVal<Env, Val> + IntoVal<Env, Val> + Clone>(
         &self,
         env: &Env,
@@ -582,7 +581,7 @@ impl List {
     }
 }
 
-/// Removes the grant of `grant.grantee` on token `id` from storage and both enumerations.
+// Removes the grant of `grant.grantee` on token `id` from storage and both enumerations.
 pub fn delete_grant(env: &Env, id: u32, grant: &GrantInfo) {
     if let Some(moved) = List::Grants(id).swap_remove::<Address>(env, grant.token_slot) {
         if let Some(mut g) = self::grant(env, id, &moved) {
@@ -601,12 +600,110 @@ pub fn delete_grant(env: &Env, id: u32, grant: &GrantInfo) {
     remove(env, &DataKey::Grant(id, grant.grantee.clone()));
 }
 
-/// Removes token `token.id` from `list` at `token.slot` and fixes the moved token.
+// Removes token `token.id` from `list` at `token.slot` and fixes the moved token.
 pub fn unlist_token(env: &Env, list: &List, token: &Token) {
     if let Some(moved) = list.swap_remove::<u32>(env, token.slot) {
         if let Ok(mut t) = self::token(env, moved) {
             t.slot = token.slot;
             set_token(env, &t);
         }
+    }
+}
+
+// The emergency policy, stored as `(max_hours, limit, window)`.
+pub fn emergency_policy(env: &Env) -> EmergencyPolicy {
+    let (max_hours, limit, window) = env
+        .storage()
+        .instance()
+        .get(&DataKey::EmergencyPolicy)
+        .unwrap_or((
+            MAX_EMERGENCY_HOURS,
+            DEFAULT_EMERGENCY_LIMIT,
+            DEFAULT_EMERGENCY_WINDOW,
+        ));
+    EmergencyPolicy {
+        max_hours,
+        limit,
+        window,
+    }
+}
+
+pub fn set_emergency_policy(env: &Env, policy: &EmergencyPolicy) {
+    env.storage().instance().set(
+        &DataKey::EmergencyPolicy,
+        &(policy.max_hours, policy.limit, policy.window),
+    );
+}
+
+// Ledgers covering `secs` at the nominal close time, plus a day, within the network's
+// maximum TTL: a temporary entry so extended outlives the time it stands for (the stored
+// times decide; the entry's lapse only cleans up).
+fn ttl_for(env: &Env, secs: u64) -> u32 {
+    let ledgers = (secs / 5).min(u64::from(u32::MAX)) as u32;
+    ledgers
+        .saturating_add(DAY_IN_LEDGERS)
+        .min(env.storage().max_ttl())
+}
+
+// An issuer's emergency access to token `id`, stored as `(reason, opened_at, expires_at)`.
+pub fn emergency(env: &Env, id: u32, issuer: &Address) -> Option<EmergencyGrant> {
+    let (reason, opened_at, expires_at) = env
+        .storage()
+        .temporary()
+        .get(&DataKey::Emergency(id, issuer.clone()))?;
+    Some(EmergencyGrant {
+        reason,
+        opened_at,
+        expires_at,
+    })
+}
+
+pub fn set_emergency(env: &Env, id: u32, issuer: &Address, grant: &EmergencyGrant) {
+    let key = DataKey::Emergency(id, issuer.clone());
+    let temporary = env.storage().temporary();
+    temporary.set(&key, &(grant.reason, grant.opened_at, grant.expires_at));
+    let ttl = ttl_for(env, grant.expires_at.saturating_sub(grant.opened_at));
+    temporary.extend_ttl(&key, ttl, ttl);
+}
+
+pub fn remove_emergency(env: &Env, id: u32, issuer: &Address) {
+    env.storage()
+        .temporary()
+        .remove(&DataKey::Emergency(id, issuer.clone()));
+}
+
+// `(window start, count)` of an issuer's emergency accesses in its current window.
+pub fn emergency_use(env: &Env, issuer: &Address) -> Option<(u64, u32)> {
+    env.storage()
+        .temporary()
+        .get(&DataKey::EmergencyUse(issuer.clone()))
+}
+
+pub fn set_emergency_use(env: &Env, issuer: &Address, start: u64, count: u32, window: u64) {
+    let key = DataKey::EmergencyUse(issuer.clone());
+    let temporary = env.storage().temporary();
+    temporary.set(&key, &(start, count));
+    let ttl = ttl_for(env, window);
+    temporary.extend_ttl(&key, ttl, ttl);
+}
+
+// A records request, stored as `(issuer, fulfilled)`.
+pub fn request(env: &Env, id: &BytesN<32>) -> Option<RecordsRequest> {
+    let (issuer, fulfilled): (Address, bool) = env
+        .storage()
+        .temporary()
+        .get(&DataKey::Request(id.clone()))?;
+    Some(RecordsRequest { issuer, fulfilled })
+}
+
+// Stores a records request; a new one lives `REQUEST_TTL`, a fulfilled one keeps its TTL.
+pub fn set_request(env: &Env, id: &BytesN<32>, request: &RecordsRequest) {
+    let key = DataKey::Request(id.clone());
+    let temporary = env.storage().temporary();
+    let new = !temporary.has(&key);
+    temporary.set(&key, &(request.issuer.clone(), request.fulfilled));
+    if new {
+        let ttl = REQUEST_TTL.min(env.storage().max_ttl());
+        temporary.extend_ttl(&key, ttl, ttl);
     }
 }

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    account, authorizations, email, explorer, issuers, keys, links, releases, requests, studies,
-    system, wallet,
+    account, authorizations, email, emergency, explorer, issuers, keys, links, releases, requests,
+    studies, system, wallet,
 };
 
 /// The API's document.
@@ -70,6 +70,9 @@ use crate::routes::{
         requests::open,
         requests::files,
         requests::complete,
+        emergency::open,
+        emergency::review,
+        emergency::end,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&BearerAuth),
@@ -84,6 +87,7 @@ use crate::routes::{
         (name = "share-links", description = "share links: a study shown to someone without an account, with a passcode (docs/share-links.md)"),
         (name = "releases", description = "an issuer's releases: the manifest, upload URLs, completion, state"),
         (name = "records-requests", description = "an issuer asks an institution without an account for a patient's records (docs/records-requests.md)"),
+        (name = "emergency", description = "emergency access (break-glass): an issuer opens a study without consent; the patient and the admin review and end it"),
     )
 )]
 pub struct ApiDoc;

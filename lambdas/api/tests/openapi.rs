@@ -86,6 +86,9 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/requests/open", "post"),
         ("/v1/requests/{id}/files", "post"),
         ("/v1/requests/{id}/complete", "post"),
+        ("/v1/studies/{token}/emergency", "post"),
+        ("/v1/studies/{token}/emergency/{issuer}", "delete"),
+        ("/v1/emergency", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -94,7 +97,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        46,
+        49,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

@@ -5,6 +5,7 @@ mod accounts;
 mod consent;
 mod deploy;
 mod download;
+mod emergency;
 mod files;
 mod history;
 mod issuers;
@@ -16,6 +17,7 @@ mod viewing;
 mod views;
 mod wallet_auth;
 
+pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use files::FileStream;
 pub use links::{
     NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,

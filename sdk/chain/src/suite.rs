@@ -29,8 +29,13 @@ pub const STUDY_TOKEN_FUNCTIONS: &[&str] = &[
     "grant",
     "revoke",
     "record_access",
+    "emergency_access",
+    "revoke_emergency",
     "request_records",
     "fulfill_records_request",
+    "rekey",
+    "erase",
+    "set_emergency_policy",
 ];
 
 /// The contract ids a deployment by `admin` on `network` will have.

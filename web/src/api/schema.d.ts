@@ -148,6 +148,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/emergency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/emergency`: every break-glass for the admin; for anyone else those on their own
+         *     studies and those they opened, newest first, with the state now.
+         */
+        get: operations["review"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/explorer/days": {
         parameters: {
             query?: never;
@@ -641,6 +661,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/studies/{token}/emergency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /v1/studies/{token}/emergency`: a trusted issuer breaks the glass. */
+        post: operations["open"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{token}/emergency/{issuer}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * `DELETE /v1/studies/{token}/emergency/{issuer}`: the patient or the admin ends an
+         *     emergency access early.
+         */
+        delete: operations["end"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/studies/{token}/files": {
         parameters: {
             query?: never;
@@ -930,6 +987,62 @@ export interface components {
         EmailRequest: {
             /** @description Where to send the code. */
             email: string;
+        };
+        /** @description Answer of ending an emergency access. */
+        EmergencyEnded: {
+            /** @description The issuer whose emergency access ended. */
+            issuer: string;
+            /**
+             * Format: int32
+             * @description The token.
+             */
+            token_id: number;
+        };
+        /**
+         * @description One break-glass access, as the review list shows it. The note is the issuer's free text
+         *     (off chain only); the rest is what the chain recorded.
+         */
+        EmergencyRecord: {
+            /**
+             * Format: int64
+             * @description Unix seconds it ends (the chain's answer).
+             */
+            expires_at: number;
+            /** @description The issuer that broke the glass. */
+            issuer: string;
+            /** @description The issuer's account, off chain only. */
+            note: string;
+            /**
+             * Format: int64
+             * @description Unix seconds it was opened (the chain's clock).
+             */
+            opened_at: number;
+            /** @description The patient (the token's owner). */
+            patient: string;
+            /** @description `unconscious`, `life_threatening`, `patient_unreachable` or `other`. */
+            reason: string;
+            /**
+             * @description `open`, `expired` or `ended` (revoked or renounced), as the chain says now; set when
+             *     listed.
+             */
+            state?: string;
+            /**
+             * Format: int32
+             * @description The token opened.
+             */
+            token_id: number;
+        };
+        /** @description Body of `POST /v1/studies/{token}/emergency`. */
+        EmergencyRequest: {
+            /**
+             * Format: int32
+             * @description How long, in hours (1..=72, and within the admin's bound; default 24).
+             */
+            hours?: number | null;
+            /** @description Why, in the issuer's words (off chain only; at most 1,000 characters; required). */
+            note: string;
+            /** @description `unconscious`, `life_threatening`, `patient_unreachable` or `other` (on chain). */
+            reason: string;
         };
         /** @description Answer of a share or revoke. */
         GrantAnswer: {
@@ -2266,6 +2379,35 @@ export interface operations {
             };
             /** @description past its signature expiration ledger (`authorization-expired`) */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the break-glass accesses the caller may review */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmergencyRecord"][];
+                };
+            };
+            /** @description not signed in, or the session ended */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3907,6 +4049,148 @@ export interface operations {
             };
             /** @description not pending any more */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    open: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmergencyRequest"];
+            };
+        };
+        responses: {
+            /** @description opened: Viewer until `expires_at`; the patient was notified */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmergencyRecord"];
+                };
+            };
+            /** @description bad reason, note or hours (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in, or the session ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an active trusted issuer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such study */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the study is not active (pending, erased…) or the issuer already has access */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the issuer's emergency rate limit is reached (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    end: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+                /** @description the issuer's G-address */
+                issuer: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmergencyEnded"];
+                };
+            };
+            /** @description bad token id or address (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in, or the session ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description neither the study's owner nor the admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such study or open emergency access */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 //! The upgrade of a deployed suite holding tokens and grants, from the first version's WASM
 //! (checked in under `fixtures/v0`, the bytes of `contracts/wasm` before the security work)
-//! to the current one, then through the new timelock; afterwards everything reads, the
+//! through the issue-14 version (`fixtures/v1`, whose `migrate` converts the records) to the
+//! current one, then through the new timelock; afterwards everything reads, the
 //! tokens carry commitments instead of raw roots, and the new rules hold.
 use medimint_issuer_registry::IssuerRegistryClient;
 use medimint_study_token::{
@@ -9,7 +10,7 @@ use medimint_study_token::{
 };
 use soroban_sdk::{
     contracttype, testutils::Address as _, testutils::Events as _, testutils::Ledger as _, Address,
-    BytesN, Env, Event as _, IntoVal, String, Symbol,
+    BytesN, Env, Event as _, IntoVal, String, Symbol, Val,
 };
 
 use super::{env, wasm};
@@ -144,17 +145,28 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
         .deployer()
         .upload_contract_wasm(wasm("medimint-registry").as_slice());
     registry.upgrade_member(&issuers_name, &issuers_hash);
-    registry.upgrade_member(&studies_name, &studies_hash);
+    // The study token goes through the issue-14 version (fixtures/v1), whose `migrate`
+    // converts the first version's records; the current one no longer carries it.
+    let v1_hash = env.deployer().upload_contract_wasm(V1_STUDIES);
+    registry.upgrade_member(&studies_name, &v1_hash);
     let _: () = call(
         &env,
         &registry.address,
         "upgrade",
         (&registry_hash,).into_val(&env),
     );
-    let studies = StudyTokenClient::new(&env, &studies_id);
-
     // Until migrated, an old token says so instead of failing to decode.
-    assert_eq!(studies.try_token(&active), Err(Ok(E::NotMigrated)));
+    let old = env.try_invoke_contract::<Val, soroban_sdk::Error>(
+        &studies_id,
+        &Symbol::new(&env, "token"),
+        (active,).into_val(&env),
+    );
+    assert_eq!(
+        old.err(),
+        Some(Ok(soroban_sdk::Error::from_contract_error(
+            E::NotMigrated as u32
+        )))
+    );
     // The issuer registry needs no migration: its records and first-version slots read.
     assert!(issuers.is_trusted(&issuer));
     assert_eq!(
@@ -164,19 +176,32 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
             .address,
         issuer
     );
-
     // The platform computes each old token's commitment from its root and migrates.
-    let migrated = studies.migrate(&soroban_sdk::vec![
+    let migrated: u32 = call(
         &env,
-        (active, commitment(&env, 1)),
-        (pending, commitment(&env, 2)),
-        (rejected, commitment(&env, 3)),
-    ]);
-    assert_eq!(migrated, 3);
-    assert_eq!(
-        studies.migrate(&soroban_sdk::vec![&env, (active, commitment(&env, 1))]),
-        0
+        &studies_id,
+        "migrate",
+        (soroban_sdk::vec![
+            &env,
+            (active, commitment(&env, 1)),
+            (pending, commitment(&env, 2)),
+            (rejected, commitment(&env, 3)),
+        ],)
+            .into_val(&env),
     );
+    assert_eq!(migrated, 3);
+    // Then the current version, through the timelock the first hop installed (48 hours).
+    let _: Val = call(
+        &env,
+        &studies_id,
+        "schedule_upgrade",
+        (&studies_hash,).into_val(&env),
+    );
+    let seq = env.ledger().sequence();
+    env.ledger().set_sequence_number(seq + 2 * 17_280 + 1);
+    registry.upgrade_member(&studies_name, &studies_hash);
+    let studies = StudyTokenClient::new(&env, &studies_id);
+
     // Everything reads, and no raw root is left.
     let t = studies.token(&active);
     assert_eq!(t.release.commitment, commitment(&env, 1));
@@ -251,7 +276,7 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
     let member = registry.member(&studies_name);
     assert_eq!(
         (member.wasm_hash.clone(), member.version),
-        (studies_hash.clone(), 2)
+        (studies_hash.clone(), 3)
     );
     assert!(registry
         .try_upgrade_member(&studies_name, &studies_hash)
@@ -259,7 +284,7 @@ fn a_live_first_version_suite_upgrades_through_the_timelock_and_keeps_its_tokens
     studies.schedule_upgrade(&studies_hash);
     env.ledger()
         .set_sequence_number(env.ledger().sequence() + DEFAULT_UPGRADE_DELAY);
-    assert_eq!(registry.upgrade_member(&studies_name, &studies_hash), 3);
+    assert_eq!(registry.upgrade_member(&studies_name, &studies_hash), 4);
     let upgraded = env.events().all().filter_by_contract(&studies_id);
     assert_eq!(
         upgraded,

@@ -3,12 +3,15 @@
 
 mod admin;
 mod delegation;
+mod emergency;
+mod erase;
 mod governance;
 mod hardening;
 mod model;
 mod owner;
 mod pagination;
 mod release;
+mod requests;
 mod roles;
 mod signatures;
 mod squat;
@@ -145,4 +148,28 @@ pub fn only_signer(
             sub_invokes: &[],
         },
     }]);
+}
+
+/// Calls `contract.fn_name(args)` once for each of `signers`, each authorizing only its
+/// own address, and asserts that every call fails (the call needs another's signature).
+pub fn refused_for(
+    env: &Env,
+    signers: &[&Address],
+    contract: &Address,
+    fn_name: &str,
+    args: soroban_sdk::Vec<soroban_sdk::Val>,
+) {
+    for who in signers {
+        only_signer(env, who, contract, fn_name, args.clone());
+        let result = env.try_invoke_contract::<soroban_sdk::Val, soroban_sdk::Error>(
+            contract,
+            &soroban_sdk::Symbol::new(env, fn_name),
+            args.clone(),
+        );
+        assert!(
+            result.is_err(),
+            "{fn_name} signed by the wrong party succeeded"
+        );
+    }
+    env.mock_all_auths();
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod authorizations;
 pub mod dicomweb;
 pub mod email;
+pub mod emergency;
 pub mod explorer;
 pub mod issuers;
 pub mod keys;
@@ -91,6 +92,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/studies/{token}/files", get(studies::files))
         .route("/v1/studies/{token}/files/{*path}", get(studies::file))
         .route("/v1/studies/{token}/verify", post(studies::verify))
+        .route("/v1/studies/{token}/emergency", post(emergency::open))
+        .route(
+            "/v1/studies/{token}/emergency/{issuer}",
+            delete(emergency::end),
+        )
+        .route("/v1/emergency", get(emergency::review))
         .route("/v1/studies/{token}/key", get(keys::study_key))
         .merge(links::routes())
         .merge(requests::routes())

@@ -23,6 +23,6 @@ pub use errors::contract_error;
 pub use issuer_registry::{IssuerKind, IssuerProfile, IssuerRecord, IssuerRegistry, ISSUERS_PAGE};
 pub use registry::{Member, SuiteRegistry};
 pub use study_token::{
-    Access, AccessKind, Consent, GrantRecord, RejectReason, Release, Role, StudyToken, TokenRecord,
-    TokenStatus,
+    Access, AccessKind, Consent, EmergencyPolicy, EmergencyReason, GrantRecord, RejectReason,
+    Release, Role, StudyToken, TokenRecord, TokenStatus,
 };

@@ -128,8 +128,55 @@ unit_enum!(
         Withdrawn,
         /// Pending past its window: it can no longer be approved.
         Lapsed,
+        /// The patient erased the study: terminal, nobody has access.
+        Erased,
     }
 );
+unit_enum!(
+    /// Why an issuer opens a study without the patient's consent (break-glass): a closed
+    /// list; the free-text account stays off chain.
+    EmergencyReason {
+        /// The patient is unconscious or otherwise unable to consent.
+        Unconscious,
+        /// A life- or limb-threatening condition needs the images now.
+        LifeThreatening,
+        /// Treatment cannot wait until the patient is reached.
+        PatientUnreachable,
+        /// Any other emergency (explained off chain).
+        Other,
+    }
+);
+
+/// The admin's bounds on emergency access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmergencyPolicy {
+    /// Longest emergency access, in hours (1..=72).
+    pub max_hours: u32,
+    /// Emergency accesses one issuer may open per window (1..=1,000).
+    pub limit: u32,
+    /// The rate window, in seconds (3,600..=2,592,000).
+    pub window: u64,
+}
+
+impl EmergencyPolicy {
+    /// Decodes the contract's `(max_hours, limit, window)`.
+    ///
+    /// # Errors
+    /// A value of another shape.
+    pub fn from_sc_val(v: &ScVal) -> Result<Self> {
+        match v {
+            ScVal::Vec(Some(items)) if items.len() == 3 => Ok(Self {
+                max_hours: decode(&items[0])?,
+                limit: decode(&items[1])?,
+                window: decode(&items[2])?,
+            }),
+            other => Err(Error::Decode {
+                expected: "(u32, u32, u64)",
+                got: format!("{other:?}"),
+            }),
+        }
+    }
+}
 
 /// Consent state of a token, as `consent_status` returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -372,53 +419,6 @@ impl<'r> StudyToken<'r> {
             kind.to_sc_val()?,
         ];
         self.call(key, viewer, "record_access", args, &[viewer])
-            .await
-    }
-
-    /// An active issuer records that it asked an outside institution for records:
-    /// `request_id` is 32 random bytes chosen off chain, `patient` the patient's address if
-    /// known (no PHI reaches the chain). Emits `records_requested`.
-    ///
-    /// # Errors
-    /// Contract (`IssuerNotTrusted`, `DuplicateRequest`, …) and submission errors.
-    pub async fn request_records(
-        &self,
-        key: &str,
-        issuer: &dyn Signer,
-        request_id: &[u8; 32],
-        patient: Option<&str>,
-    ) -> Result<Landed> {
-        let args = vec![
-            arg::address(&issuer.address())?,
-            arg::bytes(request_id)?,
-            match patient {
-                Some(p) => arg::address(p)?,
-                None => ScVal::Void,
-            },
-        ];
-        self.call(key, issuer, "request_records", args, &[issuer])
-            .await
-    }
-
-    /// The requesting issuer records that request `request_id` was released as `token_id`.
-    /// Emits `records_request_fulfilled`.
-    ///
-    /// # Errors
-    /// Contract (`RequestNotFound`, `NotRequester`, `RequestFulfilled`, `NotIssuer`) and
-    /// submission errors.
-    pub async fn fulfill_records_request(
-        &self,
-        key: &str,
-        issuer: &dyn Signer,
-        request_id: &[u8; 32],
-        token_id: u32,
-    ) -> Result<Landed> {
-        let args = vec![
-            arg::address(&issuer.address())?,
-            arg::bytes(request_id)?,
-            arg::u32(token_id),
-        ];
-        self.call(key, issuer, "fulfill_records_request", args, &[issuer])
             .await
     }
 
@@ -792,6 +792,167 @@ impl<'r> StudyToken<'r> {
         decode(&self.chain().read(&self.contract, "paused", vec![]).await?)
     }
 
+    // ----- emergency access, records requests, re-key and erasure (issue 17) -----
+
+    /// Break-glass: the active trusted `issuer` opens an active token without the patient's
+    /// consent for `hours` (`None`: 24; at most the admin's bound). Returns the Unix time
+    /// the access ends.
+    ///
+    /// # Errors
+    /// `InvalidEmergencyHours` (#239), `EmergencyRateLimited` (#240), `AlreadyHasAccess`
+    /// (#243), `IssuerNotTrusted` (#205), `TokenNotActive` (#204), `TokenNotFound` (#200),
+    /// `Paused` (#233) as simulation errors; submission errors.
+    pub async fn emergency_access(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        token_id: u32,
+        reason: EmergencyReason,
+        hours: Option<u32>,
+    ) -> Result<(u64, Landed)> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::u32(token_id),
+            reason.to_sc_val()?,
+            hours.map(arg::u32).unwrap_or(ScVal::Void),
+        ];
+        let landed = self
+            .call(key, issuer, "emergency_access", args, &[issuer])
+            .await?;
+        Ok((Self::returned(&landed)?, landed))
+    }
+
+    /// Ends `issuer`'s emergency access to a token: the owner or the admin revokes it, the
+    /// issuer renounces it.
+    ///
+    /// # Errors
+    /// `EmergencyNotFound` (#242), `NotGranter` (#216), `TokenNotFound` (#200) as
+    /// simulation errors; submission errors.
+    pub async fn revoke_emergency(
+        &self,
+        key: &str,
+        revoker: &dyn Signer,
+        token_id: u32,
+        issuer: &str,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&revoker.address())?,
+            arg::u32(token_id),
+            arg::address(issuer)?,
+        ];
+        self.call(key, revoker, "revoke_emergency", args, &[revoker])
+            .await
+    }
+
+    /// The admin's bounds on emergency access.
+    ///
+    /// # Errors
+    /// Simulation and decoding errors.
+    pub async fn emergency_policy(&self) -> Result<EmergencyPolicy> {
+        let v = self
+            .chain()
+            .read(&self.contract, "emergency_policy", vec![])
+            .await?;
+        EmergencyPolicy::from_sc_val(&v)
+    }
+
+    /// Sets the bounds on emergency access (admin).
+    ///
+    /// # Errors
+    /// `InvalidEmergencyPolicy` (#241) as a simulation error; [`Error::MissingSigner`];
+    /// submission errors.
+    pub async fn set_emergency_policy(
+        &self,
+        key: &str,
+        admin: &dyn Signer,
+        policy: EmergencyPolicy,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::u32(policy.max_hours),
+            arg::u32(policy.limit),
+            arg::u64(policy.window),
+        ];
+        self.call(key, admin, "set_emergency_policy", args, &[admin])
+            .await
+    }
+
+    /// The active trusted `issuer` records a records request: `request_id` is 32 random
+    /// bytes, `patient` the patient's address when known. No PHI reaches the chain.
+    ///
+    /// # Errors
+    /// `InvalidRequestId` (#244), `DuplicateRequest` (#245), `IssuerNotTrusted` (#205),
+    /// `Paused` (#233) as simulation errors; submission errors.
+    pub async fn request_records(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        request_id: &[u8; 32],
+        patient: Option<&str>,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::bytes(request_id)?,
+            match patient {
+                Some(p) => arg::address(p)?,
+                None => ScVal::Void,
+            },
+        ];
+        self.call(key, issuer, "request_records", args, &[issuer])
+            .await
+    }
+
+    /// The requesting issuer records that the records were released as `token_id`.
+    ///
+    /// # Errors
+    /// `RequestNotFound` (#246), `NotRequester` (#247), `RequestFulfilled` (#248),
+    /// `NotIssuer` (#226), `TokenNotFound` (#200) as simulation errors; submission errors.
+    pub async fn fulfill_records_request(
+        &self,
+        key: &str,
+        issuer: &dyn Signer,
+        request_id: &[u8; 32],
+        token_id: u32,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&issuer.address())?,
+            arg::bytes(request_id)?,
+            arg::u32(token_id),
+        ];
+        self.call(key, issuer, "fulfill_records_request", args, &[issuer])
+            .await
+    }
+
+    /// The owner points an active token at a new encrypted metadata object (after a
+    /// re-key); the commitment stays, so `verify` still holds.
+    ///
+    /// # Errors
+    /// `NotOwner` (#201), `TokenNotActive` (#204), `InvalidMetadataUri` (#207),
+    /// `TokenNotFound` (#200) as simulation errors; submission errors.
+    pub async fn rekey(
+        &self,
+        key: &str,
+        owner: &dyn Signer,
+        token_id: u32,
+        metadata_uri: &str,
+    ) -> Result<Landed> {
+        let args = vec![
+            arg::address(&owner.address())?,
+            arg::u32(token_id),
+            arg::string(metadata_uri)?,
+        ];
+        self.call(key, owner, "rekey", args, &[owner]).await
+    }
+
+    /// The owner erases an active token (after its keys and files were deleted): terminal.
+    ///
+    /// # Errors
+    /// `NotOwner` (#201), `TokenNotActive` (#204), `TokenNotFound` (#200) as simulation
+    /// errors; submission errors.
+    pub async fn erase(&self, key: &str, owner: &dyn Signer, token_id: u32) -> Result<Landed> {
+        let args = vec![arg::address(&owner.address())?, arg::u32(token_id)];
+        self.call(key, owner, "erase", args, &[owner]).await
+    }
+
     super::admin::admin_functions!();
 }
 
@@ -804,7 +965,7 @@ pub struct TokenRecord {
     pub owner: String,
     /// The issuer who released it.
     pub issuer: String,
-    /// Stored status: `Pending`, `Active`, `Rejected` or `Withdrawn`.
+    /// Stored status: `Pending`, `Active`, `Rejected`, `Withdrawn` or `Erased`.
     pub status: String,
     /// `ipfs://…` of the encrypted metadata object.
     pub metadata_uri: String,
@@ -945,6 +1106,40 @@ mod tests {
         );
         let err = Consent::from_sc_val(&consent("Burnt")).unwrap_err();
         assert!(err.to_string().contains("Burnt"), "{err}");
+    }
+
+    #[test]
+    fn issue_17_values_decode_and_refuse_other_shapes() {
+        for r in [
+            EmergencyReason::Unconscious,
+            EmergencyReason::LifeThreatening,
+            EmergencyReason::PatientUnreachable,
+            EmergencyReason::Other,
+        ] {
+            assert_eq!(
+                EmergencyReason::from_sc_val(&r.to_sc_val().unwrap()).unwrap(),
+                r
+            );
+        }
+        assert_eq!(
+            TokenStatus::from_sc_val(&unit_variant("Erased").unwrap()).unwrap(),
+            TokenStatus::Erased
+        );
+        let policy = ScVal::Vec(Some(
+            vec![arg::u32(72), arg::u32(10), arg::u64(86_400)]
+                .try_into()
+                .unwrap(),
+        ));
+        assert_eq!(
+            EmergencyPolicy::from_sc_val(&policy).unwrap(),
+            EmergencyPolicy {
+                max_hours: 72,
+                limit: 10,
+                window: 86_400
+            }
+        );
+        let err = EmergencyPolicy::from_sc_val(&arg::u32(1)).unwrap_err();
+        assert!(err.to_string().contains("(u32, u32, u64)"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,364 @@
+//! Emergency access (break-glass): an active trusted issuer opens a study without the
+//! patient's consent for a bounded time, stating a reason from the contract's closed list;
+//! the free-text note stays off chain, in a review record beside the study's objects. The
+//! patient and the admin list every break-glass and end it early.
+
+use medimint_chain::clients::{EmergencyPolicy, EmergencyReason};
+
+use super::*;
+
+/// Prefix of the review records: `emergency/<token>/<opened_at>-<issuer>.json`.
+const RECORDS: &str = "emergency/";
+/// Longest free-text note, in characters.
+pub const MAX_NOTE_CHARS: usize = 1_000;
+/// Largest review record read back, in bytes.
+const MAX_RECORD_BYTES: u64 = 16 * 1024;
+
+/// The reasons of the contract's closed list, as the API and CLI spell them.
+pub const EMERGENCY_REASONS: &[&str] = &[
+    "unconscious",
+    "life_threatening",
+    "patient_unreachable",
+    "other",
+];
+
+/// Parses a reason as the API and CLI spell it.
+///
+/// # Errors
+/// [`PlatformError::InvalidInput`] naming `reason` and the accepted values.
+pub fn parse_reason(s: &str) -> Result<EmergencyReason, PlatformError> {
+    Ok(match s.trim() {
+        "unconscious" => EmergencyReason::Unconscious,
+        "life_threatening" => EmergencyReason::LifeThreatening,
+        "patient_unreachable" => EmergencyReason::PatientUnreachable,
+        "other" => EmergencyReason::Other,
+        other => {
+            return Err(PlatformError::InvalidInput {
+                field: "reason",
+                message: format!("{other:?} is not one of {}", EMERGENCY_REASONS.join(", ")),
+            })
+        }
+    })
+}
+
+fn reason_name(r: EmergencyReason) -> &'static str {
+    match r {
+        EmergencyReason::Unconscious => "unconscious",
+        EmergencyReason::LifeThreatening => "life_threatening",
+        EmergencyReason::PatientUnreachable => "patient_unreachable",
+        EmergencyReason::Other => "other",
+    }
+}
+
+/// One break-glass access, as the review list shows it. The note is the issuer's free text
+/// (off chain only); the rest is what the chain recorded.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmergencyRecord {
+    /// The token opened.
+    pub token_id: u32,
+    /// The issuer that broke the glass.
+    pub issuer: String,
+    /// The patient (the token's owner).
+    pub patient: String,
+    /// `unconscious`, `life_threatening`, `patient_unreachable` or `other`.
+    pub reason: String,
+    /// The issuer's account, off chain only.
+    pub note: String,
+    /// Unix seconds it was opened (the chain's clock).
+    pub opened_at: u64,
+    /// Unix seconds it ends (the chain's answer).
+    pub expires_at: u64,
+    /// `open`, `expired` or `ended` (revoked or renounced), as the chain says now; set when
+    /// listed.
+    #[serde(default)]
+    pub state: String,
+}
+
+impl Platform {
+    /// `issuer_email` (a trusted issuer whose key the platform holds) breaks the glass on
+    /// `token`: the chain grants it Viewer for `hours` (`None`: 24), the study key is
+    /// wrapped to it, and a review record with the note is stored. The caller notifies the
+    /// patient (the record names the patient's address).
+    ///
+    /// # Errors
+    /// `note` too long; the contract's refusals (`IssuerNotTrusted`, `TokenNotActive`,
+    /// `AlreadyHasAccess`, `EmergencyRateLimited`, `InvalidEmergencyHours`…); storage.
+    pub async fn emergency_access(
+        &self,
+        issuer_email: &str,
+        token: &str,
+        reason: EmergencyReason,
+        note: &str,
+        hours: Option<u32>,
+    ) -> Result<EmergencyRecord, PlatformError> {
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(PlatformError::InvalidInput {
+                field: "note",
+                message: format!("longer than {MAX_NOTE_CHARS} characters"),
+            });
+        }
+        let d = self.deployment()?;
+        let record = self.token(token).await?;
+        let issuer = self.keypair_of(issuer_email).await?;
+        let address = issuer.address();
+        let (expires_at, _) = self
+            .token_client(&d)
+            .emergency_access(
+                &fresh_key(&format!("emergency/{}/{address}", record.id)),
+                issuer.signing_key(),
+                record.id,
+                reason,
+                hours,
+            )
+            .await
+            .map_err(chain(format!("emergency access to token {}", record.id)))?;
+        let sid = study_of(&record)?;
+        let holder = self.key_holder(&record).await?;
+        share_key(self.store.as_ref(), &sid, &holder, &address)
+            .await
+            .map_err(PlatformError::Invalid)?;
+        // The chain's time of opening (the platform's clock may differ): the expiry less the
+        // hours granted (the default is 24, within the admin's bound).
+        let hours = match hours {
+            Some(h) => h,
+            None => self
+                .token_client(&d)
+                .emergency_policy()
+                .await
+                .map_err(chain("reading the emergency policy"))?
+                .max_hours
+                .min(24),
+        };
+        let opened_at = expires_at.saturating_sub(u64::from(hours) * 3_600);
+        let entry = EmergencyRecord {
+            token_id: record.id,
+            issuer: address.clone(),
+            patient: record.owner.clone(),
+            reason: reason_name(reason).into(),
+            note: note.trim().to_owned(),
+            opened_at,
+            expires_at,
+            state: "open".into(),
+        };
+        let body = serde_json::to_vec(&entry)
+            .map_err(|e| PlatformError::Invalid(format!("encoding the review record: {e}")))?;
+        self.store
+            .put_bytes(
+                &format!("{RECORDS}{}/{opened_at:020}-{address}.json", record.id),
+                Bytes::from(body),
+            )
+            .await
+            .map_err(storage("storing the emergency review record"))?;
+        Ok(entry)
+    }
+
+    /// The key holder whose wrapped study key the platform can open: the owner's custodial
+    /// key, else the releasing issuer's.
+    async fn key_holder(&self, record: &TokenRecord) -> Result<Keypair, PlatformError> {
+        for address in [&record.owner, &record.issuer] {
+            let account = self
+                .db
+                .account_by_address(address)
+                .await
+                .map_err(storage("reading the key holder's account"))?;
+            if let Some(index) = account.and_then(|a| a.hd_index) {
+                return self.operator(index);
+            }
+        }
+        Err(PlatformError::Conflict(format!(
+            "neither the owner nor the issuer of token {} has a key the platform holds; the \
+             study key cannot be wrapped to the emergency issuer",
+            record.id
+        )))
+    }
+
+    /// Ends `issuer`'s emergency access to `token`: signed by `revoker_email`'s custodial
+    /// key (the token's owner), or by the suite's admin key when `None`. The issuer's
+    /// wrapped key is removed unless it still has access otherwise.
+    ///
+    /// # Errors
+    /// `EmergencyNotFound`, `NotGranter` from the contract; storage.
+    pub async fn revoke_emergency(
+        &self,
+        revoker_email: Option<&str>,
+        token: &str,
+        issuer: &str,
+    ) -> Result<(), PlatformError> {
+        let d = self.deployment()?;
+        let record = self.token(token).await?;
+        let revoker = match revoker_email {
+            Some(email) => self.keypair_of(email).await?,
+            None => self.operator(crate::ADMIN_INDEX)?,
+        };
+        let client = self.token_client(&d);
+        client
+            .revoke_emergency(
+                &fresh_key(&format!("emergency-revoke/{}/{issuer}", record.id)),
+                revoker.signing_key(),
+                record.id,
+                issuer,
+            )
+            .await
+            .map_err(chain(format!(
+                "ending {issuer}'s emergency access to token {}",
+                record.id
+            )))?;
+        let still = client
+            .access(record.id, issuer)
+            .await
+            .map_err(chain("reading the issuer's access"))?;
+        if still.is_none() {
+            let sid = study_of(&record)?;
+            self.store
+                .delete(&wrapped_key_key(&sid, issuer))
+                .await
+                .map_err(storage("removing the issuer's wrapped key"))?;
+        }
+        Ok(())
+    }
+
+    /// The admin sets the bounds on emergency access: the longest access in hours (1..=72)
+    /// and how many one issuer may open per window (seconds).
+    ///
+    /// # Errors
+    /// `InvalidEmergencyPolicy` from the contract.
+    pub async fn set_emergency_policy(&self, policy: EmergencyPolicy) -> Result<(), PlatformError> {
+        let d = self.deployment()?;
+        let admin = self.operator(crate::ADMIN_INDEX)?;
+        self.token_client(&d)
+            .set_emergency_policy(&fresh_key("emergency-policy"), admin.signing_key(), policy)
+            .await
+            .map_err(chain("setting the emergency policy"))?;
+        Ok(())
+    }
+
+    /// Seconds until `issuer` may break the glass again under the rate limit (0 when it
+    /// may now), from the review records: the contract's window starts at the first access
+    /// after the previous window ended.
+    ///
+    /// # Errors
+    /// Storage and RPC failures.
+    pub async fn emergency_retry_after(&self, issuer: &str) -> Result<u64, PlatformError> {
+        let d = self.deployment()?;
+        let policy = self
+            .token_client(&d)
+            .emergency_policy()
+            .await
+            .map_err(chain("reading the emergency policy"))?;
+        let mut opened: Vec<u64> = self
+            .emergency_records()
+            .await?
+            .into_iter()
+            .filter(|r| r.issuer == issuer)
+            .map(|r| r.opened_at)
+            .collect();
+        opened.sort_unstable();
+        let mut window: Option<(u64, u32)> = None;
+        for t in opened {
+            window = match window {
+                Some((start, n)) if t < start.saturating_add(policy.window) => Some((start, n + 1)),
+                _ => Some((t, 1)),
+            };
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(match window {
+            Some((start, n)) if n >= policy.limit => {
+                start.saturating_add(policy.window).saturating_sub(now)
+            }
+            _ => 0,
+        })
+    }
+
+    /// Every stored review record, as written.
+    async fn emergency_records(&self) -> Result<Vec<EmergencyRecord>, PlatformError> {
+        let listed = self
+            .store
+            .list(RECORDS)
+            .await
+            .map_err(storage("listing the emergency review records"))?;
+        let mut out = Vec::with_capacity(listed.len());
+        for info in listed {
+            let bytes = self
+                .store
+                .get_bytes(&info.key, MAX_RECORD_BYTES)
+                .await
+                .map_err(storage("reading an emergency review record"))?;
+            if let Ok(entry) = serde_json::from_slice::<EmergencyRecord>(&bytes) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every break-glass, newest first, with its state now: all of them when `patient` is
+    /// `None` (the admin's review), else those on the patient's tokens.
+    ///
+    /// # Errors
+    /// Storage and RPC failures.
+    pub async fn emergencies(
+        &self,
+        patient: Option<&str>,
+    ) -> Result<Vec<EmergencyRecord>, PlatformError> {
+        let d = self.deployment()?;
+        let client = self.token_client(&d);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        for mut entry in self.emergency_records().await? {
+            if patient.is_some_and(|p| p != entry.patient) {
+                continue;
+            }
+            // The chain decides: open while `access` reports the issuer's own Viewer until this
+            // record's expiry; otherwise expired once that time has passed (on the chain's
+            // clock when the chain says so), else ended early (revoked or renounced).
+            let access = client
+                .access(entry.token_id, &entry.issuer)
+                .await
+                .map_err(chain("reading the issuer's access"))?;
+            let own = access
+                .as_ref()
+                .filter(|a| a.granter == entry.issuer && a.expires_at == Some(entry.expires_at));
+            entry.state = if own.is_some() {
+                "open"
+            } else if entry.expires_at <= now {
+                "expired"
+            } else {
+                "ended"
+            }
+            .into();
+            out.push(entry);
+        }
+        out.sort_by_key(|r| std::cmp::Reverse((r.opened_at, r.token_id)));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_parse_and_name_the_field() {
+        for name in EMERGENCY_REASONS {
+            assert_eq!(reason_name(parse_reason(name).unwrap()), *name);
+        }
+        let err = parse_reason("bored").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PlatformError::InvalidInput {
+                    field: "reason",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("life_threatening"), "{err}");
+    }
+}

@@ -1,0 +1,443 @@
+//! Emergency access (break-glass) end to end, over the real platform on an in-process
+//! devnet: `POST /v1/studies/{token}/emergency` refuses no token, a wrong role, bad input
+//! (naming the field), a pending study and the rate limit; the happy path opens the study to
+//! the issuer, mails the patient without PHI, lists it for the patient and the admin, and the
+//! access stops when it expires; the patient and the admin end one early.
+
+#[path = "../../lambdas/api/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use common::{Reply, TestApi};
+use medimint_api::mailer::OutboxMailer;
+use medimint_chain::clients::{EmergencyPolicy, IssuerKind, IssuerProfile};
+use medimint_chain::Network;
+use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec};
+use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
+use serde_json::{json, Value};
+
+struct Chain {
+    api: TestApi,
+    platform: Arc<Platform>,
+    /// Jane's approved studies and a pending one.
+    active: Vec<String>,
+    pending: String,
+    er: String,
+    devnet: Option<medimint_devnet::Devnet>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        // The devnet owns a runtime, which may not be dropped inside the test's.
+        if let Some(devnet) = self.devnet.take() {
+            let _ = std::thread::spawn(move || drop(devnet)).join();
+        }
+    }
+}
+
+async fn release(platform: &Platform, dir: &Path, issuer: &str, uid: &str) -> String {
+    let patient = SyntheticPatient {
+        name: "DOE^JANE".into(),
+        birth_date: "19800102".into(),
+        id: "MRN-7".into(),
+    };
+    let export = dir.join(uid);
+    for (name, bytes) in generate_study(&patient, uid, 1, 1).unwrap() {
+        let p = export.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let outcome = platform
+        .release(
+            &ReleaseSpec {
+                issuer: issuer.to_string(),
+                release_id: format!("R-{uid}"),
+                patient: PatientSpec {
+                    email: "jane@example.org".into(),
+                    family_name: "DOE".into(),
+                    given_names: "JANE".into(),
+                    birth_date: "1980-01-02".into(),
+                    patient_id: "MRN-7".into(),
+                },
+                study_instance_uid: Some(uid.to_string()),
+                paths: vec![export],
+            },
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    match outcome {
+        medimint_ingest::Outcome::Released { token_id, .. } => token_id,
+        other => panic!("not released: {other:?}"),
+    }
+}
+
+fn issuer(email: &str, name: &str) -> IssuerSpec {
+    IssuerSpec {
+        email: email.into(),
+        address: None,
+        profile: IssuerProfile {
+            name: name.into(),
+            kind: IssuerKind::Hospital,
+            jurisdiction: "US-CA".into(),
+            evidence: [7; 32],
+        },
+    }
+}
+
+async fn chain() -> Chain {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = tokio::task::spawn_blocking(|| {
+        medimint_devnet::Devnet::start(medimint_devnet::Config::default())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.network.rpc_url = devnet.rpc_url();
+    config.network.passphrase = devnet.passphrase();
+    let platform = Arc::new(Platform::open(config, true).await.unwrap());
+    platform.ensure_operators().await.unwrap();
+    platform.deploy().await.unwrap();
+    let general = platform
+        .add_issuer(&issuer("pacs@general.example", "General Hospital"))
+        .await
+        .unwrap();
+    let er = platform
+        .add_issuer(&issuer("ed@county.example", "County Emergency"))
+        .await
+        .unwrap();
+    let mut active = Vec::new();
+    for uid in ["2.25.2001", "2.25.2002", "2.25.2003"] {
+        let t = release(&platform, dir.path(), &general, uid).await;
+        platform
+            .consent_with(
+                "jane@example.org",
+                &t,
+                true,
+                medimint_chain::clients::RejectReason::Declined,
+            )
+            .await
+            .unwrap();
+        active.push(t);
+    }
+    let pending = release(&platform, dir.path(), &general, "2.25.2009").await;
+    let outbox = dir.path().join("outbox");
+    let mut api_config = common::config();
+    api_config.network_passphrase = platform.config().network.passphrase.clone();
+    let state = medimint_api::opener::with_platform(
+        api_config,
+        platform.seed(),
+        platform.clone(),
+        Arc::new(OutboxMailer::new(&outbox)),
+    );
+    let api = TestApi::from_state(state, outbox);
+    Chain {
+        api,
+        platform,
+        active,
+        pending,
+        er,
+        devnet: Some(devnet),
+        _dir: dir,
+    }
+}
+
+fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.text);
+    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
+}
+
+/// The newest message to `email` in the outbox, if any.
+fn last_message(outbox: &Path, email: &str) -> Option<String> {
+    let mut files: Vec<_> = std::fs::read_dir(outbox)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .find(|t| t.starts_with(&format!("To: {email}\n")) && t.contains("Emergency access"))
+}
+
+async fn admin_token(c: &Chain) -> String {
+    let admin =
+        medimint_sdk::keys::derive_keypair(c.platform.seed(), medimint_platform::ADMIN_INDEX)
+            .unwrap();
+    let r = c
+        .api
+        .get(&format!("/auth?account={}", admin.address()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let signed = medimint_api::sep10::sign_challenge(
+        r.body["transaction"].as_str().unwrap(),
+        admin.signing_key(),
+        &Network::new(c.platform.config().network.passphrase.clone()),
+    )
+    .unwrap();
+    let r = c
+        .api
+        .post("/auth", json!({"transaction": signed}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["token"].as_str().unwrap().to_string()
+}
+
+fn body(reason: &str, hours: Option<u32>) -> Value {
+    json!({"reason": reason, "note": "unresponsive after a fall; head CT needed", "hours": hours})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_over_the_api() {
+    let c = chain().await;
+    let api = &c.api;
+    let (jane, jane_address) = api.sign_in_as("jane@example.org").await;
+    let (eve, _) = api.sign_in_as("eve@example.net").await;
+    let (ed, ed_address) = api.sign_in_as("ed@county.example").await;
+    assert_eq!(ed_address, c.er);
+    let (pacs, _) = api.sign_in_as("pacs@general.example").await;
+    let admin = admin_token(&c).await;
+    let path = |t: &str| format!("/v1/studies/{t}/emergency");
+    let first = &c.active[0];
+
+    // No token: 401, for each route.
+    for (method, p, b) in [
+        (Method::POST, path(first), Some(body("unconscious", None))),
+        (Method::GET, "/v1/emergency".to_string(), None),
+        (Method::DELETE, format!("{}/{}", path(first), c.er), None),
+    ] {
+        let r = api.call(method.clone(), &p, b, None).await;
+        expect(
+            &r,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            &format!("{method} {p}"),
+        );
+    }
+    // A wrong role: the patient, a stranger and the admin are not issuers.
+    for (who, token) in [("jane", &jane), ("eve", &eve), ("admin", &admin)] {
+        let r = api
+            .post(&path(first), body("unconscious", None), Some(token))
+            .await;
+        expect(
+            &r,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!("open as {who}"),
+        );
+    }
+    // Bad input names its field.
+    for (b, field) in [
+        (json!({"reason": "bored", "note": "x"}), "reason"),
+        (json!({"reason": "unconscious", "note": "  "}), "note"),
+        (
+            json!({"reason": "unconscious", "note": "x".repeat(1_001)}),
+            "note",
+        ),
+        (
+            json!({"reason": "unconscious", "note": "x", "hours": 0}),
+            "hours",
+        ),
+        (
+            json!({"reason": "unconscious", "note": "x", "hours": 73}),
+            "hours",
+        ),
+    ] {
+        let r = api.post(&path(first), b.clone(), Some(&ed)).await;
+        expect(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            &b.to_string(),
+        );
+        assert_eq!(r.body["field"], field, "{b}");
+    }
+    let r = api
+        .post(
+            "/v1/studies/abc/emergency",
+            body("unconscious", None),
+            Some(&ed),
+        )
+        .await;
+    assert_eq!(r.body["field"], "token", "{}", r.text);
+    // A pending study, an unknown one, and the study's own issuer (it has access already).
+    let r = api
+        .post(&path(&c.pending), body("unconscious", None), Some(&ed))
+        .await;
+    expect(&r, StatusCode::CONFLICT, "conflict", "pending study");
+    let r = api
+        .post(&path("999999"), body("unconscious", None), Some(&ed))
+        .await;
+    expect(&r, StatusCode::NOT_FOUND, "not-found", "unknown study");
+    let r = api
+        .post(&path(first), body("unconscious", None), Some(&pacs))
+        .await;
+    expect(
+        &r,
+        StatusCode::CONFLICT,
+        "conflict",
+        "the study's own issuer",
+    );
+    // Before: the emergency issuer cannot see the study.
+    let r = api.get(&format!("/v1/studies/{first}"), Some(&ed)).await;
+    expect(&r, StatusCode::NOT_FOUND, "not-found", "before");
+
+    // The happy path: opened for 2 hours; the patient is mailed at once, without the note.
+    let r = api
+        .post(&path(first), body("life_threatening", Some(2)), Some(&ed))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["token_id"].to_string(), *first);
+    assert_eq!(r.body["issuer"], c.er);
+    assert_eq!(r.body["patient"], jane_address);
+    assert_eq!(r.body["state"], "open");
+    let opened_at = r.body["opened_at"].as_u64().unwrap();
+    assert_eq!(r.body["expires_at"].as_u64().unwrap(), opened_at + 7_200);
+    let mail = last_message(&api.outbox, "jane@example.org").expect("the patient was mailed");
+    assert!(mail.contains(&format!("study #{first}")), "{mail}");
+    assert!(
+        mail.contains("life threatening") && mail.contains(&c.er),
+        "{mail}"
+    );
+    assert!(!mail.contains("head CT") && !mail.contains("DOE"), "{mail}");
+    // The issuer now sees the study and gets its key.
+    let r = api.get(&format!("/v1/studies/{first}"), Some(&ed)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api
+        .get(&format!("/v1/studies/{first}/key"), Some(&ed))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // The review: the patient and the admin see it with the note; a stranger sees nothing.
+    for token in [&jane, &admin, &ed] {
+        let r = api.get("/v1/emergency", Some(token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let list = r.body.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{}", r.text);
+        assert_eq!(list[0]["note"], "unresponsive after a fall; head CT needed");
+        assert_eq!(list[0]["reason"], "life_threatening");
+        assert_eq!(list[0]["state"], "open");
+    }
+    let r = api.get("/v1/emergency", Some(&eve)).await;
+    assert_eq!(r.body, json!([]), "{}", r.text);
+    // A stranger cannot end it; the patient can.
+    let end = format!("{}/{}", path(first), c.er);
+    let r = api.call(Method::DELETE, &end, None, Some(&eve)).await;
+    expect(&r, StatusCode::NOT_FOUND, "not-found", "end as a stranger");
+    let r = api
+        .call(
+            Method::DELETE,
+            &format!("{}/not-an-address", path(first)),
+            None,
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.body["field"], "issuer", "{}", r.text);
+    let r = api.call(Method::DELETE, &end, None, Some(&jane)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api.get(&format!("/v1/studies/{first}"), Some(&ed)).await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "after the patient ended it",
+    );
+    let r = api.get("/v1/emergency", Some(&jane)).await;
+    assert_eq!(r.body[0]["state"], "ended", "{}", r.text);
+    let r = api.call(Method::DELETE, &end, None, Some(&jane)).await;
+    expect(&r, StatusCode::NOT_FOUND, "not-found", "ending it twice");
+
+    // The admin ends one too.
+    let second = &c.active[1];
+    let r = api
+        .post(&path(second), body("unconscious", Some(1)), Some(&ed))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = api
+        .call(
+            Method::DELETE,
+            &format!("{}/{}", path(second), c.er),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // The rate limit (the admin allows 3 per hour; two are used): the next is refused with
+    // 429 and Retry-After, and nothing opens.
+    c.platform
+        .set_emergency_policy(EmergencyPolicy {
+            max_hours: 24,
+            limit: 3,
+            window: 3_600,
+        })
+        .await
+        .unwrap();
+    let third = &c.active[2];
+    let r = api
+        .post(
+            &path(third),
+            body("patient_unreachable", Some(1)),
+            Some(&ed),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = api
+        .post(&path(first), body("unconscious", Some(1)), Some(&ed))
+        .await;
+    expect(
+        &r,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "over the limit",
+    );
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3_600).contains(&retry), "{retry}");
+    let r = api.get(&format!("/v1/studies/{first}"), Some(&ed)).await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "refused by the limit",
+    );
+
+    // Expiry: an hour later on the chain's clock the access is gone, key included.
+    let r = api
+        .get(&format!("/v1/studies/{third}/key"), Some(&ed))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    c.devnet.as_ref().unwrap().advance_time(3_601);
+    let r = api.get(&format!("/v1/studies/{third}"), Some(&ed)).await;
+    expect(&r, StatusCode::NOT_FOUND, "not-found", "after expiry");
+    let r = api
+        .get(&format!("/v1/studies/{third}/key"), Some(&ed))
+        .await;
+    assert!(
+        matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "{}",
+        r.text
+    );
+    // The review no longer shows it open (the platform's own clock has not moved, so it
+    // cannot tell expired from ended here).
+    let r = api.get("/v1/emergency", Some(&admin)).await;
+    let states: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 3, "{}", r.text);
+    assert!(states.iter().all(|s| *s != "open"), "{}", r.text);
+    // (A new rate window after the expiry is the contract tests' business: a transaction
+    // built now carries time bounds the skipped ledger clock has already passed.)
+}
