@@ -26,6 +26,10 @@ pub struct Args {
     /// How often the indexer follows the chain's events, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     index_ms: u64,
+    /// Requests a minute the API takes from one client IP and from one account (default
+    /// 300, as in AWS); raise it for a load test or an API fuzzer on this machine.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    api_rate_per_minute: u32,
     /// Load demo data (an issuer, a study for jane@example.org) and print the web app's URL
     /// with sign-in codes for the demo patient and doctor.
     #[arg(long)]
@@ -51,6 +55,7 @@ fn local_port(url: &str) -> anyhow::Result<u16> {
 async fn serve_api(
     platform: &std::sync::Arc<medimint_platform::Platform>,
     port: u16,
+    rate_per_minute: u32,
     outbox: &std::path::Path,
     index: medimint_storage::Index,
 ) -> anyhow::Result<String> {
@@ -64,6 +69,8 @@ async fn serve_api(
     let mut config = medimint_api::ApiConfig::new(&base, &platform.config().network.passphrase)
         .map_err(|e| anyhow::anyhow!("the API's configuration: {e}"))?;
     config.cors_origins = vec![base.clone()];
+    config.limits.per_ip_per_minute = rate_per_minute;
+    config.limits.per_account_per_minute = rate_per_minute;
     let state = medimint_api::opener::with_platform(
         config,
         platform.seed(),
@@ -144,7 +151,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "  index:         {} (explorer at /v1/explorer/totals)",
             c.data_dir.join("index.sqlite3").display()
         );
-        let api_url = serve_api(&platform, args.api_port, &outbox, index).await?;
+        let api_url = serve_api(
+            &platform,
+            args.api_port,
+            args.api_rate_per_minute,
+            &outbox,
+            index,
+        )
+        .await?;
         println!(
             "  api:           {api_url}/v1/health (docs/api.md; sign-in codes in {})",
             outbox.display()
