@@ -9,6 +9,7 @@
 mod common;
 #[path = "outside_common/mod.rs"]
 mod outside;
+mod suite_common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -8,6 +8,7 @@
 mod common;
 #[path = "outside_common/mod.rs"]
 mod outside;
+mod suite_common;
 
 use axum::http::{Method, StatusCode};
 use base64::Engine;

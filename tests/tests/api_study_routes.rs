@@ -5,18 +5,16 @@
 
 #[path = "../../lambdas/api/tests/common/mod.rs"]
 mod common;
+mod suite_common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use common::{Reply, TestApi};
-use medimint_api::mailer::OutboxMailer;
-use medimint_chain::clients::{IssuerKind, IssuerProfile};
 use medimint_chain::Network;
-use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec};
-use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
+use medimint_platform::Platform;
 use serde_json::{json, Value};
+use suite_common::{Suite, JANE};
 
 struct Chain {
     api: TestApi,
@@ -25,116 +23,22 @@ struct Chain {
     active: String,
     pending: String,
     issuer: String,
-    devnet: Option<medimint_devnet::Devnet>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Chain {
-    fn drop(&mut self) {
-        // The devnet owns a runtime, which may not be dropped inside the test's.
-        if let Some(devnet) = self.devnet.take() {
-            let _ = std::thread::spawn(move || drop(devnet)).join();
-        }
-    }
-}
-
-async fn release(platform: &Platform, dir: &Path, issuer: &str, uid: &str) -> String {
-    let patient = SyntheticPatient {
-        name: "DOE^JANE".into(),
-        birth_date: "19800102".into(),
-        id: "MRN-7".into(),
-    };
-    let export = dir.join(uid);
-    for (name, bytes) in generate_study(&patient, uid, 1, 1).unwrap() {
-        let p = export.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-    let outcome = platform
-        .release(
-            &ReleaseSpec {
-                issuer: issuer.to_string(),
-                release_id: format!("R-{uid}"),
-                patient: PatientSpec {
-                    email: "jane@example.org".into(),
-                    family_name: "DOE".into(),
-                    given_names: "JANE".into(),
-                    birth_date: "1980-01-02".into(),
-                    patient_id: "MRN-7".into(),
-                },
-                study_instance_uid: Some(uid.to_string()),
-                paths: vec![export],
-            },
-            |_, _| {},
-        )
-        .await
-        .unwrap();
-    match outcome {
-        medimint_ingest::Outcome::Released { token_id, .. } => token_id,
-        other => panic!("not released: {other:?}"),
-    }
+    suite: Suite,
 }
 
 async fn chain() -> Chain {
-    let dir = tempfile::tempdir().unwrap();
-    let devnet = tokio::task::spawn_blocking(|| {
-        medimint_devnet::Devnet::start(medimint_devnet::Config::default())
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.network.rpc_url = devnet.rpc_url();
-    config.network.passphrase = devnet.passphrase();
-    let platform = Arc::new(Platform::open(config, true).await.unwrap());
-    platform.ensure_operators().await.unwrap();
-    platform.deploy().await.unwrap();
-    let issuer = platform
-        .add_issuer(&IssuerSpec {
-            email: "pacs@general.example".into(),
-            address: None,
-            profile: IssuerProfile {
-                name: "General Hospital".into(),
-                kind: IssuerKind::Hospital,
-                jurisdiction: "US-CA".into(),
-                evidence: [7; 32],
-            },
-        })
-        .await
-        .unwrap();
-    let active = release(&platform, dir.path(), &issuer, "2.25.1001").await;
-    let pending = release(&platform, dir.path(), &issuer, "2.25.1002").await;
-    platform
-        .consent_with(
-            "jane@example.org",
-            &active,
-            true,
-            medimint_chain::clients::RejectReason::Declined,
-        )
-        .await
-        .unwrap();
-    // The API as `medimint up` serves it: accounts and roles from the platform and chain.
-    let outbox = dir.path().join("outbox");
-    let mut api_config = common::config();
-    api_config.network_passphrase = platform.config().network.passphrase.clone();
-    let state = medimint_api::opener::with_platform(
-        api_config,
-        platform.seed(),
-        platform.clone(),
-        Arc::new(OutboxMailer::new(&outbox)),
-    );
-    let api = TestApi::from_state(state, outbox);
+    let suite = suite_common::suite().await;
+    let issuer = suite.issuer.clone();
+    let (active, _) = suite.release(&issuer, &JANE, "2.25.1001", 1, 1).await;
+    let (pending, _) = suite.release(&issuer, &JANE, "2.25.1002", 1, 1).await;
+    suite.approve(JANE.email, &active).await;
     Chain {
-        api,
-        platform,
+        api: suite.api(),
+        platform: suite.platform.clone(),
         active,
         pending,
         issuer,
-        devnet: Some(devnet),
-        _dir: dir,
+        suite,
     }
 }
 
@@ -545,7 +449,7 @@ async fn an_external_wallet_gets_its_wrapped_key_and_object_urls_and_opens_them_
 
     // The session's first fetch records the access on chain, which the wallet signs itself
     // (its account exists, as a real wallet's does); then the key comes at once.
-    let devnet = c.devnet.as_ref().unwrap();
+    let devnet = c.suite.devnet();
     let root = medimint_sdk::keys::Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
     let rpc =
         medimint_chain::StellarRpc::new(&devnet.rpc_url(), std::time::Duration::from_secs(10))

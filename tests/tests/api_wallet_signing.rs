@@ -6,8 +6,8 @@
 
 #[path = "../../lambdas/api/tests/common/mod.rs"]
 mod common;
+mod suite_common;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -15,19 +15,17 @@ use axum::http::{Method, StatusCode};
 use base64::Engine;
 use common::{Reply, TestApi};
 use ed25519_dalek::SigningKey;
-use medimint_api::mailer::OutboxMailer;
 use medimint_chain::auth::sign_auth_entries;
-use medimint_chain::clients::{IssuerKind, IssuerProfile};
 use medimint_chain::{Backoff, Network, Signer};
-use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec};
+use medimint_platform::Platform;
 use medimint_sdk::keys::Keypair;
-use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
 use medimint_storage::{Account, Custody};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
     HashIdPreimage, Limits, ReadXdr, SorobanAuthorizationEntry, SorobanCredentials, WriteXdr,
 };
+use suite_common::{Patient, Suite};
 
 const PYTHON_SIGNER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -37,106 +35,37 @@ const PYTHON_SIGNER: &str = concat!(
 struct World {
     api: TestApi,
     platform: Arc<Platform>,
-    devnet: Option<medimint_devnet::Devnet>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        // The devnet owns a runtime, which may not be dropped inside the test's.
-        if let Some(devnet) = self.devnet.take() {
-            let _ = std::thread::spawn(move || drop(devnet)).join();
-        }
-    }
+    suite: Suite,
 }
 
 impl World {
     fn devnet(&self) -> &medimint_devnet::Devnet {
-        self.devnet.as_ref().unwrap()
+        self.suite.devnet()
     }
 }
 
-async fn release_to(
-    platform: &Platform,
-    dir: &Path,
-    issuer: &str,
-    email: &str,
-    uid: &str,
-) -> String {
-    let patient = SyntheticPatient {
-        name: "ROE^WALLY".into(),
-        birth_date: "19750304".into(),
-        id: "MRN-W".into(),
-    };
-    let export = dir.join(uid);
-    for (name, bytes) in generate_study(&patient, uid, 1, 2).unwrap() {
-        let p = export.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-    let outcome = platform
-        .release(
-            &ReleaseSpec {
-                issuer: issuer.to_string(),
-                release_id: format!("R-{uid}"),
-                patient: PatientSpec {
-                    email: email.into(),
-                    family_name: "ROE".into(),
-                    given_names: "WALLY".into(),
-                    birth_date: "1975-03-04".into(),
-                    patient_id: "MRN-W".into(),
-                },
-                study_instance_uid: Some(uid.to_string()),
-                paths: vec![export],
-            },
-            |_, _| {},
-        )
-        .await
-        .unwrap();
-    match outcome {
-        medimint_ingest::Outcome::Released { token_id, .. } => token_id,
-        other => panic!("not released: {other:?}"),
-    }
-}
+const WALLY: Patient = Patient {
+    email: "wally@example.org",
+    dicom_name: "ROE^WALLY",
+    family_name: "ROE",
+    given_names: "WALLY",
+    dicom_birth_date: "19750304",
+    birth_date: "1975-03-04",
+    id: "MRN-W",
+};
 
 /// The devnet with the suite, an issuer, and a patient whose email is linked to `wallet`
 /// (an external account: only its public key is known) holding one pending release.
 async fn world(wallet: &Keypair) -> (World, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let devnet = tokio::task::spawn_blocking(|| {
-        medimint_devnet::Devnet::start(medimint_devnet::Config::default())
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.network.rpc_url = devnet.rpc_url();
-    config.network.passphrase = devnet.passphrase();
-    let platform = Arc::new(Platform::open(config, true).await.unwrap());
-    platform.ensure_operators().await.unwrap();
-    platform.deploy().await.unwrap();
-    let issuer = platform
-        .add_issuer(&IssuerSpec {
-            email: "pacs@general.example".into(),
-            address: None,
-            profile: IssuerProfile {
-                name: "General Hospital".into(),
-                kind: IssuerKind::Hospital,
-                jurisdiction: "US-CA".into(),
-                evidence: [7; 32],
-            },
-        })
-        .await
-        .unwrap();
+    let suite = suite_common::suite().await;
     // The wallet's own Stellar account exists (a real wallet's is funded by its owner).
-    let network = Network::new(devnet.passphrase());
-    let root = Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
-    let rpc =
-        medimint_chain::StellarRpc::new(&devnet.rpc_url(), std::time::Duration::from_secs(10))
-            .unwrap();
+    let network = Network::new(suite.devnet().passphrase());
+    let root = Keypair::from_secret(&suite.devnet().root_keypair().secret()).unwrap();
+    let rpc = medimint_chain::StellarRpc::new(
+        &suite.devnet().rpc_url(),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
     medimint_chain::accounts::ensure_funded_accounts(
         &rpc,
         &network,
@@ -147,7 +76,8 @@ async fn world(wallet: &Keypair) -> (World, String) {
     )
     .await
     .unwrap();
-    platform
+    suite
+        .platform
         .db()
         .insert_account(&Account {
             email: "wally@example.org".into(),
@@ -158,30 +88,14 @@ async fn world(wallet: &Keypair) -> (World, String) {
         })
         .await
         .unwrap();
-    let token = release_to(
-        &platform,
-        dir.path(),
-        &issuer,
-        "wally@example.org",
-        "2.25.7001",
-    )
-    .await;
-    let outbox = dir.path().join("outbox");
-    let mut api_config = common::config();
-    api_config.network_passphrase = platform.config().network.passphrase.clone();
-    let state = medimint_api::opener::with_platform(
-        api_config,
-        platform.seed(),
-        platform.clone(),
-        Arc::new(OutboxMailer::new(&outbox)),
-    );
-    let api = TestApi::from_state(state, outbox);
+    let (token, _) = suite
+        .release(&suite.issuer, &WALLY, "2.25.7001", 1, 2)
+        .await;
     (
         World {
-            api,
-            platform,
-            devnet: Some(devnet),
-            _dir: dir,
+            api: suite.api(),
+            platform: suite.platform.clone(),
+            suite,
         },
         token,
     )

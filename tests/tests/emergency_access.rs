@@ -6,18 +6,17 @@
 
 #[path = "../../lambdas/api/tests/common/mod.rs"]
 mod common;
+mod suite_common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use common::{Reply, TestApi};
-use medimint_api::mailer::OutboxMailer;
-use medimint_chain::clients::{EmergencyPolicy, IssuerKind, IssuerProfile};
+use medimint_chain::clients::EmergencyPolicy;
 use medimint_chain::Network;
-use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec};
-use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
+use medimint_platform::Platform;
 use serde_json::{json, Value};
+use suite_common::{Suite, JANE};
 
 struct Chain {
     api: TestApi,
@@ -26,127 +25,34 @@ struct Chain {
     active: Vec<String>,
     pending: String,
     er: String,
-    devnet: Option<medimint_devnet::Devnet>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Chain {
-    fn drop(&mut self) {
-        // The devnet owns a runtime, which may not be dropped inside the test's.
-        if let Some(devnet) = self.devnet.take() {
-            let _ = std::thread::spawn(move || drop(devnet)).join();
-        }
-    }
-}
-
-async fn release(platform: &Platform, dir: &Path, issuer: &str, uid: &str) -> String {
-    let patient = SyntheticPatient {
-        name: "DOE^JANE".into(),
-        birth_date: "19800102".into(),
-        id: "MRN-7".into(),
-    };
-    let export = dir.join(uid);
-    for (name, bytes) in generate_study(&patient, uid, 1, 1).unwrap() {
-        let p = export.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-    let outcome = platform
-        .release(
-            &ReleaseSpec {
-                issuer: issuer.to_string(),
-                release_id: format!("R-{uid}"),
-                patient: PatientSpec {
-                    email: "jane@example.org".into(),
-                    family_name: "DOE".into(),
-                    given_names: "JANE".into(),
-                    birth_date: "1980-01-02".into(),
-                    patient_id: "MRN-7".into(),
-                },
-                study_instance_uid: Some(uid.to_string()),
-                paths: vec![export],
-            },
-            |_, _| {},
-        )
-        .await
-        .unwrap();
-    match outcome {
-        medimint_ingest::Outcome::Released { token_id, .. } => token_id,
-        other => panic!("not released: {other:?}"),
-    }
-}
-
-fn issuer(email: &str, name: &str) -> IssuerSpec {
-    IssuerSpec {
-        email: email.into(),
-        address: None,
-        profile: IssuerProfile {
-            name: name.into(),
-            kind: IssuerKind::Hospital,
-            jurisdiction: "US-CA".into(),
-            evidence: [7; 32],
-        },
-    }
+    suite: Suite,
 }
 
 async fn chain() -> Chain {
-    let dir = tempfile::tempdir().unwrap();
-    let devnet = tokio::task::spawn_blocking(|| {
-        medimint_devnet::Devnet::start(medimint_devnet::Config::default())
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.network.rpc_url = devnet.rpc_url();
-    config.network.passphrase = devnet.passphrase();
-    let platform = Arc::new(Platform::open(config, true).await.unwrap());
-    platform.ensure_operators().await.unwrap();
-    platform.deploy().await.unwrap();
-    let general = platform
-        .add_issuer(&issuer("pacs@general.example", "General Hospital"))
-        .await
-        .unwrap();
-    let er = platform
-        .add_issuer(&issuer("ed@county.example", "County Emergency"))
+    let suite = suite_common::suite().await;
+    let general = suite.issuer.clone();
+    let er = suite
+        .platform
+        .add_issuer(&suite_common::issuer(
+            "ed@county.example",
+            "County Emergency",
+        ))
         .await
         .unwrap();
     let mut active = Vec::new();
     for uid in ["2.25.2001", "2.25.2002", "2.25.2003"] {
-        let t = release(&platform, dir.path(), &general, uid).await;
-        platform
-            .consent_with(
-                "jane@example.org",
-                &t,
-                true,
-                medimint_chain::clients::RejectReason::Declined,
-            )
-            .await
-            .unwrap();
+        let (t, _) = suite.release(&general, &JANE, uid, 1, 1).await;
+        suite.approve(JANE.email, &t).await;
         active.push(t);
     }
-    let pending = release(&platform, dir.path(), &general, "2.25.2009").await;
-    let outbox = dir.path().join("outbox");
-    let mut api_config = common::config();
-    api_config.network_passphrase = platform.config().network.passphrase.clone();
-    let state = medimint_api::opener::with_platform(
-        api_config,
-        platform.seed(),
-        platform.clone(),
-        Arc::new(OutboxMailer::new(&outbox)),
-    );
-    let api = TestApi::from_state(state, outbox);
+    let (pending, _) = suite.release(&general, &JANE, "2.25.2009", 1, 1).await;
     Chain {
-        api,
-        platform,
+        api: suite.api(),
+        platform: suite.platform.clone(),
         active,
         pending,
         er,
-        devnet: Some(devnet),
-        _dir: dir,
+        suite,
     }
 }
 
@@ -156,7 +62,7 @@ fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
 }
 
 /// The newest message to `email` in the outbox, if any.
-fn last_message(outbox: &Path, email: &str) -> Option<String> {
+fn last_message(outbox: &std::path::Path, email: &str) -> Option<String> {
     let mut files: Vec<_> = std::fs::read_dir(outbox)
         .ok()?
         .map(|e| e.unwrap().path())
@@ -415,7 +321,7 @@ async fn break_glass_over_the_api() {
         .get(&format!("/v1/studies/{third}/key"), Some(&ed))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    c.devnet.as_ref().unwrap().advance_time(3_601);
+    c.suite.devnet().advance_time(3_601);
     let r = api.get(&format!("/v1/studies/{third}"), Some(&ed)).await;
     expect(&r, StatusCode::NOT_FOUND, "not-found", "after expiry");
     let r = api
