@@ -19,11 +19,7 @@ use medimint_ingest::{Outcome, ReleaseRef};
 use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
 use outside::Chain;
 use serde_json::{json, Value};
-
-fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
-    assert_eq!(r.status, status, "{what}: {}", r.text);
-    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
-}
+use suite_common::expect;
 
 fn request_body(c: &Chain, family: &str) -> Value {
     json!({

@@ -16,11 +16,7 @@ use common::{Reply, TestApi};
 use medimint_api::clock::Clock;
 use outside::Chain;
 use serde_json::{json, Value};
-
-fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
-    assert_eq!(r.status, status, "{what}: {}", r.text);
-    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
-}
+use suite_common::expect;
 
 async fn create(c: &Chain, jane: &str, body: Value) -> Value {
     let r = c

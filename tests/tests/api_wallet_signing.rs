@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use stellar_xdr::{
     HashIdPreimage, Limits, ReadXdr, SorobanAuthorizationEntry, SorobanCredentials, WriteXdr,
 };
+use suite_common::expect;
 use suite_common::{Patient, Suite};
 
 const PYTHON_SIGNER: &str = concat!(
@@ -118,11 +119,6 @@ async fn wallet_sign_in(api: &TestApi, wallet: &Keypair, passphrase: &str) -> St
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body["token"].as_str().unwrap().to_string()
-}
-
-fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
-    assert_eq!(r.status, status, "{what}: {}", r.text);
-    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
 }
 
 fn authorization(r: &Reply, what: &str) -> Value {

@@ -11,11 +11,12 @@ mod suite_common;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
-use common::{Reply, TestApi};
+use common::TestApi;
 use medimint_chain::clients::EmergencyPolicy;
 use medimint_chain::Network;
 use medimint_platform::Platform;
 use serde_json::{json, Value};
+use suite_common::expect;
 use suite_common::{Suite, JANE};
 
 struct Chain {
@@ -54,11 +55,6 @@ async fn chain() -> Chain {
         er,
         suite,
     }
-}
-
-fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
-    assert_eq!(r.status, status, "{what}: {}", r.text);
-    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
 }
 
 /// The newest message to `email` in the outbox, if any.

@@ -12,7 +12,9 @@ use medimint_chain::clients::{IssuerKind, IssuerProfile};
 use medimint_platform::{Config, IssuerSpec, PatientSpec, Platform, ReleaseSpec};
 use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
 
-use crate::common::{self, TestApi};
+use axum::http::StatusCode;
+
+use crate::common::{self, Reply, TestApi};
 
 /// The devnet, the deployed platform and its first issuer; the devnet is dropped outside
 /// the test's runtime.
@@ -193,4 +195,10 @@ pub async fn suite() -> Suite {
         devnet: Some(devnet),
         dir,
     }
+}
+
+/// Asserts an answer's status and problem type, saying `what` was asked.
+pub fn expect(r: &Reply, status: StatusCode, problem: &str, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.text);
+    assert_eq!(r.problem(), problem, "{what}: {}", r.text);
 }
