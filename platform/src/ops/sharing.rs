@@ -3,10 +3,25 @@
 use super::*;
 
 impl Platform {
-    async fn grantee_address(&self, to: &Target) -> Result<String, PlatformError> {
-        Ok(match to {
+    /// The address of a share's grantee: an address as given; an email's account, made
+    /// custodial for a new person on a share (`create`), refused on a revoke when there is
+    /// none.
+    pub(crate) async fn grantee_address(
+        &self,
+        target: &Target,
+        create: bool,
+    ) -> Result<String, PlatformError> {
+        Ok(match target {
             Target::Address(a) => a.clone(),
-            Target::Email(e) => self.ensure_custodial_account(e).await?.address,
+            Target::Email(e) if create => self.ensure_custodial_account(e).await?.address,
+            Target::Email(e) => {
+                self.db
+                    .account_by_email(e)
+                    .await
+                    .map_err(storage("reading the account"))?
+                    .ok_or_else(|| PlatformError::Invalid(format!("no account for {e}")))?
+                    .address
+            }
         })
     }
 
@@ -27,7 +42,7 @@ impl Platform {
         let d = self.deployment()?;
         let record = self.token(token).await?;
         let granter = self.keypair_of(email).await?;
-        let grantee = self.grantee_address(to).await?;
+        let grantee = self.grantee_address(to, true).await?;
         self.token_client(&d)
             .grant(
                 &fresh_key(&format!("grant/{}/{grantee}", record.id)),
@@ -59,17 +74,7 @@ impl Platform {
         let d = self.deployment()?;
         let record = self.token(token).await?;
         let revoker = self.keypair_of(email).await?;
-        let grantee = match from {
-            Target::Address(a) => a.clone(),
-            Target::Email(e) => {
-                self.db
-                    .account_by_email(e)
-                    .await
-                    .map_err(storage("reading the account"))?
-                    .ok_or_else(|| PlatformError::Invalid(format!("no account for {e}")))?
-                    .address
-            }
-        };
+        let grantee = self.grantee_address(from, false).await?;
         self.token_client(&d)
             .revoke(
                 &fresh_key(&format!("revoke/{}/{grantee}", record.id)),

@@ -179,21 +179,6 @@ fn xdr_err(what: &'static str) -> impl Fn(stellar_xdr::Error) -> PlatformError {
 }
 
 impl Platform {
-    async fn wallet_grantee(&self, target: &Target, create: bool) -> Result<String, PlatformError> {
-        Ok(match target {
-            Target::Address(a) => a.clone(),
-            Target::Email(e) if create => self.ensure_custodial_account(e).await?.address,
-            Target::Email(e) => {
-                self.db
-                    .account_by_email(e)
-                    .await
-                    .map_err(storage("reading the account"))?
-                    .ok_or_else(|| PlatformError::Invalid(format!("no account for {e}")))?
-                    .address
-            }
-        })
-    }
-
     /// Step one for a wallet account `address` (the platform holds no key to it): the
     /// authorization entry of `action` on `token` for the wallet to sign. The call is
     /// simulated, so a contract refusal (not the owner, not pending…) comes back now, before
@@ -226,7 +211,7 @@ impl Platform {
                 ],
             ),
             WalletAction::Share { to, role, until } => {
-                let grantee = self.wallet_grantee(to, true).await?;
+                let grantee = self.grantee_address(to, true).await?;
                 let args = vec![
                     who,
                     arg::u32(token),
@@ -237,7 +222,7 @@ impl Platform {
                 ("grant", Some(grantee), args)
             }
             WalletAction::Revoke { from } => {
-                let grantee = self.wallet_grantee(from, false).await?;
+                let grantee = self.grantee_address(from, false).await?;
                 let args = vec![
                     who,
                     arg::u32(token),
