@@ -37,17 +37,14 @@ const BASE_URL: &str = "https://medimint.example.org";
 const INVOKE: Duration = Duration::from_secs(300);
 const INIT: Duration = Duration::from_secs(120);
 
-/// Where `cargo lambda build` put the function's bootstrap (`MEDIMINT_LAMBDA_DIR` overrides
-/// the workspace's target/lambda).
+/// Where `cargo lambda build` put the function's bootstrap: `MEDIMINT_LAMBDA_DIR`, else
+/// `$CARGO_TARGET_DIR/lambda`, else the workspace's target/lambda.
 fn bootstrap(function: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::var_os("MEDIMINT_LAMBDA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-                .join("lambda")
-        });
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(|t| workspace.join(t).join("lambda")))
+        .unwrap_or_else(|| workspace.join("target").join("lambda"));
     let path = dir.join(function).join("bootstrap");
     assert!(
         path.is_file(),

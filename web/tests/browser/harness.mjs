@@ -6,7 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -39,7 +39,8 @@ function freePort() {
 }
 
 export function medimintBin() {
-  const bin = process.env.MEDIMINT_BIN ?? join(ROOT, "target", "debug", "medimint");
+  const target = process.env.CARGO_TARGET_DIR ? resolve(ROOT, process.env.CARGO_TARGET_DIR) : join(ROOT, "target");
+  const bin = process.env.MEDIMINT_BIN ?? join(target, "debug", "medimint");
   if (!existsSync(bin)) throw new Error(`no medimint binary at ${bin}: run \`cargo build -p medimint-cli\` or set MEDIMINT_BIN`);
   return bin;
 }
