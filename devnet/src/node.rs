@@ -686,16 +686,25 @@ impl Node {
             .saturating_sub(self.retention_ledgers - 1);
         self.headers = self.headers.split_off(&keep_from);
         self.lane_fees = self.lane_fees.split_off(&keep_from);
-        self.unsaved.retain(|s| *s >= keep_from);
-        self.events.retain(|e| e.ledger >= keep_from);
+        let stale = self.unsaved.partition_point(|s| *s < keep_from);
+        if stale > 0 {
+            self.unsaved.drain(..stale);
+        }
+        // Events and transactions are kept in ledger order: drop the leading run that fell out
+        // of the window (each close looks at the front only, not at every retained one).
+        let stale = self.events.partition_point(|e| e.ledger < keep_from);
+        if stale > 0 {
+            self.events.drain(..stale);
+        }
         let txs = &mut self.txs;
-        self.tx_order.retain(|h| {
-            let keep = txs.get(h).is_some_and(|t| t.ledger >= keep_from);
-            if !keep {
-                txs.remove(h);
-            }
-            keep
-        });
+        let stale = self
+            .tx_order
+            .iter()
+            .take_while(|h| txs.get(*h).is_none_or(|t| t.ledger < keep_from))
+            .count();
+        for h in self.tx_order.drain(..stale) {
+            txs.remove(&h);
+        }
     }
 
     /// The applied transaction with hex hash `hash`, if within the retention window.
