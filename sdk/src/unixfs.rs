@@ -14,6 +14,8 @@
 //! node back. The byte layout is in docs/formats.md ("Files of any size").
 
 use cid::multihash::Multihash;
+use multihash_codetable::Code;
+use rust_unixfs::file::adder::{parse_file_branch, rebuild_file_branch, FileBranchLink};
 use sha2::{Digest, Sha256};
 
 use crate::cid::{CidError, MAX_OBJECT_SIZE, RAW_CODEC, SHA2_256};
@@ -24,8 +26,6 @@ pub const BLOCK_SIZE: usize = MAX_OBJECT_SIZE;
 pub const MAX_LINKS: usize = 174;
 /// Multicodec code of dag-pb.
 pub const DAG_PB_CODEC: u64 = 0x70;
-/// UnixFS data type `File`.
-const UNIXFS_FILE: u64 = 2;
 
 /// Why a node could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,173 +167,59 @@ impl FileBuilder {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_bytes_field(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
-    out.push(field << 3 | 2);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-fn put_varint_field(out: &mut Vec<u8>, field: u8, v: u64) {
-    out.push(field << 3);
-    put_varint(out, v);
-}
-
-/// A dag-pb node over `children`, in dag-pb's canonical order (links first, then data), with
-/// the fields `ipfs add` writes (an empty link name).
+/// A dag-pb node over `children`, as `ipfs add` writes it (`rust-unixfs` renders it:
+/// links first, then the UnixFS `File` data with the byte count and each child's).
 fn encode_file_node(children: &[Link]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(children.len() * 48 + 16);
-    for c in children {
-        let mut link = Vec::with_capacity(48);
-        put_bytes_field(&mut link, 1, &c.cid.to_bytes());
-        put_bytes_field(&mut link, 2, b"");
-        put_varint_field(&mut link, 3, c.tsize);
-        put_bytes_field(&mut out, 2, &link);
-    }
-    let mut data = Vec::with_capacity(children.len() * 4 + 8);
-    put_varint_field(&mut data, 1, UNIXFS_FILE);
-    put_varint_field(&mut data, 3, children.iter().map(|c| c.content).sum());
-    for c in children {
-        put_varint_field(&mut data, 4, c.content);
-    }
-    put_bytes_field(&mut out, 1, &data);
-    out
+    let links: Vec<FileBranchLink> = children
+        .iter()
+        .map(|c| FileBranchLink {
+            cid: c.cid,
+            blocksize: c.content,
+            tsize: c.tsize,
+        })
+        .collect();
+    let filesize = children.iter().map(|c| c.content).sum();
+    let (_, bytes) = rebuild_file_branch(filesize, &links, cid::Version::V1, Code::Sha2_256);
+    bytes
 }
 
-/// A protobuf field: its number and value.
-enum Field<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-}
-
-/// Reads protobuf fields (varint and length-delimited only, as dag-pb and UnixFS use).
-struct Fields<'a>(&'a [u8]);
-
-impl<'a> Fields<'a> {
-    fn varint(&mut self) -> Result<u64, NodeError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = self
-                .0
-                .split_first()
-                .ok_or(NodeError::Malformed("a varint runs past the end"))?;
-            self.0 = rest;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(NodeError::Malformed("a varint longer than 64 bits"))
-    }
-
-    fn next_field(&mut self) -> Result<Option<(u64, Field<'a>)>, NodeError> {
-        if self.0.is_empty() {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        let value = match key & 7 {
-            0 => Field::Varint(self.varint()?),
-            2 => {
-                let len = usize::try_from(self.varint()?)
-                    .ok()
-                    .filter(|&n| n <= self.0.len())
-                    .ok_or(NodeError::Malformed("a field runs past the end"))?;
-                let (value, rest) = self.0.split_at(len);
-                self.0 = rest;
-                Field::Bytes(value)
-            }
-            _ => {
-                return Err(NodeError::Malformed(
-                    "a protobuf wire type dag-pb does not use",
-                ))
-            }
-        };
-        Ok(Some((key >> 3, value)))
-    }
-}
-
-/// The children of a UnixFS file node, in order, with the content bytes under each.
+/// The children of a UnixFS file node, in order, with the content bytes under each (decoded
+/// by `rust-unixfs`).
 ///
 /// # Errors
-/// Not dag-pb, not a UnixFS `File`, content inline in the node (this reader takes the
-/// layout [`FileBuilder`] writes: every byte in a leaf), `blocksizes` that do not match the
-/// links, a child CID that is not CIDv1 sha2-256 raw or dag-pb.
+/// Not a dag-pb UnixFS `File` node with links (a leaf, a directory, a node with metadata, a
+/// damaged protobuf), content inline in the node (its `filesize` is then more than its
+/// children's: this reader takes the layout [`FileBuilder`] writes, every byte in a leaf),
+/// `blocksizes` that do not match the links, a child CID that is not CIDv1 sha2-256 raw or
+/// dag-pb.
 pub fn parse_file_node(bytes: &[u8]) -> Result<Vec<Link>, NodeError> {
-    let mut links = Vec::new();
-    let mut sizes = Vec::new();
-    let mut is_file = false;
-    let mut fields = Fields(bytes);
-    while let Some((number, value)) = fields.next_field()? {
-        match (number, value) {
-            (2, Field::Bytes(link)) => {
-                let (mut hash, mut tsize) = (None, 0);
-                let mut lf = Fields(link);
-                while let Some((n, v)) = lf.next_field()? {
-                    match (n, v) {
-                        (1, Field::Bytes(h)) => hash = Some(h),
-                        (3, Field::Varint(t)) => tsize = t,
-                        (2, Field::Bytes(_)) => {}
-                        _ => return Err(NodeError::Malformed("an unknown link field")),
-                    }
-                }
-                let cid =
-                    cid::Cid::try_from(hash.ok_or(NodeError::Malformed("a link without a hash"))?)
-                        .map_err(|_| NodeError::Malformed("a link's hash is not a CID"))?;
-                if cid.version() != cid::Version::V1
-                    || cid.hash().code() != SHA2_256
-                    || !matches!(cid.codec(), RAW_CODEC | DAG_PB_CODEC)
-                {
-                    return Err(NodeError::Malformed(
-                        "a link is not a CIDv1 sha2-256 of a raw or dag-pb block",
-                    ));
-                }
-                links.push(Link {
-                    cid,
-                    tsize,
-                    content: 0,
-                });
-            }
-            (1, Field::Bytes(data)) => {
-                let mut df = Fields(data);
-                while let Some((n, v)) = df.next_field()? {
-                    match (n, v) {
-                        (1, Field::Varint(t)) => is_file = t == UNIXFS_FILE,
-                        (2, Field::Bytes([])) => {}
-                        (2, Field::Bytes(_)) => {
-                            return Err(NodeError::Malformed("content inline in a node"))
-                        }
-                        (3, Field::Varint(_)) => {}
-                        (4, Field::Varint(s)) => sizes.push(s),
-                        (4, Field::Bytes(packed)) => {
-                            let mut p = Fields(packed);
-                            while !p.0.is_empty() {
-                                sizes.push(p.varint()?);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            _ => return Err(NodeError::Malformed("an unknown node field")),
+    let branch = parse_file_branch(bytes).ok_or(NodeError::Malformed(
+        "not a dag-pb UnixFS File node with a block size for each link",
+    ))?;
+    let mut total = 0u64;
+    let mut links = Vec::with_capacity(branch.links.len());
+    for l in branch.links {
+        if l.cid.version() != cid::Version::V1
+            || l.cid.hash().code() != SHA2_256
+            || !matches!(l.cid.codec(), RAW_CODEC | DAG_PB_CODEC)
+        {
+            return Err(NodeError::Malformed(
+                "a link is not a CIDv1 sha2-256 of a raw or dag-pb block",
+            ));
         }
+        total = total
+            .checked_add(l.blocksize)
+            .ok_or(NodeError::Malformed("the block sizes overflow"))?;
+        links.push(Link {
+            cid: l.cid,
+            tsize: l.tsize,
+            content: l.blocksize,
+        });
     }
-    if !is_file {
-        return Err(NodeError::Malformed("the node is not a UnixFS file"));
-    }
-    if sizes.len() != links.len() {
+    if branch.filesize != total {
         return Err(NodeError::Malformed(
-            "the node's block sizes do not match its links",
+            "the node's file size is not the sum of its links' (content inline in the node?)",
         ));
-    }
-    for (l, s) in links.iter_mut().zip(sizes) {
-        l.content = s;
     }
     Ok(links)
 }
@@ -465,9 +351,23 @@ mod tests {
         for cut in [1, 10, node.len() - 1] {
             assert!(parse_file_node(&node[..cut]).is_err(), "cut at {cut}");
         }
+        // A UnixFS directory node (Data { Type = 1 }) with no links.
+        assert!(parse_file_node(&[0x0a, 0x02, 0x08, 0x01]).is_err());
+        // A file node whose size says more than its links hold (content inline).
+        let links: Vec<FileBranchLink> = parse_file_node(node)
+            .unwrap()
+            .iter()
+            .map(|l| FileBranchLink {
+                cid: l.cid,
+                blocksize: l.content,
+                tsize: l.tsize,
+            })
+            .collect();
+        let sum: u64 = links.iter().map(|l| l.blocksize).sum();
+        let (_, lying) = rebuild_file_branch(sum + 5, &links, cid::Version::V1, Code::Sha2_256);
         assert!(matches!(
-            parse_file_node(&[0x0a, 0x02, 0x08, 0x01]),
-            Err(NodeError::Malformed("the node is not a UnixFS file"))
+            parse_file_node(&lying),
+            Err(NodeError::Malformed(m)) if m.contains("file size")
         ));
         assert!(parse_file_node(&[0xff; 12]).is_err());
         assert!(!verify_block(&nodes[0].cid, b"other").unwrap());
