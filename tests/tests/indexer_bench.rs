@@ -6,6 +6,8 @@
 //! - `bench_devnet`: index throughput from a devnet with real releases, grants and
 //!   accesses (events read over HTTP, each new token's release read by simulation).
 
+#[path = "../../lambdas/api/tests/common/mod.rs"]
+mod api_common;
 #[path = "indexer_common/mod.rs"]
 mod common;
 
@@ -214,13 +216,26 @@ fn p99(mut v: Vec<Duration>) -> (Duration, Duration) {
 fn bench_synthetic() {
     common::runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let (issuer, patient) = (g(1), g(2));
         let study_token = c(9);
+        let issuer = g(1);
+        // The API as `up` serves it, over a platform whose RPC is at the events' last ledger
+        // (so the index counts as caught up); the user is its email account, whose address
+        // owns the 10,000 tokens.
+        let latest = events(&study_token, &g(2), &issuer).last().unwrap().ledger;
+        let outbox = dir.path().join("outbox");
+        let (state, parts) = medimint_api::testutils::memory_state_with_platform(
+            bench_api_config(),
+            &medimint_sdk::keys::Seed::from_bytes([42; 64]),
+            &outbox,
+            medimint_api::testutils::manual_clock(),
+            Some(memory_platform(dir.path(), latest).await),
+        );
+        let email = "patient@example.org";
+        let patient = medimint_api::accounts::Accounts::custodial_address(parts.accounts.as_ref(), email)
+            .await
+            .unwrap();
         let events = events(&study_token, &patient, &issuer);
-        let rpc = MemoryRpc {
-            latest: events.last().unwrap().ledger,
-            events,
-        };
+        let rpc = MemoryRpc { latest, events };
         let index = Index::new(Arc::new(
             SqliteIndex::open(dir.path().join("index.sqlite3"))
                 .await
@@ -296,9 +311,37 @@ fn bench_synthetic() {
         let (median, p) = p99(hist);
         println!("history of one token (10 events): median {median:?}, p99 {p:?} (store)");
 
-        // Through the API router: the explorer's token timeline.
-        let state = api_state(dir.path());
+        // Through the API router: the user's list pages, then the explorer's token timeline.
         state.set_index(index.clone());
+        let api = api_common::TestApi::from_state(state.clone(), outbox);
+        let (bearer, address) = api.sign_in_as(email).await;
+        assert_eq!(address, patient);
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut listed = 0;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/studies?role=owned&limit=50&cursor={c}"),
+                None => "/v1/studies?role=owned&limit=50".to_owned(),
+            };
+            let t = Instant::now();
+            let r = api.get(&path, Some(&bearer)).await;
+            pages.push(t.elapsed());
+            assert_eq!(r.status, axum::http::StatusCode::OK, "{:?}", r.body);
+            assert_eq!(r.headers["x-list-source"], "index");
+            listed += r.body["items"].as_array().unwrap().len();
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(listed as u32, TOKENS);
+        let (median, p) = p99(pages);
+        println!(
+            "GET /v1/studies?role=owned&limit=50, {} pages of 10,000 owned, through the router: median {median:?}, p99 {p:?}",
+            10_000 / 50
+        );
+
         let app = medimint_api::app(state);
         let mut api = Vec::new();
         for i in 0..1_000u32 {
@@ -324,17 +367,39 @@ fn bench_synthetic() {
 }
 
 /// An API state without a platform (the explorer needs only the index).
-fn api_state(dir: &std::path::Path) -> medimint_api::AppState {
+fn bench_api_config() -> medimint_api::ApiConfig {
     let mut config = medimint_api::ApiConfig::new("http://127.0.0.1:8080", "bench").unwrap();
-    // One client asks 1,000 times: the per-IP limit would answer 429.
+    // One client asks thousands of times: the rate limits would answer 429.
     config.limits.per_ip_per_minute = u32::MAX;
-    let (state, _) = medimint_api::testutils::memory_state(
-        config,
-        &medimint_sdk::keys::Seed::from_bytes([42; 64]),
-        &dir.join("outbox"),
-        medimint_api::testutils::manual_clock(),
-    );
-    state
+    config.limits.per_account_per_minute = u32::MAX;
+    config.limits.per_account_per_hour = u32::MAX;
+    config
+}
+
+/// A platform on `dir` whose RPC only answers the latest ledger (`latest`).
+async fn memory_platform(dir: &std::path::Path, latest: u32) -> Arc<medimint_platform::Platform> {
+    let db = medimint_storage::sqlite::SqliteDb::open_in_memory()
+        .await
+        .unwrap();
+    let store = medimint_storage::LocalDirStore::new(dir.join("objects")).unwrap();
+    Arc::new(
+        medimint_platform::Platform::from_parts(medimint_platform::Parts {
+            config: medimint_platform::Config {
+                data_dir: dir.to_path_buf(),
+                ..medimint_platform::Config::default()
+            },
+            seed: Arc::new(medimint_sdk::keys::Seed::from_bytes([42; 64])),
+            rpc: Arc::new(MemoryRpc {
+                events: Vec::new(),
+                latest,
+            }),
+            network: medimint_chain::Network::new("bench"),
+            store: Arc::new(store),
+            db: Arc::new(db),
+            scope: medimint_platform::RelayScope::Suite,
+        })
+        .unwrap(),
+    )
 }
 
 #[test]
@@ -344,10 +409,24 @@ fn bench_devnet() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);
-    let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config::default()).unwrap();
+    // Every submission closes a ledger: keep all of them in `getEvents`' window.
+    let retention = u32::try_from(n)
+        .unwrap_or(u32::MAX)
+        .saturating_add(10_000)
+        .max(17_280);
+    let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config {
+        retention_ledgers: retention,
+        ..medimint_devnet::Config::default()
+    })
+    .unwrap();
     common::runtime().block_on(async {
         let data = tempfile::tempdir().unwrap();
-        let (platform, issuer) = common::platform(data.path(), &devnet.rpc_url()).await;
+        let channels = std::env::var("MEDIMINT_BENCH_CHANNELS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        let (platform, issuer) =
+            common::platform_with_channels(data.path(), &devnet.rpc_url(), channels).await;
         let p = common::phi(7);
         let token = common::release(&platform, &issuer, &p, "r-bench", "2.25.7007").await;
         platform
@@ -364,12 +443,29 @@ fn bench_devnet() {
             .unwrap();
         let owner = Arc::new(medimint_sdk::keys::derive_keypair(platform.seed(), hd).unwrap());
         let study_token = platform.deployment().unwrap().study_token.id;
-        // Real events: the owner's accesses, 8 in flight over the relayer's channels.
+        // Real events: the owner's accesses, `MEDIMINT_BENCH_IN_FLIGHT` (8) at a time over
+        // the relayer's channels.
+        let in_flight: usize = std::env::var("MEDIMINT_BENCH_IN_FLIGHT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8);
         let started = Instant::now();
         let mut set = tokio::task::JoinSet::new();
+        let mut done = 0usize;
+        let progress = |done: usize| {
+            if done % 5_000 == 0 || done == n {
+                let s = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "bench_devnet: {done}/{n} access transactions in {s:.0} s ({:.1}/s)",
+                    done as f64 / s
+                );
+            }
+        };
         for i in 0..n {
-            while set.len() >= 8 {
+            while set.len() >= in_flight {
                 set.join_next().await.unwrap().unwrap();
+                done += 1;
+                progress(done);
             }
             let relayer = platform.relayer().clone();
             let owner = owner.clone();
@@ -388,10 +484,14 @@ fn bench_devnet() {
         }
         while let Some(r) = set.join_next().await {
             r.unwrap();
+            done += 1;
+            progress(done);
         }
+        let made = started.elapsed();
         println!(
-            "made {n} access events in {:.1} s",
-            started.elapsed().as_secs_f64()
+            "made {n} access events in {:.1} s ({:.1} transactions/s)",
+            made.as_secs_f64(),
+            n as f64 / made.as_secs_f64()
         );
         let index = medimint_indexer_lambda::open::open_index(platform.config())
             .await
@@ -400,10 +500,11 @@ fn bench_devnet() {
             medimint_indexer_lambda::open::indexer(&platform, index.clone(), Settings::default())
                 .unwrap();
         let started = Instant::now();
-        let mut read = 0;
+        let (mut read, mut runs) = (0, 0);
         loop {
             let r = indexer.run_once().await.unwrap();
             read += r.read;
+            runs += 1;
             if r.caught_up {
                 break;
             }
@@ -418,9 +519,46 @@ fn bench_devnet() {
             .sum();
         assert_eq!(accesses as usize, n);
         println!(
-            "indexed {read} events from the devnet in {:.2} s: {:.0} events/s",
+            "indexed {read} events from the devnet in {runs} runs, {:.2} s: {:.0} events/s",
             took.as_secs_f64(),
             read as f64 / took.as_secs_f64()
         );
+
+        // Through the API as `up` serves it (the platform's adapters, the index just built):
+        // the patient's list, and the history of the token that holds every event.
+        let mut config = api_common::config();
+        config.network_passphrase = platform.config().network.passphrase.clone();
+        config.limits.per_ip_per_minute = u32::MAX;
+        config.limits.per_account_per_minute = u32::MAX;
+        config.limits.per_account_per_hour = u32::MAX;
+        let outbox = data.path().join("outbox");
+        let state = medimint_api::opener::with_platform(
+            config,
+            platform.seed(),
+            platform.clone(),
+            Arc::new(medimint_api::mailer::OutboxMailer::new(&outbox)),
+        );
+        state.set_index(index.clone());
+        let api = api_common::TestApi::from_state(state, outbox);
+        let (bearer, _) = api.sign_in_as(&p.email).await;
+        for (what, path) in [
+            ("GET /v1/studies", "/v1/studies".to_owned()),
+            (
+                "GET /v1/studies/{token}/history",
+                format!("/v1/studies/{token}/history"),
+            ),
+        ] {
+            let mut times = Vec::new();
+            for _ in 0..200 {
+                let t = Instant::now();
+                let r = api.get(&path, Some(&bearer)).await;
+                times.push(t.elapsed());
+                assert_eq!(r.status, axum::http::StatusCode::OK, "{what}: {:?}", r.body);
+            }
+            let (median, p) = p99(times);
+            println!(
+                "{what} through the router ({read} events indexed): median {median:?}, p99 {p:?}"
+            );
+        }
     });
 }

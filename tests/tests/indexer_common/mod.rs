@@ -21,11 +21,21 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// The platform on a fresh data directory against `rpc_url`, deployed, with one issuer.
 pub async fn platform(data: &Path, rpc_url: &str) -> (Arc<Platform>, String) {
+    platform_with_channels(data, rpc_url, Config::default().relayer.channels).await
+}
+
+/// As [`platform`], relaying over `channels` channel accounts.
+pub async fn platform_with_channels(
+    data: &Path,
+    rpc_url: &str,
+    channels: u32,
+) -> (Arc<Platform>, String) {
     let mut config = Config {
         data_dir: data.to_path_buf(),
         ..Config::default()
     };
     config.network.rpc_url = rpc_url.to_owned();
+    config.relayer.channels = channels;
     let platform = Platform::open(config, true).await.expect("open");
     platform.deploy().await.expect("deploy");
     let issuer = platform
