@@ -42,6 +42,10 @@ impl Platform {
             Err(e) => return Err(chain(format!("reading access to token {token}"))(e)),
         };
         if access.is_none() {
+            // An erased study answers so, not as if it had never been shared.
+            if let Ok(record) = client.token(token).await {
+                not_erased(&record)?;
+            }
             return Err(not_found());
         }
         client
