@@ -56,5 +56,6 @@ export function statusWords(status: string): string {
   if (s === "rejected") return "Refused";
   if (s === "withdrawn") return "Withdrawn";
   if (s === "lapsed") return "Lapsed";
+  if (s === "erased") return "Erased (its files and keys are deleted for good)";
   return status;
 }

@@ -12,6 +12,7 @@ import { ConsentSection } from "./Consent";
 import { DownloadSection } from "./Download";
 import { HistorySection } from "./History";
 import { VerifySection } from "./Verify";
+import { EraseSection } from "./Erase";
 import { ShareLinksSection } from "../links/ShareLinks";
 
 interface Loaded {
@@ -122,12 +123,20 @@ export function Study({ token }: { token: number }) {
           access={access}
           canRevoke={owner}
           canShare={study.status === "active"}
+          isOwner={owner && study.status === "active"}
           onChange={load}
         />
       )}
       {owner && study.status === "active" && <ShareLinksSection token={token} />}
       {files.length > 0 && <DownloadSection token={token} files={files} />}
       {files.length > 0 && <VerifySection token={token} />}
+      {owner && study.status === "active" && <EraseSection token={token} onDone={load} />}
+      {study.status === "erased" && (
+        <p className="note" role="status">
+          This study was erased: its files and every copy of its key are deleted for good. Its history below stays
+          (addresses and times only, no medical data).
+        </p>
+      )}
       <HistorySection history={history} />
     </>
   );
