@@ -433,6 +433,14 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
         .unwrap()
         .is_empty());
 
+    // DICOMweb finds the study before.
+    let uid = "2.25.1702";
+    for who in [&jane, &dr] {
+        let r = api.get("/dicomweb/studies", Some(who)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.text.contains(uid), "{}", r.text);
+    }
+
     // Refusals.
     let erase = path_of(t, "/erase");
     let confirm = json!({"confirm": t.parse::<u32>().unwrap()});
@@ -542,6 +550,17 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
     ] {
         let r = api.call(method, &p, body, Some(&jane)).await;
         expect(&r, StatusCode::GONE, "study-erased", &p);
+    }
+    // DICOMweb: the search leaves it out; the study by its UID is gone.
+    for who in [&jane, &dr] {
+        let r = api.get("/dicomweb/studies", Some(who)).await;
+        // 204: no study left to list.
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        assert!(!r.text.contains(uid), "{}", r.text);
+        let r = api
+            .get(&format!("/dicomweb/studies/{uid}/metadata"), Some(who))
+            .await;
+        assert_eq!(r.status, StatusCode::GONE, "{}", r.text);
     }
     // The share link does not open any more.
     let r = api

@@ -16,6 +16,9 @@ use crate::{IngestError, StudySeal};
 
 /// Pipe between a re-encrypting task and the store's upload.
 const PIPE_BYTES: usize = 256 * 1024;
+/// Read-ahead on the object being re-encrypted: the cipher reads a 4-byte frame word, then a
+/// chunk; unbuffered, each would be a trip to a file store's blocking pool.
+const READ_BYTES: usize = 1024 * 1024;
 
 /// Why a re-key step failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +96,7 @@ pub async fn reencrypt_object(
         .get_stream(from)
         .await
         .map_err(storage("reading a file to re-encrypt"))?;
+    let input = tokio::io::BufReader::with_capacity(READ_BYTES, input);
     let (mut tx, rx) = tokio::io::duplex(PIPE_BYTES);
     let (old, new, expect) = (old.clone(), new.clone(), sha256.to_owned());
     let task = tokio::spawn(async move {
@@ -113,6 +117,117 @@ pub async fn reencrypt_object(
         .put_stream(to, &mut reader)
         .await
         .map_err(storage("storing a re-encrypted file"))
+}
+
+/// Re-encrypts objects `parallel` at a time ([`reencrypt_object`] each): while one waits for
+/// the store (a read, an fsync, an upload), others use the cores. Memory: `parallel` pipes
+/// and read-aheads (about 1.3 MiB each) plus the store's write buffers.
+pub struct Reencryptor {
+    store: Arc<dyn ObjectStore>,
+    old: Arc<StudyKey>,
+    new: Arc<StudyKey>,
+    parallel: usize,
+    running: tokio::task::JoinSet<Result<u64, RekeyError>>,
+    files: u64,
+    bytes: u64,
+}
+
+impl Reencryptor {
+    /// Objects of `store` from `old` to `new`, `parallel` (at least 1) at a time.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        old: &StudyKey,
+        new: Arc<StudyKey>,
+        parallel: usize,
+    ) -> Self {
+        Self {
+            store,
+            old: Arc::new(old.clone()),
+            new,
+            parallel: parallel.max(1),
+            running: tokio::task::JoinSet::new(),
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The parallelism for this machine: two objects per core, at most 8.
+    pub fn default_parallel() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| (n.get() * 2).min(8))
+    }
+
+    /// Starts re-encrypting `from` into `to` (a file of `size` plaintext bytes hashing to
+    /// `sha256`), after one under way ends if `parallel` are.
+    ///
+    /// # Errors
+    /// An earlier object's failure (the first one, after the others under way ended).
+    pub async fn push(
+        &mut self,
+        from: String,
+        to: String,
+        sha256: String,
+        size: u64,
+    ) -> Result<(), RekeyError> {
+        while self.running.len() >= self.parallel {
+            self.join_one().await?;
+        }
+        let (store, old, new) = (self.store.clone(), self.old.clone(), self.new.clone());
+        self.running.spawn(async move {
+            let written = reencrypt_object(store.as_ref(), &from, &to, &old, &new, &sha256).await?;
+            let want = ciphertext_len(size);
+            if written != want {
+                return Err(RekeyError::Invalid(format!(
+                    "the re-encrypted object {to} holds {written} bytes, {want} expected; \
+                     run the re-key again to write it anew"
+                )));
+            }
+            Ok(size)
+        });
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> Result<(), RekeyError> {
+        match self.running.join_next().await {
+            Some(Ok(Ok(size))) => {
+                self.files += 1;
+                self.bytes += size;
+                Ok(())
+            }
+            // The others under way finish (each writes all or nothing) before the failure is
+            // answered: nothing is cut off half-way, and a second run finds what they wrote.
+            Some(Ok(Err(e))) => {
+                self.drain().await;
+                Err(e)
+            }
+            Some(Err(join)) => {
+                self.drain().await;
+                Err(RekeyError::Invalid(format!(
+                    "a re-encryption task failed: {join}"
+                )))
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn drain(&mut self) {
+        while let Some(r) = self.running.join_next().await {
+            if let Ok(Ok(size)) = r {
+                self.files += 1;
+                self.bytes += size;
+            }
+        }
+    }
+
+    /// Waits for every object; returns how many were re-encrypted and their plaintext bytes.
+    ///
+    /// # Errors
+    /// The first failure.
+    pub async fn finish(mut self) -> Result<(u64, u64), RekeyError> {
+        while !self.running.is_empty() {
+            self.join_one().await?;
+        }
+        Ok((self.files, self.bytes))
+    }
 }
 
 /// Writes the metadata object `old_cid` (under `old`) again under `new`: the same head and

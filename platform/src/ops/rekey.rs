@@ -22,7 +22,7 @@ use super::*;
 use medimint_ingest::layout::metadata_key;
 use medimint_ingest::metadata::{blocks, MetadataReader};
 use medimint_ingest::rekey::{
-    ciphertext_len, new_object_key, reencrypt_object, rewrite_metadata, RekeyError,
+    ciphertext_len, new_object_key, rewrite_metadata, Reencryptor, RekeyError,
 };
 use medimint_sdk::crypto::{open_key, seal_key};
 use medimint_storage::{KvExpect, StorageError};
@@ -72,10 +72,6 @@ pub struct RekeyReport {
     pub key_holders: Vec<String>,
     /// Whether this call continued an interrupted re-key.
     pub resumed: bool,
-}
-
-fn invalid(what: &str) -> impl Fn(String) -> PlatformError + '_ {
-    move |e| PlatformError::Invalid(format!("{what}: {e}"))
 }
 
 fn rekey_failed(e: RekeyError) -> PlatformError {
@@ -354,7 +350,8 @@ impl Platform {
             })
     }
 
-    /// Step 2: every file's new object, streamed; files done by an earlier run are kept.
+    /// Step 2: every file's new object, streamed, a few at a time; files done by an
+    /// earlier run are kept.
     async fn reencrypt_files(
         &self,
         state: &RekeyRecord,
@@ -362,45 +359,44 @@ impl Platform {
         new_key: &Arc<StudyKey>,
         report: &mut RekeyReport,
     ) -> Result<(), PlatformError> {
+        let unreadable = |e: medimint_ingest::metadata::MetadataError| {
+            PlatformError::Invalid(format!("reading the study's metadata to re-key it: {e}"))
+        };
         let mut reader = MetadataReader::open_stored(self.store.clone(), &state.old_cid, old_key)
             .await
-            .map_err(|e| invalid("reading the study's metadata to re-key it")(e.to_string()))?;
-        while let Some(entry) = reader
-            .next_file()
-            .await
-            .map_err(|e| invalid("reading the study's metadata to re-key it")(e.to_string()))?
-        {
+            .map_err(unreadable)?;
+        let mut work = Reencryptor::new(
+            self.store.clone(),
+            old_key,
+            new_key.clone(),
+            Reencryptor::default_parallel(),
+        );
+        let mut started = std::collections::HashSet::new();
+        while let Some(entry) = reader.next_file().await.map_err(unreadable)? {
             report.files += 1;
             let to = new_object_key(&state.study_id, &entry.checksum.sha256, &state.generation);
-            let want = ciphertext_len(entry.checksum.size);
             let done = self
                 .store
                 .head(&to)
                 .await
                 .map_err(storage("inspecting a re-encrypted file"))?
-                .is_some_and(|i| i.size == want);
-            if done {
+                .is_some_and(|i| i.size == ciphertext_len(entry.checksum.size));
+            // Two files with the same bytes share one object.
+            if done || !started.insert(to.clone()) {
                 continue;
             }
-            let written = reencrypt_object(
-                self.store.as_ref(),
-                &entry.object_key,
-                &to,
-                old_key,
-                new_key,
-                &entry.checksum.sha256,
+            work.push(
+                entry.object_key,
+                to,
+                entry.checksum.sha256,
+                entry.checksum.size,
             )
             .await
             .map_err(rekey_failed)?;
-            if written != want {
-                return Err(PlatformError::Invalid(format!(
-                    "the re-encrypted object {to} holds {written} bytes, {want} expected; call \
-                     again to write it anew"
-                )));
-            }
-            report.files_reencrypted += 1;
-            report.bytes_reencrypted += entry.checksum.size;
         }
+        let (files, bytes) = work.finish().await.map_err(rekey_failed)?;
+        report.files_reencrypted = files;
+        report.bytes_reencrypted = bytes;
         Ok(())
     }
 
