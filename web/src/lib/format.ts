@@ -42,6 +42,8 @@ export function eventWords(kind: string): string {
     role_revoked: "Access revoked",
     access_recorded: "Files opened",
     transfer: "Ownership transferred",
+    rekeyed: "Re-keyed: every file re-encrypted under a new key",
+    erased: "Erased by the patient: files and keys deleted",
   };
   const words = known[kind];
   if (words) return words;

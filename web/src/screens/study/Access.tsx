@@ -129,7 +129,7 @@ export function AccessSection(props: {
                       type="button"
                       className="danger"
                       disabled={busy !== undefined}
-                      aria-label={`Revoke access of ${g.grantee} and re-key the study`}
+                      aria-label={`Revoke and re-key: ${g.grantee}`}
                       title="Also gives the study a new key and re-encrypts every file, so a key the person kept no longer opens it"
                       onClick={() =>
                         void act("Revoking and re-encrypting every file under a new key… this may take a while.", async () => {

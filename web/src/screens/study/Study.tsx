@@ -102,6 +102,8 @@ export function Study({ token }: { token: number }) {
                 Checksum root <Address value={study.checksum_root} /> over {files.length} files, committed on chain
                 at release (ledger {study.minted_ledger}). Verify your copy below.
               </>
+            ) : study.status === "erased" ? (
+              "Erased with the study: the commitment on chain was cleared."
             ) : (
               "Only a holder of the study key sees the checksum root."
             )}
