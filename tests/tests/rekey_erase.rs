@@ -12,7 +12,7 @@
 //! `study-erased`, the history keeps the non-PHI events with `erased`, and a repeat is 200.
 //!
 //! Both: every refusal (no sign-in, a stranger, a grantee, the issuer, a pending study, an
-//! erased one, bad confirmation).
+//! erased one, bad confirmation), and a wallet account's 409 saying why.
 
 #[path = "../../lambdas/api/tests/common/mod.rs"]
 mod common;
@@ -586,4 +586,97 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["already_erased"], true);
     assert_eq!(r.body["files_deleted"], 0);
+}
+
+const WALLY: suite_common::Patient = suite_common::Patient {
+    email: "wally@example.org",
+    dicom_name: "WALLET^WALLY",
+    family_name: "WALLET",
+    given_names: "WALLY",
+    dicom_birth_date: "19750303",
+    birth_date: "1975-03-03",
+    id: "MRN-W17",
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_owner_is_told_why_it_cannot_rekey_or_erase_through_the_api() {
+    use medimint_sdk::keys::Keypair;
+    let suite = suite_common::suite().await;
+    let wallet = Keypair::generate();
+    let passphrase = suite.devnet().passphrase();
+    let network = Network::new(passphrase.clone());
+    let root = Keypair::from_secret(&suite.devnet().root_keypair().secret()).unwrap();
+    let rpc = medimint_chain::StellarRpc::new(
+        &suite.devnet().rpc_url(),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    medimint_chain::accounts::ensure_funded_accounts(
+        &rpc,
+        &network,
+        root.signing_key(),
+        &[wallet.address()],
+        100 * 10_000_000,
+        medimint_chain::Backoff::default(),
+    )
+    .await
+    .unwrap();
+    suite
+        .platform
+        .db()
+        .insert_account(&medimint_storage::Account {
+            email: WALLY.email.into(),
+            address: wallet.address(),
+            custody: medimint_storage::Custody::External,
+            hd_index: None,
+            created_at: medimint_storage::now(),
+        })
+        .await
+        .unwrap();
+    let (t, _) = suite
+        .release(&suite.issuer, &WALLY, "2.25.1703", 1, 1)
+        .await;
+    let api = suite.api();
+    let r = api
+        .get(&format!("/auth?account={}", wallet.address()), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let signed = medimint_api::sep10::sign_challenge(
+        r.body["transaction"].as_str().unwrap(),
+        wallet.signing_key(),
+        &network,
+    )
+    .unwrap();
+    let r = api
+        .post("/auth", json!({ "transaction": signed }), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let bearer = r.body["token"].as_str().unwrap().to_string();
+    let id: u32 = t.parse().unwrap();
+    for (method, p, body) in [
+        (Method::POST, path_of(&t, "/rekey"), Some(json!({}))),
+        (
+            Method::POST,
+            path_of(&t, "/erase"),
+            Some(json!({"confirm": id})),
+        ),
+        (
+            Method::DELETE,
+            path_of(&t, "/shares/dr@clinic.example?rekey=true"),
+            None,
+        ),
+    ] {
+        let r = api.call(method, &p, body, Some(&bearer)).await;
+        expect(&r, StatusCode::CONFLICT, "conflict", &p);
+        assert!(
+            r.text.contains("wallet account keeps its key"),
+            "{}",
+            r.text
+        );
+    }
+    // Nothing changed: the study is there, pending.
+    assert_eq!(
+        suite.platform.token_record(&t).await.unwrap().status,
+        "Pending"
+    );
 }
