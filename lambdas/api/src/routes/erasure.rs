@@ -102,7 +102,8 @@ pub async fn rekey(
               (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 403, description = "not the owner", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 404, description = "no such study for this caller", body = crate::error::Problem, content_type = "application/problem+json"),
-              (status = 409, description = "not active (pending, rejected), or a wallet account", body = crate::error::Problem, content_type = "application/problem+json")))]
+              (status = 409, description = "not active (pending, rejected), or a wallet account", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 410, description = "erased already, asked by someone who is not its owner (`study-erased`)", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
