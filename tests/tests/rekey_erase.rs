@@ -423,6 +423,25 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let shlink = r.body["shlink"].as_str().unwrap().to_string();
+    // An emergency department breaks the glass on it.
+    let er = platform
+        .add_issuer(&suite_common::issuer(
+            "ed@county.example",
+            "County Emergency",
+        ))
+        .await
+        .unwrap();
+    let (ed, _) = api.sign_in_as("ed@county.example").await;
+    let r = api
+        .post(
+            &path_of(t, "/emergency"),
+            json!({"reason": "unconscious", "note": "found unresponsive"}),
+            Some(&ed),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = api.get(&path_of(t, "/key"), Some(&ed)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let sid = study_id(&platform, t).await;
     let store = platform.store().clone();
     let cid = platform.token_record(t).await.unwrap().metadata_uri;
@@ -515,8 +534,13 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
     }
     assert!(store.head(&format!("meta/{cid}")).await.unwrap().is_none());
 
-    // Every content route: 410 study-erased, for the owner and the former grantee.
-    for who in [&jane, &dr] {
+    // Every content route: 410 study-erased, for the owner, the former grantee and the
+    // emergency issuer, whose access the review lists as ended.
+    let r = api.get("/v1/emergency", Some(&jane)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body[0]["issuer"], er.as_str());
+    assert_eq!(r.body[0]["state"], "ended", "{}", r.text);
+    for who in [&jane, &dr, &ed] {
         for (method, p, body) in [
             (Method::GET, path_of(t, "/files"), None),
             (
