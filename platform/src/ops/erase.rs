@@ -178,11 +178,15 @@ impl Platform {
             .metadata_uri
             .strip_prefix("ipfs://")
             .unwrap_or(&record.metadata_uri);
-        let mut all = blocks(self.store.as_ref(), cid).await.map_err(|e| {
-            PlatformError::Invalid(format!(
-                "reading the study's metadata object to erase it: {e}"
-            ))
-        })?;
+        // A metadata object that cannot be walked (a block missing) must not stop an erasure:
+        // its root at least is deleted, and whatever else could be found.
+        let mut all = match blocks(self.store.as_ref(), cid).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!(token = record.id, error = %e, "erasing a study whose metadata cannot be walked");
+                vec![cid.to_owned()]
+            }
+        };
         for other in self.rekey_metadata_cids(record.id).await? {
             // A re-key's objects may be half written: whatever of them can be found.
             if let Ok(more) = blocks(self.store.as_ref(), &other).await {

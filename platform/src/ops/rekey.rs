@@ -173,7 +173,7 @@ impl Platform {
         let mut report = RekeyReport {
             token_id: record.id,
             metadata_cid: String::new(),
-            files: 0,
+            files: u64::from(record.file_count),
             files_reencrypted: 0,
             bytes_reencrypted: 0,
             key_holders: Vec::new(),
@@ -373,7 +373,6 @@ impl Platform {
         );
         let mut started = std::collections::HashSet::new();
         while let Some(entry) = reader.next_file().await.map_err(unreadable)? {
-            report.files += 1;
             let to = new_object_key(&state.study_id, &entry.checksum.sha256, &state.generation);
             let done = self
                 .store
