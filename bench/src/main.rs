@@ -9,6 +9,7 @@
 //!                       [--no-python] [--python EXE] [--script FILE]
 //!                       [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
 //! medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
+//! medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR]
 //! ```
 //!
 //! The study is generated once; then each round measures the hardware limit, the reference
@@ -23,6 +24,7 @@ mod gen;
 mod hardware;
 mod limit;
 mod queue;
+mod rekey;
 mod report;
 mod rust_pipeline;
 
@@ -72,11 +74,13 @@ struct Options {
     command_line: String,
 }
 
-const USAGE: &str = "usage: medimint-bench ingest [--size-mib N] [--file-kib K | --single-file] [--runs N] \
+const USAGE: &str =
+    "usage: medimint-bench ingest [--size-mib N] [--file-kib K | --single-file] [--runs N] \
 [--study DIR] [--work-dir DIR] [--cores N] [--openssl-seconds S] [--no-python] [--python EXE] \
 [--script FILE] [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
        medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
-       medimint-bench queue [--studies N] [--files F] [--file-kib K] [--parallel P] [--work-dir DIR]";
+       medimint-bench queue [--studies N] [--files F] [--file-kib K] [--parallel P] [--work-dir DIR]
+       medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR]";
 
 fn number<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
     v.parse()
@@ -180,6 +184,7 @@ fn main() -> ExitCode {
         }
         Some("crypto") => crypto(&args[1..]),
         Some("queue") => queue::run(&args[1..]),
+        Some("rekey") => rekey::run(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {

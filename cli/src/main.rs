@@ -43,6 +43,10 @@ enum Command {
     Share(cmd::sharing::ShareArgs),
     /// Revoke a grant.
     Revoke(cmd::sharing::RevokeArgs),
+    /// Re-key a study you own (or continue an interrupted re-key).
+    Rekey(cmd::sharing::RekeyArgs),
+    /// Erase a study you own for good (GDPR Art. 17); needs --yes.
+    Erase(cmd::sharing::EraseArgs),
     /// Who may see a token.
     Access(cmd::sharing::AccessArgs),
     /// Share links: a study shown to someone without an account, with a passcode.
@@ -75,6 +79,8 @@ fn main() -> std::process::ExitCode {
         Command::Consent(args) => cmd::sharing::consent(args),
         Command::Share(args) => cmd::sharing::share(args),
         Command::Revoke(args) => cmd::sharing::revoke(args),
+        Command::Rekey(args) => cmd::sharing::rekey(args),
+        Command::Erase(args) => cmd::sharing::erase(args),
         Command::Access(args) => cmd::sharing::access(args),
         Command::Link(args) => cmd::outside::link(args),
         Command::Request(args) => cmd::outside::request(args),

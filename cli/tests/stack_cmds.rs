@@ -1,6 +1,7 @@
 //! The platform commands as the README shows them, against `medimint up` running as a
 //! process: issuer add/list, release, consent, share until a date, access, download,
-//! verify (intact and tampered), revoke and the refused download, history, and a release
+//! verify (intact and tampered), revoke and the refused download, revoke --rekey, rekey,
+//! erase (refused without --yes) and the refused download after it, history, and a release
 //! dropped into the watched inbox.
 
 use std::io::{BufRead, BufReader};
@@ -240,6 +241,64 @@ fn the_platform_commands_against_medimint_up() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("holds no live role"), "{err}");
 
+    // The stronger revoke (dr's grant is gone already: it re-keys all the same), a plain
+    // re-key, and the owner's copy still verifies.
+    let rekeyed = stack.json(&[
+        "revoke",
+        "--token",
+        &token,
+        "--from",
+        "dr@clinic.example",
+        "--as",
+        "jane@example.org",
+        "--rekey",
+    ]);
+    assert_eq!(rekeyed["rekey"]["files"], files.len(), "{rekeyed}");
+    let again = stack.json(&["rekey", "--token", &token, "--as", "jane@example.org"]);
+    assert_eq!(again["files_reencrypted"], files.len(), "{again}");
+    let mine = tempfile::tempdir().unwrap();
+    let dl = stack.json(&[
+        "download",
+        "--token",
+        &token,
+        "--out",
+        mine.path().to_str().unwrap(),
+        "--as",
+        "jane@example.org",
+    ]);
+    assert_eq!(dl["files"], files.len());
+    let ok = stack.cmd(&["verify", "--token", &token, mine.path().to_str().unwrap()]);
+    assert!(ok.status.success());
+
+    // Erasure needs --yes; then the study is gone and the download says so.
+    let unconfirmed = stack.cmd(&["erase", "--token", &token, "--as", "jane@example.org"]);
+    assert!(!unconfirmed.status.success());
+    let err = String::from_utf8_lossy(&unconfirmed.stderr);
+    assert!(err.contains("--yes"), "{err}");
+    let erased = stack.json(&[
+        "erase",
+        "--token",
+        &token,
+        "--as",
+        "jane@example.org",
+        "--yes",
+    ]);
+    assert_eq!(erased["status"], "erased", "{erased}");
+    assert_eq!(erased["already_erased"], false);
+    let gone = tempfile::tempdir().unwrap();
+    let refused = stack.cmd(&[
+        "download",
+        "--token",
+        &token,
+        "--out",
+        gone.path().to_str().unwrap(),
+        "--as",
+        "jane@example.org",
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("erased"), "{err}");
+
     // The audit trail from chain events.
     let history = stack.json(&["history", "--token", &token]);
     let kinds: Vec<&str> = history
@@ -254,6 +313,8 @@ fn the_platform_commands_against_medimint_up() {
         "role_granted",
         "access_recorded",
         "role_revoked",
+        "rekeyed",
+        "erased",
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }

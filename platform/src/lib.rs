@@ -51,6 +51,7 @@ pub use ops::{
     AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
     SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
 };
+pub use ops::{ErasureReport, RekeyReport};
 pub use ops::{
     NewShareLink, OpenedLink, PendingAuthorization, ShareLinkSpec, ShareLinkView,
     SignedAuthorization, WalletAction, WalletAuthError, WalletOutcome, LINK_EMAIL_DOMAIN,
@@ -143,6 +144,9 @@ pub enum PlatformError {
     /// Bad input from the caller, or a file or state that cannot be used.
     #[error("{0}")]
     Invalid(String),
+    /// The study was erased by its owner: its files and keys are gone for good.
+    #[error("{0}")]
+    Erased(String),
 }
 
 /// What kind of failure a [`PlatformError`] is, for callers that answer other programs
@@ -157,6 +161,8 @@ pub enum ErrorKind {
     Forbidden,
     /// Conflicts with the current state.
     Conflict,
+    /// The study was erased: gone for good (HTTP 410).
+    Gone,
     /// A dependency (RPC, storage, database) failed; retrying later may work.
     Unavailable,
     /// The platform is misconfigured or not deployed; an operator must act.
@@ -201,6 +207,7 @@ impl PlatformError {
             PlatformError::NotFound(_) => ErrorKind::NotFound,
             PlatformError::Forbidden(_) => ErrorKind::Forbidden,
             PlatformError::Conflict(_) => ErrorKind::Conflict,
+            PlatformError::Erased(_) => ErrorKind::Gone,
         }
     }
 }

@@ -67,6 +67,7 @@ impl Platform {
             .token(token)
             .await
             .map_err(chain(format!("reading token {token}")))?;
+        crate::ops::not_erased(&record)?;
         let sid = study_id(&hex::encode(record.commitment)).map_err(PlatformError::Invalid)?;
         let wrapped = match self
             .store

@@ -417,3 +417,48 @@ fn study_key_debug_is_redacted() {
     let key = StudyKey::from_bytes([0x42; 32]);
     assert_eq!(format!("{key:?}"), "StudyKey(redacted)");
 }
+
+#[tokio::test]
+async fn rekey_async_reseals_under_the_given_key_chunk_for_chunk() {
+    use sha2::{Digest, Sha256};
+    let old = StudyKey::generate();
+    let new = StudyKey::generate();
+    for len in [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 999] {
+        let plain = data(len);
+        let sealed = seal(&old, &plain);
+        let mut resealed = Vec::new();
+        let mut hasher = Sha256::new();
+        let n =
+            medimint_sdk::crypto::rekey_async(&old, &new, sealed.as_slice(), &mut resealed, |c| {
+                hasher.update(c)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, len as u64);
+        assert_eq!(resealed.len(), sealed.len(), "same length at {len}");
+        assert_eq!(hasher.finalize()[..], Sha256::digest(&plain)[..]);
+        assert!(matches!(open(&old, &resealed).0, Err(Error::WrongKey)));
+        let (r, out) = open(&new, &resealed);
+        assert_eq!(r.unwrap(), len as u64);
+        assert!(out == plain, "plaintext kept at {len}");
+    }
+    // A damaged input stops it with the damage named; under the wrong old key, nothing.
+    let plain = data(2 * CHUNK_SIZE + 5);
+    let mut sealed = seal(&old, &plain);
+    let at = HEADER_LEN + FRAME + 10;
+    sealed[at] ^= 1;
+    let err = medimint_sdk::crypto::rekey_async(&old, &new, sealed.as_slice(), Vec::new(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ChunkTampered { index: 1 }), "{err:?}");
+    let err = medimint_sdk::crypto::rekey_async(
+        &new,
+        &old,
+        seal(&old, &plain).as_slice(),
+        Vec::new(),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::WrongKey), "{err:?}");
+}

@@ -1,8 +1,9 @@
-//! `medimint consent`, `share`, `revoke` and `access`: what a patient (or a sharer) does.
+//! `medimint consent`, `share`, `revoke`, `rekey`, `erase` and `access`: what a patient (or
+//! a sharer) does.
 //! The acting user is named by `--as EMAIL` (a custodial account of this platform).
 
 use medimint_chain::clients::Role;
-use medimint_stack::platform::{AccessReport, Target};
+use medimint_stack::platform::{AccessReport, ErasureReport, RekeyReport, Target};
 
 use super::common::{open, output, parse_until, runtime, Global};
 
@@ -111,6 +112,11 @@ pub struct RevokeArgs {
     /// Your email (the owner, or the sharer who granted it).
     #[arg(long = "as")]
     as_email: String,
+    /// The stronger revoke (owner only): a new study key, every file re-encrypted, the key
+    /// wrapped again for those who remain, the pointer moved on chain. Run the same command
+    /// again to continue an interrupted one (docs/re-key.md).
+    #[arg(long)]
+    rekey: bool,
     #[command(flatten)]
     global: Global,
 }
@@ -119,6 +125,22 @@ pub fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let platform = open(&args.global, false).await?;
         let from = Target::parse(&args.from)?;
+        if args.rekey {
+            let (grantee, report) = platform
+                .revoke_and_rekey(&args.as_email, &args.token, &from)
+                .await?;
+            return output(
+                &args.global,
+                &serde_json::json!({"token": args.token, "revoked": grantee, "rekey": report}),
+                |_| {
+                    format!(
+                        "token {}: access of {grantee} revoked\n{}",
+                        args.token,
+                        rekey_text(&report)
+                    )
+                },
+            );
+        }
         let grantee = platform.revoke(&args.as_email, &args.token, &from).await?;
         output(
             &args.global,
@@ -126,6 +148,91 @@ pub fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
             |_| format!("token {}: access of {grantee} revoked", args.token),
         )
     })
+}
+
+/// Re-key a study you own without revoking anyone (or continue an interrupted re-key).
+#[derive(clap::Args)]
+pub struct RekeyArgs {
+    /// The token id.
+    #[arg(long)]
+    token: String,
+    /// Your email (the owner).
+    #[arg(long = "as")]
+    as_email: String,
+    #[command(flatten)]
+    global: Global,
+}
+
+pub fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let platform = open(&args.global, false).await?;
+        let report = platform
+            .rekey_study(&args.as_email, &args.token, &[])
+            .await?;
+        output(&args.global, &report, rekey_text)
+    })
+}
+
+fn rekey_text(r: &RekeyReport) -> String {
+    format!(
+        "token {} re-keyed{}: {} files ({} re-encrypted now, {} bytes), metadata {}, key held by {}",
+        r.token_id,
+        if r.resumed { " (continued)" } else { "" },
+        r.files,
+        r.files_reencrypted,
+        r.bytes_reencrypted,
+        r.metadata_cid,
+        r.key_holders.join(", ")
+    )
+}
+
+/// Erase a study you own for good: every encrypted file and wrapped key deleted (every
+/// version), the token erased on chain; its non-PHI history stays (docs/erasure.md).
+#[derive(clap::Args)]
+pub struct EraseArgs {
+    /// The token id.
+    #[arg(long)]
+    token: String,
+    /// Your email (the owner).
+    #[arg(long = "as")]
+    as_email: String,
+    /// Confirm: the study cannot be restored afterwards.
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    global: Global,
+}
+
+pub fn erase(args: EraseArgs) -> anyhow::Result<()> {
+    if !args.yes {
+        anyhow::bail!(
+            "erasing token {} deletes its files and keys for good and cannot be undone; run \
+             again with --yes to confirm",
+            args.token
+        );
+    }
+    runtime()?.block_on(async {
+        let platform = open(&args.global, false).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let report = platform
+            .erase_study(&args.as_email, &args.token, now)
+            .await?;
+        output(&args.global, &report, erase_text)
+    })
+}
+
+fn erase_text(r: &ErasureReport) -> String {
+    if r.already_erased && r.files_deleted + r.keys_deleted + r.metadata_blocks_deleted == 0 {
+        return format!("token {} was already erased", r.token_id);
+    }
+    format!(
+        "token {} erased: {} files, {} metadata blocks and {} wrapped keys deleted (every \
+         version), {} share links ended; its non-PHI history stays on chain",
+        r.token_id, r.files_deleted, r.metadata_blocks_deleted, r.keys_deleted, r.links_ended
+    )
 }
 
 /// Who may see a token: owner, issuer and every grant.

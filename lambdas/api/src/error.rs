@@ -86,6 +86,10 @@ pub enum ApiError {
     /// `authorization-expired`): repeat the request for a new entry.
     #[error("{0}")]
     AuthorizationExpired(String),
+    /// The study was erased by its owner (410, `study-erased`): its files and keys are gone
+    /// for good; only its non-PHI history remains (`GET /v1/studies/{token}/history`).
+    #[error("{0}")]
+    StudyErased(String),
     /// A wallet's signed authorization was already submitted (409, `authorization-used`).
     #[error("{0}")]
     AuthorizationUsed(String),
@@ -158,6 +162,7 @@ impl ApiError {
             Self::ChallengeUnsigned(_) => "challenge-unsigned",
             Self::AuthorizationExpired(_) => "authorization-expired",
             Self::AuthorizationUsed(_) => "authorization-used",
+            Self::StudyErased(_) => "study-erased",
             Self::TooLarge { .. } => "too-large",
             Self::Timeout => "timeout",
             Self::Unavailable { .. } => "unavailable",
@@ -182,7 +187,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::AuthorizationUsed(_) => StatusCode::CONFLICT,
-            Self::AuthorizationExpired(_) => StatusCode::GONE,
+            Self::AuthorizationExpired(_) | Self::StudyErased(_) => StatusCode::GONE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable { .. } | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -211,6 +216,7 @@ impl ApiError {
             Self::ChallengeUnsigned(_) => "Challenge not signed by the account",
             Self::AuthorizationExpired(_) => "Authorization expired",
             Self::AuthorizationUsed(_) => "Authorization already used",
+            Self::StudyErased(_) => "Study erased",
             Self::TooLarge { .. } => "Request too large",
             Self::Timeout => "Timeout",
             Self::Unavailable { .. } => "Service unavailable",

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    account, authorizations, email, emergency, explorer, issuers, keys, links, releases, requests,
-    studies, system, wallet,
+    account, authorizations, email, emergency, erasure, explorer, issuers, keys, links, releases,
+    requests, studies, system, wallet,
 };
 
 /// The API's document.
@@ -42,6 +42,8 @@ use crate::routes::{
         studies::files,
         studies::file,
         studies::verify,
+        erasure::rekey,
+        erasure::erase,
         keys::study_key,
         links::create,
         links::list,

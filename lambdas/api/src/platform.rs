@@ -34,6 +34,7 @@ pub fn from_platform(e: PlatformError) -> ApiError {
         (ErrorKind::NotFound, _) => ApiError::NotFound(detail),
         (ErrorKind::Forbidden, _) => ApiError::Forbidden(detail),
         (ErrorKind::Conflict, _) => ApiError::Conflict(detail),
+        (ErrorKind::Gone, _) => ApiError::StudyErased(detail),
         (ErrorKind::Unavailable, _) => ApiError::unavailable("the platform", e),
         (ErrorKind::Setup, _) => ApiError::Internal(Box::new(e)),
     }

@@ -58,6 +58,8 @@ async fn the_document_is_served_and_lists_every_route() {
         ("/v1/studies/{token}/files", "get"),
         ("/v1/studies/{token}/files/{path}", "get"),
         ("/v1/studies/{token}/verify", "post"),
+        ("/v1/studies/{token}/rekey", "post"),
+        ("/v1/studies/{token}/erase", "post"),
         ("/v1/studies/{token}/key", "get"),
         ("/v1/objects/{key}", "get"),
         ("/v1/authorizations/{id}/submit", "post"),
@@ -97,7 +99,7 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        49,
+        51,
         "a documented path without a route, or the reverse"
     );
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());

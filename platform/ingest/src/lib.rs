@@ -16,6 +16,7 @@ pub mod layout;
 pub mod manifest;
 pub mod metadata;
 pub mod pipeline;
+pub mod rekey;
 pub mod relayer_chain;
 pub mod report;
 pub mod retry;

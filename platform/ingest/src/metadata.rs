@@ -286,6 +286,41 @@ async fn block(store: &dyn ObjectStore, cid: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The CIDs of every block of the metadata object `cid` (its root first, then its nodes and
+/// leaves depth first), each checked against its CID as it is read: what erasing a study or
+/// cleaning up after a re-key deletes. Reads the DAG's nodes, not its leaves' content.
+///
+/// # Errors
+/// A block missing, unreadable or not what its CID names.
+pub async fn blocks(store: &dyn ObjectStore, cid: &str) -> Result<Vec<String>, String> {
+    let root = cid.strip_prefix("ipfs://").unwrap_or(cid).to_owned();
+    let mut out = vec![root.clone()];
+    if unixfs::codec_of(&root).map_err(|e| e.to_string())? == medimint_sdk::cid::RAW_CODEC {
+        return Ok(out);
+    }
+    let first = block(store, &root).await?;
+    let parse = |cid: &str, bytes: &[u8]| {
+        unixfs::parse_file_node(bytes).map_err(|e| format!("block {cid}: {e}"))
+    };
+    let mut stack = vec![parse(&root, &first)?.into_iter()];
+    while let Some(top) = stack.last_mut() {
+        let Some(link) = top.next() else {
+            stack.pop();
+            continue;
+        };
+        let cid = link.cid_string();
+        out.push(cid.clone());
+        if !link.is_leaf() {
+            if stack.len() >= MAX_DEPTH {
+                return Err(format!("the DAG is deeper than {MAX_DEPTH} levels"));
+            }
+            let bytes = block(store, &cid).await?;
+            stack.push(parse(&cid, &bytes)?.into_iter());
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the content under `root` into `out`, depth first.
 async fn walk(store: &dyn ObjectStore, root: &str, out: &mut DuplexStream) -> Result<(), String> {
     let closed = |_| "the reader stopped".to_owned();
@@ -389,6 +424,19 @@ pub fn decrypting(key: &StudyKey, ciphertext: ObjectReader) -> ObjectReader {
     });
     Box::new(TaskReader {
         inner: rx,
+        task: Some(task),
+    })
+}
+
+/// A reader of what `task` writes into the other end of the pipe `inner`: at its end, the
+/// task's failure is a read error, so a stream cut short by a failure never reads as complete
+/// (a store's all-or-nothing `put_stream` then keeps nothing).
+pub fn task_reader(
+    inner: DuplexStream,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+) -> ObjectReader {
+    Box::new(TaskReader {
+        inner,
         task: Some(task),
     })
 }

@@ -578,6 +578,40 @@ impl Platform {
         ))
     }
 
+    /// Marks every live share link of `token` revoked at `now` (its study is being erased,
+    /// which ends the links' grants on chain); returns how many were marked.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub(crate) async fn end_share_links(
+        &self,
+        token: u32,
+        now: u64,
+    ) -> Result<usize, PlatformError> {
+        let mut ended = 0;
+        for id in self.link_ids(token).await? {
+            // An opening may count meanwhile: retry on a version conflict.
+            for _ in 0..5 {
+                let Some((mut record, version)) = self.link_record(&id).await? else {
+                    break;
+                };
+                if record.revoked_at.is_some() {
+                    break;
+                }
+                record.revoked_at = Some(now);
+                match self.put_link(&record, KvExpect::Version(version)).await {
+                    Ok(()) => {
+                        ended += 1;
+                        break;
+                    }
+                    Err(StorageError::Conflict(_)) => continue,
+                    Err(e) => return Err(storage("marking a share link revoked")(e)),
+                }
+            }
+        }
+        Ok(ended)
+    }
+
     /// Whether the link account at `address` may still read now: its link is neither
     /// revoked nor expired. `None` when `address` is no link's.
     ///

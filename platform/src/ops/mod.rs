@@ -6,10 +6,12 @@ mod consent;
 mod deploy;
 mod download;
 mod emergency;
+mod erase;
 mod files;
 mod history;
 mod issuers;
 mod links;
+mod rekey;
 mod release;
 mod requests;
 mod sharing;
@@ -18,11 +20,13 @@ mod views;
 mod wallet_auth;
 
 pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
+pub use erase::ErasureReport;
 pub use files::FileStream;
 pub use links::{
     NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
     MAX_PASSCODE_FAILURES,
 };
+pub use rekey::RekeyReport;
 pub use requests::{
     check_request_id, NewRecordsRequest, OpenedRequest, RecordsRequestSpec, RecordsRequestView,
     RequestEvent, MAX_CODE_FAILURES, MAX_REQUEST_FILES,
@@ -196,9 +200,26 @@ fn fresh_key(prefix: &str) -> String {
     format!("{prefix}/{}", hex::encode(nonce))
 }
 
-/// The study id of a token: its objects are named after the commitment on chain.
+/// The study id of a token: its objects are named after the commitment on chain. An erased
+/// token has none (its commitment was blanked): [`PlatformError::Erased`].
 fn study_of(record: &TokenRecord) -> Result<String, PlatformError> {
+    not_erased(record)?;
     study_id(&hex::encode(record.commitment)).map_err(PlatformError::Invalid)
+}
+
+/// The chain's status of a token its owner erased (terminal).
+pub(crate) const ERASED: &str = "Erased";
+
+/// [`PlatformError::Erased`] for an erased token: its files and keys are gone for good.
+pub(crate) fn not_erased(record: &TokenRecord) -> Result<(), PlatformError> {
+    if record.status == ERASED {
+        return Err(PlatformError::Erased(format!(
+            "study {} was erased by its owner: its files and keys are deleted for good; its \
+             non-PHI history is still at /v1/studies/{}/history",
+            record.id, record.id
+        )));
+    }
+    Ok(())
 }
 
 fn parse_token(id: &str) -> Result<u32, PlatformError> {
@@ -277,11 +298,22 @@ impl Platform {
         StudyToken::new(&self.relayer, d.study_token.id.clone())
     }
 
-    /// The token's stored record.
+    /// The token's stored record, for an operation on its study: an erased token is
+    /// [`PlatformError::Erased`] (see [`Platform::token_record`] for any token).
+    ///
+    /// # Errors
+    /// `TokenNotFound`; erased.
+    pub async fn token(&self, token: &str) -> Result<TokenRecord, PlatformError> {
+        let record = self.token_record(token).await?;
+        not_erased(&record)?;
+        Ok(record)
+    }
+
+    /// The token's stored record, whatever its status (an erased one included).
     ///
     /// # Errors
     /// `TokenNotFound`.
-    pub async fn token(&self, token: &str) -> Result<TokenRecord, PlatformError> {
+    pub async fn token_record(&self, token: &str) -> Result<TokenRecord, PlatformError> {
         let d = self.deployment()?;
         let id = parse_token(token)?;
         self.token_client(&d)

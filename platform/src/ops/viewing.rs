@@ -42,6 +42,10 @@ impl Platform {
             Err(e) => return Err(chain(format!("reading access to token {token}"))(e)),
         };
         if access.is_none() {
+            // An erased study answers so, not as if it had never been shared.
+            if let Ok(record) = client.token(token).await {
+                not_erased(&record)?;
+            }
             return Err(not_found());
         }
         client
@@ -110,7 +114,8 @@ impl Platform {
         for id in ids {
             let record = match self.live_record(&d, id, &address).await {
                 Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                // An erased study (still in a grantee's list) has nothing left to view.
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Gone) => continue,
                 Err(e) => return Err(e),
             };
             match self.study_index(&record, &holder).await {

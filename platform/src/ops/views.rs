@@ -289,6 +289,8 @@ impl Platform {
         } else if record.issuer == address {
             Some("issuer".to_owned())
         } else {
+            // A former grantee (or anyone) learns that it was erased: the chain says so.
+            not_erased(&record)?;
             return Err(not_found());
         };
         let consent = client
@@ -314,7 +316,8 @@ impl Platform {
             files: None,
             summary: None,
         };
-        if let Some(kp) = holder {
+        // An erased study has no files or keys left: its view is the chain's record only.
+        if let Some(kp) = holder.filter(|_| record.status != ERASED) {
             let sid = study_of(&record)?;
             if let Ok((_, meta)) = open_metadata(self.store.as_ref(), &sid, &cid, kp).await {
                 view.checksum_root = Some(meta.checksum_root);

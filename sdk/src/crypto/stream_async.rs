@@ -97,3 +97,57 @@ where
         }
     }
 }
+
+/// Async re-key to a given key: decrypts the stream `input` under `old` and encrypts it under
+/// `new` into `output`, chunk for chunk (a chunk's plaintext is sealed again as it is opened,
+/// so memory stays one chunk). `inspect` sees each chunk's plaintext in order (a caller
+/// hashes it to check the file it expects). Returns the plaintext length. The output is the
+/// same length as the input. Every study object of a re-keyed study gets the same `new` key,
+/// unlike [`super::rekey`], which makes one.
+///
+/// # Errors
+/// As [`decrypt_async`] for the input (nothing after the damage is written); I/O.
+pub async fn rekey_async<R, W>(
+    old: &StudyKey,
+    new: &StudyKey,
+    mut input: R,
+    mut output: W,
+    mut inspect: impl FnMut(&[u8]),
+) -> Result<u64, Error>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut header = [0u8; HEADER_LEN];
+    let n = read_full(&mut input, &mut header).await?;
+    let mut opener = Opener::new(old, &header[..n])?;
+    let (mut sealer, new_header) = Sealer::new(new);
+    output.write_all(&new_header).await?;
+    let mut buf = open_buffer();
+    let mut frame = frame_buffer();
+    let mut total = 0u64;
+    loop {
+        let mut word = [0u8; FRAME_LEN];
+        let n = read_full(&mut input, &mut word).await?;
+        let (len, last) = opener.frame(&word[..n])?;
+        if read_full(&mut input, &mut buf[OPEN_AT..OPEN_AT + len]).await? < len {
+            return Err(Error::Truncated {
+                index: opener.index(),
+            });
+        }
+        let plain = opener.open(&mut buf, len, last)?;
+        if last && read_full(&mut input, &mut [0u8; 1]).await? > 0 {
+            return Err(Error::TrailingData);
+        }
+        // The old stream's chunks are full but the last, as the new one's must be.
+        inspect(&buf[..plain]);
+        frame[FRAME_LEN..FRAME_LEN + plain].copy_from_slice(&buf[..plain]);
+        let n = sealer.seal_frame(&mut frame, plain, last)?;
+        output.write_all(&frame[..n]).await?;
+        total += plain as u64;
+        if last {
+            output.flush().await?;
+            return Ok(total);
+        }
+    }
+}

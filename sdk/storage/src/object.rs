@@ -54,6 +54,31 @@ pub trait ObjectStore: Send + Sync {
     /// Deletes `key`; deleting an absent object succeeds (retries stay harmless).
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
 
+    /// Deletes `key` for good: in a versioned store (S3 with versioning on) every version
+    /// and delete marker under exactly this key too, so nothing of it can be restored. In a
+    /// store without versions it is [`ObjectStore::delete`]. Deleting an absent key succeeds.
+    async fn delete_all_versions(&self, key: &str) -> Result<(), StorageError> {
+        self.delete(key).await
+    }
+
+    /// Deletes every object under `prefix` as [`ObjectStore::delete_all_versions`] does
+    /// (every version of every key, in a versioned store); returns how many keys were
+    /// deleted. An empty prefix is refused: it would empty the store.
+    async fn purge_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        if prefix.is_empty() {
+            return Err(StorageError::Backend {
+                context: "purging a prefix".into(),
+                message: "an empty prefix would delete everything; name a study's prefix".into(),
+                transient: false,
+            });
+        }
+        let listed = self.list(prefix).await?;
+        for info in &listed {
+            self.delete_all_versions(&info.key).await?;
+        }
+        Ok(listed.len())
+    }
+
     /// Copies `from` to `to`, replacing any object at `to`.
     async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError>;
 

@@ -200,6 +200,92 @@ async fn read_chunk(
     Ok(buf)
 }
 
+impl S3Store {
+    /// Deletes every version and delete marker whose key starts with `prefix` (only those
+    /// equal to it when `exact`), in batches of at most 1,000 (`DeleteObjects`); returns how
+    /// many distinct keys had any. In a bucket without versioning the listing holds each
+    /// object once (version `null`), so this is a plain delete there.
+    async fn delete_versions(&self, prefix: &str, exact: bool) -> Result<usize, StorageError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let mut keys = std::collections::BTreeSet::new();
+        // Listing and deleting alternate: each round lists from the start again, since the
+        // deletions change what a continuation would see.
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(|e| sdk_error(format!("listing the versions under {prefix}"), e))?;
+            let mut batch = Vec::new();
+            let versions = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            for (key, version) in versions {
+                let Some(key) = key else { continue };
+                if exact && key != prefix {
+                    continue;
+                }
+                let mut id = ObjectIdentifier::builder().key(key);
+                if let Some(v) = version {
+                    id = id.version_id(v);
+                }
+                batch.push(id.build().map_err(|e| StorageError::Backend {
+                    context: format!("deleting the versions of {key}"),
+                    message: e.to_string(),
+                    transient: false,
+                })?);
+                keys.insert(key.to_owned());
+            }
+            if batch.is_empty() {
+                return Ok(keys.len());
+            }
+            let n = batch.len();
+            let delete = Delete::builder()
+                .set_objects(Some(batch))
+                .quiet(true)
+                .build()
+                .map_err(|e| StorageError::Backend {
+                    context: format!("deleting the versions under {prefix}"),
+                    message: e.to_string(),
+                    transient: false,
+                })?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| sdk_error(format!("deleting the versions under {prefix}"), e))?;
+            if let Some(failed) = out.errors().first() {
+                return Err(StorageError::Backend {
+                    context: format!("deleting the versions under {prefix}"),
+                    message: format!(
+                        "{} of {n} not deleted, the first {}: {}",
+                        out.errors().len(),
+                        failed.key().unwrap_or("?"),
+                        failed.message().unwrap_or("no reason given")
+                    ),
+                    transient: true,
+                });
+            }
+            if exact && n < 1000 && !page.is_truncated().unwrap_or(false) {
+                return Ok(keys.len());
+            }
+        }
+    }
+}
+
 /// Maps an SDK error to ours, classifying throttling, timeouts and 5xx as transient.
 pub(crate) fn sdk_error<E, R>(context: String, err: SdkError<E, R>) -> StorageError
 where
@@ -417,6 +503,23 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| sdk_error(format!("deleting {key}"), e))?;
         Ok(())
+    }
+
+    async fn delete_all_versions(&self, key: &str) -> Result<(), StorageError> {
+        validate_key(key)?;
+        self.delete_versions(key, true).await.map(|_| ())
+    }
+
+    async fn purge_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        if prefix.is_empty() {
+            return Err(StorageError::Backend {
+                context: "purging a prefix".into(),
+                message: "an empty prefix would delete everything; name a study's prefix".into(),
+                transient: false,
+            });
+        }
+        validate_prefix(prefix)?;
+        self.delete_versions(prefix, false).await
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {

@@ -186,3 +186,125 @@ async fn s3_presigned_put_and_get_work_without_credentials_and_the_put_signs_the
         .unwrap()
         .is_none());
 }
+
+/// Every version and delete marker of a key (or under a prefix), as S3 lists them.
+async fn versions_under(store: &S3Store, prefix: &str) -> Vec<String> {
+    let page = store
+        .client()
+        .list_object_versions()
+        .bucket(store.bucket())
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let mut out: Vec<String> = page
+        .versions()
+        .iter()
+        .filter_map(|v| {
+            v.key()
+                .map(|k| format!("{k}@{}", v.version_id().unwrap_or("-")))
+        })
+        .chain(
+            page.delete_markers()
+                .iter()
+                .filter_map(|m| m.key().map(|k| format!("{k}@marker"))),
+        )
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_deletes_every_version_of_a_key_and_under_a_prefix() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let moto = MotoServer::start().expect("moto server");
+    let store = S3Store::for_endpoint(
+        &moto.endpoint(),
+        REGION,
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        "medimint-versions",
+    );
+    store.ensure_bucket().await.unwrap();
+    store
+        .client()
+        .put_bucket_versioning()
+        .bucket(store.bucket())
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Two versions of a file, one deleted (a delete marker over two versions), a neighbour
+    // whose key only starts like it, and a key elsewhere.
+    for (key, body) in [
+        ("studies/s1/files/a", "v1"),
+        ("studies/s1/files/a", "v2"),
+        ("studies/s1/files/b", "b1"),
+        ("studies/s1/files/ab", "keep"),
+        ("keys/s1/GX", "w1"),
+        ("keys/s1/GX", "w2"),
+        ("studies/s2/files/a", "other study"),
+    ] {
+        store
+            .put_bytes(key, bytes::Bytes::from(body))
+            .await
+            .unwrap();
+    }
+    store.delete("studies/s1/files/b").await.unwrap();
+    assert_eq!(versions_under(&store, "studies/s1/files/a").await.len(), 3);
+    assert_eq!(versions_under(&store, "studies/s1/files/b").await.len(), 2);
+
+    // One key: its two versions go, the neighbour `…/ab` stays.
+    store
+        .delete_all_versions("studies/s1/files/a")
+        .await
+        .unwrap();
+    let left = versions_under(&store, "studies/s1/files/a").await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with("studies/s1/files/ab@"), "{left:?}");
+    // A plain delete would have left versions: the marker over `b` hides two of them.
+    assert_eq!(
+        store.get_bytes("studies/s1/files/ab", 10).await.unwrap(),
+        b"keep"
+    );
+
+    // A prefix: every key under it with all its versions and markers; the other study stays.
+    assert_eq!(store.purge_prefix("studies/s1/").await.unwrap(), 2);
+    assert_eq!(store.purge_prefix("keys/s1/").await.unwrap(), 1);
+    assert!(versions_under(&store, "studies/s1/").await.is_empty());
+    assert!(versions_under(&store, "keys/s1/").await.is_empty());
+    assert_eq!(versions_under(&store, "studies/s2/").await.len(), 1);
+    // Again: nothing left, nothing to do (a resumed erasure).
+    assert_eq!(store.purge_prefix("studies/s1/").await.unwrap(), 0);
+    store
+        .delete_all_versions("studies/s1/files/a")
+        .await
+        .unwrap();
+    let err = store.purge_prefix("").await.unwrap_err().to_string();
+    assert!(err.contains("empty prefix"), "{err}");
+}
+
+#[tokio::test]
+async fn local_store_purges_a_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalDirStore::new(dir.path()).unwrap();
+    for key in [
+        "studies/s1/files/a",
+        "studies/s1/files/b",
+        "studies/s2/files/a",
+    ] {
+        store.put_bytes(key, bytes::Bytes::from("x")).await.unwrap();
+    }
+    assert_eq!(store.purge_prefix("studies/s1/").await.unwrap(), 2);
+    store
+        .delete_all_versions("studies/s1/files/a")
+        .await
+        .unwrap();
+    assert!(store.list("studies/s1/").await.unwrap().is_empty());
+    assert_eq!(store.list("studies/").await.unwrap().len(), 1);
+    assert!(store.purge_prefix("").await.is_err());
+}

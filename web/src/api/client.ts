@@ -257,8 +257,20 @@ export class Api {
     return this.json("POST", `/v1/studies/${token}/shares`, until === undefined ? { to, role } : { to, role, until });
   }
 
-  revoke(token: number, grantee: string): Promise<Schemas["GrantAnswer"]> {
-    return this.json("DELETE", `/v1/studies/${token}/shares/${encodeURIComponent(grantee)}`);
+  /** Revokes a grant; with `rekey` the stronger revoke (docs/re-key.md): the owner's study gets a new key. */
+  revoke(token: number, grantee: string, rekey = false): Promise<Schemas["GrantAnswer"]> {
+    const query = rekey ? "?rekey=true" : "";
+    return this.json("DELETE", `/v1/studies/${token}/shares/${encodeURIComponent(grantee)}${query}`);
+  }
+
+  /** Re-keys the owner's study, or continues an interrupted re-key. */
+  rekey(token: number): Promise<Schemas["RekeyReport"]> {
+    return this.json("POST", `/v1/studies/${token}/rekey`, {});
+  }
+
+  /** Erases the owner's study for good (docs/erasure.md); `confirm` repeats the token id. */
+  erase(token: number, confirm: number): Promise<Schemas["ErasureReport"]> {
+    return this.json("POST", `/v1/studies/${token}/erase`, { confirm });
   }
 
   history(token: number): Promise<TrailEntry[]> {

@@ -698,6 +698,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/studies/{token}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/studies/{token}/erase`: the owner erases the study for good (every encrypted
+         *     object and wrapped key deleted, every version; the token `Erased` on chain). `confirm`
+         *     must repeat the token id. Repeating it finishes an interrupted erasure and answers 200.
+         */
+        post: operations["erase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/studies/{token}/files": {
         parameters: {
             query?: never;
@@ -806,6 +827,27 @@ export interface paths {
          *     sessions opened with it end at their next request.
          */
         delete: operations["revoke_share_link"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{token}/rekey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /v1/studies/{token}/rekey`: the owner re-keys the study (a new study key, every
+         *     object re-encrypted, the key wrapped again for those who keep access, the pointer moved
+         *     on chain); repeating it continues an interrupted re-key.
+         */
+        post: operations["rekey"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1044,10 +1086,42 @@ export interface components {
             /** @description `unconscious`, `life_threatening`, `patient_unreachable` or `other` (on chain). */
             reason: string;
         };
+        /** @description Body of `POST /v1/studies/{token}/erase`. */
+        EraseRequest: {
+            /**
+             * Format: int32
+             * @description The token id again, as a confirmation that this study is to be erased for good.
+             */
+            confirm: number;
+        };
+        /** @description What an erasure did. */
+        ErasureReport: {
+            /**
+             * @description Whether the token was already erased on chain before this call (a repeated call:
+             *     what a crash had left was finished, if anything).
+             */
+            already_erased: boolean;
+            /** @description Encrypted files deleted by this call (every version of each). */
+            files_deleted: number;
+            /** @description Wrapped study keys deleted by this call (every version of each). */
+            keys_deleted: number;
+            /** @description Share links of the study this call marked revoked. */
+            links_ended: number;
+            /** @description Metadata blocks deleted by this call (every version of each). */
+            metadata_blocks_deleted: number;
+            /** @description `erased` (the chain's terminal state). */
+            status: string;
+            /**
+             * Format: int32
+             * @description The token.
+             */
+            token_id: number;
+        };
         /** @description Answer of a share or revoke. */
         GrantAnswer: {
             /** @description The grantee's address. */
             grantee: string;
+            rekey?: null | components["schemas"]["RekeyReport"];
             /**
              * Format: int32
              * @description The token.
@@ -1415,6 +1489,35 @@ export interface components {
             file?: string | null;
             /** @description What is wrong and what to do. */
             message: string;
+        };
+        /** @description What a re-key did. */
+        RekeyReport: {
+            /**
+             * Format: int64
+             * @description Plaintext bytes this call re-encrypted.
+             */
+            bytes_reencrypted: number;
+            /**
+             * Format: int64
+             * @description Files of the study (each has a new object).
+             */
+            files: number;
+            /**
+             * Format: int64
+             * @description Files this call re-encrypted (the rest were done by an interrupted earlier call).
+             */
+            files_reencrypted: number;
+            /** @description Addresses that hold the new key: the owner and those who keep access. */
+            key_holders: string[];
+            /** @description The new metadata object's CID (the token's pointer on chain is `ipfs://` it). */
+            metadata_cid: string;
+            /** @description Whether this call continued an interrupted re-key. */
+            resumed: boolean;
+            /**
+             * Format: int32
+             * @description The token.
+             */
+            token_id: number;
         };
         /**
          * @description How a user stands to a study in a list.
@@ -4200,6 +4303,87 @@ export interface operations {
             };
         };
     };
+    erase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseRequest"];
+            };
+        };
+        responses: {
+            /** @description erased (or already erased: `already_erased`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureReport"];
+                };
+            };
+            /** @description a malformed token id, or `confirm` missing or not this token id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in, or the session ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not the owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such study for this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not active (pending, rejected), or a wallet account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description erased already, asked by someone who is not its owner (`study-erased`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     files: {
         parameters: {
             query?: never;
@@ -4630,6 +4814,83 @@ export interface operations {
             };
         };
     };
+    rekey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description re-keyed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RekeyReport"];
+                };
+            };
+            /** @description a malformed token id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not signed in, or the session ended */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not the owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such study for this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not active (pending, rejected), or a wallet account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the study was erased (`study-erased`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     share: {
         parameters: {
             query?: never;
@@ -4704,7 +4965,14 @@ export interface operations {
     };
     revoke: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description `true`: the stronger revoke (owner only, custodial account): a new study key, every
+                 *     object re-encrypted, the key wrapped again for those who remain, the pointer moved on
+                 *     chain. Repeat the same request to continue an interrupted one.
+                 */
+                rekey?: boolean;
+            };
             header?: never;
             path: {
                 /** @description token id */
@@ -4716,7 +4984,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description revoked */
+            /** @description revoked (and re-keyed with `rekey=true`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4763,6 +5031,24 @@ export interface operations {
             };
             /** @description no such study or grant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rekey=true` by a wallet account, or on a study that is not active */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the study was erased (`study-erased`) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

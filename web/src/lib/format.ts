@@ -42,6 +42,8 @@ export function eventWords(kind: string): string {
     role_revoked: "Access revoked",
     access_recorded: "Files opened",
     transfer: "Ownership transferred",
+    rekeyed: "Re-keyed: every file re-encrypted under a new key",
+    erased: "Erased by the patient: files and keys deleted",
   };
   const words = known[kind];
   if (words) return words;
@@ -56,5 +58,6 @@ export function statusWords(status: string): string {
   if (s === "rejected") return "Refused";
   if (s === "withdrawn") return "Withdrawn";
   if (s === "lapsed") return "Lapsed";
+  if (s === "erased") return "Erased (its files and keys are deleted for good)";
   return status;
 }

@@ -279,6 +279,31 @@ test("a stranger and a non-admin are refused in words", async () => {
   await screen(page, "13-issuers-refused-to-a-patient");
 });
 
+test("the patient revokes with a re-key, then erases the study; its history stays", async () => {
+  const { page } = patient;
+  await openStudy(page, "Mine", token);
+  await page.getByLabel("Email or Stellar address").fill("friend@example.org");
+  await page.getByLabel("Until (end of that day)").fill(tomorrow());
+  await page.getByRole("button", { name: "Share", exact: true }).click();
+  await page.getByText(/^Shared with friend@example.org until/).waitFor({ timeout: 60_000 });
+  await page.getByRole("button", { name: /^Revoke and re-key: G/ }).click();
+  await page.getByText(/^Access revoked, and the study re-keyed: 4 files re-encrypted/).waitFor({ timeout: 120_000 });
+  await screen(page, "13a-patient-rekeyed");
+  // The erase button waits for the typed confirmation.
+  const erase = page.getByRole("button", { name: "Erase this study" });
+  assert.equal(await erase.isDisabled(), true);
+  await page.getByLabel(`Type ${token} to confirm`).fill(String(token));
+  await screen(page, "13b-patient-erase-confirm");
+  await erase.click();
+  await page.getByText("This study was erased", { exact: false }).waitFor({ timeout: 120_000 });
+  await page.locator('.timeline li[data-kind="erased"]').waitFor();
+  const kinds = await page.locator(".timeline li").evaluateAll((els) => els.map((e) => e.getAttribute("data-kind")));
+  for (const k of ["rekeyed", "erased", "role_revoked"]) assert.ok(kinds.includes(k), `${k} in the history: ${kinds}`);
+  assert.equal(await page.getByRole("heading", { name: "Download" }).count(), 0);
+  await screen(page, "13c-patient-erased");
+  await page.getByRole("link", { name: "My studies" }).click();
+});
+
 test("the admin (a wallet session) lists, adds, suspends, reinstates and removes issuers", async () => {
   // The suite's admin key signs in only through SEP-10. The tests' Chromium has no wallet
   // extension, so the challenge is signed here (as Freighter would) and the session reaches

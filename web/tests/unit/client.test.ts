@@ -44,6 +44,26 @@ async function signedIn(...answers: ((c: Call) => Response)[]) {
 }
 
 describe("the API client", () => {
+  it("revokes with or without re-keying, and erases with the token id as confirmation", async () => {
+    const { api, calls } = await signedIn(
+      () => json({ token_id: 7, grantee: "GD" }),
+      () => json({ token_id: 7, grantee: "GD", rekey: { token_id: 7, files: 3 } }),
+      () => json({ token_id: 7, files: 3 }),
+      () => json({ token_id: 7, status: "erased" }),
+      () => problem(410, "study-erased"),
+    );
+    await api.revoke(7, "dr@clinic.example");
+    const r = await api.revoke(7, "dr@clinic.example", true);
+    expect(r.rekey?.files).toBe(3);
+    await api.rekey(7);
+    await api.erase(7, 7);
+    expect(calls[1]).toMatchObject({ method: "DELETE", url: "http://api/v1/studies/7/shares/dr%40clinic.example" });
+    expect(calls[2]).toMatchObject({ method: "DELETE", url: "http://api/v1/studies/7/shares/dr%40clinic.example?rekey=true" });
+    expect(calls[3]).toMatchObject({ method: "POST", url: "http://api/v1/studies/7/rekey" });
+    expect(calls[4]).toMatchObject({ method: "POST", url: "http://api/v1/studies/7/erase", body: { confirm: 7 } });
+    await expect(api.files(7)).rejects.toMatchObject({ status: 410 });
+  });
+
   it("sends the email code and keeps the tokens in memory", async () => {
     const { api, calls } = await signedIn(() => json({ address: "GA", roles: ["patient"] }));
     expect(calls[0]).toMatchObject({ method: "POST", url: "http://api/auth/email/verify", body: { email: "jane@example.org", code: "123456" } });

@@ -112,6 +112,7 @@ describe("format", () => {
     expect(endOfDay("2030-02-31")).toBeUndefined();
     expect(endOfDay("tomorrow")).toBeUndefined();
     expect(eventWords("role_revoked")).toBe("Access revoked");
+    expect(eventWords("erased")).toMatch(/^Erased/);
     expect(eventWords("something_new")).toBe("Something new");
   });
 });

@@ -5,6 +5,7 @@ pub mod authorizations;
 pub mod dicomweb;
 pub mod email;
 pub mod emergency;
+pub mod erasure;
 pub mod explorer;
 pub mod issuers;
 pub mod keys;
@@ -100,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/emergency", get(emergency::review))
         .route("/v1/studies/{token}/key", get(keys::study_key))
         .merge(links::routes())
+        .merge(erasure::routes())
         .merge(requests::routes())
         .route(
             "/v1/authorizations/{id}/submit",

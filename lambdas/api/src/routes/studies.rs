@@ -71,6 +71,20 @@ pub struct GrantAnswer {
     pub token_id: u32,
     /// The grantee's address.
     pub grantee: String,
+    /// A revoke with `rekey=true`: what the re-key did (docs/re-key.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rekey: Option<medimint_platform::RekeyReport>,
+}
+
+/// Query of `DELETE /v1/studies/{token}/shares/{grantee}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeQuery {
+    /// `true`: the stronger revoke (owner only, custodial account): a new study key, every
+    /// object re-encrypted, the key wrapped again for those who remain, the pointer moved on
+    /// chain. Repeat the same request to continue an interrupted one.
+    pub rekey: Option<bool>,
 }
 
 /// One presented file of `POST /v1/studies/{token}/verify`.
@@ -308,6 +322,7 @@ pub async fn share(
         Json(GrantAnswer {
             token_id: id,
             grantee,
+            rekey: None,
         }),
     )
         .into_response())
@@ -315,22 +330,39 @@ pub async fn share(
 
 /// `DELETE /v1/studies/{token}/shares/{grantee}`: revoke a grant.
 #[utoipa::path(delete, path = "/v1/studies/{token}/shares/{grantee}",
-    params(("token" = String, Path, description = "token id"), ("grantee" = String, Path, description = "email or G-address")),
+    params(("token" = String, Path, description = "token id"), ("grantee" = String, Path, description = "email or G-address"), RevokeQuery),
     security(("bearer" = [])), tag = "studies",
-    responses((status = 200, description = "revoked", body = GrantAnswer),
+    responses((status = 200, description = "revoked (and re-keyed with `rekey=true`)", body = GrantAnswer),
               (status = 202, description = "a wallet account: sign the authorization entry and submit it", body = crate::routes::authorizations::AuthorizationRequired),
               (status = 400, description = "a malformed token id, address or body (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 403, description = "may not revoke this grant", body = crate::error::Problem, content_type = "application/problem+json"),
-              (status = 404, description = "no such study or grant", body = crate::error::Problem, content_type = "application/problem+json")))]
+              (status = 404, description = "no such study or grant", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "`rekey=true` by a wallet account, or on a study that is not active", body = crate::error::Problem, content_type = "application/problem+json"),
+              (status = 410, description = "the study was erased (`study-erased`)", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path((token, grantee)): Path<(String, String)>,
+    QueryParams(q): QueryParams<RevokeQuery>,
 ) -> ApiResult<Response> {
     let id = token_id(&token)?;
     let from = Target::parse(&grantee).map_err(|e| ApiError::invalid("grantee", e.to_string()))?;
     visible(&state, &caller, id).await?;
+    if q.rekey == Some(true) {
+        let email = crate::routes::erasure::owner_email(&state, &caller, "re-keying").await?;
+        let (grantee, report) = state
+            .platform()?
+            .revoke_and_rekey(&email, &id.to_string(), &from)
+            .await
+            .map_err(from_platform)?;
+        return Ok(Json(GrantAnswer {
+            token_id: id,
+            grantee,
+            rekey: Some(report),
+        })
+        .into_response());
+    }
     let Some(email) = wallet_or_email(&state, &caller).await? else {
         let action = WalletAction::Revoke { from };
         return authorization_required(&state, &caller, id, action).await;
@@ -343,6 +375,7 @@ pub async fn revoke(
     Ok(Json(GrantAnswer {
         token_id: id,
         grantee,
+        rekey: None,
     })
     .into_response())
 }
@@ -380,6 +413,11 @@ pub async fn files(
 ) -> ApiResult<Json<Vec<StudyFile>>> {
     let id = token_id(&token)?;
     let view = visible(&state, &caller, id).await?;
+    if view.status == "erased" {
+        return Err(ApiError::StudyErased(format!(
+            "study {id} was erased by its owner: its files are deleted for good"
+        )));
+    }
     view.files.map(Json).ok_or_else(|| {
         ApiError::Forbidden(
             "this account holds no key to the study (a wallet account opens it with its own \

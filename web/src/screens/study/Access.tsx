@@ -15,9 +15,12 @@ export function AccessSection(props: {
   access: AccessReport;
   canRevoke: boolean;
   canShare: boolean;
+  /** The owner of an active study may also re-key on revoke. */
+  isOwner?: boolean;
   onChange: () => Promise<void>;
 }) {
   const { token, access, canRevoke, canShare, onChange } = props;
+  const isOwner = props.isOwner ?? false;
   const { api } = useApp();
   const [to, setTo] = useState("");
   const [role, setRole] = useState<"viewer" | "sharer">("viewer");
@@ -120,7 +123,25 @@ export function AccessSection(props: {
                     }
                   >
                     Revoke
-                  </button>
+                  </button>{" "}
+                  {isOwner && (
+                    <button
+                      type="button"
+                      className="danger"
+                      disabled={busy !== undefined}
+                      aria-label={`Revoke and re-key: ${g.grantee}`}
+                      title="Also gives the study a new key and re-encrypts every file, so a key the person kept no longer opens it"
+                      onClick={() =>
+                        void act("Revoking and re-encrypting every file under a new key… this may take a while.", async () => {
+                          const r = await api.revoke(token, g.grantee, true);
+                          const n = r.rekey?.files ?? 0;
+                          return `Access revoked, and the study re-keyed: ${n} files re-encrypted under a new key that ${g.grantee} does not hold.`;
+                        })
+                      }
+                    >
+                      Revoke and re-key
+                    </button>
+                  )}
                 </td>
               )}
             </tr>

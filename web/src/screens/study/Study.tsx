@@ -12,6 +12,7 @@ import { ConsentSection } from "./Consent";
 import { DownloadSection } from "./Download";
 import { HistorySection } from "./History";
 import { VerifySection } from "./Verify";
+import { EraseSection } from "./Erase";
 import { ShareLinksSection } from "../links/ShareLinks";
 
 interface Loaded {
@@ -101,6 +102,8 @@ export function Study({ token }: { token: number }) {
                 Checksum root <Address value={study.checksum_root} /> over {files.length} files, committed on chain
                 at release (ledger {study.minted_ledger}). Verify your copy below.
               </>
+            ) : study.status === "erased" ? (
+              "Erased with the study: the commitment on chain was cleared."
             ) : (
               "Only a holder of the study key sees the checksum root."
             )}
@@ -122,12 +125,20 @@ export function Study({ token }: { token: number }) {
           access={access}
           canRevoke={owner}
           canShare={study.status === "active"}
+          isOwner={owner && study.status === "active"}
           onChange={load}
         />
       )}
       {owner && study.status === "active" && <ShareLinksSection token={token} />}
       {files.length > 0 && <DownloadSection token={token} files={files} />}
       {files.length > 0 && <VerifySection token={token} />}
+      {owner && study.status === "active" && <EraseSection token={token} onDone={load} />}
+      {study.status === "erased" && (
+        <p className="note" role="status">
+          This study was erased: its files and every copy of its key are deleted for good. Its history below stays
+          (addresses and times only, no medical data).
+        </p>
+      )}
       <HistorySection history={history} />
     </>
   );
