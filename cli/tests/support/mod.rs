@@ -77,3 +77,76 @@ pub fn sign_in(api: &str, outbox: &Path, email: &str) -> String {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     json_of(&body)["token"].as_str().unwrap().to_owned()
 }
+
+/// `medimint up` on a fresh data directory, ready, with the CLI pointed at it.
+pub struct Up {
+    pub data: tempfile::TempDir,
+    pub rpc_url: String,
+    _child: Killed,
+}
+
+impl Up {
+    /// Starts `medimint up <args>` and waits (at most 180 s) for it to print "ready".
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let data = tempfile::tempdir().unwrap();
+        let rpc_url = format!(
+            "http://127.0.0.1:{}",
+            medimint_testkit::free_port().unwrap()
+        );
+        let mut child = Killed(
+            Command::new(env!("CARGO_BIN_EXE_medimint"))
+                .arg("up")
+                .args(args)
+                .env("MEDIMINT_DATA_DIR", data.path())
+                .env("MEDIMINT_RPC_URL", &rpc_url)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit())
+                .spawn()
+                .expect("start medimint up"),
+        );
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stdout = child.0.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        loop {
+            let line = lines
+                .recv_timeout(std::time::Duration::from_secs(180))
+                .expect("`medimint up` never printed \"ready\"");
+            if line.contains("ready") {
+                break;
+            }
+        }
+        Self {
+            data,
+            rpc_url,
+            _child: child,
+        }
+    }
+
+    /// Runs `medimint <args>` against this stack.
+    pub fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_medimint"))
+            .args(args)
+            .env("MEDIMINT_DATA_DIR", self.data.path())
+            .env("MEDIMINT_RPC_URL", &self.rpc_url)
+            .output()
+            .expect("run medimint")
+    }
+
+    /// Runs a command that must succeed and returns its `--json` output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cmd(&all);
+        assert!(
+            out.status.success(),
+            "medimint {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&out.stdout)
+    }
+}
