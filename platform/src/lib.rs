@@ -48,8 +48,8 @@ pub use ops::{
 };
 pub use ops::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use ops::{
-    AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
-    SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
+    AccessReport, DownloadReport, FileStream, IssuerSpec, OpenedStudy, PatientSpec, Relation, ReleaseSpec,
+    SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE, ROLE_TTL,
 };
 pub use ops::{
     NewShareLink, OpenedLink, PendingAuthorization, ShareLinkSpec, ShareLinkView,
@@ -243,6 +243,8 @@ pub struct Platform {
     plan: SuitePlan,
     /// The deployment file, read once.
     deployment: std::sync::OnceLock<Deployment>,
+    /// Studies opened for their holders' downloads (`ops/files.rs`).
+    opened: ops::OpenedStudies,
 }
 
 impl std::fmt::Debug for Platform {
@@ -511,6 +513,7 @@ impl Platform {
             db,
             plan,
             deployment: std::sync::OnceLock::new(),
+            opened: ops::OpenedStudies::default(),
         })
     }
 
