@@ -48,8 +48,9 @@ pub use ops::{
 };
 pub use ops::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use ops::{
-    AccessReport, DownloadReport, FileStream, IssuerSpec, OpenedStudy, PatientSpec, Relation, ReleaseSpec,
-    SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE, ROLE_TTL,
+    AccessReport, DownloadReport, FileStream, IssuerSpec, OpenedStudy, PatientSpec, Relation,
+    ReleaseSpec, SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
+    ROLE_TTL,
 };
 pub use ops::{
     NewShareLink, OpenedLink, PendingAuthorization, ShareLinkSpec, ShareLinkView,

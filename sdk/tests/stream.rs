@@ -117,14 +117,20 @@ async fn chunks_come_out_whole_and_damage_ends_them() {
         }
         assert!(out == plain, "size {size}: plaintext differs");
         // Every chunk but the last is a whole chunk of the format.
-        assert!(lens[..lens.len() - 1].iter().all(|l| *l == CHUNK_SIZE), "{lens:?}");
+        assert!(
+            lens[..lens.len() - 1].iter().all(|l| *l == CHUNK_SIZE),
+            "{lens:?}"
+        );
         assert!(chunks.next_chunk().await.unwrap().is_none());
     }
     // A damaged second chunk: the first comes out, then the error, then nothing.
     let mut sealed = seal(&key, &data(2 * CHUNK_SIZE + 5));
     sealed[HEADER_LEN + FRAME + 100] ^= 1;
     let mut chunks = ChunkDecryptor::new(&key, sealed.as_slice());
-    assert_eq!(chunks.next_chunk().await.unwrap().unwrap().len(), CHUNK_SIZE);
+    assert_eq!(
+        chunks.next_chunk().await.unwrap().unwrap().len(),
+        CHUNK_SIZE
+    );
     let err = chunks.next_chunk().await.unwrap_err();
     assert!(matches!(err, Error::ChunkTampered { index: 1 }), "{err}");
     assert!(chunks.next_chunk().await.unwrap().is_none());
@@ -143,7 +149,10 @@ async fn chunks_come_out_whole_and_damage_ends_them() {
     ));
     // The wrong key: refused at the header.
     let mut chunks = ChunkDecryptor::new(&StudyKey::generate(), sealed.as_slice());
-    assert!(matches!(chunks.next_chunk().await.unwrap_err(), Error::WrongKey));
+    assert!(matches!(
+        chunks.next_chunk().await.unwrap_err(),
+        Error::WrongKey
+    ));
 }
 
 #[test]

@@ -92,8 +92,6 @@ async fn exchange_timed(
         }
     }
     let headers = started.elapsed();
-    // Read as a download client does, in large reads (256 KiB: curl's largest buffer is
-    // 512 KiB), so that the client's system calls weigh little in the figure.
     let mut left = length;
     let mut buf = vec![0u8; 1 << 16];
     while left > 0 {
@@ -429,7 +427,8 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         let cpu = cpu_time();
         let (sdk, _) = sdk_pass().await;
         let between = cpu_time();
-        let (through_api, to_headers, bytes) = api_pass(&mut stream, &files, &token_id, &bearer).await;
+        let (through_api, to_headers, bytes) =
+            api_pass(&mut stream, &files, &token_id, &bearer).await;
         sdk_cpu += between.saturating_sub(cpu);
         api_cpu += cpu_time().saturating_sub(between);
         assert_eq!(bytes, sdk_bytes);

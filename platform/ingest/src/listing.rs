@@ -97,7 +97,10 @@ pub async fn list_release(
     for _ in 0..ATTEMPTS {
         let current = db.kv_get(&count).await?;
         let (n, expect) = match &current {
-            Some(r) => (r.value.parse::<u64>().unwrap_or(0), KvExpect::Version(r.version)),
+            Some(r) => (
+                r.value.parse::<u64>().unwrap_or(0),
+                KvExpect::Version(r.version),
+            ),
             None => (0, KvExpect::Absent),
         };
         match db.kv_put(&count, &(n + 1).to_string(), expect, None).await {

@@ -92,13 +92,23 @@ impl OpenedStudies {
             .map(|e| e.study.clone())
     }
 
-    fn put(&self, address: &str, until: Option<u64>, metadata_uri: String, study: Arc<OpenedStudy>) {
+    fn put(
+        &self,
+        address: &str,
+        until: Option<u64>,
+        metadata_uri: String,
+        study: Arc<OpenedStudy>,
+    ) {
         let mut map = self.lock();
         if map.len() >= OPENED_MAX {
             map.retain(|_, e| e.used.elapsed() < OPENED_IDLE);
             if map.len() >= OPENED_MAX {
                 // Still full: drop the least recently used.
-                if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, e)| e.used)
+                    .map(|(k, _)| k.clone())
+                {
                     map.remove(&oldest);
                 }
             }
@@ -128,8 +138,12 @@ impl OpenedStudies {
 /// One step of the decryption: the decryptor handed back with the next chunk.
 type Step = Pin<
     Box<
-        dyn Future<Output = (Box<ChunkDecryptor<ObjectReader>>, std::io::Result<Option<Bytes>>)>
-            + Send,
+        dyn Future<
+                Output = (
+                    Box<ChunkDecryptor<ObjectReader>>,
+                    std::io::Result<Option<Bytes>>,
+                ),
+            > + Send,
     >,
 >;
 

@@ -18,8 +18,8 @@ mod views;
 mod wallet_auth;
 
 pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
-pub use files::{FileStream, OpenedStudy, ROLE_TTL};
 pub(crate) use files::OpenedStudies;
+pub use files::{FileStream, OpenedStudy, ROLE_TTL};
 pub use links::{
     NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
     MAX_PASSCODE_FAILURES,

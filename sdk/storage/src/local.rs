@@ -23,11 +23,12 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// flight).
 const WRITE_PIECE: usize = 1 << 20;
 
-/// Bytes read from an object's file at a time when it is streamed. `tokio::fs::File` reads
-/// on the blocking pool exactly what each read asks, so a reader of the stream format (a
-/// 4-byte frame word, then a 64 KiB chunk) would cost two thread hand-offs a chunk; read
-/// ahead in pieces of this size it costs one for four chunks.
-const READ_PIECE: usize = 256 * 1024;
+/// Bytes read from an object's file at a time when it is streamed (as [`WRITE_PIECE`] for
+/// writes). `tokio::fs::File` reads on the blocking pool exactly what each read asks, so a
+/// reader of the stream format (a 4-byte frame word, then a 64 KiB chunk) would cost two
+/// thread hand-offs a chunk; read ahead in pieces of this size it costs one for sixteen
+/// chunks (docs/performance.md, "Download of a 100 MB study").
+const READ_PIECE: usize = 1024 * 1024;
 
 impl LocalDirStore {
     /// Uses (and creates if needed) `root`.

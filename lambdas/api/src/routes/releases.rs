@@ -407,9 +407,10 @@ pub async fn complete(
     Ok((StatusCode::ACCEPTED, Json(done)))
 }
 
-/// `GET /v1/releases`: an issuer's releases, newest first, whichever way they came (through
-/// the API, a records request's upload, or the inbox: a PACS export or the CLI), each once,
-/// with where it stands and its token once released.
+/// `GET /v1/releases`: an issuer's releases, newest first.
+///
+/// Whichever way they came (through the API, a records request's upload, or the inbox: a
+/// PACS export or the CLI), each once, with where it stands and its token once released.
 #[utoipa::path(get, path = "/v1/releases", params(ListReleases), security(("bearer" = [])), tag = "releases",
     responses((status = 200, description = "a page of the caller's releases, newest first", body = ReleasePage),
               (status = 400, description = "bad cursor or limit", body = Problem, content_type = "application/problem+json"),
