@@ -396,3 +396,44 @@ impl Platform {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn study(token: u32) -> Arc<OpenedStudy> {
+        Arc::new(OpenedStudy {
+            token,
+            key: StudyKey::generate(),
+            files: HashMap::new(),
+        })
+    }
+
+    #[test]
+    fn kept_studies_end_with_the_role_a_revoke_and_the_bound() {
+        let kept = OpenedStudies::default();
+        kept.put("GA", None, "ipfs://a".into(), study(1));
+        kept.put("GB", Some(1_000), "ipfs://a".into(), study(1));
+        kept.put("GA", None, "ipfs://b".into(), study(2));
+        assert!(kept.fresh("GA", 1, 999).is_some());
+        // A role that ended is not believed, whatever its age.
+        assert!(kept.fresh("GB", 1, 999).is_some());
+        assert!(kept.fresh("GB", 1, 1_000).is_none());
+        // Another holder, another token: nothing.
+        assert!(kept.fresh("GC", 1, 0).is_none());
+        // The metadata is reused only for the same object.
+        assert!(kept.opened("GA", 2, "ipfs://b").is_some());
+        assert!(kept.opened("GA", 2, "ipfs://c").is_none());
+        // A revoke of token 1 drops every holder's entry of it, not token 2's.
+        kept.forget_token(1);
+        assert!(kept.fresh("GA", 1, 0).is_none());
+        assert!(kept.fresh("GB", 1, 0).is_none());
+        assert!(kept.fresh("GA", 2, 0).is_some());
+        // Bounded: the least recently used goes first.
+        for t in 0..OPENED_MAX as u32 + 10 {
+            kept.put("GD", None, "ipfs://d".into(), study(100 + t));
+        }
+        assert!(kept.lock().len() <= OPENED_MAX);
+        assert!(kept.fresh("GD", 100 + OPENED_MAX as u32 + 9, 0).is_some());
+    }
+}
