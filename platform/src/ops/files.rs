@@ -32,7 +32,7 @@ pub const ROLE_TTL: Duration = Duration::from_secs(5);
 const FRAME_BYTES: usize = 4 * CHUNK_SIZE;
 /// Most opened studies kept (each holds a study key and its file list).
 const OPENED_MAX: usize = 1_024;
-/// How long an opened study is kept without use (its key stays in memory that long).
+/// How long an opened study is kept without use (then it is dropped at the next insertion).
 const OPENED_IDLE: Duration = Duration::from_secs(300);
 
 /// A study opened for one holder: the key and the files, by path.
@@ -66,11 +66,20 @@ struct Opened {
 
 /// The platform's opened studies, by holder address and token.
 #[derive(Default)]
-pub(crate) struct OpenedStudies(Mutex<HashMap<(String, u32), Opened>>);
+pub(crate) struct OpenedStudies {
+    map: Mutex<HashMap<(String, u32), Opened>>,
+    /// Counts the revokes seen: a role read before one is not kept after it.
+    revokes: std::sync::atomic::AtomicU64,
+}
 
 impl OpenedStudies {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Opened>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the revokes stand: pass it to [`OpenedStudies::put`] with what was read after.
+    fn revokes(&self) -> u64 {
+        self.revokes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The study if its role was read less than [`ROLE_TTL`] ago and has not ended.
@@ -84,33 +93,38 @@ impl OpenedStudies {
         Some(entry.study.clone())
     }
 
-    /// The opened study kept for this metadata object, whatever the age of its role.
+    /// The opened study kept for this metadata object, whatever the age of its role (not
+    /// one idle for [`OPENED_IDLE`]).
     fn opened(&self, address: &str, token: u32, metadata_uri: &str) -> Option<Arc<OpenedStudy>> {
         let map = self.lock();
         map.get(&(address.to_owned(), token))
-            .filter(|e| e.metadata_uri == metadata_uri)
+            .filter(|e| e.metadata_uri == metadata_uri && e.used.elapsed() < OPENED_IDLE)
             .map(|e| e.study.clone())
     }
 
+    /// Keeps `study` with its role just read, unless a revoke came since `revokes` (then the
+    /// next request reads the role again). Drops the studies idle for [`OPENED_IDLE`], and
+    /// the least recently used beyond [`OPENED_MAX`].
     fn put(
         &self,
         address: &str,
         until: Option<u64>,
         metadata_uri: String,
         study: Arc<OpenedStudy>,
+        revokes: u64,
     ) {
         let mut map = self.lock();
+        if self.revokes() != revokes {
+            return;
+        }
+        map.retain(|_, e| e.used.elapsed() < OPENED_IDLE);
         if map.len() >= OPENED_MAX {
-            map.retain(|_, e| e.used.elapsed() < OPENED_IDLE);
-            if map.len() >= OPENED_MAX {
-                // Still full: drop the least recently used.
-                if let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, e)| e.used)
-                    .map(|(k, _)| k.clone())
-                {
-                    map.remove(&oldest);
-                }
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
             }
         }
         let now = Instant::now();
@@ -131,7 +145,10 @@ impl OpenedStudies {
     }
 
     fn forget_token(&self, token: u32) {
-        self.lock().retain(|(_, t), _| *t != token);
+        let mut map = self.lock();
+        self.revokes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        map.retain(|(_, t), _| *t != token);
     }
 }
 
@@ -315,6 +332,7 @@ impl Platform {
         if let Some(study) = self.opened.fresh(address, token, now) {
             return Ok(study);
         }
+        let revokes = self.opened.revokes();
         let d = self.deployment()?;
         let client = self.token_client(&d);
         let not_found = || PlatformError::NotFound(format!("no study {token} for this account"));
@@ -357,7 +375,7 @@ impl Platform {
             }
         };
         self.opened
-            .put(address, until, record.metadata_uri, study.clone());
+            .put(address, until, record.metadata_uri, study.clone(), revokes);
         Ok(study)
     }
 
@@ -412,9 +430,9 @@ mod tests {
     #[test]
     fn kept_studies_end_with_the_role_a_revoke_and_the_bound() {
         let kept = OpenedStudies::default();
-        kept.put("GA", None, "ipfs://a".into(), study(1));
-        kept.put("GB", Some(1_000), "ipfs://a".into(), study(1));
-        kept.put("GA", None, "ipfs://b".into(), study(2));
+        kept.put("GA", None, "ipfs://a".into(), study(1), 0);
+        kept.put("GB", Some(1_000), "ipfs://a".into(), study(1), 0);
+        kept.put("GA", None, "ipfs://b".into(), study(2), 0);
         assert!(kept.fresh("GA", 1, 999).is_some());
         // A role that ended is not believed, whatever its age.
         assert!(kept.fresh("GB", 1, 999).is_some());
@@ -429,9 +447,15 @@ mod tests {
         assert!(kept.fresh("GA", 1, 0).is_none());
         assert!(kept.fresh("GB", 1, 0).is_none());
         assert!(kept.fresh("GA", 2, 0).is_some());
+        // A role read before a revoke is not kept after it.
+        let before = kept.revokes();
+        kept.forget_token(9);
+        kept.put("GA", None, "ipfs://e".into(), study(3), before);
+        assert!(kept.fresh("GA", 3, 0).is_none());
         // Bounded: the least recently used goes first.
+        let now = kept.revokes();
         for t in 0..OPENED_MAX as u32 + 10 {
-            kept.put("GD", None, "ipfs://d".into(), study(100 + t));
+            kept.put("GD", None, "ipfs://d".into(), study(100 + t), now);
         }
         assert!(kept.lock().len() <= OPENED_MAX);
         assert!(kept.fresh("GD", 100 + OPENED_MAX as u32 + 9, 0).is_some());
