@@ -48,8 +48,9 @@ pub use ops::{
 };
 pub use ops::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use ops::{
-    AccessReport, DownloadReport, FileStream, IssuerSpec, PatientSpec, Relation, ReleaseSpec,
-    SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
+    AccessReport, DownloadReport, FileStream, IssuerSpec, OpenedStudy, PatientSpec, Relation,
+    ReleaseSpec, SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,
+    ROLE_TTL,
 };
 pub use ops::{ErasureReport, RekeyReport};
 pub use ops::{
@@ -250,6 +251,8 @@ pub struct Platform {
     plan: SuitePlan,
     /// The deployment file, read once.
     deployment: std::sync::OnceLock<Deployment>,
+    /// Studies opened for their holders' downloads (`ops/files.rs`).
+    opened: ops::OpenedStudies,
 }
 
 impl std::fmt::Debug for Platform {
@@ -518,6 +521,7 @@ impl Platform {
             db,
             plan,
             deployment: std::sync::OnceLock::new(),
+            opened: ops::OpenedStudies::default(),
         })
     }
 

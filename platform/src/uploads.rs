@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use medimint_ingest::layout::parse_manifest_key;
+use medimint_ingest::listing;
 use medimint_ingest::manifest::{parse_manifest, Manifest, MAX_MANIFEST_BYTES};
 use medimint_ingest::{ReleaseRef, Report};
 use medimint_storage::{KvExpect, PresignedRequest, ReleaseStatus, StorageError};
@@ -35,8 +36,6 @@ use crate::{storage, Platform, PlatformError};
 const DRAFTS: &str = "drafts";
 /// Database key prefix of an API release's claim (`api-release:<issuer>:<release-id>`).
 const CLAIM: &str = "api-release";
-/// Database key prefix of an issuer's list of API releases.
-const INDEX: &str = "api-releases";
 /// Most releases one page of [`Platform::list_releases`] holds.
 pub const MAX_RELEASE_PAGE: usize = 50;
 
@@ -143,20 +142,10 @@ struct Claim {
     fingerprint: String,
     files: usize,
     started_at: u64,
-    /// Its place in the issuer's list, once appended.
-    seq: Option<u64>,
 }
 
 fn claim_key(release: &ReleaseRef) -> String {
     format!("{CLAIM}:{}:{}", release.issuer, release.release_id)
-}
-
-fn count_key(issuer: &str) -> String {
-    format!("{INDEX}:{issuer}")
-}
-
-fn entry_key(issuer: &str, seq: u64) -> String {
-    format!("{INDEX}:{issuer}:{seq}")
 }
 
 fn draft_key(release: &ReleaseRef) -> String {
@@ -232,79 +221,6 @@ impl Platform {
             .is_some())
     }
 
-    /// Appends the release to its issuer's list (once) and records its place in the claim.
-    async fn append(
-        &self,
-        release: &ReleaseRef,
-        mut claim: Claim,
-        mut version: u64,
-    ) -> Result<(), PlatformError> {
-        let conflict =
-            || PlatformError::Conflict("the release list changed concurrently; retry".into());
-        let count_key = count_key(&release.issuer);
-        let mut seq = None;
-        for _ in 0..8 {
-            let current = self
-                .db
-                .kv_get(&count_key)
-                .await
-                .map_err(storage("reading the release list"))?;
-            let (n, expect) = match &current {
-                Some(r) => (
-                    r.value.parse::<u64>().unwrap_or(0),
-                    KvExpect::Version(r.version),
-                ),
-                None => (0, KvExpect::Absent),
-            };
-            match self
-                .db
-                .kv_put(&count_key, &(n + 1).to_string(), expect, None)
-                .await
-            {
-                Ok(_) => {
-                    seq = Some(n);
-                    break;
-                }
-                Err(StorageError::Conflict(_)) => continue,
-                Err(e) => return Err(storage("appending to the release list")(e)),
-            }
-        }
-        let seq = seq.ok_or_else(conflict)?;
-        self.db
-            .kv_put(
-                &entry_key(&release.issuer, seq),
-                &release.release_id,
-                KvExpect::Any,
-                None,
-            )
-            .await
-            .map_err(storage("appending to the release list"))?;
-        for _ in 0..3 {
-            claim.seq = Some(seq);
-            let text =
-                serde_json::to_string(&claim).map_err(|e| PlatformError::Invalid(e.to_string()))?;
-            match self
-                .db
-                .kv_put(&claim_key(release), &text, KvExpect::Version(version), None)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(StorageError::Conflict(_)) => match self.claim(release).await? {
-                    // Another attempt appended it first: its place wins (ours is skipped
-                    // when listing).
-                    Some((c, _)) if c.seq.is_some() => return Ok(()),
-                    Some((c, v)) => {
-                        claim = c;
-                        version = v;
-                    }
-                    None => return Err(conflict()),
-                },
-                Err(e) => return Err(storage("recording the release")(e)),
-            }
-        }
-        Err(conflict())
-    }
-
     /// Starts a release through the API for `issuer` (a trusted issuer the caller checked)
     /// or resumes it: the same manifest under the same id again is a retry that returns fresh
     /// URLs. Returns the uploads of files `from..from+batch`.
@@ -324,9 +240,9 @@ impl Platform {
         let release = release_ref(issuer, release_id)?;
         let (bytes, fingerprint) = canonical(manifest)?;
         let mut created = false;
-        let (claim, version) = loop {
+        loop {
             match self.claim(&release).await? {
-                Some((claim, version)) => {
+                Some((claim, _)) => {
                     if claim.fingerprint != fingerprint {
                         return Err(PlatformError::Conflict(format!(
                             "release id {release_id} was started with another manifest (another \
@@ -339,7 +255,7 @@ impl Platform {
                              GET /v1/releases/{release_id}"
                         )));
                     }
-                    break (claim, version);
+                    break;
                 }
                 None => {
                     if self.submitted(&release).await? {
@@ -352,7 +268,6 @@ impl Platform {
                         fingerprint: fingerprint.clone(),
                         files: manifest.files.len(),
                         started_at: now(),
-                        seq: None,
                     };
                     let text = serde_json::to_string(&claim)
                         .map_err(|e| PlatformError::Invalid(e.to_string()))?;
@@ -361,9 +276,9 @@ impl Platform {
                         .kv_put(&claim_key(&release), &text, KvExpect::Absent, None)
                         .await
                     {
-                        Ok(version) => {
+                        Ok(_) => {
                             created = true;
-                            break (claim, version);
+                            break;
                         }
                         // Another request claimed it meanwhile: look again.
                         Err(StorageError::Conflict(_)) => continue,
@@ -371,10 +286,11 @@ impl Platform {
                     }
                 }
             }
-        };
-        if claim.seq.is_none() {
-            self.append(&release, claim, version).await?;
         }
+        // In the issuer's list once (the pipeline finds it listed when it runs).
+        listing::list_release(self.db.as_ref(), issuer, release_id)
+            .await
+            .map_err(storage("listing the release"))?;
         self.store
             .put_bytes(&draft_key(&release), Bytes::from(bytes))
             .await
@@ -718,8 +634,10 @@ impl Platform {
         }))
     }
 
-    /// The issuer's releases started through the API, newest first, `limit` (1 to
-    /// [`MAX_RELEASE_PAGE`]) at a time from `cursor`.
+    /// The issuer's releases, newest first, `limit` (1 to [`MAX_RELEASE_PAGE`]) at a time
+    /// from `cursor`: those started through the API (records requests' uploads too) and those
+    /// the pipeline met in the inbox (a PACS export, the CLI), each once
+    /// ([`medimint_ingest::listing`]).
     ///
     /// # Errors
     /// A malformed cursor ([`PlatformError::InvalidInput`]); storage failures.
@@ -730,13 +648,10 @@ impl Platform {
         limit: usize,
     ) -> Result<ReleasePage, PlatformError> {
         let limit = limit.clamp(1, MAX_RELEASE_PAGE);
-        let count = self
-            .db
-            .kv_get(&count_key(issuer))
+        let db = self.db.as_ref();
+        let count = listing::list_len(db, issuer)
             .await
-            .map_err(storage("reading the release list"))?
-            .and_then(|r| r.value.parse::<u64>().ok())
-            .unwrap_or(0);
+            .map_err(storage("reading the release list"))?;
         let start = match cursor {
             None => count,
             Some(c) => c
@@ -752,22 +667,16 @@ impl Platform {
         let mut seq = start;
         while seq > 0 && items.len() < limit {
             seq -= 1;
-            let Some(entry) = self
-                .db
-                .kv_get(&entry_key(issuer, seq))
+            // A place lost to a concurrent listing of the same release is skipped.
+            let Some(id) = listing::release_at(db, issuer, seq)
                 .await
                 .map_err(storage("reading the release list"))?
             else {
                 continue;
             };
-            let Ok(release) = release_ref(issuer, &entry.value) else {
+            let Ok(release) = release_ref(issuer, &id) else {
                 continue;
             };
-            // An entry whose claim names another place lost a race: listed there instead.
-            match self.claim(&release).await? {
-                Some((c, _)) if c.seq == Some(seq) => {}
-                _ => continue,
-            }
             items.push(self.release_state(issuer, &release.release_id).await?);
         }
         Ok(ReleasePage {

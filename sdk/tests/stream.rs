@@ -5,7 +5,8 @@ use std::io::Write;
 
 use medimint_sdk::crypto::stream::{CHUNK_SIZE, FRAME_LEN, HEADER_LEN, TAG_LEN};
 use medimint_sdk::crypto::{
-    decrypt, decrypt_async, encrypt, encrypt_async, rekey, EncryptWriter, Error, StudyKey,
+    decrypt, decrypt_async, encrypt, encrypt_async, rekey, ChunkDecryptor, EncryptWriter, Error,
+    StudyKey,
 };
 
 const FRAME: usize = FRAME_LEN + CHUNK_SIZE + TAG_LEN;
@@ -99,6 +100,59 @@ async fn async_reports_the_same_damage() {
         .unwrap_err();
     assert!(matches!(err, Error::ChunkTampered { index: 1 }), "{err}");
     assert_eq!(out.len(), CHUNK_SIZE);
+}
+
+#[tokio::test]
+async fn chunks_come_out_whole_and_damage_ends_them() {
+    let key = StudyKey::generate();
+    for size in [0, 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 5] {
+        let plain = data(size);
+        let sealed = seal(&key, &plain);
+        let mut chunks = ChunkDecryptor::new(&key, sealed.as_slice());
+        let mut out = Vec::new();
+        let mut lens = Vec::new();
+        while let Some(c) = chunks.next_chunk().await.unwrap() {
+            lens.push(c.len());
+            out.extend_from_slice(c);
+        }
+        assert!(out == plain, "size {size}: plaintext differs");
+        // Every chunk but the last is a whole chunk of the format.
+        assert!(
+            lens[..lens.len() - 1].iter().all(|l| *l == CHUNK_SIZE),
+            "{lens:?}"
+        );
+        assert!(chunks.next_chunk().await.unwrap().is_none());
+    }
+    // A damaged second chunk: the first comes out, then the error, then nothing.
+    let mut sealed = seal(&key, &data(2 * CHUNK_SIZE + 5));
+    sealed[HEADER_LEN + FRAME + 100] ^= 1;
+    let mut chunks = ChunkDecryptor::new(&key, sealed.as_slice());
+    assert_eq!(
+        chunks.next_chunk().await.unwrap().unwrap().len(),
+        CHUNK_SIZE
+    );
+    let err = chunks.next_chunk().await.unwrap_err();
+    assert!(matches!(err, Error::ChunkTampered { index: 1 }), "{err}");
+    assert!(chunks.next_chunk().await.unwrap().is_none());
+    // A truncated stream never ends cleanly; trailing bytes are refused.
+    let sealed = seal(&key, &data(CHUNK_SIZE + 5));
+    let mut chunks = ChunkDecryptor::new(&key, &sealed[..sealed.len() - 3]);
+    chunks.next_chunk().await.unwrap();
+    assert!(chunks.next_chunk().await.is_err());
+    let mut longer = sealed.clone();
+    longer.push(0);
+    let mut chunks = ChunkDecryptor::new(&key, longer.as_slice());
+    chunks.next_chunk().await.unwrap();
+    assert!(matches!(
+        chunks.next_chunk().await.unwrap_err(),
+        Error::TrailingData
+    ));
+    // The wrong key: refused at the header.
+    let mut chunks = ChunkDecryptor::new(&StudyKey::generate(), sealed.as_slice());
+    assert!(matches!(
+        chunks.next_chunk().await.unwrap_err(),
+        Error::WrongKey
+    ));
 }
 
 #[test]

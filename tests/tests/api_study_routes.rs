@@ -560,3 +560,102 @@ async fn an_external_wallet_gets_its_wrapped_key_and_object_urls_and_opens_them_
         r.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_stops_the_next_download_at_once_though_the_role_is_kept_a_ledger() {
+    let c = chain().await;
+    let api = &c.api;
+    let (jane, _) = api.sign_in_as("jane@example.org").await;
+    let t = |p: &str| p.replace("{t}", &c.active);
+    let r = api
+        .post(
+            &t("/v1/studies/{t}/shares"),
+            json!({"to": "dr@clinic.example", "role": "viewer"}),
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (dr, _) = api.sign_in_as("dr@clinic.example").await;
+    let file = t("/v1/studies/{t}/files/S01/IM0001.dcm");
+    // Twice: the second is served from the role and metadata kept for this study.
+    for _ in 0..2 {
+        let r = api.get(&file, Some(&dr)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.headers["content-type"], "application/dicom");
+        let length: usize = r.headers["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(length > 128 && r.text.len() >= length / 2, "{length}");
+    }
+    let missing = api
+        .get(&t("/v1/studies/{t}/files/S01/nothing.dcm"), Some(&dr))
+        .await;
+    expect(
+        &missing,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "a file not listed",
+    );
+    // Jane revokes: the doctor's next download is refused at once, not a ledger later.
+    let r = api
+        .call(
+            Method::DELETE,
+            &t("/v1/studies/{t}/shares/dr@clinic.example"),
+            None,
+            Some(&jane),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api.get(&file, Some(&dr)).await;
+    expect(
+        &r,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "a download after the revoke",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_lists_its_inbox_releases_once_each_with_their_tokens_after_a_retry() {
+    let c = chain().await;
+    let api = &c.api;
+    let r = api.get("/v1/releases", None).await;
+    expect(&r, StatusCode::UNAUTHORIZED, "unauthenticated", "anonymous");
+    let (jane, _) = api.sign_in_as("jane@example.org").await;
+    let r = api.get("/v1/releases", Some(&jane)).await;
+    expect(&r, StatusCode::FORBIDDEN, "forbidden", "a patient");
+    // The pipeline meets the first release again (a retry of the same export): still one.
+    let (again, _) = c.suite.release(&c.issuer, &JANE, "2.25.1001", 1, 1).await;
+    assert_eq!(again, c.active);
+    let (pacs, address) = api.sign_in_as("pacs@general.example").await;
+    assert_eq!(address, c.issuer);
+    let r = api.get("/v1/releases?limit=1", Some(&pacs)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let first = &r.body["items"][0];
+    assert_eq!(
+        first["release_id"], "R-2.25.1002",
+        "newest first: {}",
+        r.text
+    );
+    assert_eq!(first["status"], "released");
+    assert_eq!(first["token_id"], c.pending.as_str());
+    let cursor = r.body["next_cursor"].as_str().expect("a second page");
+    let r = api
+        .get(
+            &format!("/v1/releases?limit=1&cursor={cursor}"),
+            Some(&pacs),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", r.text);
+    assert_eq!(items[0]["release_id"], "R-2.25.1001");
+    assert_eq!(items[0]["token_id"], c.active.as_str());
+    assert!(
+        r.body.get("next_cursor").is_none(),
+        "listed once: {}",
+        r.text
+    );
+}

@@ -373,6 +373,45 @@ fn http_parts(response: &Value) -> (u64, String, String) {
     (status, content_type, body)
 }
 
+/// The operator's platform configuration over moto's S3 and DynamoDB and the devnet, with
+/// the AWS settings of this process pointed at moto.
+fn operator_config(data: &Path, rpc: &str, moto: &str) -> Config {
+    let mut config = Config {
+        data_dir: data.to_path_buf(),
+        ..Config::default()
+    };
+    config.network.rpc_url = rpc.to_owned();
+    config.storage = StorageConfig::S3 {
+        bucket: BUCKET.into(),
+        endpoint: Some(moto.to_owned()),
+    };
+    config.database = DatabaseConfig::Dynamodb {
+        table: TABLE.into(),
+        endpoint: Some(moto.to_owned()),
+    };
+    std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+    std::env::set_var("AWS_REGION", REGION);
+    std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto);
+    config
+}
+
+/// The platform's seed (written by `Platform::open`) into moto's Secrets Manager, where the
+/// functions read it, as docs/deploy.md does.
+async fn seed_into_secrets_manager(config: &Config) {
+    let mnemonic = std::fs::read_to_string(config.seed_file().unwrap()).unwrap();
+    let secrets = aws_sdk_secretsmanager::Client::new(
+        &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    );
+    secrets
+        .create_secret()
+        .name(SECRET_ID)
+        .secret_string(mnemonic.trim())
+        .send()
+        .await
+        .expect("the seed into Secrets Manager (moto)");
+}
+
 #[test]
 fn built_bootstraps_of_ingest_and_api_serve_real_events() {
     let ingest_bin = bootstrap("medimint-ingest");
@@ -392,23 +431,7 @@ fn built_bootstraps_of_ingest_and_api_serve_real_events() {
     // the same bucket, table and network), the first issuer, the seed into Secrets Manager,
     // and a PACS export rule's upload into the inbox.
     let rt = medimint_e2e::runtime();
-    let mut config = Config {
-        data_dir: data.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.network.rpc_url = rpc.clone();
-    config.storage = StorageConfig::S3 {
-        bucket: BUCKET.into(),
-        endpoint: Some(endpoint.clone()),
-    };
-    config.database = DatabaseConfig::Dynamodb {
-        table: TABLE.into(),
-        endpoint: Some(endpoint.clone()),
-    };
-    std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
-    std::env::set_var("AWS_REGION", REGION);
-    std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint);
+    let config = operator_config(data.path(), &rpc, &endpoint);
     let synthetic = SyntheticPatient {
         name: "ROE^RICHARD".into(),
         birth_date: "19750630".into(),
@@ -436,17 +459,7 @@ fn built_bootstraps_of_ingest_and_api_serve_real_events() {
             })
             .await
             .expect("add issuer");
-        let mnemonic = std::fs::read_to_string(config.seed_file().unwrap()).unwrap();
-        let secrets = aws_sdk_secretsmanager::Client::new(
-            &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-        );
-        secrets
-            .create_secret()
-            .name(SECRET_ID)
-            .secret_string(mnemonic.trim())
-            .send()
-            .await
-            .expect("the seed into Secrets Manager (moto)");
+        seed_into_secrets_manager(&config).await;
         let spec = |release_id: &str, patient_id: &str| ReleaseSpec {
             issuer: issuer.clone(),
             release_id: release_id.into(),
@@ -748,4 +761,81 @@ fn built_bootstraps_without_their_settings_stop_naming_them() {
         runtime.wait_ready(Duration::from_millis(10)),
         Err(NotReady::Timeout(_))
     ));
+}
+
+/// The API function's cold start as a caller meets it: from spawning the bootstrap to the
+/// answer of the first request (`GET /v1/health`, queued before the process starts, as
+/// Lambda holds the event that caused the cold start), through the Runtime API emulator.
+/// Besides, the init duration (spawn to the first `next`). `MEDIMINT_BENCH_RUNS` runs (7),
+/// each a fresh process; prints every run and the median for docs/performance.md ("Lambda
+/// bootstraps"). A benchmark: nothing about the times is asserted.
+///
+/// ```sh
+/// scripts/build-lambdas && . target/setup.env
+/// cargo test -p medimint-e2e --test bootstraps -- --ignored --nocapture start_to_first_response
+/// ```
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture after scripts/build-lambdas"]
+fn api_bootstrap_start_to_first_response() {
+    let api_bin = bootstrap("medimint-api");
+    let runs = std::env::var("MEDIMINT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7usize)
+        .max(1);
+    let moto = MotoServer::start().expect("moto's server (scripts/setup installs it)");
+    let endpoint = moto.endpoint();
+    let devnet = medimint_devnet::Devnet::start(medimint_devnet::Config::default()).unwrap();
+    let rpc = devnet.rpc_url();
+    let logs = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = operator_config(data.path(), &rpc, &endpoint);
+    medimint_e2e::runtime().block_on(async {
+        let platform = Platform::open(config.clone(), true).await.expect("open");
+        platform.deploy().await.expect("deploy");
+        seed_into_secrets_manager(&config).await;
+    });
+    let mut env = template_env(&endpoint, &rpc);
+    env.push(("MEDIMINT_API_BASE_URL", BASE_URL.into()));
+    env.push(("MEDIMINT_API_CORS_ORIGINS", String::new()));
+    let health = http_request("GET", "/v1/health", &[]).to_string();
+    let mut firsts = Vec::new();
+    let mut inits = Vec::new();
+    for run in 1..=runs {
+        let runtime = RuntimeApi::start().unwrap();
+        let started = std::time::Instant::now();
+        let function = Function::start("medimint-api", &runtime, &env, logs.path());
+        let outcome = runtime.invoke(&health, INIT).unwrap_or_else(|e| {
+            panic!("{e}; its output:\n{}", function.output());
+        });
+        let first = started.elapsed();
+        let init = runtime
+            .wait_ready(Duration::ZERO)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Outcome::Response(body) = outcome else {
+            panic!("{outcome:?}; its output:\n{}", function.output());
+        };
+        let (status, _, _) = http_parts(&serde_json::from_str(&body).unwrap());
+        assert_eq!(status, 200, "{body}");
+        println!(
+            "run {run}: start to first response {} ms (init {} ms)",
+            first.as_millis(),
+            init.as_millis()
+        );
+        firsts.push(first);
+        inits.push(init);
+        drop(function);
+    }
+    firsts.sort();
+    inits.sort();
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "medimint-api ({}), {runs} runs: start to first response median {:.1} ms (min {:.1}, \
+         max {:.1}); init median {:.1} ms",
+        api_bin.display(),
+        ms(&firsts[runs / 2]),
+        ms(&firsts[0]),
+        ms(&firsts[runs - 1]),
+        ms(&inits[runs / 2]),
+    );
 }

@@ -449,3 +449,67 @@ async fn the_list_pages_newest_first_and_a_refusal_reads_in_words() {
     assert_eq!(c.status, StatusCode::ACCEPTED);
     assert_eq!(c.body["status"], "refused");
 }
+
+#[tokio::test]
+async fn only_a_signed_in_issuer_lists_releases() {
+    let s = setup().await;
+    let r = s.api.get("/v1/releases", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.problem(), "unauthenticated");
+    let (patient, _) = s.api.sign_in_as("jane@example.org").await;
+    let r = s.api.get("/v1/releases", Some(&patient)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.problem(), "forbidden");
+    let r = s.api.get("/v1/releases", Some(&s.token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn inbox_releases_are_listed_once_beside_api_releases_whatever_the_retries() {
+    let s = setup().await;
+    let r = s
+        .api
+        .post("/v1/releases", release_body("API-1"), Some(&s.token))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // A PACS export into the inbox, as the pipeline records and lists it: delivered three
+    // times (two of them at once), and released on chain as token 7.
+    let db = s.platform.db();
+    let mut rec = db
+        .insert_release(&Release::received(&s.issuer, "PACS-1", 1))
+        .await
+        .unwrap();
+    let (a, b, c) = tokio::join!(
+        medimint_ingest::listing::list_release(db.as_ref(), &s.issuer, "PACS-1"),
+        medimint_ingest::listing::list_release(db.as_ref(), &s.issuer, "PACS-1"),
+        medimint_ingest::listing::list_release(db.as_ref(), &s.issuer, "PACS-1"),
+    );
+    let place = a.unwrap();
+    assert_eq!(b.unwrap(), place);
+    assert_eq!(c.unwrap(), place);
+    rec.status = ReleaseStatus::Confirmed;
+    rec.token_id = Some("7".into());
+    db.update_release(&rec).await.unwrap();
+    // The API release's retry lists nothing new either.
+    let r = s
+        .api
+        .post("/v1/releases", release_body("API-1"), Some(&s.token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let page = s.api.get("/v1/releases", Some(&s.token)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let items = page.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", page.text);
+    assert_eq!(items[0]["release_id"], "PACS-1");
+    assert_eq!(items[0]["status"], "released");
+    assert_eq!(items[0]["token_id"], "7");
+    assert_eq!(items[1]["release_id"], "API-1");
+    assert_eq!(items[1]["status"], "awaiting_upload");
+    assert!(items[1].get("token_id").is_none());
+    // Another issuer sees none of them.
+    let (other, other_addr) = s.api.sign_in_as("pacs@other.example").await;
+    s.api.parts.roles.issuers.lock().unwrap().insert(other_addr);
+    let page = s.api.get("/v1/releases", Some(&other)).await;
+    assert_eq!(page.body["items"], json!([]), "{}", page.text);
+}

@@ -13,6 +13,7 @@ pub mod checksum;
 pub mod commitment;
 pub mod header;
 pub mod layout;
+pub mod listing;
 pub mod manifest;
 pub mod metadata;
 pub mod pipeline;

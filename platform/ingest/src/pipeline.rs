@@ -205,6 +205,10 @@ impl Ingest {
             ))
             .await
             .map_err(IngestError::storage("recording the release"))?;
+        // In the issuer's list of releases once (`GET /v1/releases`), whichever way it came.
+        crate::listing::list_release(self.db.as_ref(), &release.issuer, &release.release_id)
+            .await
+            .map_err(IngestError::storage("listing the release"))?;
 
         match self.chain.issuer_status(&release.issuer).await? {
             IssuerStatus::Trusted => {}

@@ -204,6 +204,7 @@ impl Platform {
                 "ending {issuer}'s emergency access to token {}",
                 record.id
             )))?;
+        self.forget_opened(record.id);
         let still = client
             .access(record.id, issuer)
             .await

@@ -21,7 +21,8 @@ mod wallet_auth;
 
 pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use erase::ErasureReport;
-pub use files::FileStream;
+pub(crate) use files::OpenedStudies;
+pub use files::{FileStream, OpenedStudy, ROLE_TTL};
 pub use links::{
     NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
     MAX_PASSCODE_FAILURES,
@@ -50,7 +51,7 @@ use medimint_ingest::retry::{process_with_retries, RetryPolicy};
 use medimint_ingest::{
     verify, FileChecksum, Ingest, IngestConfig, Outcome, PresentedFile, ReleaseRef, Verification,
 };
-use medimint_sdk::crypto::{decrypt_async, StudyKey};
+use medimint_sdk::crypto::StudyKey;
 use medimint_sdk::keys::Keypair;
 use medimint_storage::{normalize_email, Account, Custody, LocalDirStore};
 use serde::Serialize;

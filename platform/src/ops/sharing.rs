@@ -84,6 +84,8 @@ impl Platform {
             )
             .await
             .map_err(chain(format!("revoking {grantee} on token {}", record.id)))?;
+        // The grantee's next download reads its role from the chain again (ops/files.rs).
+        self.forget_opened(record.id);
         let sid = study_of(&record)?;
         self.store
             .delete(&wrapped_key_key(&sid, &grantee))

@@ -178,7 +178,7 @@ impl Platform {
                 size: inst.size,
                 sha256: inst.sha256.clone(),
             },
-            index.key.clone(),
+            &index.key,
             object,
         ))
     }

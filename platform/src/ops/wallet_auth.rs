@@ -449,6 +449,8 @@ impl Platform {
             }
         };
         pending.state = "done".into();
+        // A revoke ends the grantee's downloads now, not when its cached role expires.
+        self.forget_opened(pending.token_id);
         let _ = self
             .db
             .kv_put(

@@ -16,4 +16,4 @@ pub use error::Error;
 pub use key::StudyKey;
 pub use seal::{open_key, rewrap_key, seal_key};
 pub use stream::{decrypt, encrypt, rekey, EncryptWriter};
-pub use stream_async::{decrypt_async, encrypt_async, rekey_async};
+pub use stream_async::{decrypt_async, encrypt_async, rekey_async, ChunkDecryptor};

@@ -66,35 +66,81 @@ where
 
 /// Async [`super::decrypt`]: decrypts a stream under `key` into `output`; returns the
 /// plaintext length.
-pub async fn decrypt_async<R, W>(key: &StudyKey, mut input: R, mut output: W) -> Result<u64, Error>
+pub async fn decrypt_async<R, W>(key: &StudyKey, input: R, mut output: W) -> Result<u64, Error>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut header = [0u8; HEADER_LEN];
-    let n = read_full(&mut input, &mut header).await?;
-    let mut opener = Opener::new(key, &header[..n])?;
-    let mut buf = open_buffer();
+    let mut chunks = ChunkDecryptor::new(key, input);
     let mut total = 0u64;
-    loop {
+    while let Some(plain) = chunks.next_chunk().await? {
+        output.write_all(plain).await?;
+        total += plain.len() as u64;
+    }
+    output.flush().await?;
+    Ok(total)
+}
+
+/// A stream decrypted one chunk (at most [`CHUNK_SIZE`] bytes of plaintext) at a time, for a
+/// caller that hands each chunk on itself (an HTTP body) instead of writing it to an
+/// `AsyncWrite`: no pipe and no copy between the decryption and the consumer. Same format,
+/// errors and guarantees as [`decrypt_async`]: a chunk is returned only once authenticated,
+/// and the end is reported only after the final chunk and no trailing byte.
+pub struct ChunkDecryptor<R> {
+    input: R,
+    /// The study key until the header is read, then the opener derived from both.
+    key: Option<StudyKey>,
+    opener: Option<Opener>,
+    buf: zeroize::Zeroizing<Vec<u8>>,
+    /// The final chunk was returned, or an error: nothing more is read.
+    done: bool,
+}
+
+impl<R: AsyncRead + Unpin> ChunkDecryptor<R> {
+    /// Decrypts `input` under `key` as [`ChunkDecryptor::next_chunk`] is called.
+    pub fn new(key: &StudyKey, input: R) -> Self {
+        Self {
+            input,
+            key: Some(key.clone()),
+            opener: None,
+            buf: open_buffer(),
+            done: false,
+        }
+    }
+
+    /// The next chunk of plaintext, `None` after the final one. After an error, or the end,
+    /// every later call returns `None`.
+    ///
+    /// # Errors
+    /// As [`decrypt_async`]: a wrong key, a tampered, reordered or truncated chunk, trailing
+    /// data, I/O.
+    pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        self.done = true;
+        if let Some(key) = self.key.take() {
+            let mut header = [0u8; HEADER_LEN];
+            let n = read_full(&mut self.input, &mut header).await?;
+            self.opener = Some(Opener::new(&key, &header[..n])?);
+        }
+        let Some(opener) = self.opener.as_mut() else {
+            return Ok(None);
+        };
         let mut word = [0u8; FRAME_LEN];
-        let n = read_full(&mut input, &mut word).await?;
+        let n = read_full(&mut self.input, &mut word).await?;
         let (len, last) = opener.frame(&word[..n])?;
-        if read_full(&mut input, &mut buf[OPEN_AT..OPEN_AT + len]).await? < len {
+        if read_full(&mut self.input, &mut self.buf[OPEN_AT..OPEN_AT + len]).await? < len {
             return Err(Error::Truncated {
                 index: opener.index(),
             });
         }
-        let plain = opener.open(&mut buf, len, last)?;
-        if last && read_full(&mut input, &mut [0u8; 1]).await? > 0 {
+        let plain = opener.open(&mut self.buf, len, last)?;
+        if last && read_full(&mut self.input, &mut [0u8; 1]).await? > 0 {
             return Err(Error::TrailingData);
         }
-        output.write_all(&buf[..plain]).await?;
-        total += plain as u64;
-        if last {
-            output.flush().await?;
-            return Ok(total);
-        }
+        self.done = last;
+        Ok(Some(&self.buf[..plain]))
     }
 }
 

@@ -441,7 +441,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /v1/releases`: the caller's releases started through the API, newest first. */
+        /**
+         * `GET /v1/releases`: an issuer's releases, newest first.
+         * @description Whichever way they came (through the API, a records request's upload, or the inbox: a
+         *     PACS export or the CLI), each once, with where it stands and its token once released.
+         */
         get: operations["list"];
         put?: never;
         /** `POST /v1/releases`: an active issuer starts a release. */
@@ -3309,7 +3313,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description a page of the caller's releases */
+            /** @description a page of the caller's releases, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3329,6 +3333,15 @@ export interface operations {
             };
             /** @description not signed in */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not an issuer (trusted in the issuer registry now) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

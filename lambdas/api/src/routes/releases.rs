@@ -407,16 +407,33 @@ pub async fn complete(
     Ok((StatusCode::ACCEPTED, Json(done)))
 }
 
-/// `GET /v1/releases`: the caller's releases started through the API, newest first.
+/// `GET /v1/releases`: an issuer's releases, newest first.
+///
+/// Whichever way they came (through the API, a records request's upload, or the inbox: a
+/// PACS export or the CLI), each once, with where it stands and its token once released.
 #[utoipa::path(get, path = "/v1/releases", params(ListReleases), security(("bearer" = [])), tag = "releases",
-    responses((status = 200, description = "a page of the caller's releases", body = ReleasePage),
+    responses((status = 200, description = "a page of the caller's releases, newest first", body = ReleasePage),
               (status = 400, description = "bad cursor or limit", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json")))]
+              (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "not an issuer (trusted in the issuer registry now)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams<ListReleases>,
 ) -> ApiResult<Json<ReleasePage>> {
+    let issuer = state
+        .inner()
+        .roles
+        .is_issuer(&caller.address)
+        .await
+        .map_err(|e| ApiError::unavailable("the role lookup", e))?;
+    if !issuer {
+        return Err(ApiError::Forbidden(
+            "only an issuer (trusted in the issuer registry now) has releases to list; a \
+             patient's studies are at GET /v1/studies"
+                .into(),
+        ));
+    }
     let limit = q.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
         return Err(ApiError::invalid("limit", "between 1 and 50"));

@@ -105,15 +105,13 @@ pub struct VerifyRequest {
     pub files: Vec<PresentedDigest>,
 }
 
-/// The caller's email if it is a custodial account (the platform holds its key).
-async fn custodial_email(state: &AppState, caller: &Caller) -> ApiResult<String> {
-    wallet_or_email(state, caller).await?.ok_or_else(|| {
-        ApiError::Forbidden(
-            "this action needs the account's key, which a wallet account keeps to itself: \
-             fetch the study key with GET /v1/studies/{token}/key and decrypt on your side"
-                .into(),
-        )
-    })
+/// The refusal of an action that needs the key of a wallet account.
+fn needs_key() -> ApiError {
+    ApiError::Forbidden(
+        "this action needs the account's key, which a wallet account keeps to itself: \
+         fetch the study key with GET /v1/studies/{token}/key and decrypt on your side"
+            .into(),
+    )
 }
 
 /// The caller's email for a custodial account; `None` for a wallet account, which signs
@@ -443,9 +441,18 @@ pub async fn file(
     Path((token, path)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let id = token_id(&token)?;
-    visible(&state, &caller, id).await?;
-    let email = custodial_email(&state, &caller).await?;
     let platform = state.platform()?;
+    // A wallet account holds its key itself: 404 or 403 as for its other study calls.
+    let Some(email) = wallet_or_email(&state, &caller).await? else {
+        visible(&state, &caller, id).await?;
+        return Err(needs_key());
+    };
+    // The role and the opened metadata, kept per account and study for at most one ledger
+    // (so the files of one download cost no chain read each); 404 for a stranger.
+    let study = platform
+        .opened_study(&caller.address, &email, id)
+        .await
+        .map_err(from_platform)?;
     if state
         .inner()
         .store
@@ -470,8 +477,8 @@ pub async fn file(
             return Err(from_platform(e));
         }
     }
-    let stream = platform
-        .file_stream(&email, id, &path)
+    let mut stream = platform
+        .file_stream(&study, &path)
         .await
         .map_err(from_platform)?;
     let size = stream.file.size;
@@ -480,8 +487,11 @@ pub async fn file(
         .next()
         .unwrap_or("file.dcm")
         .replace('"', "");
-    // 64 KiB frames (ReaderStream's default is 4 KiB): a tenth of the per-frame work.
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(stream, 1 << 16));
+    // Decrypted in the body's own task into frames of up to 256 KiB (four chunks of the
+    // stream format), each sent as it is: no pipe, no second task, no copy after that one.
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+        stream.poll_chunk(cx)
+    }));
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(

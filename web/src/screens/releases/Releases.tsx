@@ -83,7 +83,7 @@ function ReleaseList() {
                 </td>
                 <td>{releaseWords(r.status)}</td>
                 <td>{r.files ?? "—"}</td>
-                <td>{when(r.started_at)}</td>
+                <td>{when(r.started_at ?? r.updated_at)}</td>
                 <td>{r.token_id ? <a href={`#/studies/${r.token_id}`}>Study #{r.token_id}</a> : "—"}</td>
               </tr>
             ))}
