@@ -17,7 +17,9 @@ mod viewing;
 mod views;
 mod wallet_auth;
 
-pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
+pub use emergency::{
+    parse_reason, EmergencyPage, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS,
+};
 pub use files::FileStream;
 pub use links::{
     NewShareLink, OpenedLink, ShareLinkSpec, ShareLinkView, LINK_EMAIL_DOMAIN, MAX_LINK_USES,
