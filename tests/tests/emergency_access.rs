@@ -218,6 +218,10 @@ async fn break_glass_over_the_api() {
         .get(&format!("/v1/studies/{first}/key"), Some(&ed))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // DICOMweb finds it too (the web app's viewer starts with this search).
+    let qido = api.get("/dicomweb/studies", Some(&ed)).await;
+    assert_eq!(qido.status, StatusCode::OK, "{}", qido.text);
+    assert!(qido.text.contains("2.25.2001"), "{}", qido.text);
 
     // The review: the patient and the admin see it with the note; a stranger sees nothing.
     for token in [&jane, &admin, &ed] {
@@ -261,6 +265,8 @@ async fn break_glass_over_the_api() {
     );
     let r = api.get("/v1/emergency", Some(&jane)).await;
     assert_eq!(r.body["items"][0]["state"], "ended", "{}", r.text);
+    let qido = api.get("/dicomweb/studies", Some(&ed)).await;
+    assert_eq!(qido.status, StatusCode::NO_CONTENT, "nothing left to view: {}", qido.text);
     let r = api.call(Method::DELETE, &end, None, Some(&jane)).await;
     expect(&r, StatusCode::NOT_FOUND, "not-found", "ending it twice");
 

@@ -11,6 +11,8 @@ use super::*;
 const RECORDS: &str = "emergency/";
 /// Longest free-text note, in characters.
 pub const MAX_NOTE_CHARS: usize = 1_000;
+/// The contract's longest emergency access, in hours.
+const MAX_HOURS: u32 = 72;
 /// Largest review record read back, in bytes.
 const MAX_RECORD_BYTES: u64 = 16 * 1024;
 
@@ -352,6 +354,52 @@ impl Platform {
             }
             _ => 0,
         })
+    }
+
+    /// The tokens `issuer` opened in an emergency whose access has not ended on the
+    /// ledger's clock, nor been ended through MediMint: the DICOMweb search lists them
+    /// beside the issuer's own and shared studies (the chain's `access` still decides).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub(crate) async fn emergency_tokens_of(
+        &self,
+        issuer: &str,
+    ) -> Result<Vec<u32>, PlatformError> {
+        let suffix = format!("-{issuer}.json");
+        let listed = self
+            .store
+            .list(RECORDS)
+            .await
+            .map_err(storage("listing the emergency review records"))?;
+        // Without the ledger's time (an RPC that does not say), every record is a candidate.
+        let now = self.chain_now().await.unwrap_or(0);
+        let longest = u64::from(MAX_HOURS) * 3_600;
+        let mut out = Vec::new();
+        for info in listed.into_iter().filter(|i| i.key.ends_with(&suffix)) {
+            // `emergency/<token>/<opened_at:020>-<issuer>.json`: one opened longer ago than
+            // the longest access has ended without reading it.
+            let opened = info
+                .key
+                .rsplit('/')
+                .next()
+                .and_then(|name| name.split('-').next())
+                .and_then(|t| t.parse::<u64>().ok());
+            if opened.is_some_and(|t| t.saturating_add(longest) <= now) {
+                continue;
+            }
+            let bytes = self
+                .store
+                .get_bytes(&info.key, MAX_RECORD_BYTES)
+                .await
+                .map_err(storage("reading an emergency review record"))?;
+            if let Ok(entry) = serde_json::from_slice::<EmergencyRecord>(&bytes) {
+                if entry.expires_at > now && entry.ended_at.is_none() && entry.issuer == issuer {
+                    out.push(entry.token_id);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every stored review record, as written.

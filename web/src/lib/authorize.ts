@@ -155,7 +155,9 @@ export function submitErrorWords(err: unknown, a: PendingAuthorization): string 
     return "This authorization is not yours, or no longer exists: start the action again.";
   }
   if (err.status === 409) return `The ledger refused it: ${err.detail}`;
-  if (err.status === 400) return `The signature was not accepted: ${describe(err)}`;
+  if (err.status === 400) {
+    return `The signature was not accepted: ${describe(err)} Sign with the key of ${a.address} on the network "${a.network_passphrase}".`;
+  }
   return describe(err);
 }
 

@@ -188,7 +188,7 @@ test("a share link's page draws the study's rendered image for a doctor without 
   await page.getByRole("heading", { name: `Study #${token}` }).waitFor({ timeout: 60_000 });
   // The viewer, under the link's read-only session: series and a drawn image.
   await page.getByRole("heading", { level: 2, name: "Images" }).waitFor({ timeout: 30_000 });
-  assert.ok((await page.getByRole("navigation", { name: "Series" }).getByRole("button").count()) >= 1);
+  await page.getByRole("navigation", { name: "Series" }).getByRole("button").first().waitFor({ timeout: 30_000 });
   assert.ok((await imageDrawn(page)) > 100, "a lit image is drawn");
   // The downloads are still there.
   await page.getByRole("button", { name: "Download S01/IM1.dcm" }).waitFor();

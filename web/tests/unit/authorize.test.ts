@@ -119,6 +119,9 @@ describe("the wallet's authorization step", () => {
     expect(submitErrorWords(problem(409, "conflict", "not pending any more"), a)).toBe("The ledger refused it: not pending any more");
     expect(submitErrorWords(problem(403, "forbidden", "signed by GOTHER"), a)).toMatch(/another key than your account's \(GWALLET\).*signed by GOTHER/);
     expect(submitErrorWords(problem(404, "not-found"), a)).toMatch(/not yours/);
+    expect(submitErrorWords(new ApiError({ kind: "invalid-request", status: 400, title: "Invalid", detail: "the signature does not verify", field: "signed_entry" }), a)).toBe(
+      'The signature was not accepted: the signature does not verify (field: signed_entry) Sign with the key of GWALLET on the network "Test SDF Network ; September 2015".',
+    );
     expect(submitErrorWords(new Error("offline"), a)).toBe("offline");
     expect(restartable(problem(410, "authorization-expired"))).toBe(true);
     expect(restartable(problem(409, "authorization-used"))).toBe(false);
