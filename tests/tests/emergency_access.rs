@@ -266,7 +266,12 @@ async fn break_glass_over_the_api() {
     let r = api.get("/v1/emergency", Some(&jane)).await;
     assert_eq!(r.body["items"][0]["state"], "ended", "{}", r.text);
     let qido = api.get("/dicomweb/studies", Some(&ed)).await;
-    assert_eq!(qido.status, StatusCode::NO_CONTENT, "nothing left to view: {}", qido.text);
+    assert_eq!(
+        qido.status,
+        StatusCode::NO_CONTENT,
+        "nothing left to view: {}",
+        qido.text
+    );
     let r = api.call(Method::DELETE, &end, None, Some(&jane)).await;
     expect(&r, StatusCode::NOT_FOUND, "not-found", "ending it twice");
 

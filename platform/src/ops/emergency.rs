@@ -372,11 +372,19 @@ impl Platform {
             .list(RECORDS)
             .await
             .map_err(storage("listing the emergency review records"))?;
+        let mine: Vec<_> = listed
+            .into_iter()
+            .filter(|i| i.key.ends_with(&suffix))
+            .collect();
+        if mine.is_empty() {
+            // Most callers never broke the glass: no chain read.
+            return Ok(Vec::new());
+        }
         // Without the ledger's time (an RPC that does not say), every record is a candidate.
         let now = self.chain_now().await.unwrap_or(0);
         let longest = u64::from(MAX_HOURS) * 3_600;
         let mut out = Vec::new();
-        for info in listed.into_iter().filter(|i| i.key.ends_with(&suffix)) {
+        for info in mine {
             // `emergency/<token>/<opened_at:020>-<issuer>.json`: one opened longer ago than
             // the longest access has ended without reading it.
             let opened = info

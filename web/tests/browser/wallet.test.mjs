@@ -3,8 +3,9 @@
 // wallet found as `window.freighterApi` (a stand-in whose signAuthEntry signs with a key only
 // this test holds, in Node, as Freighter would in its extension). Signed by another key
 // first: refused in words (400 for the bare signature; 403 naming the account for a whole
-// signed entry pasted in the page, made by stellar-sdk's authorizeEntry); then by the
-// account's own key: submitted, the study is active. The same signed authorization submitted again is refused as used (409).
+// signed entry pasted in the page, made by stellar-sdk's authorizeEntry); too late, after
+// the entry's expiration ledger: refused as expired (410), "Start again" asks for a new
+// entry; then signed by the account's own key: submitted, the study is active. The same signed authorization submitted again is refused as used (409).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -136,11 +137,42 @@ test("she approves in the web app: the wallet signs the entry; another key's sig
   await panel.getByRole("alert").filter({ hasText: /signed by another key than your account's/ }).waitFor({ timeout: 60_000 });
   assert.ok((await panel.getByRole("alert").textContent()).includes(wallet.publicKey()));
   assert.equal(up.cli("access", "--token", String(token)).status, "Pending");
-  // The account's own key: submitted through the relayer; the study is active.
+  // Too late: once the network passed the entry's expiration ledger (120 ledgers, here 100 ms
+  // each), the submission is refused as expired (410) and the step offers to start again.
   key = wallet;
+  const rpc = up.printed.find((l) => l.startsWith("rpc url:")).split(/\s+/).pop();
+  const latest = async () => {
+    const r = await fetch(rpc, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "getLatestLedger" }),
+    });
+    return (await r.json()).result.sequence;
+  };
+  for (let i = 0; i < 600 && (await latest()) < issued.signature_expiration_ledger; i++) await page.waitForTimeout(100);
+  const expiredId = issued.id;
   await panel.getByRole("button", { name: "Sign with Freighter" }).click();
-  await page.getByText(/^Signed and recorded on the ledger \(ledger \d+\)\./).waitFor({ timeout: 60_000 });
-  await page.getByText("Active", { exact: true }).first().waitFor({ timeout: 30_000 });
+  await panel.getByRole("alert").filter({ hasText: /^This authorization expired/ }).waitFor({ timeout: 60_000 });
+  await shot(page, "42-wallet-expired");
+  // The account's own key on a fresh entry: submitted through the relayer; the study is
+  // active. (A loaded machine may let a fresh entry expire too before it is signed: then
+  // start again once more.)
+  let signed = false;
+  for (let attempt = 0; attempt < 3 && !signed; attempt++) {
+    await panel.getByRole("button", { name: "Start again" }).click();
+    const fresh = page.getByRole("region", { name: "Sign with your wallet" });
+    await fresh.getByRole("button", { name: "Sign with Freighter" }).waitFor({ timeout: 60_000 });
+    assert.notEqual(issued.id, expiredId, "a new entry was issued");
+    await fresh.getByRole("button", { name: "Sign with Freighter" }).click();
+    const outcome = await Promise.race([
+      // The study reloads as active (the consent section, with the step's "Signed and
+      // recorded" note, goes away with it).
+      page.getByText("Active", { exact: true }).first().waitFor({ timeout: 60_000 }).then(() => "signed", () => "timeout"),
+      fresh.getByRole("alert").filter({ hasText: /^This authorization expired/ }).waitFor({ timeout: 60_000 }).then(() => "expired", () => "timeout"),
+    ]);
+    signed = outcome === "signed";
+  }
+  assert.ok(signed, "signed within three fresh entries");
   assert.equal(up.cli("access", "--token", String(token)).status, "Active");
   await shot(page, "41-wallet-signed");
   // The same signed authorization again is a replay: 409 `authorization-used`.
