@@ -46,7 +46,7 @@ pub use ops::{
     check_request_id, NewRecordsRequest, OpenedRequest, RecordsRequestSpec, RecordsRequestView,
     RequestEvent, MAX_CODE_FAILURES, MAX_REQUEST_FILES,
 };
-pub use ops::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
+pub use ops::{parse_reason, EmergencyPage, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
 pub use ops::{
     AccessReport, DownloadReport, FileStream, IssuerSpec, OpenedStudy, PatientSpec, Relation,
     ReleaseSpec, SharedWith, StudyFile, StudyItem, StudyPage, StudyView, Target, MAX_PAGE,

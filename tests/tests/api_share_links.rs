@@ -214,6 +214,31 @@ async fn share_links_open_with_the_passcode_and_stop_when_revoked_expired_used_u
     let qido = api.get("/dicomweb/studies", Some(&viewer)).await;
     assert_eq!(qido.status, StatusCode::OK, "{}", qido.text);
     assert!(qido.text.contains("2.25.3001"), "{}", qido.text);
+    // …and the reads the web app's viewer makes on the link's page: the series, the
+    // instances and a rendered image.
+    let series = api
+        .get("/dicomweb/studies/2.25.3001/series", Some(&viewer))
+        .await;
+    assert_eq!(series.status, StatusCode::OK, "{}", series.text);
+    let series_uid = series.body[0]["0020000E"]["Value"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let instances = api
+        .get(
+            &format!("/dicomweb/studies/2.25.3001/series/{series_uid}/instances"),
+            Some(&viewer),
+        )
+        .await;
+    assert_eq!(instances.status, StatusCode::OK, "{}", instances.text);
+    let sop = instances.body[0]["00080018"]["Value"][0].as_str().unwrap();
+    let jpeg = raw_get(
+        api,
+        &format!("/dicomweb/studies/2.25.3001/series/{series_uid}/instances/{sop}/rendered"),
+        &viewer,
+    )
+    .await;
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG rendering");
     // It may not write: not another link, not a share.
     let r = api
         .post(&t("/v1/studies/{t}/links"), good.clone(), Some(&viewer))

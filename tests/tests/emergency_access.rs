@@ -218,19 +218,29 @@ async fn break_glass_over_the_api() {
         .get(&format!("/v1/studies/{first}/key"), Some(&ed))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // DICOMweb finds it too (the web app's viewer starts with this search).
+    let qido = api.get("/dicomweb/studies", Some(&ed)).await;
+    assert_eq!(qido.status, StatusCode::OK, "{}", qido.text);
+    assert!(qido.text.contains("2.25.2001"), "{}", qido.text);
 
     // The review: the patient and the admin see it with the note; a stranger sees nothing.
     for token in [&jane, &admin, &ed] {
         let r = api.get("/v1/emergency", Some(token)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        let list = r.body.as_array().unwrap();
+        let list = r.body["items"].as_array().unwrap();
         assert_eq!(list.len(), 1, "{}", r.text);
+        assert_eq!(r.body["next_cursor"], Value::Null, "{}", r.text);
         assert_eq!(list[0]["note"], "unresponsive after a fall; head CT needed");
         assert_eq!(list[0]["reason"], "life_threatening");
         assert_eq!(list[0]["state"], "open");
     }
     let r = api.get("/v1/emergency", Some(&eve)).await;
-    assert_eq!(r.body, json!([]), "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"items": [], "next_cursor": null}),
+        "{}",
+        r.text
+    );
     // A stranger cannot end it; the patient can.
     let end = format!("{}/{}", path(first), c.er);
     let r = api.call(Method::DELETE, &end, None, Some(&eve)).await;
@@ -254,7 +264,14 @@ async fn break_glass_over_the_api() {
         "after the patient ended it",
     );
     let r = api.get("/v1/emergency", Some(&jane)).await;
-    assert_eq!(r.body[0]["state"], "ended", "{}", r.text);
+    assert_eq!(r.body["items"][0]["state"], "ended", "{}", r.text);
+    let qido = api.get("/dicomweb/studies", Some(&ed)).await;
+    assert_eq!(
+        qido.status,
+        StatusCode::NO_CONTENT,
+        "nothing left to view: {}",
+        qido.text
+    );
     let r = api.call(Method::DELETE, &end, None, Some(&jane)).await;
     expect(&r, StatusCode::NOT_FOUND, "not-found", "ending it twice");
 
@@ -328,18 +345,76 @@ async fn break_glass_over_the_api() {
         "{}",
         r.text
     );
-    // The review no longer shows it open (the platform's own clock has not moved, so it
-    // cannot tell expired from ended here).
+    // The review judges by the ledger's clock, as the contract does: the one that ran out
+    // is expired, the two ended early are ended (the platform's own clock has not moved).
     let r = api.get("/v1/emergency", Some(&admin)).await;
-    let states: Vec<&str> = r
-        .body
-        .as_array()
-        .unwrap()
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let all = r.body["items"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 3, "{}", r.text);
+    for e in &all {
+        let token = e["token_id"].to_string();
+        let want = if token == *third { "expired" } else { "ended" };
+        assert_eq!(e["state"], want, "token {token}: {}", r.text);
+        // Ended early through MediMint: the time is kept, so it stays "ended" after its
+        // expiry has passed as well (the second one's hour is over by now).
+        assert_eq!(e["ended_at"].is_u64(), want == "ended", "{}", r.text);
+    }
+
+    // Pagination, as `GET /v1/studies` does it: a page at a time with `next_cursor` until
+    // the last page, newest first, each access once, the same as the one-page answer.
+    for (who, token) in [("admin", &admin), ("patient", &jane), ("issuer", &ed)] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let q = match &cursor {
+                Some(c) => format!("/v1/emergency?limit=2&cursor={c}"),
+                None => "/v1/emergency?limit=2".to_string(),
+            };
+            let r = api.get(&q, Some(token)).await;
+            assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.text);
+            let items = r.body["items"].as_array().unwrap();
+            assert!(items.len() <= 2, "{who}: {}", r.text);
+            seen.extend(items.iter().cloned());
+            pages += 1;
+            match r.body["next_cursor"].as_str() {
+                Some(c) => {
+                    assert_eq!(items.len(), 2, "a full page before the cursor: {}", r.text);
+                    cursor = Some(c.to_string());
+                }
+                None => break,
+            }
+            assert!(pages < 5, "{who}: the cursor does not advance");
+        }
+        assert_eq!(pages, 2, "{who}: 3 accesses in pages of 2");
+        assert_eq!(seen, all, "{who}: the pages together are the whole review");
+    }
+    let opened: Vec<u64> = all
         .iter()
-        .map(|e| e["state"].as_str().unwrap())
+        .map(|e| e["opened_at"].as_u64().unwrap())
         .collect();
-    assert_eq!(states.len(), 3, "{}", r.text);
-    assert!(states.iter().all(|s| *s != "open"), "{}", r.text);
+    assert!(
+        opened.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {opened:?}"
+    );
+    // A stranger's pages are empty; bad cursors and limits name the field.
+    let r = api.get("/v1/emergency?limit=1", Some(&eve)).await;
+    assert_eq!(
+        r.body,
+        json!({"items": [], "next_cursor": null}),
+        "{}",
+        r.text
+    );
+    for (q, field) in [
+        ("/v1/emergency?cursor=shared:12", "cursor"),
+        ("/v1/emergency?cursor=e:1:2:not-an-address", "cursor"),
+        ("/v1/emergency?limit=0", "limit"),
+        ("/v1/emergency?limit=51", "limit"),
+    ] {
+        let r = api.get(q, Some(&jane)).await;
+        expect(&r, StatusCode::BAD_REQUEST, "invalid-request", q);
+        assert_eq!(r.body["field"], field, "{q}: {}", r.text);
+    }
     // (A new rate window after the expiry is the contract tests' business: a transaction
     // built now carries time bounds the skipped ledger clock has already passed.)
 }

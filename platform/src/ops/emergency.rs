@@ -11,6 +11,8 @@ use super::*;
 const RECORDS: &str = "emergency/";
 /// Longest free-text note, in characters.
 pub const MAX_NOTE_CHARS: usize = 1_000;
+/// The contract's longest emergency access, in hours.
+const MAX_HOURS: u32 = 72;
 /// Largest review record read back, in bytes.
 const MAX_RECORD_BYTES: u64 = 16 * 1024;
 
@@ -73,6 +75,49 @@ pub struct EmergencyRecord {
     /// listed.
     #[serde(default)]
     pub state: String,
+    /// Unix seconds (the ledger's clock) it was ended early through MediMint (by the
+    /// patient or the admin); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+}
+
+/// A page of the break-glass review, newest first.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmergencyPage {
+    /// The accesses, each with its state now.
+    pub items: Vec<EmergencyRecord>,
+    /// Pass back as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The review's order, newest first: opened at, then token, then issuer (all descending),
+/// so that a cursor names one place that new accesses never move.
+type Place = (u64, u32, String);
+
+fn place(r: &EmergencyRecord) -> Place {
+    (r.opened_at, r.token_id, r.issuer.clone())
+}
+
+/// A cursor of the review: `e:<opened_at>:<token>:<issuer>`, the last item of the page
+/// before (the next page starts after it, so accesses opened meanwhile do not shift it).
+fn emergency_cursor(p: &Place) -> String {
+    format!("e:{}:{}:{}", p.0, p.1, p.2)
+}
+
+fn parse_emergency_cursor(cursor: &str) -> Result<Place, PlatformError> {
+    let bad = || PlatformError::InvalidInput {
+        field: "cursor",
+        message: "not a cursor this API returned; start again without one".into(),
+    };
+    let mut parts = cursor.strip_prefix("e:").ok_or_else(bad)?.splitn(3, ':');
+    let opened_at = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let token = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let issuer = parts.next().ok_or_else(bad)?;
+    if stellar_strkey::ed25519::PublicKey::from_string(issuer).is_err() {
+        return Err(bad());
+    }
+    Ok((opened_at, token, issuer.to_owned()))
 }
 
 impl Platform {
@@ -140,6 +185,7 @@ impl Platform {
             opened_at,
             expires_at,
             state: "open".into(),
+            ended_at: None,
         };
         let body = serde_json::to_vec(&entry)
             .map_err(|e| PlatformError::Invalid(format!("encoding the review record: {e}")))?;
@@ -216,6 +262,45 @@ impl Platform {
                 .await
                 .map_err(storage("removing the issuer's wrapped key"))?;
         }
+        self.mark_emergency_ended(record.id, issuer).await
+    }
+
+    /// Notes in the newest review record of `issuer` on `token` that it was ended early
+    /// (at the ledger's time), so that the review still says "ended" after its expiry
+    /// has passed too.
+    async fn mark_emergency_ended(&self, token: u32, issuer: &str) -> Result<(), PlatformError> {
+        let prefix = format!("{RECORDS}{token}/");
+        let listed = self
+            .store
+            .list(&prefix)
+            .await
+            .map_err(storage("listing the emergency review records"))?;
+        let Some(key) = listed
+            .into_iter()
+            .map(|i| i.key)
+            .filter(|k| k.ends_with(&format!("-{issuer}.json")))
+            .max()
+        else {
+            return Ok(());
+        };
+        let bytes = self
+            .store
+            .get_bytes(&key, MAX_RECORD_BYTES)
+            .await
+            .map_err(storage("reading an emergency review record"))?;
+        let Ok(mut entry) = serde_json::from_slice::<EmergencyRecord>(&bytes) else {
+            return Ok(());
+        };
+        if entry.ended_at.is_some() {
+            return Ok(());
+        }
+        entry.ended_at = Some(self.chain_now().await?);
+        let body = serde_json::to_vec(&entry)
+            .map_err(|e| PlatformError::Invalid(format!("encoding the review record: {e}")))?;
+        self.store
+            .put_bytes(&key, Bytes::from(body))
+            .await
+            .map_err(storage("updating the emergency review record"))?;
         Ok(())
     }
 
@@ -262,16 +347,68 @@ impl Platform {
                 _ => Some((t, 1)),
             };
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        // The contract counts its window on the ledger's clock.
+        let now = self.chain_now().await?;
         Ok(match window {
             Some((start, n)) if n >= policy.limit => {
                 start.saturating_add(policy.window).saturating_sub(now)
             }
             _ => 0,
         })
+    }
+
+    /// The tokens `issuer` opened in an emergency whose access has not ended on the
+    /// ledger's clock, nor been ended through MediMint: the DICOMweb search lists them
+    /// beside the issuer's own and shared studies (the chain's `access` still decides).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub(crate) async fn emergency_tokens_of(
+        &self,
+        issuer: &str,
+    ) -> Result<Vec<u32>, PlatformError> {
+        let suffix = format!("-{issuer}.json");
+        let listed = self
+            .store
+            .list(RECORDS)
+            .await
+            .map_err(storage("listing the emergency review records"))?;
+        let mine: Vec<_> = listed
+            .into_iter()
+            .filter(|i| i.key.ends_with(&suffix))
+            .collect();
+        if mine.is_empty() {
+            // Most callers never broke the glass: no chain read.
+            return Ok(Vec::new());
+        }
+        // Without the ledger's time (an RPC that does not say), every record is a candidate.
+        let now = self.chain_now().await.unwrap_or(0);
+        let longest = u64::from(MAX_HOURS) * 3_600;
+        let mut out = Vec::new();
+        for info in mine {
+            // `emergency/<token>/<opened_at:020>-<issuer>.json`: one opened longer ago than
+            // the longest access has ended without reading it.
+            let opened = info
+                .key
+                .rsplit('/')
+                .next()
+                .and_then(|name| name.split('-').next())
+                .and_then(|t| t.parse::<u64>().ok());
+            if opened.is_some_and(|t| t.saturating_add(longest) <= now) {
+                continue;
+            }
+            let bytes = self
+                .store
+                .get_bytes(&info.key, MAX_RECORD_BYTES)
+                .await
+                .map_err(storage("reading an emergency review record"))?;
+            if let Ok(entry) = serde_json::from_slice::<EmergencyRecord>(&bytes) {
+                if entry.expires_at > now && entry.ended_at.is_none() && entry.issuer == issuer {
+                    out.push(entry.token_id);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every stored review record, as written.
@@ -295,6 +432,49 @@ impl Platform {
         Ok(out)
     }
 
+    /// The close time of the latest ledger: the clock the contract judges every grant's
+    /// expiry by (the platform's own clock may differ, and a test devnet skips ahead).
+    async fn chain_now(&self) -> Result<u64, PlatformError> {
+        medimint_chain::Rpc::latest_close_time(self.rpc.as_ref())
+            .await
+            .map_err(chain("reading the latest ledger's close time"))
+    }
+
+    /// Sets each record's state as the chain says now. Open while `access` reports the
+    /// issuer's own Viewer until this record's expiry; ended when MediMint ended it before
+    /// its expiry; otherwise expired once that time has passed on the ledger's clock
+    /// (`now`), else ended early (revoked, renounced or the issuer suspended).
+    async fn with_states(
+        &self,
+        records: Vec<EmergencyRecord>,
+        now: u64,
+    ) -> Result<Vec<EmergencyRecord>, PlatformError> {
+        let d = self.deployment()?;
+        let client = self.token_client(&d);
+        let mut out = Vec::with_capacity(records.len());
+        for mut entry in records {
+            let access = client
+                .access(entry.token_id, &entry.issuer)
+                .await
+                .map_err(chain("reading the issuer's access"))?;
+            let own = access
+                .as_ref()
+                .filter(|a| a.granter == entry.issuer && a.expires_at == Some(entry.expires_at));
+            entry.state = if own.is_some() && entry.expires_at > now {
+                "open"
+            } else if entry.ended_at.is_some_and(|t| t < entry.expires_at) {
+                "ended"
+            } else if entry.expires_at <= now {
+                "expired"
+            } else {
+                "ended"
+            }
+            .into();
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
     /// Every break-glass, newest first, with its state now: all of them when `patient` is
     /// `None` (the admin's review), else those on the patient's tokens.
     ///
@@ -304,39 +484,58 @@ impl Platform {
         &self,
         patient: Option<&str>,
     ) -> Result<Vec<EmergencyRecord>, PlatformError> {
-        let d = self.deployment()?;
-        let client = self.token_client(&d);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let mut out = Vec::new();
-        for mut entry in self.emergency_records().await? {
-            if patient.is_some_and(|p| p != entry.patient) {
-                continue;
-            }
-            // The chain decides: open while `access` reports the issuer's own Viewer until this
-            // record's expiry; otherwise expired once that time has passed (on the chain's
-            // clock when the chain says so), else ended early (revoked or renounced).
-            let access = client
-                .access(entry.token_id, &entry.issuer)
-                .await
-                .map_err(chain("reading the issuer's access"))?;
-            let own = access
-                .as_ref()
-                .filter(|a| a.granter == entry.issuer && a.expires_at == Some(entry.expires_at));
-            entry.state = if own.is_some() {
-                "open"
-            } else if entry.expires_at <= now {
-                "expired"
-            } else {
-                "ended"
-            }
-            .into();
-            out.push(entry);
+        let mut mine: Vec<EmergencyRecord> = self
+            .emergency_records()
+            .await?
+            .into_iter()
+            .filter(|r| patient.is_none_or(|p| p == r.patient))
+            .collect();
+        mine.sort_by_key(|r| std::cmp::Reverse(place(r)));
+        let now = self.chain_now().await?;
+        self.with_states(mine, now).await
+    }
+
+    /// A page of the break-glass review, newest first, `limit` (1 to [`MAX_PAGE`]) after
+    /// `cursor`: every access when `party` is `None` (the admin), else those on the
+    /// party's studies and those it opened. States are read for this page only, on the
+    /// ledger's clock.
+    ///
+    /// # Errors
+    /// A bad cursor or limit (naming the field); storage and RPC failures.
+    pub async fn emergency_page(
+        &self,
+        party: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<EmergencyPage, PlatformError> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(PlatformError::InvalidInput {
+                field: "limit",
+                message: format!("{limit} is not from 1 to {MAX_PAGE}"),
+            });
         }
-        out.sort_by_key(|r| std::cmp::Reverse((r.opened_at, r.token_id)));
-        Ok(out)
+        let after = cursor.map(parse_emergency_cursor).transpose()?;
+        let mut mine: Vec<EmergencyRecord> = self
+            .emergency_records()
+            .await?
+            .into_iter()
+            .filter(|r| party.is_none_or(|p| p == r.patient || p == r.issuer))
+            .filter(|r| after.as_ref().is_none_or(|a| place(r) < *a))
+            .collect();
+        mine.sort_by_key(|r| std::cmp::Reverse(place(r)));
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = mine.len() > limit;
+        mine.truncate(limit);
+        let next_cursor = if more {
+            mine.last().map(|r| emergency_cursor(&place(r)))
+        } else {
+            None
+        };
+        let now = self.chain_now().await?;
+        Ok(EmergencyPage {
+            items: self.with_states(mine, now).await?,
+            next_cursor,
+        })
     }
 }
 
@@ -361,5 +560,38 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("life_threatening"), "{err}");
+    }
+
+    #[test]
+    fn review_cursors_round_trip_and_bad_ones_name_the_field() {
+        let issuer = "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF".to_owned();
+        let p = (1_700_000_000, 7, issuer.clone());
+        assert_eq!(parse_emergency_cursor(&emergency_cursor(&p)).unwrap(), p);
+        for bad in [
+            "",
+            "e:",
+            "shared:12",
+            "e:1:2",
+            "e:x:2:GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF",
+            "e:1:-2:GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF",
+            "e:1:2:not-an-address",
+        ] {
+            match parse_emergency_cursor(bad).unwrap_err() {
+                PlatformError::InvalidInput { field, .. } => assert_eq!(field, "cursor", "{bad}"),
+                other => panic!("{bad}: {other}"),
+            }
+        }
+        // Newest first: a later opening, then a higher token, then a later issuer in the
+        // order sorts before.
+        let mut v = [
+            (1, 9, issuer.clone()),
+            (2, 1, issuer.clone()),
+            (2, 3, issuer),
+        ];
+        v.sort_by_key(|p| std::cmp::Reverse(p.clone()));
+        assert_eq!(
+            v.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+            [(2, 3), (2, 1), (1, 9)]
+        );
     }
 }

@@ -141,6 +141,8 @@ impl Platform {
             }
         };
         report.links_ended = self.end_share_links(record.id, now).await?;
+        // Nothing opened before is served from the cache while (and after) the objects go.
+        self.forget_opened(record.id);
         self.shred(&plan, &mut report).await?;
         // A re-key under way has nothing left to finish.
         self.db

@@ -19,7 +19,9 @@ mod viewing;
 mod views;
 mod wallet_auth;
 
-pub use emergency::{parse_reason, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS};
+pub use emergency::{
+    parse_reason, EmergencyPage, EmergencyRecord, EMERGENCY_REASONS, MAX_NOTE_CHARS,
+};
 pub use erase::ErasureReport;
 pub(crate) use files::OpenedStudies;
 pub use files::{FileStream, OpenedStudy, ROLE_TTL};

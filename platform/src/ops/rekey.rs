@@ -208,6 +208,8 @@ impl Platform {
                 .await
                 .map_err(chain(format!("re-keying token {} on chain", record.id)))?;
         }
+        // A study opened under the old key is not served from the cache any more.
+        self.forget_opened(record.id);
         // 6. The old objects.
         if state.old_blocks.is_none() {
             state.old_blocks = Some(

@@ -79,8 +79,9 @@ impl Platform {
         Ok(index)
     }
 
-    /// Every study `email`'s account may view now (owned or shared with a live role), with
-    /// its index. A study whose metadata this account cannot open is left out.
+    /// Every study `email`'s account may view now (owned, shared with a live role, or
+    /// opened in an emergency), with its index. A study whose metadata this account cannot
+    /// open is left out.
     ///
     /// # Errors
     /// Chain failures.
@@ -108,6 +109,7 @@ impl Platform {
                 start += n;
             }
         }
+        ids.extend(self.emergency_tokens_of(&address).await?);
         ids.sort_unstable();
         ids.dedup();
         let mut out = Vec::new();

@@ -116,6 +116,13 @@ pub trait Rpc: Send + Sync {
     async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
         Ok(None)
     }
+    /// The close time of the latest ledger, Unix seconds: the clock the contracts judge
+    /// expiry by (`getLedgers`' `latestLedgerCloseTime`).
+    async fn latest_close_time(&self) -> Result<u64> {
+        Err(Error::Rpc(
+            "this RPC does not report ledger close times".into(),
+        ))
+    }
     /// Contract events of `contracts` (`getEvents`), at most `limit` from `from`.
     async fn events(
         &self,
@@ -239,6 +246,19 @@ impl Rpc for StellarRpc {
     async fn classic_inclusion_fee(&self) -> Result<Option<u32>> {
         let stats = self.bounded(self.client.get_fee_stats()).await?;
         Ok(stats.inclusion_fee.p90.parse().ok())
+    }
+
+    async fn latest_close_time(&self) -> Result<u64> {
+        let latest = self.latest_ledger().await?;
+        let page = self
+            .bounded(self.client.get_ledgers(
+                stellar_rpc_client::LedgerStart::Ledger(latest),
+                Some(1),
+                None,
+            ))
+            .await?;
+        u64::try_from(page.latest_ledger_close_time)
+            .map_err(|_| Error::Rpc("getLedgers: a negative latestLedgerCloseTime".into()))
     }
 
     async fn events(

@@ -39,6 +39,20 @@ export type NewRequest = Schemas["NewRequest"];
 export type OpenedRequest = Schemas["OpenedRequest"];
 export type RequestState = Schemas["RequestState"];
 export type RequestUploads = Schemas["RequestUploads"];
+export type EmergencyRecord = Schemas["EmergencyRecord"];
+export type EmergencyPage = Schemas["EmergencyPage"];
+export type EmergencyRequest = Schemas["EmergencyRequest"];
+export type EmergencyEnded = Schemas["EmergencyEnded"];
+export type PendingAuthorization = Schemas["PendingAuthorization"];
+export type SubmitAuthorization = Schemas["SubmitAuthorization"];
+export type AuthorizationResult = Schemas["AuthorizationResult"];
+
+/**
+ * What an action that needs the user's signature gave: done (an email account, whose key
+ * the platform holds), or, for a wallet (SEP-10) account, the API's 202 with the Soroban
+ * authorization entry the wallet must sign (then `submitAuthorization`; docs/api.md).
+ */
+export type Signed<T> = { kind: "done"; value: T } | { kind: "sign"; authorization: PendingAuthorization };
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -165,6 +179,16 @@ export class Api {
     return (await res.json()) as T;
   }
 
+  /** A request whose answer may be a wallet's 202 (an authorization entry to sign). */
+  async signed<T>(method: string, path: string, body?: unknown): Promise<Signed<T>> {
+    const res = await this.raw(method, path, body);
+    const parsed: unknown = res.status === 204 ? undefined : await res.json();
+    if (res.status === 202 && parsed && typeof parsed === "object" && "authorization" in parsed) {
+      return { kind: "sign", authorization: (parsed as { authorization: PendingAuthorization }).authorization };
+    }
+    return { kind: "done", value: parsed as T };
+  }
+
   /**
    * New tokens from the refresh token in the API's httpOnly cookie (sent by the browser
    * with `credentials: "same-origin"`). Concurrent callers share one refresh. Resolves
@@ -249,18 +273,23 @@ export class Api {
     return this.json("GET", `/v1/studies/${token}/access`);
   }
 
-  consent(token: number, decision: "approve" | "reject", reason?: string): Promise<StudyView> {
-    return this.json("POST", `/v1/studies/${token}/consent`, reason ? { decision, reason } : { decision });
+  consent(token: number, decision: "approve" | "reject", reason?: string): Promise<Signed<StudyView>> {
+    return this.signed("POST", `/v1/studies/${token}/consent`, reason ? { decision, reason } : { decision });
   }
 
-  share(token: number, to: string, role: "viewer" | "sharer", until: number | undefined): Promise<Schemas["GrantAnswer"]> {
-    return this.json("POST", `/v1/studies/${token}/shares`, until === undefined ? { to, role } : { to, role, until });
+  share(
+    token: number,
+    to: string,
+    role: "viewer" | "sharer",
+    until: number | undefined,
+  ): Promise<Signed<Schemas["GrantAnswer"]>> {
+    return this.signed("POST", `/v1/studies/${token}/shares`, until === undefined ? { to, role } : { to, role, until });
   }
 
   /** Revokes a grant; with `rekey` the stronger revoke (docs/re-key.md): the owner's study gets a new key. */
-  revoke(token: number, grantee: string, rekey = false): Promise<Schemas["GrantAnswer"]> {
+  revoke(token: number, grantee: string, rekey = false): Promise<Signed<Schemas["GrantAnswer"]>> {
     const query = rekey ? "?rekey=true" : "";
-    return this.json("DELETE", `/v1/studies/${token}/shares/${encodeURIComponent(grantee)}${query}`);
+    return this.signed("DELETE", `/v1/studies/${token}/shares/${encodeURIComponent(grantee)}${query}`);
   }
 
   /** Re-keys the owner's study, or continues an interrupted re-key. */
@@ -271,6 +300,30 @@ export class Api {
   /** Erases the owner's study for good (docs/erasure.md); `confirm` repeats the token id. */
   erase(token: number, confirm: number): Promise<Schemas["ErasureReport"]> {
     return this.json("POST", `/v1/studies/${token}/erase`, { confirm });
+  }
+
+  /** Sends a wallet's signed entry (or bare signature) for a 202's authorization. */
+  submitAuthorization(id: string, body: SubmitAuthorization): Promise<AuthorizationResult> {
+    return this.json("POST", `/v1/authorizations/${encodeURIComponent(id)}/submit`, body);
+  }
+
+  // --- emergency access (docs/emergency-access.md) ----------------------------------------
+
+  /** An active trusted issuer breaks the glass on `token`. */
+  openEmergency(token: number, body: EmergencyRequest): Promise<EmergencyRecord> {
+    return this.json("POST", `/v1/studies/${token}/emergency`, body);
+  }
+
+  /** The break-glass accesses the caller may review (the admin: all), newest first. */
+  emergencies(cursor?: string, limit = 20): Promise<EmergencyPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set("cursor", cursor);
+    return this.json("GET", `/v1/emergency?${q.toString()}`);
+  }
+
+  /** The patient or the admin ends an emergency access early. */
+  endEmergency(token: number, issuer: string): Promise<EmergencyEnded> {
+    return this.json("DELETE", `/v1/studies/${token}/emergency/${encodeURIComponent(issuer)}`);
   }
 
   history(token: number): Promise<TrailEntry[]> {

@@ -157,7 +157,8 @@ export interface paths {
         };
         /**
          * `GET /v1/emergency`: every break-glass for the admin; for anyone else those on their own
-         *     studies and those they opened, newest first, with the state now.
+         *     studies and those they opened; newest first, a page at a time, each with its state on
+         *     the ledger's clock (the one the contract ends it by).
          */
         get: operations["review"];
         put?: never;
@@ -1044,11 +1045,24 @@ export interface components {
              */
             token_id: number;
         };
+        /** @description A page of the break-glass review, newest first. */
+        EmergencyPage: {
+            /** @description The accesses, each with its state now. */
+            items: components["schemas"]["EmergencyRecord"][];
+            /** @description Pass back as `cursor` for the next page; absent on the last. */
+            next_cursor?: string | null;
+        };
         /**
          * @description One break-glass access, as the review list shows it. The note is the issuer's free text
          *     (off chain only); the rest is what the chain recorded.
          */
         EmergencyRecord: {
+            /**
+             * Format: int64
+             * @description Unix seconds (the ledger's clock) it was ended early through MediMint (by the
+             *     patient or the admin); absent otherwise.
+             */
+            ended_at?: number | null;
             /**
              * Format: int64
              * @description Unix seconds it ends (the chain's answer).
@@ -2497,20 +2511,34 @@ export interface operations {
     };
     review: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Where the previous page ended (its `next_cursor`). */
+                cursor?: string;
+                /** @description Items per page, 1 to 50 (default 20). */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description the break-glass accesses the caller may review */
+            /** @description a page of the break-glass accesses the caller may review */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EmergencyRecord"][];
+                    "application/json": components["schemas"]["EmergencyPage"];
+                };
+            };
+            /** @description bad cursor or limit (`field` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description not signed in, or the session ended */

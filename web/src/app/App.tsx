@@ -19,6 +19,7 @@ import { PageTitle } from "./ui";
 import { isShareLink, OpenLink } from "../screens/links/OpenLink";
 import { isRequestLink, RequestUpload } from "../screens/requests/RequestUpload";
 import { Requests } from "../screens/requests/Requests";
+import { Emergency } from "../screens/emergency/Emergency";
 
 /**
  * A share link or a records-request link this page was opened with (no sign-in), read once
@@ -217,6 +218,8 @@ function SignedIn(props: {
             {isIssuer && link({ name: "releases" }, "Releases", current === "releases" || current === "release" || current === "upload")}
             {isIssuer && link({ name: "requests" }, "Records requests", current === "requests")}
             {isAdmin && link({ name: "issuers" }, "Issuers", current === "issuers")}
+            {/* Every account is a patient (its own studies' review); issuers break the glass; the admin reviews all. */}
+            {link({ name: "emergency" }, "Emergency access", current === "emergency")}
             {link({ name: "explorer", token: undefined }, "Explorer", current === "explorer")}
             {link({ name: "account" }, "Account", current === "account")}
           </ul>
@@ -277,6 +280,8 @@ function Screen({ route, signOut }: { route: Route; signOut: (everywhere: boolea
       return <Releases route={route} />;
     case "requests":
       return <Requests />;
+    case "emergency":
+      return <Emergency />;
     case "not-found":
       return (
         <>

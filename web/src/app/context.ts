@@ -15,3 +15,18 @@ export function useApp(): AppCtx {
   if (!c) throw new Error("useApp outside the signed-in app");
   return c;
 }
+
+/**
+ * The API alone, for the few screens that also run outside the signed-in app (the viewer
+ * on a share link's page, under the link's read-only session).
+ */
+export const ApiCtx = createContext<Api | null>(null);
+
+/** The API of the nearest {@link ApiCtx}, else of the signed-in app. */
+export function useApi(): Api {
+  const only = useContext(ApiCtx);
+  const app = useContext(Ctx);
+  const api = only ?? app?.api;
+  if (!api) throw new Error("useApi outside the app and any ApiCtx");
+  return api;
+}

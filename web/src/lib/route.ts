@@ -14,6 +14,7 @@ export type Route =
   | { name: "release"; id: string }
   | { name: "upload" }
   | { name: "requests" }
+  | { name: "emergency" }
   | { name: "not-found" };
 
 const RELATIONS: readonly Relation[] = ["owned", "shared", "pending"];
@@ -38,6 +39,7 @@ export function parseRoute(hash: string): Route {
   if (head === "issuers" && parts.length === 1) return { name: "issuers" };
   if (head === "releases" && parts.length === 1) return { name: "releases" };
   if (head === "requests" && parts.length === 1) return { name: "requests" };
+  if (head === "emergency" && parts.length === 1) return { name: "emergency" };
   if (head === "releases" && arg === "new" && parts.length === 2) return { name: "upload" };
   if (head === "releases" && parts.length === 2 && arg !== undefined && /^[A-Za-z0-9_-]{1,80}$/.test(arg)) {
     return { name: "release", id: arg };
@@ -67,6 +69,8 @@ export function href(route: Route): string {
       return "#/releases/new";
     case "requests":
       return "#/requests";
+    case "emergency":
+      return "#/emergency";
     case "not-found":
       return "#/";
   }

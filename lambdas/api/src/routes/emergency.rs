@@ -6,11 +6,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use medimint_platform::{parse_reason, EmergencyRecord, MAX_NOTE_CHARS};
+use medimint_platform::{parse_reason, EmergencyPage, EmergencyRecord, MAX_NOTE_CHARS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, QueryParams};
 use crate::mailer::Message;
 use crate::platform::from_platform;
 use crate::session::Caller;
@@ -30,6 +30,17 @@ pub struct EmergencyRequest {
     pub note: String,
     /// How long, in hours (1..=72, and within the admin's bound; default 24).
     pub hours: Option<u32>,
+}
+
+/// Query of `GET /v1/emergency`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQuery {
+    /// Where the previous page ended (its `next_cursor`).
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 50 (default 20).
+    pub limit: Option<u32>,
 }
 
 /// Answer of ending an emergency access.
@@ -205,25 +216,25 @@ mod tests {
 }
 
 /// `GET /v1/emergency`: every break-glass for the admin; for anyone else those on their own
-/// studies and those they opened, newest first, with the state now.
-#[utoipa::path(get, path = "/v1/emergency", security(("bearer" = [])), tag = "emergency",
-    responses((status = 200, description = "the break-glass accesses the caller may review", body = [EmergencyRecord]),
+/// studies and those they opened; newest first, a page at a time, each with its state on
+/// the ledger's clock (the one the contract ends it by).
+#[utoipa::path(get, path = "/v1/emergency", params(ReviewQuery), security(("bearer" = [])), tag = "emergency",
+    responses((status = 200, description = "a page of the break-glass accesses the caller may review", body = EmergencyPage),
+              (status = 400, description = "bad cursor or limit (`field` names it)", body = crate::error::Problem, content_type = "application/problem+json"),
               (status = 401, description = "not signed in, or the session ended", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub async fn review(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<EmergencyRecord>>> {
+    QueryParams(q): QueryParams<ReviewQuery>,
+) -> ApiResult<Json<EmergencyPage>> {
     let admin = is_admin(&state, &caller).await?;
-    let all = state
+    let party = (!admin).then_some(caller.address.as_str());
+    let page = state
         .platform()?
-        .emergencies(None)
+        .emergency_page(party, q.cursor.as_deref(), q.limit.unwrap_or(20))
         .await
         .map_err(from_platform)?;
-    Ok(Json(
-        all.into_iter()
-            .filter(|r| admin || r.patient == caller.address || r.issuer == caller.address)
-            .collect(),
-    ))
+    Ok(Json(page))
 }
 
 /// `DELETE /v1/studies/{token}/emergency/{issuer}`: the patient or the admin ends an

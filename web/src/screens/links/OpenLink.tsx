@@ -1,5 +1,6 @@
 // The page a share link opens (`…/#shlink:/…`): no account. It asks for the passcode, opens
-// a read-only session (its token in memory only), then shows the study's files to download.
+// a read-only session (its token in memory only), then shows the study's images in the
+// DICOMweb viewer (screens/viewer, under the link's session) and its files to download.
 // The link's key is taken out of the address bar at once, so it stays in no history entry;
 // the passcode goes in a POST body, never in a URL.
 
@@ -8,6 +9,8 @@ import { Api, type StudyFile } from "../../api/client";
 import { Done, ErrorNote, PageTitle, Pending } from "../../app/ui";
 import { readWithProgress } from "../../lib/bytes";
 import { bytes, until } from "../../lib/format";
+import { ApiCtx } from "../../app/context";
+import { Viewer } from "../viewer/Viewer";
 
 /** Whether a URL hash holds a share link. */
 export function isShareLink(hash: string): boolean {
@@ -115,6 +118,13 @@ export function OpenLink({ api, link }: { api: Api; link: string }) {
               ))}
             </tbody>
           </table>
+        </section>
+      )}
+      {opened && (
+        <section aria-label="The study's images" className="link-viewer">
+          <ApiCtx.Provider value={api}>
+            <Viewer token={opened.token} embedded />
+          </ApiCtx.Provider>
         </section>
       )}
     </main>

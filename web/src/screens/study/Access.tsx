@@ -3,6 +3,7 @@ import type { AccessReport } from "../../api/client";
 import { useApp } from "../../app/context";
 import { Address, Done, ErrorNote, Pending } from "../../app/ui";
 import { endOfDay, until } from "../../lib/format";
+import { useWalletSigning } from "../../app/Authorize";
 
 function inDays(days: number): string {
   const d = new Date(Date.now() + days * 86_400_000);
@@ -28,6 +29,7 @@ export function AccessSection(props: {
   const [busy, setBusy] = useState<string | undefined>();
   const [done, setDone] = useState<string | undefined>();
   const [error, setError] = useState<unknown>();
+  const wallet = useWalletSigning(onChange);
 
   const act = async (label: string, f: () => Promise<string>) => {
     setBusy(label);
@@ -56,7 +58,11 @@ export function AccessSection(props: {
       return;
     }
     void act("Sharing on the ledger… this takes a few seconds.", async () => {
-      await api.share(token, to.trim(), role, end);
+      const r = await api.share(token, to.trim(), role, end);
+      if (r.kind === "sign") {
+        wallet.ask(r.authorization);
+        return "Your wallet must sign the share: see below.";
+      }
       setTo("");
       return `Shared with ${to.trim()} until ${until(end)}.`;
     });
@@ -68,6 +74,7 @@ export function AccessSection(props: {
       <ErrorNote error={error} />
       {busy && <Pending>{busy}</Pending>}
       {done && <Done>{done}</Done>}
+      {wallet.panel}
       <table>
         <caption className="sr-only">People with access to this study</caption>
         <thead>
@@ -117,7 +124,11 @@ export function AccessSection(props: {
                     aria-label={`Revoke access of ${g.grantee}`}
                     onClick={() =>
                       void act("Revoking on the ledger…", async () => {
-                        await api.revoke(token, g.grantee);
+                        const r = await api.revoke(token, g.grantee);
+                        if (r.kind === "sign") {
+                          wallet.ask(r.authorization);
+                          return "Your wallet must sign the revocation: see below.";
+                        }
                         return "Access revoked.";
                       })
                     }
@@ -134,7 +145,12 @@ export function AccessSection(props: {
                       onClick={() =>
                         void act("Revoking and re-encrypting every file under a new key… this may take a while.", async () => {
                           const r = await api.revoke(token, g.grantee, true);
-                          const n = r.rekey?.files ?? 0;
+                          if (r.kind === "sign") {
+                            // Wallet owners get 409 for a re-key (docs/re-key.md); kept for the type.
+                            wallet.ask(r.authorization);
+                            return "Your wallet must sign the revocation: see below.";
+                          }
+                          const n = r.value.rekey?.files ?? 0;
                           return `Access revoked, and the study re-keyed: ${n} files re-encrypted under a new key that ${g.grantee} does not hold.`;
                         })
                       }

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { useApp } from "../../app/context";
 import { ErrorNote, Pending } from "../../app/ui";
+import { useWalletSigning } from "../../app/Authorize";
 
 const REASONS = [
   { value: "not_mine", label: "This is not my study" },
@@ -14,13 +15,15 @@ export function ConsentSection({ token, onDone }: { token: number; onDone: () =>
   const [reason, setReason] = useState("declined");
   const [busy, setBusy] = useState<string | undefined>();
   const [error, setError] = useState<unknown>();
+  const wallet = useWalletSigning(onDone);
 
   const decide = async (decision: "approve" | "reject") => {
     setBusy(decision === "approve" ? "Recording your consent on the ledger… this takes a few seconds." : "Recording your refusal on the ledger…");
     setError(undefined);
     try {
-      await api.consent(token, decision, decision === "reject" ? reason : undefined);
-      await onDone();
+      const r = await api.consent(token, decision, decision === "reject" ? reason : undefined);
+      if (r.kind === "sign") wallet.ask(r.authorization, () => void decide(decision));
+      else await onDone();
     } catch (e) {
       setError(e);
     } finally {
@@ -34,6 +37,7 @@ export function ConsentSection({ token, onDone }: { token: number; onDone: () =>
       <p>The issuer released this study to you. Approve it to keep it in your records, or refuse it.</p>
       <ErrorNote error={error} />
       {busy && <Pending>{busy}</Pending>}
+      {wallet.panel}
       <button type="button" disabled={busy !== undefined} onClick={() => void decide("approve")}>
         Approve
       </button>

@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { image, renderedPath, type FrameRef, type Instance, type Series, type WindowLevel } from "../../api/dicomweb";
 import { ApiError } from "../../api/problem";
-import { useApp } from "../../app/context";
+import { useApi } from "../../app/context";
 import { ErrorNote } from "../../app/ui";
 import {
   FrameCache,
@@ -58,7 +58,7 @@ function Run(props: {
   onDrawn: () => void;
 }) {
   const { study, series, slots, onRefused, onDrawn } = props;
-  const { api } = useApp();
+  const api = useApi();
   const [pos, setPos] = useState(0);
   /** The window asked of the API (undefined: the image's own). */
   const [win, setWin] = useState<WindowLevel | undefined>(undefined);

@@ -7,7 +7,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { Api } from "../../api/client";
 import { image, instancesOfStudy, seriesOf, studyOfToken, thumbnailPath, type Series } from "../../api/dicomweb";
 import { ApiError } from "../../api/problem";
-import { useApp } from "../../app/context";
+import { useApi } from "../../app/context";
 import { useAsync } from "../../app/useAsync";
 import { ErrorNote, PageTitle, Pending } from "../../app/ui";
 import { Stage } from "./Stage";
@@ -19,8 +19,12 @@ import { Stage } from "./Stage";
  */
 const known = new WeakMap<Api, Map<number, { uid: string; description: string }>>();
 
-export function Viewer({ token }: { token: number }) {
-  const { api } = useApp();
+/**
+ * The viewer of study `token`. `embedded`: inside another page (the share link's), with an
+ * h2 and no link back to the study page.
+ */
+export function Viewer({ token, embedded = false }: { token: number; embedded?: boolean }) {
+  const api = useApi();
   const loaded = useAsync(String(token), async () => {
     let mine = known.get(api);
     if (!mine) known.set(api, (mine = new Map()));
@@ -35,8 +39,8 @@ export function Viewer({ token }: { token: number }) {
   // Thumbnails wait for the first image, so that they do not compete with it.
   const [thumbs, setThumbs] = useState(false);
   const drawn = useCallback(() => setThumbs(true), []);
-  const title = <PageTitle>Viewer: study #{token}</PageTitle>;
-  const back = (
+  const title = embedded ? <h2>Images</h2> : <PageTitle>Viewer: study #{token}</PageTitle>;
+  const back = embedded ? null : (
     <p>
       <a href={`#/studies/${token}`}>Back to study #{token}</a>
     </p>
@@ -140,7 +144,7 @@ function Refusal({ error }: { error: unknown }) {
 /** A series' thumbnail (its middle image), drawn on a canvas. */
 function Thumb(props: { study: string; series: Series; go: boolean; onRefused: (e: unknown) => void }) {
   const { study, series, go, onRefused } = props;
-  const { api } = useApp();
+  const api = useApi();
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!go) return;
