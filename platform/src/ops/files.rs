@@ -344,6 +344,12 @@ impl Platform {
             }
             Err(e) => return Err(chain(format!("reading token {token}"))(e)),
         };
+        // An erased study's files are gone for good: 410 for anyone, as its view says (the
+        // chain says so publicly).
+        if let Err(e) = super::not_erased(&record) {
+            self.opened.forget(address, token);
+            return Err(e);
+        }
         let access = client
             .access(token, address)
             .await
