@@ -14,20 +14,7 @@ const PER_SERIES: u32 = 1_000;
 #[test]
 fn a_study_of_3000_files_releases_downloads_and_verifies_through_the_cli() {
     let up = Up::start(&["--ledger-ms", "100", "--api-port", "0"]);
-    up.json(&[
-        "issuer",
-        "add",
-        "--email",
-        "pacs@general.example",
-        "--name",
-        "General Hospital",
-        "--kind",
-        "hospital",
-        "--jurisdiction",
-        "US-CA",
-        "--evidence",
-        "NPI 1234567890",
-    ]);
+    up.add_general_hospital();
 
     let export = tempfile::tempdir().unwrap();
     let patient = SyntheticPatient {

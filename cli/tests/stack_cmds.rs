@@ -4,57 +4,13 @@
 //! erase (refused without --yes) and the refused download after it, history, and a release
 //! dropped into the watched inbox.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
-use serde_json::Value;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Stack {
-    data: tempfile::TempDir,
-    rpc_url: String,
-}
-
-impl Stack {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_medimint"))
-            .args(args)
-            .env("MEDIMINT_DATA_DIR", self.data.path())
-            .env("MEDIMINT_RPC_URL", &self.rpc_url)
-            .output()
-            .expect("run medimint")
-    }
-
-    /// Runs a command that must succeed and returns its `--json` output.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.cmd(&all);
-        assert!(
-            out.status.success(),
-            "medimint {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "medimint {args:?}: not JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-}
+use support::Up;
 
 fn write_study(dir: &Path, id: &str, uid: &str) -> Vec<(String, Vec<u8>)> {
     let patient = SyntheticPatient {
@@ -73,66 +29,18 @@ fn write_study(dir: &Path, id: &str, uid: &str) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_platform_commands_against_medimint_up() {
-    let port = medimint_testkit::free_port().unwrap();
-    let stack = Stack {
-        data: tempfile::tempdir().unwrap(),
-        rpc_url: format!("http://127.0.0.1:{port}"),
-    };
-    let child = Command::new(env!("CARGO_BIN_EXE_medimint"))
-        .args([
-            "up",
-            "--ledger-ms",
-            "100",
-            "--poll-ms",
-            "100",
-            "--api-port",
-            "0",
-        ])
-        .env("MEDIMINT_DATA_DIR", stack.data.path())
-        .env("MEDIMINT_RPC_URL", &stack.rpc_url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start medimint up");
-    let mut up = Killed(child);
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let stdout = up.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let wait_for = |needle: &str| -> String {
-        loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("`medimint up` never printed {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    };
-    let inbox_line = wait_for("inbox:");
-    wait_for("ready");
+    let mut stack = Up::start(&["--ledger-ms", "100", "--poll-ms", "100", "--api-port", "0"]);
+    let inbox_line = stack
+        .startup
+        .iter()
+        .find(|l| l.contains("inbox:"))
+        .cloned()
+        .expect("`medimint up` printed its inbox");
     assert!(stack.data.path().join("deployment.json").exists());
     assert!(stack.data.path().join("seed").exists());
 
     // Admin: whitelist an issuer.
-    let added = stack.json(&[
-        "issuer",
-        "add",
-        "--email",
-        "pacs@general.example",
-        "--name",
-        "General Hospital",
-        "--kind",
-        "hospital",
-        "--jurisdiction",
-        "US-CA",
-        "--evidence",
-        "NPI 1234567890",
-    ]);
-    let issuer = added["issuer"].as_str().unwrap().to_owned();
+    let issuer = stack.add_general_hospital();
     let list = stack.json(&["issuer", "list"]);
     assert_eq!(list[0]["address"], issuer.as_str());
     assert_eq!(list[0]["status"], "Active");
@@ -335,7 +243,7 @@ fn the_platform_commands_against_medimint_up() {
         "files": dropped.iter().map(|(p, b)| serde_json::json!({"path": p, "size": b.len()})).collect::<Vec<_>>(),
     });
     std::fs::write(release_dir.join("release.json"), manifest.to_string()).unwrap();
-    let line = wait_for("pacs-1/release.json");
+    let line = stack.wait_for("pacs-1/release.json");
     assert!(line.contains("released as token"), "{line}");
 
     // Errors say what to do.

@@ -82,6 +82,9 @@ pub fn sign_in(api: &str, outbox: &Path, email: &str) -> String {
 pub struct Up {
     pub data: tempfile::TempDir,
     pub rpc_url: String,
+    /// What `up` printed up to and including its "ready" line.
+    pub startup: Vec<String>,
+    lines: std::sync::mpsc::Receiver<String>,
     _child: Killed,
 }
 
@@ -112,19 +115,52 @@ impl Up {
                 let _ = tx.send(line);
             }
         });
-        loop {
-            let line = lines
-                .recv_timeout(std::time::Duration::from_secs(180))
-                .expect("`medimint up` never printed \"ready\"");
-            if line.contains("ready") {
-                break;
-            }
-        }
-        Self {
+        let mut up = Self {
             data,
             rpc_url,
+            startup: Vec::new(),
+            lines,
             _child: child,
+        };
+        let ready = up.wait_for("ready");
+        up.startup.push(ready);
+        up
+    }
+
+    /// The next line `up` prints that contains `needle` (at most 180 s away); the lines
+    /// before it are kept in [`Up::startup`] until "ready", then dropped.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(180))
+                .unwrap_or_else(|_| panic!("`medimint up` never printed {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+            if !self.startup.iter().any(|l| l.contains("ready")) {
+                self.startup.push(line);
+            }
         }
+    }
+
+    /// Whitelists General Hospital (the tests' issuer) and returns its address.
+    pub fn add_general_hospital(&self) -> String {
+        let added = self.json(&[
+            "issuer",
+            "add",
+            "--email",
+            "pacs@general.example",
+            "--name",
+            "General Hospital",
+            "--kind",
+            "hospital",
+            "--jurisdiction",
+            "US-CA",
+            "--evidence",
+            "NPI 1234567890",
+        ]);
+        added["issuer"].as_str().unwrap().to_owned()
     }
 
     /// Runs `medimint <args>` against this stack.

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { axe, codeFor, launch, makeStudy, messagesTo, shot, startUp } from "./harness.mjs";
+import { launch, makeStudy, screen, signIn as signInAs, startUp, watch } from "./harness.mjs";
 
 let up;
 let browser;
@@ -35,31 +35,11 @@ after(async () => {
 async function user(name) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`${name}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`${name}: ${e.message}`));
+  watch(page, name, problems);
   return { context, page };
 }
 
-async function screen(page, name) {
-  await page.waitForLoadState("networkidle");
-  const violations = await axe(page);
-  assert.deepEqual(violations, [], `${name}: axe: ${JSON.stringify(violations, null, 1)}`);
-  await shot(page, name);
-}
-
-async function signIn(page, email) {
-  await page.goto(`${up.base}/`);
-  await page.getByLabel("Email", { exact: true }).fill(email);
-  const before = messagesTo(up.outbox, email);
-  await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("Code from the email").waitFor();
-  for (let i = 0; i < 100 && messagesTo(up.outbox, email) <= before; i++) await page.waitForTimeout(50);
-  await page.getByLabel("Code from the email").fill(codeFor(up.outbox, email, before));
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
-}
+const signIn = (page, email) => signInAs(page, up, email);
 
 /** The emergency notices mailed to `email`. */
 function notices(email) {

@@ -1,6 +1,7 @@
 // What the browser tests stand on: a real `medimint up` (a temp data dir, the API on a free
 // port), the `medimint` CLI, Debian's Chromium through playwright-core, axe-core, and the
 // sign-in codes the local mailer writes to the outbox.
+import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -163,4 +164,41 @@ export async function shot(page, name) {
 export function makeStudy(dir, name, birth, id) {
   execFileSync("python3", [join(WEB, "tests", "browser", "make_study.py"), dir, name, birth, id], { stdio: ["ignore", "ignore", "inherit"] });
   return dir;
+}
+
+/** Records the page's Content Security Policy refusals and uncaught errors in `problems`. */
+export function watch(page, name, problems) {
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`${name}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`${name}: ${e.message}`));
+}
+
+/** Waits for the screen to settle, fails on serious or critical axe violations, saves it. */
+export async function screen(page, name) {
+  await page.waitForLoadState("networkidle");
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], `${name}: axe found serious or critical violations: ${JSON.stringify(violations, null, 1)}`);
+  await shot(page, name);
+}
+
+/** Asks `up` for an email code on the sign-in page and returns the code it mailed. */
+export async function requestCode(page, up, email) {
+  await page.goto(`${up.base}/`);
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  const before = messagesTo(up.outbox, email);
+  await page.getByRole("button", { name: "Send me a code" }).click();
+  await page.getByLabel("Code from the email").waitFor();
+  for (let i = 0; i < 100 && messagesTo(up.outbox, email) <= before; i++) await page.waitForTimeout(50);
+  const code = codeFor(up.outbox, email, before);
+  assert.ok(code, `a code for ${email} in the outbox`);
+  return code;
+}
+
+/** Signs `email` in by the code `up` mailed; resolves on the Studies screen. */
+export async function signIn(page, up, email) {
+  const code = await requestCode(page, up, email);
+  await page.getByLabel("Code from the email").fill(code);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
 }

@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import { execFileSync } from "node:child_process";
 import { Keypair, TransactionBuilder } from "@stellar/stellar-sdk";
-import { axe, codeFor, launch, makeStudy, medimintBin, messagesTo, sha256, shot, startUp, totp } from "./harness.mjs";
+import { launch, makeStudy, medimintBin, requestCode, screen, sha256, signIn as signInAs, startUp, totp, watch } from "./harness.mjs";
 
 let up;
 let browser;
@@ -36,40 +36,12 @@ after(async () => {
 async function user(name, options = {}) {
   const context = await browser.newContext({ acceptDownloads: true, ...options });
   const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`${name}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`${name}: ${e.message}`));
+  watch(page, name, problems);
   pages.push(page);
   return { context, page };
 }
 
-/** Scans and saves the screen. */
-async function screen(page, name) {
-  await page.waitForLoadState("networkidle");
-  const violations = await axe(page);
-  assert.deepEqual(violations, [], `${name}: axe found serious or critical violations: ${JSON.stringify(violations, null, 1)}`);
-  await shot(page, name);
-}
-
-async function requestCode(page, email) {
-  await page.goto(`${up.base}/`);
-  await page.getByLabel("Email", { exact: true }).fill(email);
-  const before = messagesTo(up.outbox, email);
-  await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("Code from the email").waitFor();
-  for (let i = 0; i < 100 && messagesTo(up.outbox, email) <= before; i++) await page.waitForTimeout(50);
-  const code = codeFor(up.outbox, email, before);
-  assert.ok(code, `a code for ${email} in the outbox`);
-  return code;
-}
-
-async function signIn(page, email) {
-  const code = await requestCode(page, email);
-  await page.getByLabel("Code from the email").fill(code);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
-}
+const signIn = (page, email) => signInAs(page, up, email);
 
 async function openStudy(page, tab, id) {
   await page.getByRole("link", { name: "My studies" }).click();
@@ -365,7 +337,7 @@ test("the authenticator: enrolment with a QR code, recovery codes, then sign-in 
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByText("You signed out.").waitFor();
   // Signing in again asks for the second factor; a recovery code works once.
-  const code = await requestCode(page, "sam@example.org");
+  const code = await requestCode(page, up, "sam@example.org");
   await page.getByLabel("Code from the email").fill(code);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByLabel("Authenticator code").waitFor();
@@ -378,7 +350,7 @@ test("the authenticator: enrolment with a QR code, recovery codes, then sign-in 
 
 test("a wrong code is refused with the tries left, then the code locks", async () => {
   const { page } = await user("wrong-code");
-  const code = await requestCode(page, "mallory@example.net");
+  const code = await requestCode(page, up, "mallory@example.net");
   const wrong = code === "000000" ? "111111" : "000000";
   const seen = [];
   const attempt = async (value) => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { execFileSync } from "node:child_process";
-import { axe, codeFor, launch, makeStudy, medimintBin, messagesTo, sha256, shot, startUp } from "./harness.mjs";
+import { launch, makeStudy, medimintBin, screen, sha256, signIn as signInAs, startUp, watch } from "./harness.mjs";
 
 let up;
 let browser;
@@ -37,31 +37,11 @@ after(async () => {
 async function user(name) {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`${name}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`${name}: ${e.message}`));
+  watch(page, name, problems);
   return { context, page };
 }
 
-async function screen(page, name) {
-  await page.waitForLoadState("networkidle");
-  const violations = await axe(page);
-  assert.deepEqual(violations, [], `${name}: axe: ${JSON.stringify(violations, null, 1)}`);
-  await shot(page, name);
-}
-
-async function signIn(page, email) {
-  await page.goto(`${up.base}/`);
-  await page.getByLabel("Email", { exact: true }).fill(email);
-  const before = messagesTo(up.outbox, email);
-  await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("Code from the email").waitFor();
-  for (let i = 0; i < 100 && messagesTo(up.outbox, email) <= before; i++) await page.waitForTimeout(50);
-  await page.getByLabel("Code from the email").fill(codeFor(up.outbox, email, before));
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByRole("heading", { level: 1, name: "Studies" }).waitFor();
-}
+const signIn = (page, email) => signInAs(page, up, email);
 
 test("a released, approved study of Jane's (through the CLI)", () => {
   up.cli(
