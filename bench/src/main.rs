@@ -80,7 +80,7 @@ const USAGE: &str =
 [--script FILE] [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
        medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
        medimint-bench queue [--studies N] [--files F] [--file-kib K] [--parallel P] [--work-dir DIR]
-       medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR]";
+       medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR] [--parallel N]";
 
 fn number<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
     v.parse()

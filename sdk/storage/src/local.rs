@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use std::io::Write;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::key::{validate_key, validate_prefix, TMP_DIR};
 use crate::{ObjectInfo, ObjectReader, ObjectStore, StorageError};
@@ -19,8 +21,8 @@ pub struct LocalDirStore {
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Bytes per write when streaming an object to its file (one extra buffer per write in
-/// flight).
+/// Bytes per write when streaming an object to its file (two buffers per write in flight:
+/// one being written, one being filled).
 const WRITE_PIECE: usize = 1 << 20;
 
 /// Bytes read from an object's file at a time when it is streamed (as [`WRITE_PIECE`] for
@@ -29,6 +31,41 @@ const WRITE_PIECE: usize = 1 << 20;
 /// thread hand-offs a chunk; read ahead in pieces of this size it costs one for sixteen
 /// chunks (docs/performance.md, "Download of a 100 MB study").
 const READ_PIECE: usize = 1024 * 1024;
+
+/// Reads until `buf` is full or `body` ends; returns the bytes read.
+async fn read_full(
+    body: &mut (dyn AsyncRead + Send + Unpin),
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match body.read(&mut buf[filled..]).await {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Runs `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    key: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| joined(key, e))
+}
+
+fn joined(key: &str, e: tokio::task::JoinError) -> StorageError {
+    StorageError::Backend {
+        context: format!("writing {key}"),
+        message: e.to_string(),
+        transient: true,
+    }
+}
 
 impl LocalDirStore {
     /// Uses (and creates if needed) `root`.
@@ -61,29 +98,60 @@ impl LocalDirStore {
             .join(format!("{}-{n}-{nanos}.part", std::process::id()))
     }
 
+    /// Writes `body` to the new file `tmp` with `std::fs` on the blocking pool, in pieces of
+    /// [`WRITE_PIECE`]: while one piece is written, the next is read from `body` (two buffers
+    /// per write in flight). Returns the file, not yet synced, and the bytes written.
     async fn write_tmp(
         &self,
         tmp: &Path,
         key: &str,
         body: &mut (dyn AsyncRead + Send + Unpin),
-    ) -> Result<u64, StorageError> {
-        let mut file = tokio::fs::File::create(tmp)
-            .await
-            .map_err(|e| StorageError::io(format!("creating a temporary file for {key}"), e))?;
-        // Copy in large pieces: each write to a tokio file is a trip to the blocking pool,
-        // and `tokio::io::copy`'s 8 KiB pieces made that hand-off the bottleneck of the
-        // whole release pipeline (docs/performance.md, "Ingest").
-        let mut body = tokio::io::BufReader::with_capacity(WRITE_PIECE, body);
-        let written = tokio::io::copy_buf(&mut body, &mut file)
-            .await
-            .map_err(|e| StorageError::io(format!("writing {key}"), e))?;
-        file.flush()
-            .await
-            .map_err(|e| StorageError::io(format!("writing {key}"), e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| StorageError::io(format!("syncing {key}"), e))?;
-        Ok(written)
+    ) -> Result<(std::fs::File, u64), StorageError> {
+        let path = tmp.to_owned();
+        let mut file = Some(
+            blocking(key, move || std::fs::File::create(path))
+                .await?
+                .map_err(|e| StorageError::io(format!("creating a temporary file for {key}"), e))?,
+        );
+        let writing = |e: std::io::Error| StorageError::io(format!("writing {key}"), e);
+        let mut filling = vec![0u8; WRITE_PIECE];
+        let mut spare = Vec::new();
+        let mut pending: Option<tokio::task::JoinHandle<_>> = None;
+        let mut written = 0u64;
+        loop {
+            let n = read_full(body, &mut filling).await.map_err(writing)?;
+            if let Some(task) = pending.take() {
+                let (f, buf, result): (std::fs::File, Vec<u8>, std::io::Result<()>) =
+                    task.await.map_err(|e| joined(key, e))?;
+                result.map_err(writing)?;
+                file = Some(f);
+                spare = buf;
+            }
+            if n == 0 {
+                break;
+            }
+            written += n as u64;
+            let last = n < filling.len();
+            if spare.len() < WRITE_PIECE && !last {
+                spare = vec![0u8; WRITE_PIECE];
+            }
+            let piece = std::mem::replace(&mut filling, std::mem::take(&mut spare));
+            let mut f = file
+                .take()
+                .expect("the file is back from the previous write");
+            pending = Some(tokio::task::spawn_blocking(move || {
+                let result = f.write_all(&piece[..n]);
+                (f, piece, result)
+            }));
+            if last {
+                let task = pending.take().expect("just started");
+                let (f, _, result) = task.await.map_err(|e| joined(key, e))?;
+                result.map_err(writing)?;
+                file = Some(f);
+                break;
+            }
+        }
+        Ok((file.expect("no write under way"), written))
     }
 
     async fn ensure_parent(&self, path: &Path, key: &str) -> Result<(), StorageError> {
@@ -138,18 +206,36 @@ impl ObjectStore for LocalDirStore {
     ) -> Result<u64, StorageError> {
         let path = self.path_of(key)?;
         let tmp = self.tmp_path();
-        let written = match self.write_tmp(&tmp, key, body).await {
-            Ok(n) => n,
+        let (file, written) = match self.write_tmp(&tmp, key, body).await {
+            Ok(done) => done,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(e);
             }
         };
-        self.ensure_parent(&path, key).await?;
-        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(StorageError::io(format!("publishing {key}"), e));
-        }
+        // One fsync per object (not per piece), then the folder and the rename: one trip to
+        // the blocking pool.
+        let owned = key.to_owned();
+        blocking(key, move || {
+            let published = file
+                .sync_all()
+                .map_err(|e| StorageError::io(format!("syncing {owned}"), e))
+                .and_then(|()| {
+                    drop(file);
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            StorageError::io(format!("creating the folder of {owned}"), e)
+                        })?;
+                    }
+                    std::fs::rename(&tmp, &path)
+                        .map_err(|e| StorageError::io(format!("publishing {owned}"), e))
+                });
+            if published.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            published
+        })
+        .await??;
         Ok(written)
     }
 
@@ -251,5 +337,96 @@ impl ObjectStore for LocalDirStore {
             dir = d.parent().map(Path::to_path_buf);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::ReadBuf;
+
+    use super::*;
+
+    /// Yields `data` in uneven pieces, then fails if `fail` is set.
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        fail: bool,
+    }
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if self.at == self.data.len() {
+                return Poll::Ready(if self.fail {
+                    Err(std::io::Error::other("the body broke"))
+                } else {
+                    Ok(())
+                });
+            }
+            let n = buf.remaining().min(77_777).min(self.data.len() - self.at);
+            let at = self.at;
+            buf.put_slice(&self.data[at..at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn body(len: usize, fail: bool) -> Pieces {
+        Pieces {
+            data: (0..len).map(|i| (i * 7 % 253) as u8).collect(),
+            at: 0,
+            fail,
+        }
+    }
+
+    #[tokio::test]
+    async fn objects_of_every_piece_count_are_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path()).unwrap();
+        for len in [
+            0,
+            1,
+            WRITE_PIECE - 1,
+            WRITE_PIECE,
+            WRITE_PIECE + 1,
+            3 * WRITE_PIECE,
+            2 * WRITE_PIECE + 12_345,
+        ] {
+            let key = format!("a/b/{len}");
+            let mut reader = body(len, false);
+            let written = store.put_stream(&key, &mut reader).await.unwrap();
+            assert_eq!(written, len as u64);
+            let back = std::fs::read(store.path_of(&key).unwrap()).unwrap();
+            assert!(back == reader.data, "{len} bytes came back different");
+        }
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR))
+            .unwrap()
+            .collect();
+        assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path()).unwrap();
+        for len in [0, WRITE_PIECE, 2 * WRITE_PIECE + 5] {
+            let err = store
+                .put_stream("k", &mut body(len, true))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("writing k"), "{err}");
+            assert!(store.head("k").await.unwrap().is_none());
+        }
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR))
+            .unwrap()
+            .collect();
+        assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
     }
 }
