@@ -453,7 +453,7 @@ fn bench_devnet() {
         let mut set = tokio::task::JoinSet::new();
         let mut done = 0usize;
         let progress = |done: usize| {
-            if done % 5_000 == 0 || done == n {
+            if done.is_multiple_of(5_000) || done == n {
                 let s = started.elapsed().as_secs_f64();
                 eprintln!(
                     "bench_devnet: {done}/{n} access transactions in {s:.0} s ({:.1}/s)",
