@@ -4,14 +4,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::Killed;
+use support::Up;
 
 fn medimint(data: &Path, rpc_url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_medimint"));
@@ -56,52 +54,12 @@ fn part<'a>(v: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn status_is_healthy_while_up_indexes_and_fails_naming_the_rpc_without_it() {
-    let port = medimint_testkit::free_port().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let rpc_url = format!("http://127.0.0.1:{port}");
-    let child = medimint(data.path(), &rpc_url)
-        .args([
-            "up",
-            "--ledger-ms",
-            "250",
-            "--index-ms",
-            "200",
-            "--api-port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start medimint up");
-    let mut up = Killed(child);
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let stdout = up.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut api = String::new();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(180))
-            .expect("`medimint up` never printed \"ready\"");
-        if let Some(rest) = line.trim().strip_prefix("api:") {
-            api = rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches("/v1/health")
-                .to_owned();
-        }
-        if line.contains("ready") {
-            break;
-        }
-    }
+    let up = Up::start(&["--ledger-ms", "250", "--index-ms", "200", "--api-port", "0"]);
+    let (data, rpc_url, api) = (up.data.path().to_path_buf(), up.rpc_url.clone(), up.api());
     // The indexer runs every 200 ms; wait (bounded) for its first runs.
     let mut last = (None, Value::Null);
     for _ in 0..120 {
-        last = status(data.path(), &rpc_url);
+        last = status(&data, &rpc_url);
         if last.0 == Some(0) {
             break;
         }
@@ -134,8 +92,8 @@ fn status_is_healthy_while_up_indexes_and_fails_naming_the_rpc_without_it() {
     let totals: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(totals["totals"]["releases"], 0, "{totals}");
 
-    drop(up);
-    let (code, v) = status(data.path(), &rpc_url);
+    let _data = up.stop();
+    let (code, v) = status(&data, &rpc_url);
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(v["healthy"], false);
     let rpc = part(&v, "rpc");

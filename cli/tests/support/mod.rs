@@ -144,6 +144,24 @@ impl Up {
         }
     }
 
+    /// The base URL of the API `up` serves (its "api:" line, without `/v1/health`).
+    pub fn api(&self) -> String {
+        self.startup
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("api:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("`medimint up` printed its API's URL")
+            .trim_end_matches("/v1/health")
+            .to_owned()
+    }
+
+    /// Stops `up` and hands back its data directory (for commands run after it is gone).
+    pub fn stop(self) -> tempfile::TempDir {
+        let Self { data, _child, .. } = self;
+        drop(_child);
+        data
+    }
+
     /// Whitelists General Hospital (the tests' issuer) and returns its address.
     pub fn add_general_hospital(&self) -> String {
         let added = self.json(&[
