@@ -16,10 +16,9 @@ use base64::Engine;
 use common::{Reply, TestApi};
 use ed25519_dalek::SigningKey;
 use medimint_chain::auth::sign_auth_entries;
-use medimint_chain::{Backoff, Network, Signer};
+use medimint_chain::{Network, Signer};
 use medimint_platform::Platform;
 use medimint_sdk::keys::Keypair;
-use medimint_storage::{Account, Custody};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
@@ -60,35 +59,7 @@ const WALLY: Patient = Patient {
 async fn world(wallet: &Keypair) -> (World, String) {
     let suite = suite_common::suite().await;
     // The wallet's own Stellar account exists (a real wallet's is funded by its owner).
-    let network = Network::new(suite.devnet().passphrase());
-    let root = Keypair::from_secret(&suite.devnet().root_keypair().secret()).unwrap();
-    let rpc = medimint_chain::StellarRpc::new(
-        &suite.devnet().rpc_url(),
-        std::time::Duration::from_secs(10),
-    )
-    .unwrap();
-    medimint_chain::accounts::ensure_funded_accounts(
-        &rpc,
-        &network,
-        root.signing_key(),
-        &[wallet.address()],
-        100 * 10_000_000,
-        Backoff::default(),
-    )
-    .await
-    .unwrap();
-    suite
-        .platform
-        .db()
-        .insert_account(&Account {
-            email: "wally@example.org".into(),
-            address: wallet.address(),
-            custody: Custody::External,
-            hd_index: None,
-            created_at: medimint_storage::now(),
-        })
-        .await
-        .unwrap();
+    suite.link_wallet("wally@example.org", wallet).await;
     let (token, _) = suite
         .release(&suite.issuer, &WALLY, "2.25.7001", 1, 2)
         .await;

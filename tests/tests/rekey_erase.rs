@@ -630,36 +630,8 @@ async fn a_wallet_owner_is_told_why_it_cannot_rekey_or_erase_through_the_api() {
     use medimint_sdk::keys::Keypair;
     let suite = suite_common::suite().await;
     let wallet = Keypair::generate();
-    let passphrase = suite.devnet().passphrase();
-    let network = Network::new(passphrase.clone());
-    let root = Keypair::from_secret(&suite.devnet().root_keypair().secret()).unwrap();
-    let rpc = medimint_chain::StellarRpc::new(
-        &suite.devnet().rpc_url(),
-        std::time::Duration::from_secs(10),
-    )
-    .unwrap();
-    medimint_chain::accounts::ensure_funded_accounts(
-        &rpc,
-        &network,
-        root.signing_key(),
-        &[wallet.address()],
-        100 * 10_000_000,
-        medimint_chain::Backoff::default(),
-    )
-    .await
-    .unwrap();
-    suite
-        .platform
-        .db()
-        .insert_account(&medimint_storage::Account {
-            email: WALLY.email.into(),
-            address: wallet.address(),
-            custody: medimint_storage::Custody::External,
-            hd_index: None,
-            created_at: medimint_storage::now(),
-        })
-        .await
-        .unwrap();
+    suite.link_wallet(WALLY.email, &wallet).await;
+    let network = Network::new(suite.devnet().passphrase());
     let (t, _) = suite
         .release(&suite.issuer, &WALLY, "2.25.1703", 1, 1)
         .await;

@@ -98,6 +98,40 @@ impl Suite {
         }
     }
 
+    /// An external wallet's account: funded on the devnet (as its owner would) and linked to
+    /// `email` in the platform's database (only its public key is known).
+    pub async fn link_wallet(&self, email: &str, wallet: &medimint_sdk::keys::Keypair) {
+        let network = medimint_chain::Network::new(self.devnet().passphrase());
+        let root = medimint_sdk::keys::Keypair::from_secret(&self.devnet().root_keypair().secret())
+            .unwrap();
+        let rpc = medimint_chain::StellarRpc::new(
+            &self.devnet().rpc_url(),
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        medimint_chain::accounts::ensure_funded_accounts(
+            &rpc,
+            &network,
+            root.signing_key(),
+            &[wallet.address()],
+            100 * 10_000_000,
+            medimint_chain::Backoff::default(),
+        )
+        .await
+        .unwrap();
+        self.platform
+            .db()
+            .insert_account(&medimint_storage::Account {
+                email: email.into(),
+                address: wallet.address(),
+                custody: medimint_storage::Custody::External,
+                hd_index: None,
+                created_at: medimint_storage::now(),
+            })
+            .await
+            .unwrap();
+    }
+
     /// The patient approves the release.
     pub async fn approve(&self, email: &str, token: &str) {
         self.platform
