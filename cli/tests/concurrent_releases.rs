@@ -5,27 +5,18 @@
 //!
 //! Bounded for a 2-core machine: the processes start together and the test waits for all.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
 use serde_json::Value;
+use support::Up;
 
 /// How many release processes run at once.
 const PROCESSES: usize = 50;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn medimint(data: &Path, rpc_url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_medimint"));
@@ -36,61 +27,9 @@ fn medimint(data: &Path, rpc_url: &str) -> Command {
 
 #[test]
 fn fifty_release_processes_at_once_each_release_once_and_none_is_dead_lettered() {
-    let port = medimint_testkit::free_port().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let rpc_url = format!("http://127.0.0.1:{port}");
-    let child = medimint(data.path(), &rpc_url)
-        .args([
-            "up",
-            "--ledger-ms",
-            "250",
-            "--poll-ms",
-            "1000",
-            "--api-port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start medimint up");
-    let mut up = Killed(child);
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let stdout = up.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(180))
-            .expect("`medimint up` never printed \"ready\"");
-        if line.contains("ready") {
-            break;
-        }
-    }
-    let added = medimint(data.path(), &rpc_url)
-        .args([
-            "issuer",
-            "add",
-            "--email",
-            "pacs@general.example",
-            "--name",
-            "General Hospital",
-            "--kind",
-            "hospital",
-            "--jurisdiction",
-            "US-CA",
-            "--evidence",
-            "NPI 1234567890",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let up = Up::start(&["--ledger-ms", "250", "--poll-ms", "1000", "--api-port", "0"]);
+    up.add_general_hospital();
+    let (data, rpc_url) = (up.data.path(), up.rpc_url.as_str());
 
     // One export per patient, each its own study.
     let exports = tempfile::tempdir().unwrap();
@@ -110,7 +49,7 @@ fn fifty_release_processes_at_once_each_release_once_and_none_is_dead_lettered()
     let started = std::time::Instant::now();
     let children: Vec<Child> = (0..PROCESSES)
         .map(|i| {
-            medimint(data.path(), &rpc_url)
+            medimint(data, rpc_url)
                 .args([
                     "release",
                     exports.path().join(format!("p{i}")).to_str().unwrap(),
@@ -149,7 +88,7 @@ fn fifty_release_processes_at_once_each_release_once_and_none_is_dead_lettered()
     );
     // Each release minted exactly one token: the chain's events hold fifty proposals, one
     // for each token reported.
-    let history = medimint(data.path(), &rpc_url)
+    let history = medimint(data, rpc_url)
         .args(["history", "--json"])
         .output()
         .unwrap();
@@ -183,6 +122,6 @@ fn fifty_release_processes_at_once_each_release_once_and_none_is_dead_lettered()
         }
     }
     let mut dead = Vec::new();
-    letters(&data.path().join("dead-letters"), &mut dead);
+    letters(&data.join("dead-letters"), &mut dead);
     assert!(dead.is_empty(), "dead letters: {dead:?}");
 }
