@@ -5,15 +5,18 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use soroban_env_host::e2e_invoke::RecordingInvocationAuthMode;
+use soroban_env_host::storage::SnapshotSource;
 use soroban_env_host::xdr::{
-    DiagnosticEvent, LedgerEntry, LedgerKey, Limits, OperationBody, ScVal,
-    SorobanAuthorizationEntry, SorobanTransactionData, TransactionEnvelope, WriteXdr,
+    AccountId, DiagnosticEvent, InvokeHostFunctionOp, LedgerEntry, LedgerKey, Limits,
+    OperationBody, ScVal, SorobanAuthorizationEntry, SorobanTransactionData,
+    SorobanTransactionDataExt, TransactionEnvelope, WriteXdr,
 };
+use soroban_env_host::LedgerInfo;
 use soroban_simulation::simulation::{
     simulate_extend_ttl_op, simulate_invoke_host_function_op, simulate_restore_op,
     SimulationAdjustmentConfig,
 };
-use soroban_simulation::AutoRestoringSnapshotSource;
+use soroban_simulation::{AutoRestoringSnapshotSource, NetworkConfig};
 
 use crate::apply::{muxed_to_account, ParsedTx};
 use crate::settings::NetworkSettings;
@@ -91,58 +94,55 @@ pub fn simulate(
     let adjust = SimulationAdjustmentConfig::default_adjustment();
     let snapshot = StateSnapshot { state, sequence };
     match &op.body {
-        OperationBody::InvokeHostFunction(invoke) => {
-            let mode = match auth_mode {
-                Some(AuthMode::Enforce) => RecordingInvocationAuthMode::Enforcing(invoke.auth.to_vec()),
+        OperationBody::InvokeHostFunction(invoke_op) => {
+            let mode = || match auth_mode {
+                Some(AuthMode::Enforce) => RecordingInvocationAuthMode::Enforcing(invoke_op.auth.to_vec()),
                 Some(AuthMode::Record) => RecordingInvocationAuthMode::recording(true, false),
                 Some(AuthMode::RecordAllowNonroot) => RecordingInvocationAuthMode::recording(false, false),
-                None if invoke.auth.is_empty() => RecordingInvocationAuthMode::recording(true, false),
-                None => RecordingInvocationAuthMode::Enforcing(invoke.auth.to_vec()),
+                None if invoke_op.auth.is_empty() => RecordingInvocationAuthMode::recording(true, false),
+                None => RecordingInvocationAuthMode::Enforcing(invoke_op.auth.to_vec()),
             };
             // A fresh random seed per simulation, as Stellar RPC does: the nonces of recorded
             // auth entries come from it, so simulating the same transaction twice must not
             // hand out the same nonce (the second submission would fail on a reused nonce).
             let seed = random_seed()?;
-            // Restore through a snapshot that restores archived entries on read, so the
-            // invocation is simulated as if they were live and a restore preamble is
-            // reported (as Stellar RPC does).
-            let restoring = Rc::new(
-                AutoRestoringSnapshotSource::new(Rc::new(snapshot), &ledger_info)
-                    .map_err(|e| e.to_string())?,
-            );
-            let r = simulate_invoke_host_function_op(
-                restoring.clone(),
+            // Protocol 23's automatic restore, as Stellar RPC simulates it (stellar-rpc #463,
+            // #464): archived persistent entries the invocation reads are marked for
+            // restoration in the transaction data (`archivedSorobanEntries`), so one
+            // transaction restores and invokes. Only when that transaction would exceed the
+            // per-transaction limits is it simulated again as if the entries were live, with a
+            // separate restore reported as the preamble.
+            let snapshot = Rc::new(snapshot);
+            let mut sim = invoke(
+                snapshot.clone(),
                 &network_config,
                 &adjust,
                 &ledger_info,
-                invoke.host_function.clone(),
-                mode,
+                invoke_op,
+                mode(),
                 &source,
                 seed,
-                true,
-            )
-            .map_err(|e| format!("simulation failed: {e}"))?;
-            let mut sim = Simulation {
-                cost: (r.simulated_instructions as u64, r.simulated_memory as u64),
-                events: r.diagnostic_events,
-                ..Default::default()
-            };
-            match r.invoke_result {
-                Err(e) => sim.error = Some(format!("host invocation failed: {e:?}")),
-                Ok(v) => {
-                    sim.result = Some((v, r.auth));
-                    if let Some(data) = r.transaction_data {
-                        sim.min_resource_fee = data.resource_fee;
-                        sim.transaction_data = Some(data);
-                    }
-                    sim.state_changes = r
-                        .modified_entries
-                        .into_iter()
-                        .filter_map(|d| {
-                            let e = d.state_after.as_ref().or(d.state_before.as_ref())?;
-                            Some((crate::state::key_of(e)?, d.state_before, d.state_after))
-                        })
-                        .collect();
+            )?;
+            let over_limits = sim
+                .transaction_data
+                .as_ref()
+                .is_some_and(|d| restores(d) && !within_tx_limits(d, settings));
+            if over_limits {
+                let restoring = Rc::new(
+                    AutoRestoringSnapshotSource::new(snapshot, &ledger_info)
+                        .map_err(|e| e.to_string())?,
+                );
+                sim = invoke(
+                    restoring.clone(),
+                    &network_config,
+                    &adjust,
+                    &ledger_info,
+                    invoke_op,
+                    mode(),
+                    &source,
+                    seed,
+                )?;
+                if sim.error.is_none() {
                     if let Some(pre) = restoring
                         .simulate_restore_keys_op(&network_config, &adjust, &ledger_info)
                         .map_err(|e| e.to_string())?
@@ -178,6 +178,86 @@ pub fn simulate(
         }
         _ => Err("simulateTransaction needs an InvokeHostFunction, ExtendFootprintTtl or RestoreFootprint operation".into()),
     }
+}
+
+/// Runs one invocation in soroban-simulation over `snapshot` and collects what the RPC
+/// response reports.
+#[allow(clippy::too_many_arguments)]
+fn invoke(
+    snapshot: Rc<impl SnapshotSource + 'static>,
+    network_config: &NetworkConfig,
+    adjust: &SimulationAdjustmentConfig,
+    ledger_info: &LedgerInfo,
+    op: &InvokeHostFunctionOp,
+    mode: RecordingInvocationAuthMode,
+    source: &AccountId,
+    seed: [u8; 32],
+) -> Result<Simulation, String> {
+    let r = simulate_invoke_host_function_op(
+        snapshot,
+        network_config,
+        adjust,
+        ledger_info,
+        op.host_function.clone(),
+        mode,
+        source,
+        seed,
+        true,
+    )
+    .map_err(|e| format!("simulation failed: {e}"))?;
+    let mut sim = Simulation {
+        cost: (r.simulated_instructions as u64, r.simulated_memory as u64),
+        events: r.diagnostic_events,
+        ..Default::default()
+    };
+    match r.invoke_result {
+        Err(e) => sim.error = Some(format!("host invocation failed: {e:?}")),
+        Ok(v) => {
+            sim.result = Some((v, r.auth));
+            if let Some(data) = r.transaction_data {
+                sim.min_resource_fee = data.resource_fee;
+                sim.transaction_data = Some(data);
+            }
+            sim.state_changes = r
+                .modified_entries
+                .into_iter()
+                .filter_map(|d| {
+                    let e = d.state_after.as_ref().or(d.state_before.as_ref())?;
+                    Some((crate::state::key_of(e)?, d.state_before, d.state_after))
+                })
+                .collect();
+        }
+    }
+    Ok(sim)
+}
+
+/// Whether the transaction data restore archived entries (protocol 23's automatic restore).
+fn restores(data: &SorobanTransactionData) -> bool {
+    matches!(&data.ext, SorobanTransactionDataExt::V1(e) if !e.archived_soroban_entries.is_empty())
+}
+
+/// Whether the resources fit the per-transaction limits (the checks of
+/// [`crate::ops::check_soroban_resources`] that do not need the signed envelope).
+fn within_tx_limits(data: &SorobanTransactionData, settings: &NetworkSettings) -> bool {
+    let r = &data.resources;
+    let fp = &r.footprint;
+    let keys = fp.read_only.len() + fp.read_write.len();
+    let archived = match &data.ext {
+        SorobanTransactionDataExt::V1(e) => e.archived_soroban_entries.len(),
+        SorobanTransactionDataExt::V0 => 0,
+    };
+    let classic = fp
+        .read_only
+        .iter()
+        .chain(fp.read_write.iter())
+        .filter(|k| !matches!(k, LedgerKey::ContractData(_) | LedgerKey::ContractCode(_)))
+        .count();
+    r.instructions <= settings.tx_max_instructions
+        && keys as u32 <= settings.tx_max_footprint_entries
+        && (classic + archived) as u32 <= settings.tx_max_disk_read_entries
+        && r.disk_read_bytes <= settings.tx_max_disk_read_bytes
+        && fp.read_write.len() as u32 <= settings.tx_max_write_entries
+        && r.write_bytes <= settings.tx_max_write_bytes
 }
 
 /// 32 bytes from the operating system's random source.

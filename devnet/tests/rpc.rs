@@ -587,7 +587,7 @@ fn ttl_extension_moves_live_until() {
 }
 
 #[test]
-fn archived_entries_must_be_restored() {
+fn archived_entries_are_restored_by_the_invocation_or_by_a_restore() {
     let n = start_with(Config {
         settings: short_ttl_settings(),
         ..Default::default()
@@ -602,19 +602,13 @@ fn archived_entries_must_be_restored() {
             .unwrap(),
         ScVal::U32(1)
     );
-    n.net.advance_ledgers(40);
-    // Simulation reports what to restore; the invocation itself fails until then.
-    let draft = n
+    // Assembled while everything is live, sent after the entries were archived: the
+    // transaction does not mark them for restoration, so it fails.
+    let stale = n
         .assemble(&alice, Net::increment_fn(&contract, &alice))
         .unwrap();
-    let sim = rpc_raw(
-        &n,
-        "simulateTransaction",
-        serde_json::json!({"transaction": draft.to_xdr_base64(Limits::none()).unwrap()}),
-    );
-    let pre = &sim["result"]["restorePreamble"];
-    assert!(pre["transactionData"].is_string(), "{sim}");
-    let hash = n.block(n.client.send_transaction(&draft)).unwrap();
+    n.net.advance_ledgers(40);
+    let hash = n.block(n.client.send_transaction(&stale)).unwrap();
     let r = n.block(n.client.get_transaction(&hash)).unwrap();
     let TransactionResultResult::TxFailed(ops) = r.result.unwrap().result else {
         panic!()
@@ -625,26 +619,34 @@ fn archived_entries_must_be_restored() {
             InvokeHostFunctionResult::EntryArchived
         ))
     );
-    // Restore with the preamble's footprint, then the counter goes on from where it was.
+    // Simulated now, as Stellar RPC does from protocol 23: no preamble, the archived entries
+    // (the instance, the code, the counter) marked in the transaction data, and one
+    // transaction restores them and invokes.
+    let sim = rpc_raw(
+        &n,
+        "simulateTransaction",
+        serde_json::json!({"transaction": stale.to_xdr_base64(Limits::none()).unwrap()}),
+    );
+    assert!(sim["result"]["restorePreamble"].is_null(), "{sim}");
     let data = SorobanTransactionData::from_xdr_base64(
-        pre["transactionData"].as_str().unwrap(),
+        sim["result"]["transactionData"].as_str().unwrap(),
         Limits::none(),
     )
     .unwrap();
-    let mut t = tx(
-        &alice,
-        n.seq(&alice) + 1,
-        100 + data.resource_fee as u32,
-        vec![op(OperationBody::RestoreFootprint(RestoreFootprintOp {
-            ext: ExtensionPoint::V0,
-        }))],
-    );
-    t.ext = TransactionExt::V1(data);
-    n.block(
-        n.client
-            .send_transaction_polling(&sign(n.network_id, t, &[&alice])),
-    )
-    .unwrap();
+    let SorobanTransactionDataExt::V1(ext) = &data.ext else {
+        panic!("no archived entries marked: {sim}")
+    };
+    assert!(ext.archived_soroban_entries.len() >= 2, "{sim}");
+    let instance = LedgerKey::ContractData(LedgerKeyContractData {
+        contract: contract.clone(),
+        key: ScVal::LedgerKeyContractInstance,
+        durability: ContractDataDurability::Persistent,
+    });
+    let rw = data.resources.footprint.read_write.to_vec();
+    assert!(ext
+        .archived_soroban_entries
+        .iter()
+        .any(|i| rw.get(*i as usize) == Some(&instance)));
     assert_eq!(
         n.invoke(&alice, Net::increment_fn(&contract, &alice))
             .unwrap()
@@ -652,12 +654,68 @@ fn archived_entries_must_be_restored() {
             .unwrap(),
         ScVal::U32(2)
     );
-    let key = LedgerKey::ContractData(LedgerKeyContractData {
-        contract: contract.clone(),
-        key: ScVal::LedgerKeyContractInstance,
-        durability: ContractDataDurability::Persistent,
-    });
-    assert!(live_until(&n, &key) > n.net.latest_ledger());
+    assert!(live_until(&n, &instance) > n.net.latest_ledger());
+
+    // The separate restore still works: archive again, restore the footprint the simulation
+    // of a restore reports, then invoke with nothing left to restore.
+    n.net.advance_ledgers(40);
+    let restore = |data: SorobanTransactionData| {
+        let mut t = tx(
+            &alice,
+            n.seq(&alice) + 1,
+            100 + data.resource_fee as u32,
+            vec![op(OperationBody::RestoreFootprint(RestoreFootprintOp {
+                ext: ExtensionPoint::V0,
+            }))],
+        );
+        t.ext = TransactionExt::V1(data);
+        sign(n.network_id, t, &[&alice])
+    };
+    let footprint = SorobanTransactionData {
+        ext: SorobanTransactionDataExt::V0,
+        resources: SorobanResources {
+            footprint: LedgerFootprint {
+                read_only: Default::default(),
+                read_write: rw.try_into().unwrap(),
+            },
+            instructions: 0,
+            disk_read_bytes: 0,
+            write_bytes: 0,
+        },
+        resource_fee: 0,
+    };
+    let sim = rpc_raw(
+        &n,
+        "simulateTransaction",
+        serde_json::json!({"transaction": restore(footprint).to_xdr_base64(Limits::none()).unwrap()}),
+    );
+    let data = SorobanTransactionData::from_xdr_base64(
+        sim["result"]["transactionData"].as_str().unwrap(),
+        Limits::none(),
+    )
+    .unwrap();
+    n.block(n.client.send_transaction_polling(&restore(data)))
+        .unwrap();
+    let draft = n
+        .assemble(&alice, Net::increment_fn(&contract, &alice))
+        .unwrap();
+    let TransactionEnvelope::Tx(v1) = &draft else {
+        panic!()
+    };
+    let TransactionExt::V1(data) = &v1.tx.ext else {
+        panic!()
+    };
+    assert!(
+        matches!(&data.ext, SorobanTransactionDataExt::V0),
+        "nothing left to restore after the restore"
+    );
+    assert_eq!(
+        n.block(n.client.send_transaction_polling(&draft))
+            .unwrap()
+            .return_value()
+            .unwrap(),
+        ScVal::U32(3)
+    );
 }
 
 #[test]

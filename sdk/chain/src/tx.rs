@@ -233,14 +233,21 @@ impl Simulated {
     /// Decodes an RPC simulation response.
     ///
     /// # Errors
-    /// [`Error::Simulation`] if the simulation reported an error or needs a restore.
+    /// [`Error::Simulation`] if the simulation reported an error or asks for a separate
+    /// restore. Archived entries are otherwise restored by the transaction itself (protocol
+    /// 23): the simulation marks them in the transaction data, which [`assemble`] keeps, and the
+    /// resource fee pays for them. A separate restore (the RPC's `restorePreamble`) is only asked
+    /// for when restoring within the invocation would exceed the per-transaction limits.
     pub fn from_response(response: &SimulateTransactionResponse) -> Result<Self> {
         if let Some(error) = &response.error {
             return Err(Error::Simulation(error.clone()));
         }
         if response.restore_preamble.is_some() {
             return Err(Error::Simulation(
-                "archived ledger entries must be restored first".into(),
+                "archived ledger entries must be restored first: restoring them within this \
+                 transaction would exceed the network's per-transaction limits; restore them with \
+                 a RestoreFootprint transaction (`stellar contract restore`) and try again"
+                    .into(),
             ));
         }
         let results = response
