@@ -10,6 +10,7 @@
 //!                       [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
 //! medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
 //! medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR]
+//! medimint-bench cli [--medimint PATH] [--size-mib N] [--runs N] [--work-dir DIR] [--json FILE|-] [--report-only]
 //! ```
 //!
 //! The study is generated once; then each round measures the hardware limit, the reference
@@ -19,6 +20,7 @@
 //! core ([`backends`]).
 
 mod backends;
+mod cli_release;
 mod download;
 mod gen;
 mod hardware;
@@ -80,7 +82,9 @@ const USAGE: &str =
 [--script FILE] [--json FILE|-] [--out FILE] [--report-only] [--diagnose-store]
        medimint-bench crypto [--mib N] [--runs N] [--openssl-seconds S] [--json FILE|-]
        medimint-bench queue [--studies N] [--files F] [--file-kib K] [--parallel P] [--work-dir DIR]
-       medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR] [--parallel N]";
+       medimint-bench rekey [--size-mib N] [--runs N] [--work-dir DIR] [--parallel N]
+       medimint-bench cli [--medimint PATH] [--size-mib N] [--runs N] [--work-dir DIR] [--cores N] \
+[--openssl-seconds S] [--json FILE|-] [--report-only]";
 
 fn number<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
     v.parse()
@@ -184,6 +188,7 @@ fn main() -> ExitCode {
         }
         Some("crypto") => crypto(&args[1..]),
         Some("queue") => queue::run(&args[1..]),
+        Some("cli") => cli_release::run(&args[1..]),
         Some("rekey") => rekey::run(&args[1..]),
         _ => Err(USAGE.into()),
     };

@@ -171,7 +171,7 @@ async fn released(ingest: &Ingest, key: &str) -> Result<String, String> {
 
 /// Copies the study's files into `to`, the last 8 bytes of each (pixel noise) replaced by
 /// `k`, so that every copy has its own checksum root.
-fn copy_distinct(study: &crate::gen::Study, to: &Path, k: u64) -> std::io::Result<()> {
+pub(crate) fn copy_distinct(study: &crate::gen::Study, to: &Path, k: u64) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom, Write};
     for (rel, size) in &study.files {
         let dest = to.join(rel);
