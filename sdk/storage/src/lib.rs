@@ -18,6 +18,7 @@ pub mod index_sqlite;
 pub mod key;
 pub mod local;
 pub mod object;
+mod pool;
 pub mod relayer;
 pub mod s3;
 pub mod ses;

@@ -23,14 +23,112 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes per write when streaming an object to its file (two buffers per write in flight:
 /// one being written, one being filled).
-const WRITE_PIECE: usize = 1 << 20;
+const WRITE_PIECE: usize = crate::pool::PIECE;
 
-/// Bytes read from an object's file at a time when it is streamed (as [`WRITE_PIECE`] for
-/// writes). `tokio::fs::File` reads on the blocking pool exactly what each read asks, so a
-/// reader of the stream format (a 4-byte frame word, then a 64 KiB chunk) would cost two
-/// thread hand-offs a chunk; read ahead in pieces of this size it costs one for sixteen
-/// chunks (docs/performance.md, "Download of a 100 MB study").
-const READ_PIECE: usize = 1024 * 1024;
+/// An object's file read in pieces of [`crate::pool::PIECE`] (1 MiB) with `std::fs` on the blocking pool, into a
+/// pooled buffer, and handed out from there. Through `tokio::io::BufReader` over
+/// `tokio::fs::File` every byte was copied twice (tokio's file buffer, then the reader's) and
+/// every object got a freshly allocated and zeroed buffer.
+struct ReadAhead {
+    state: ReadState,
+    pos: usize,
+    filled: usize,
+}
+
+type PieceRead = (std::fs::File, Vec<u8>, std::io::Result<usize>);
+
+enum ReadState {
+    /// The file and the buffer, `buf[pos..filled]` not yet handed out.
+    Idle(std::fs::File, Vec<u8>),
+    /// A piece being read on the blocking pool.
+    Reading(tokio::task::JoinHandle<PieceRead>),
+    /// The end, an error, or a lost task: nothing more.
+    Done,
+}
+
+impl ReadAhead {
+    fn new(file: std::fs::File) -> Self {
+        Self {
+            state: ReadState::Idle(file, crate::pool::take()),
+            pos: 0,
+            filled: 0,
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        if let ReadState::Idle(_, buf) = std::mem::replace(&mut self.state, ReadState::Done) {
+            crate::pool::give(buf);
+        }
+    }
+}
+
+impl AsyncRead for ReadAhead {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::future::Future;
+        use std::io::Read;
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                ReadState::Idle(_, buf) if this.pos < this.filled => {
+                    let n = (this.filled - this.pos).min(out.remaining());
+                    out.put_slice(&buf[this.pos..this.pos + n]);
+                    this.pos += n;
+                    return Poll::Ready(Ok(()));
+                }
+                ReadState::Idle(..) => {
+                    let ReadState::Idle(mut file, mut buf) =
+                        std::mem::replace(&mut this.state, ReadState::Done)
+                    else {
+                        unreachable!("matched Idle")
+                    };
+                    this.state = ReadState::Reading(tokio::task::spawn_blocking(move || {
+                        let r = loop {
+                            match file.read(&mut buf) {
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                                r => break r,
+                            }
+                        };
+                        (file, buf, r)
+                    }));
+                }
+                ReadState::Reading(task) => {
+                    let (file, buf, r) = match std::pin::Pin::new(task).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(done)) => done,
+                        Poll::Ready(Err(e)) => {
+                            this.state = ReadState::Done;
+                            return Poll::Ready(Err(std::io::Error::other(e)));
+                        }
+                    };
+                    match r {
+                        Ok(0) => {
+                            crate::pool::give(buf);
+                            this.state = ReadState::Done;
+                        }
+                        Ok(n) => {
+                            this.pos = 0;
+                            this.filled = n;
+                            this.state = ReadState::Idle(file, buf);
+                        }
+                        Err(e) => {
+                            crate::pool::give(buf);
+                            this.state = ReadState::Done;
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                }
+                ReadState::Done => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
 
 /// Reads until `buf` is full or `body` ends; returns the bytes read.
 async fn read_full(
@@ -114,7 +212,7 @@ impl LocalDirStore {
                 .map_err(|e| StorageError::io(format!("creating a temporary file for {key}"), e))?,
         );
         let writing = |e: std::io::Error| StorageError::io(format!("writing {key}"), e);
-        let mut filling = vec![0u8; WRITE_PIECE];
+        let mut filling = crate::pool::take();
         let mut spare = Vec::new();
         let mut pending: Option<tokio::task::JoinHandle<_>> = None;
         let mut written = 0u64;
@@ -133,7 +231,7 @@ impl LocalDirStore {
             written += n as u64;
             let last = n < filling.len();
             if spare.len() < WRITE_PIECE && !last {
-                spare = vec![0u8; WRITE_PIECE];
+                spare = crate::pool::take();
             }
             let piece = std::mem::replace(&mut filling, std::mem::take(&mut spare));
             let mut f = file
@@ -145,12 +243,15 @@ impl LocalDirStore {
             }));
             if last {
                 let task = pending.take().expect("just started");
-                let (f, _, result) = task.await.map_err(|e| joined(key, e))?;
+                let (f, buf, result) = task.await.map_err(|e| joined(key, e))?;
                 result.map_err(writing)?;
                 file = Some(f);
+                spare = buf;
                 break;
             }
         }
+        crate::pool::give(filling);
+        crate::pool::give(spare);
         Ok((file.expect("no write under way"), written))
     }
 
@@ -241,8 +342,9 @@ impl ObjectStore for LocalDirStore {
 
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {
         let path = self.path_of(key)?;
-        match tokio::fs::File::open(&path).await {
-            Ok(f) => Ok(Box::new(tokio::io::BufReader::with_capacity(READ_PIECE, f))),
+        let opened = blocking(key, move || std::fs::File::open(path)).await?;
+        match opened {
+            Ok(f) => Ok(Box::new(ReadAhead::new(f))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(StorageError::NotFound(key.to_owned()))
             }
@@ -404,6 +506,33 @@ mod tests {
             assert_eq!(written, len as u64);
             let back = std::fs::read(store.path_of(&key).unwrap()).unwrap();
             assert!(back == reader.data, "{len} bytes came back different");
+            // Streamed back, read whole and in the stream format's sizes (a 4-byte word,
+            // then up to 64 KiB), and read again after its end.
+            let mut whole = Vec::new();
+            store
+                .get_stream(&key)
+                .await
+                .unwrap()
+                .read_to_end(&mut whole)
+                .await
+                .unwrap();
+            assert!(whole == reader.data, "{len} bytes streamed back different");
+            let mut stream = store.get_stream(&key).await.unwrap();
+            let mut pieces = Vec::new();
+            let mut buf = vec![0u8; 65_536 + 16];
+            for i in 0.. {
+                let want = if i % 2 == 0 { 4 } else { buf.len() };
+                let n = stream.read(&mut buf[..want]).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                pieces.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(stream.read(&mut buf).await.unwrap(), 0, "EOF stays EOF");
+            assert!(
+                pieces == reader.data,
+                "{len} bytes read in pieces different"
+            );
         }
         let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR))
             .unwrap()
