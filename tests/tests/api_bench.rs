@@ -55,55 +55,67 @@ fn metadata_uri(n: usize) -> String {
     format!("ipfs://bafkreibench{digits}")
 }
 
-/// One keep-alive HTTP/1.1 connection: sends `request` and reads one response (status line,
-/// headers, a Content-Length body, read and dropped); returns the status and body length.
-async fn exchange(
-    stream: &mut BufReader<tokio::net::TcpStream>,
-    request: &[u8],
-) -> std::io::Result<(u16, usize)> {
-    exchange_timed(stream, request)
-        .await
-        .map(|(s, n, _)| (s, n))
+/// One keep-alive HTTP/1.1 connection of the test's client, with its read buffer
+/// (`MEDIMINT_BENCH_READ_KIB`, 64 KiB by default: what each `read` asks the socket for).
+struct Conn {
+    stream: BufReader<tokio::net::TcpStream>,
+    buf: Vec<u8>,
 }
 
-/// [`exchange`], also returning the time until the response's headers were read.
-async fn exchange_timed(
-    stream: &mut BufReader<tokio::net::TcpStream>,
-    request: &[u8],
-) -> std::io::Result<(u16, usize, Duration)> {
-    let started = Instant::now();
-    stream.get_mut().write_all(request).await?;
-    let mut line = String::new();
-    stream.read_line(&mut line).await?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        stream.read_line(&mut line).await?;
-        if line == "\r\n" || line.is_empty() {
-            break;
+impl Conn {
+    async fn open(addr: std::net::SocketAddr) -> Self {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // As browsers and curl do (the requests are one small write each anyway).
+        tcp.set_nodelay(true).unwrap();
+        Conn {
+            stream: BufReader::new(tcp),
+            buf: vec![0u8; env_or("MEDIMINT_BENCH_READ_KIB", 64).max(1) << 10],
         }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
+    }
+
+    /// Sends `request` and reads one response (status line, headers, a Content-Length body,
+    /// read and dropped); returns the status and body length.
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<(u16, usize)> {
+        self.exchange_timed(request).await.map(|(s, n, _)| (s, n))
+    }
+
+    /// [`Conn::exchange`], also returning the time until the response's headers were read.
+    async fn exchange_timed(&mut self, request: &[u8]) -> std::io::Result<(u16, usize, Duration)> {
+        let started = Instant::now();
+        let stream = &mut self.stream;
+        stream.get_mut().write_all(request).await?;
+        let mut line = String::new();
+        stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            stream.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
             }
         }
-    }
-    let headers = started.elapsed();
-    let mut left = length;
-    let mut buf = vec![0u8; 1 << 16];
-    while left > 0 {
-        let n = stream.read(&mut buf[..left.min(1 << 16)]).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        let headers = started.elapsed();
+        let mut left = length;
+        while left > 0 {
+            let want = left.min(self.buf.len());
+            let n = stream.read(&mut self.buf[..want]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            left -= n;
         }
-        left -= n;
+        Ok((status, length, headers))
     }
-    Ok((status, length, headers))
 }
 
 /// CPU time of this process so far (user and system, every thread), from /proc/self/stat
@@ -120,28 +132,85 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+fn file_request(token_id: &str, path: &str, bearer: &str) -> String {
+    format!(
+        "GET /v1/studies/{token_id}/files/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\r\n"
+    )
+}
+
+/// What one pass through the API measured.
+struct ApiPass {
+    time: Duration,
+    /// Summed over the files: until each response's headers were read.
+    to_headers: Duration,
+    /// The slowest file.
+    slowest: Duration,
+    bytes: u64,
+}
+
 /// Every file of the study through `GET /v1/studies/{t}/files/{path}` on one keep-alive
-/// connection: the time, the time until the responses' headers, the bytes.
+/// connection, one after the other.
 async fn api_pass(
-    stream: &mut BufReader<tokio::net::TcpStream>,
+    conn: &mut Conn,
     files: &[medimint_platform::study::MetaFile],
     token_id: &str,
     bearer: &str,
-) -> (Duration, Duration, u64) {
+) -> ApiPass {
     let t = Instant::now();
-    let mut bytes = 0u64;
-    let mut to_headers = Duration::ZERO;
+    let mut pass = ApiPass {
+        time: Duration::ZERO,
+        to_headers: Duration::ZERO,
+        slowest: Duration::ZERO,
+        bytes: 0,
+    };
     for f in files {
-        let request = format!(
-            "GET /v1/studies/{token_id}/files/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\r\n",
-            f.checksum.path
-        );
-        let (status, n, headers) = exchange_timed(stream, request.as_bytes()).await.unwrap();
+        let file = Instant::now();
+        let request = file_request(token_id, &f.checksum.path, bearer);
+        let (status, n, headers) = conn.exchange_timed(request.as_bytes()).await.unwrap();
         assert_eq!(status, 200, "{}", f.checksum.path);
-        bytes += n as u64;
-        to_headers += headers;
+        pass.bytes += n as u64;
+        pass.to_headers += headers;
+        pass.slowest = pass.slowest.max(file.elapsed());
     }
-    (t.elapsed(), to_headers, bytes)
+    pass.time = t.elapsed();
+    pass
+}
+
+/// Every file of the study through the API over `conns.len()` keep-alive connections, one
+/// request in flight on each (as a browser fetches in parallel): each connection takes the
+/// next file not yet asked for. Returns the time and the bytes.
+async fn api_parallel_pass(
+    conns: &mut Vec<Conn>,
+    files: &Arc<Vec<medimint_platform::study::MetaFile>>,
+    token_id: &str,
+    bearer: &str,
+) -> (Duration, u64) {
+    let t = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for mut conn in conns.drain(..) {
+        let (next, files) = (next.clone(), files.clone());
+        let (token_id, bearer) = (token_id.to_owned(), bearer.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut bytes = 0u64;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let request = file_request(&token_id, &f.checksum.path, &bearer);
+                let (status, n) = conn.exchange(request.as_bytes()).await.unwrap();
+                assert_eq!(status, 200, "{}", f.checksum.path);
+                bytes += n as u64;
+            }
+            (conn, bytes)
+        }));
+    }
+    let mut bytes = 0;
+    for task in tasks {
+        let (conn, n) = task.await.unwrap();
+        conns.push(conn);
+        bytes += n;
+    }
+    (t.elapsed(), bytes)
 }
 
 struct Figures {
@@ -164,11 +233,11 @@ async fn load(
     for _ in 0..connections {
         let request = request.clone();
         tasks.push(tokio::spawn(async move {
-            let mut stream = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+            let mut conn = Conn::open(addr).await;
             let mut times = Vec::new();
             for _ in 0..requests / connections {
                 let t = Instant::now();
-                let (status, _) = exchange(&mut stream, &request).await.unwrap();
+                let (status, _) = conn.exchange(&request).await.unwrap();
                 assert_eq!(status, 200, "a list request failed");
                 times.push(t.elapsed());
             }
@@ -243,13 +312,20 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = medimint_api::app(state.clone());
+    // `MEDIMINT_BENCH_NAGLE=1`: served as before `medimint_api::serve`, without
+    // TCP_NODELAY (to see the delayed-ACK stalls it removes).
+    let nagle = std::env::var_os("MEDIMINT_BENCH_NAGLE").is_some();
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
+        if nagle {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap()
+        } else {
+            medimint_api::serve(listener, app).await.unwrap()
+        }
     });
     (addr, state, api)
 }
@@ -313,8 +389,8 @@ async fn list_studies_of_a_patient_with_1000_tokens_under_load() {
         }
     }
     state.set_index(index);
-    let mut probe = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
-    assert_eq!(exchange(&mut probe, &request).await.unwrap().0, 200);
+    let mut probe = Conn::open(addr).await;
+    assert_eq!(probe.exchange(&request).await.unwrap().0, 200);
     let indexed = load(addr, request, connections, requests).await;
     for (what, f, n) in [
         ("chain", &chain, requests.min(200)),
@@ -332,9 +408,21 @@ async fn list_studies_of_a_patient_with_1000_tokens_under_load() {
     let _ = std::thread::spawn(move || drop(devnet)).join();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[test]
 #[ignore = "benchmark: run with --ignored --nocapture and MEDIMINT_BENCH_STUDY"]
-async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
+fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
+    // The test's runtime: `MEDIMINT_BENCH_WORKERS` worker threads (4, as `#[tokio::test]`
+    // had); the single-connection passes (the SDK's and the API's client) run on the test's
+    // own thread, the server's connections and the parallel passes on the workers.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(env_or("MEDIMINT_BENCH_WORKERS", 4).max(1))
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(download())
+}
+
+async fn download() {
     let study = std::path::PathBuf::from(
         std::env::var("MEDIMINT_BENCH_STUDY")
             .expect("MEDIMINT_BENCH_STUDY: a folder from `medimint-bench ingest --study DIR`"),
@@ -398,10 +486,11 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         medimint_platform::study::open_study(platform.store().as_ref(), &sid, &cid, &owner)
             .await
             .unwrap();
+    let files = Arc::new(files);
     let sdk_pass = || async {
         let t = Instant::now();
         let mut bytes = 0u64;
-        for f in &files {
+        for f in files.iter() {
             let reader = platform.store().get_stream(&f.object_key).await.unwrap();
             bytes += medimint_sdk::crypto::decrypt_async(&key, reader, tokio::io::sink())
                 .await
@@ -409,17 +498,49 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         }
         (t.elapsed(), bytes)
     };
+    // The same with `n` files decrypted at once (tasks on the runtime's workers), each
+    // task taking the next file not yet taken: the SDK at the parallelism of `n` connections.
+    let sdk_parallel_pass = |n: usize| {
+        let (platform, files, key) = (platform.clone(), files.clone(), key.clone());
+        async move {
+            let t = Instant::now();
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut tasks = Vec::new();
+            for _ in 0..n {
+                let (platform, files, key, next) =
+                    (platform.clone(), files.clone(), key.clone(), next.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut bytes = 0u64;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        let reader = platform.store().get_stream(&f.object_key).await.unwrap();
+                        bytes +=
+                            medimint_sdk::crypto::decrypt_async(&key, reader, tokio::io::sink())
+                                .await
+                                .unwrap();
+                    }
+                    bytes
+                }));
+            }
+            let mut bytes = 0;
+            for task in tasks {
+                bytes += task.await.unwrap();
+            }
+            (t.elapsed(), bytes)
+        }
+    };
     let (_, sdk_bytes) = sdk_pass().await;
 
     // The API: the same files over HTTP, one keep-alive connection.
     let (addr, _state, api) = serve(&platform, dir.path()).await;
     let (bearer, _) = api.sign_in_as(&email).await;
-    let mut stream = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    let mut conn = Conn::open(addr).await;
     // The first pass includes the session's on-chain access record (one sponsored
     // transaction, before the first byte); the rounds after it do not. Each round times the
     // SDK and then the API, so that both meet the same load on a shared machine.
-    let (first, first_headers, bytes) = api_pass(&mut stream, &files, &token_id, &bearer).await;
-    assert_eq!(bytes, sdk_bytes);
+    let first = api_pass(&mut conn, &files, &token_id, &bearer).await;
+    assert_eq!(first.bytes, sdk_bytes);
     let rounds = env_or("MEDIMINT_BENCH_ROUNDS", 5).max(1);
     let mut sdk_times = Vec::new();
     let mut api_times = Vec::new();
@@ -429,14 +550,13 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         let cpu = cpu_time();
         let (sdk, _) = sdk_pass().await;
         let between = cpu_time();
-        let (through_api, to_headers, bytes) =
-            api_pass(&mut stream, &files, &token_id, &bearer).await;
+        let pass = api_pass(&mut conn, &files, &token_id, &bearer).await;
         sdk_cpu += between.saturating_sub(cpu);
         api_cpu += cpu_time().saturating_sub(between);
-        assert_eq!(bytes, sdk_bytes);
-        ratios.push(sdk.as_secs_f64() / through_api.as_secs_f64());
+        assert_eq!(pass.bytes, sdk_bytes);
+        ratios.push(sdk.as_secs_f64() / pass.time.as_secs_f64());
         sdk_times.push(sdk);
-        api_times.push((through_api, to_headers));
+        api_times.push(pass);
     }
     let mbps = |d: Duration| sdk_bytes as f64 / 1e6 / d.as_secs_f64();
     eprintln!(
@@ -444,21 +564,21 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
          {:.3} s ({:.0} MB/s), of which {:.3} s until the responses' headers",
         files.len(),
         sdk_bytes as f64 / 1e6,
-        first.as_secs_f64(),
-        mbps(first),
-        first_headers.as_secs_f64(),
+        first.time.as_secs_f64(),
+        mbps(first.time),
+        first.to_headers.as_secs_f64(),
     );
-    for (i, (sdk, (api, headers))) in sdk_times.iter().zip(&api_times).enumerate() {
+    for (i, (sdk, api)) in sdk_times.iter().zip(&api_times).enumerate() {
         eprintln!(
             "  round {}: SDK {:.3} s ({:.0} MB/s); API {:.3} s ({:.0} MB/s; {:.3} s until the \
-             headers, streaming {:.0} MB/s): {:.0} % of the SDK",
+             headers, slowest file {:.1} ms): {:.0} % of the SDK",
             i + 1,
             sdk.as_secs_f64(),
             mbps(*sdk),
-            api.as_secs_f64(),
-            mbps(*api),
-            headers.as_secs_f64(),
-            mbps(api.saturating_sub(*headers)),
+            api.time.as_secs_f64(),
+            mbps(api.time),
+            api.to_headers.as_secs_f64(),
+            api.slowest.as_secs_f64() * 1e3,
             100.0 * ratios[i],
         );
     }
@@ -470,18 +590,67 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         api_cpu.as_secs_f64() / sdk_cpu.as_secs_f64().max(1e-9),
     );
     sdk_times.sort();
-    api_times.sort();
+    api_times.sort_by_key(|p| p.time);
     ratios.sort_by(f64::total_cmp);
     eprintln!(
-        "median of {rounds} rounds: SDK {:.3} s ({:.0} MB/s), API {:.3} s ({:.0} MB/s): the API \
-         at {:.0} % of the SDK (median of the rounds' ratios; from {:.0} % to {:.0} %)",
+        "median of {rounds} rounds, one connection: SDK {:.3} s ({:.0} MB/s), API {:.3} s \
+         ({:.0} MB/s): the API at {:.0} % of the SDK (median of the rounds' ratios; from {:.0} % \
+         to {:.0} %)",
         sdk_times[rounds / 2].as_secs_f64(),
         mbps(sdk_times[rounds / 2]),
-        api_times[rounds / 2].0.as_secs_f64(),
-        mbps(api_times[rounds / 2].0),
+        api_times[rounds / 2].time.as_secs_f64(),
+        mbps(api_times[rounds / 2].time),
         100.0 * ratios[rounds / 2],
         100.0 * ratios[0],
         100.0 * ratios[rounds - 1],
     );
+
+    // N files in flight over N connections (a browser's parallel requests), against the
+    // SDK decrypting N files at once: `MEDIMINT_BENCH_PARALLEL` (2,4; empty: none).
+    let parallel = std::env::var("MEDIMINT_BENCH_PARALLEL").unwrap_or_else(|_| "2,4".into());
+    for n in parallel
+        .split(',')
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+    {
+        let n = n.max(1);
+        let mut conns = Vec::new();
+        for _ in 0..n {
+            conns.push(Conn::open(addr).await);
+        }
+        let mut ratios = Vec::new();
+        let (mut sdk_times, mut api_times) = (Vec::new(), Vec::new());
+        let (mut sdk_cpu, mut api_cpu) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..rounds {
+            let cpu = cpu_time();
+            let (sdk, bytes) = sdk_parallel_pass(n).await;
+            assert_eq!(bytes, sdk_bytes);
+            let between = cpu_time();
+            let (through_api, bytes) =
+                api_parallel_pass(&mut conns, &files, &token_id, &bearer).await;
+            sdk_cpu += between.saturating_sub(cpu);
+            api_cpu += cpu_time().saturating_sub(between);
+            assert_eq!(bytes, sdk_bytes);
+            ratios.push(sdk.as_secs_f64() / through_api.as_secs_f64());
+            sdk_times.push(sdk);
+            api_times.push(through_api);
+        }
+        sdk_times.sort();
+        api_times.sort();
+        ratios.sort_by(f64::total_cmp);
+        eprintln!(
+            "median of {rounds} rounds, {n} files in flight: SDK {:.3} s ({:.0} MB/s), API \
+             {:.3} s ({:.0} MB/s over {n} connections): the API at {:.0} % of the SDK (from \
+             {:.0} % to {:.0} %); CPU time SDK {:.2} s, API {:.2} s",
+            sdk_times[rounds / 2].as_secs_f64(),
+            mbps(sdk_times[rounds / 2]),
+            api_times[rounds / 2].as_secs_f64(),
+            mbps(api_times[rounds / 2]),
+            100.0 * ratios[rounds / 2],
+            100.0 * ratios[0],
+            100.0 * ratios[rounds - 1],
+            sdk_cpu.as_secs_f64(),
+            api_cpu.as_secs_f64(),
+        );
+    }
     let _ = std::thread::spawn(move || drop(devnet)).join();
 }
