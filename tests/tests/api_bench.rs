@@ -15,9 +15,15 @@
 //! **Download.** A generated study (`medimint-bench ingest --size-mib 100 --study DIR`
 //! writes one) is released to its patient, who approves it; every file is then fetched
 //! through `GET /v1/studies/{t}/files/{path}` over one keep-alive connection, against the
-//! SDK's `decrypt_async` of the same objects from the same store in the same process: a
-//! first pass (it records the access on chain), then `MEDIMINT_BENCH_ROUNDS` rounds (5) of
-//! the SDK then the API; medians, every round's ratio, and the CPU time of each side.
+//! SDK's `decrypt_async` of the same objects from the same store into a sink, in the same
+//! process: a first pass (it records the access on chain), then `MEDIMINT_BENCH_ROUNDS`
+//! rounds (5) of the SDK, the API, and the SDK decrypting into a loopback socket read by the
+//! same client (no HTTP: the like-for-like floor of any server here); medians, every round's
+//! ratio, and the CPU time of each. Then the same bytes through the socket alone, and
+//! `MEDIMINT_BENCH_PARALLEL` (`2,4`) files in flight over as many connections against the SDK
+//! decrypting as many files at once. `MEDIMINT_BENCH_WORKERS` (4): the runtime's worker
+//! threads; `MEDIMINT_BENCH_READ_KIB` (64): the client's reads; `MEDIMINT_BENCH_NAGLE=1`:
+//! the API served without `TCP_NODELAY`, as before `medimint_api::serve`.
 //!
 //! ```sh
 //! cargo test -p medimint-e2e --test api_bench -- --ignored --nocapture list
@@ -130,6 +136,82 @@ fn cpu_time() -> Duration {
         .filter_map(|v| v.parse::<u64>().ok())
         .sum();
     Duration::from_millis(ticks * 10)
+}
+
+/// The floor under any HTTP server on this machine: the bytes through one loopback socket
+/// with no HTTP, written by a task of the test (the SDK decrypting every file into the
+/// socket through a 256 KiB buffer, as the API's frames; or zeros, for the socket alone),
+/// read by the same client as the API's.
+struct Floor {
+    rounds: tokio::sync::mpsc::Sender<bool>,
+    done: tokio::sync::mpsc::Receiver<()>,
+    conn: Conn,
+    bytes: u64,
+}
+
+impl Floor {
+    async fn start(
+        platform: Arc<Platform>,
+        files: Arc<Vec<medimint_platform::study::MetaFile>>,
+        key: medimint_sdk::crypto::StudyKey,
+        bytes: u64,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (rounds, mut asked) = tokio::sync::mpsc::channel::<bool>(1);
+        let (done_tx, done) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let mut out = tokio::io::BufWriter::with_capacity(4 * 65_536, tcp);
+            let zeros = vec![0u8; 4 * 65_536];
+            while let Some(decrypt) = asked.recv().await {
+                if decrypt {
+                    for f in files.iter() {
+                        let reader = platform.store().get_stream(&f.object_key).await.unwrap();
+                        medimint_sdk::crypto::decrypt_async(&key, reader, &mut out)
+                            .await
+                            .unwrap();
+                    }
+                } else {
+                    let mut left = bytes as usize;
+                    while left > 0 {
+                        let n = left.min(zeros.len());
+                        out.write_all(&zeros[..n]).await.unwrap();
+                        left -= n;
+                    }
+                }
+                out.flush().await.unwrap();
+                done_tx.send(()).await.unwrap();
+            }
+        });
+        Floor {
+            rounds,
+            done,
+            conn: Conn::open(addr).await,
+            bytes,
+        }
+    }
+
+    /// One pass: every file decrypted (`decrypt`) or as many zeros, through the socket.
+    async fn pass(&mut self, decrypt: bool) -> Duration {
+        let t = Instant::now();
+        self.rounds.send(decrypt).await.unwrap();
+        let mut left = self.bytes as usize;
+        while left > 0 {
+            let want = left.min(self.conn.buf.len());
+            let n = self
+                .conn
+                .stream
+                .read(&mut self.conn.buf[..want])
+                .await
+                .unwrap();
+            assert!(n > 0, "the floor's server stopped");
+            left -= n;
+        }
+        self.done.recv().await.unwrap();
+        t.elapsed()
+    }
 }
 
 fn file_request(token_id: &str, path: &str, bearer: &str) -> String {
@@ -542,34 +624,30 @@ async fn download() {
     let first = api_pass(&mut conn, &files, &token_id, &bearer).await;
     assert_eq!(first.bytes, sdk_bytes);
     let rounds = env_or("MEDIMINT_BENCH_ROUNDS", 5).max(1);
+    let mut floor = Floor::start(platform.clone(), files.clone(), key.clone(), sdk_bytes).await;
     let mut sdk_times = Vec::new();
     let mut api_times = Vec::new();
+    let mut floor_times = Vec::new();
     let mut ratios = Vec::new();
-    let (mut sdk_cpu, mut api_cpu) = (Duration::ZERO, Duration::ZERO);
+    let mut like_for_like = Vec::new();
+    let (mut sdk_cpu, mut api_cpu, mut floor_cpu) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for _ in 0..rounds {
         let cpu = cpu_time();
-        let (sdk, _) = if std::env::var_os("XNOSDK").is_some() {
-            (Duration::from_millis(1), 0)
-        } else {
-            sdk_pass().await
-        };
+        let (sdk, _) = sdk_pass().await;
         let between = cpu_time();
-        let pass = if std::env::var_os("XNOAPI").is_some() {
-            ApiPass {
-                time: Duration::from_millis(1),
-                to_headers: Duration::ZERO,
-                slowest: Duration::ZERO,
-                bytes: sdk_bytes,
-            }
-        } else {
-            api_pass(&mut conn, &files, &token_id, &bearer).await
-        };
+        let pass = api_pass(&mut conn, &files, &token_id, &bearer).await;
+        let after = cpu_time();
+        let socket = floor.pass(true).await;
         sdk_cpu += between.saturating_sub(cpu);
-        api_cpu += cpu_time().saturating_sub(between);
+        api_cpu += after.saturating_sub(between);
+        floor_cpu += cpu_time().saturating_sub(after);
         assert_eq!(pass.bytes, sdk_bytes);
         ratios.push(sdk.as_secs_f64() / pass.time.as_secs_f64());
+        like_for_like.push(socket.as_secs_f64() / pass.time.as_secs_f64());
         sdk_times.push(sdk);
         api_times.push(pass);
+        floor_times.push(socket);
     }
     let mbps = |d: Duration| sdk_bytes as f64 / 1e6 / d.as_secs_f64();
     eprintln!(
@@ -602,6 +680,11 @@ async fn download() {
         api_cpu.as_secs_f64(),
         api_cpu.as_secs_f64() / sdk_cpu.as_secs_f64().max(1e-9),
     );
+    eprintln!(
+        "CPU time of the SDK decrypting into a loopback socket over the {rounds} rounds (no \
+         HTTP; the test's client reading): {:.2} s",
+        floor_cpu.as_secs_f64(),
+    );
     let mut to_headers: Vec<Duration> = api_times.iter().map(|p| p.to_headers).collect();
     to_headers.sort();
     sdk_times.sort();
@@ -620,6 +703,32 @@ async fn download() {
         100.0 * ratios[rounds - 1],
         to_headers[rounds / 2].as_secs_f64() * 1e3,
         files.len(),
+    );
+    floor_times.sort();
+    like_for_like.sort_by(f64::total_cmp);
+    eprintln!(
+        "median of {rounds} rounds, the SDK decrypting into a loopback socket (no HTTP): {:.3} s \
+         ({:.0} MB/s): the API at {:.0} % of it (like for like: both deliver the bytes through \
+         one loopback TCP connection; median of the rounds' ratios, from {:.0} % to {:.0} %)",
+        floor_times[rounds / 2].as_secs_f64(),
+        mbps(floor_times[rounds / 2]),
+        100.0 * like_for_like[rounds / 2],
+        100.0 * like_for_like[0],
+        100.0 * like_for_like[rounds - 1],
+    );
+    let (mut raw, mut raw_cpu) = (Vec::new(), Duration::ZERO);
+    for _ in 0..rounds {
+        let c = cpu_time();
+        raw.push(floor.pass(false).await);
+        raw_cpu += cpu_time().saturating_sub(c);
+    }
+    raw.sort();
+    eprintln!(
+        "median of {rounds} rounds, the same bytes through a loopback socket alone (no HTTP, no \
+         decryption): {:.3} s ({:.0} MB/s); CPU time {:.2} s",
+        raw[rounds / 2].as_secs_f64(),
+        mbps(raw[rounds / 2]),
+        raw_cpu.as_secs_f64(),
     );
 
     // N files in flight over N connections (a browser's parallel requests), against the
