@@ -15,9 +15,15 @@
 //! **Download.** A generated study (`medimint-bench ingest --size-mib 100 --study DIR`
 //! writes one) is released to its patient, who approves it; every file is then fetched
 //! through `GET /v1/studies/{t}/files/{path}` over one keep-alive connection, against the
-//! SDK's `decrypt_async` of the same objects from the same store in the same process: a
-//! first pass (it records the access on chain), then `MEDIMINT_BENCH_ROUNDS` rounds (5) of
-//! the SDK then the API; medians, every round's ratio, and the CPU time of each side.
+//! SDK's `decrypt_async` of the same objects from the same store into a sink, in the same
+//! process: a first pass (it records the access on chain), then `MEDIMINT_BENCH_ROUNDS`
+//! rounds (5) of the SDK, the API, and the SDK decrypting into a loopback socket read by the
+//! same client (no HTTP: the like-for-like floor of any server here); medians, every round's
+//! ratio, and the CPU time of each. Then the same bytes through the socket alone, and
+//! `MEDIMINT_BENCH_PARALLEL` (`2,4`) files in flight over as many connections against the SDK
+//! decrypting as many files at once. `MEDIMINT_BENCH_WORKERS` (4): the runtime's worker
+//! threads; `MEDIMINT_BENCH_READ_KIB` (64): the client's reads; `MEDIMINT_BENCH_NAGLE=1`:
+//! the API served without `TCP_NODELAY`, as before `medimint_api::serve`.
 //!
 //! ```sh
 //! cargo test -p medimint-e2e --test api_bench -- --ignored --nocapture list
@@ -55,55 +61,67 @@ fn metadata_uri(n: usize) -> String {
     format!("ipfs://bafkreibench{digits}")
 }
 
-/// One keep-alive HTTP/1.1 connection: sends `request` and reads one response (status line,
-/// headers, a Content-Length body, read and dropped); returns the status and body length.
-async fn exchange(
-    stream: &mut BufReader<tokio::net::TcpStream>,
-    request: &[u8],
-) -> std::io::Result<(u16, usize)> {
-    exchange_timed(stream, request)
-        .await
-        .map(|(s, n, _)| (s, n))
+/// One keep-alive HTTP/1.1 connection of the test's client, with its read buffer
+/// (`MEDIMINT_BENCH_READ_KIB`, 64 KiB by default: what each `read` asks the socket for).
+struct Conn {
+    stream: BufReader<tokio::net::TcpStream>,
+    buf: Vec<u8>,
 }
 
-/// [`exchange`], also returning the time until the response's headers were read.
-async fn exchange_timed(
-    stream: &mut BufReader<tokio::net::TcpStream>,
-    request: &[u8],
-) -> std::io::Result<(u16, usize, Duration)> {
-    let started = Instant::now();
-    stream.get_mut().write_all(request).await?;
-    let mut line = String::new();
-    stream.read_line(&mut line).await?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        stream.read_line(&mut line).await?;
-        if line == "\r\n" || line.is_empty() {
-            break;
+impl Conn {
+    async fn open(addr: std::net::SocketAddr) -> Self {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // As browsers and curl do (the requests are one small write each anyway).
+        tcp.set_nodelay(true).unwrap();
+        Conn {
+            stream: BufReader::new(tcp),
+            buf: vec![0u8; env_or("MEDIMINT_BENCH_READ_KIB", 64).max(1) << 10],
         }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
+    }
+
+    /// Sends `request` and reads one response (status line, headers, a Content-Length body,
+    /// read and dropped); returns the status and body length.
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<(u16, usize)> {
+        self.exchange_timed(request).await.map(|(s, n, _)| (s, n))
+    }
+
+    /// [`Conn::exchange`], also returning the time until the response's headers were read.
+    async fn exchange_timed(&mut self, request: &[u8]) -> std::io::Result<(u16, usize, Duration)> {
+        let started = Instant::now();
+        let stream = &mut self.stream;
+        stream.get_mut().write_all(request).await?;
+        let mut line = String::new();
+        stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            stream.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
             }
         }
-    }
-    let headers = started.elapsed();
-    let mut left = length;
-    let mut buf = vec![0u8; 1 << 16];
-    while left > 0 {
-        let n = stream.read(&mut buf[..left.min(1 << 16)]).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        let headers = started.elapsed();
+        let mut left = length;
+        while left > 0 {
+            let want = left.min(self.buf.len());
+            let n = stream.read(&mut self.buf[..want]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            left -= n;
         }
-        left -= n;
+        Ok((status, length, headers))
     }
-    Ok((status, length, headers))
 }
 
 /// CPU time of this process so far (user and system, every thread), from /proc/self/stat
@@ -120,28 +138,161 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// The floor under any HTTP server on this machine: the bytes through one loopback socket
+/// with no HTTP, written by a task of the test (the SDK decrypting every file into the
+/// socket through a 256 KiB buffer, as the API's frames; or zeros, for the socket alone),
+/// read by the same client as the API's.
+struct Floor {
+    rounds: tokio::sync::mpsc::Sender<bool>,
+    done: tokio::sync::mpsc::Receiver<()>,
+    conn: Conn,
+    bytes: u64,
+}
+
+impl Floor {
+    async fn start(
+        platform: Arc<Platform>,
+        files: Arc<Vec<medimint_platform::study::MetaFile>>,
+        key: medimint_sdk::crypto::StudyKey,
+        bytes: u64,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (rounds, mut asked) = tokio::sync::mpsc::channel::<bool>(1);
+        let (done_tx, done) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let mut out = tokio::io::BufWriter::with_capacity(4 * 65_536, tcp);
+            let zeros = vec![0u8; 4 * 65_536];
+            while let Some(decrypt) = asked.recv().await {
+                if decrypt {
+                    for f in files.iter() {
+                        let reader = platform.store().get_stream(&f.object_key).await.unwrap();
+                        medimint_sdk::crypto::decrypt_async(&key, reader, &mut out)
+                            .await
+                            .unwrap();
+                    }
+                } else {
+                    let mut left = bytes as usize;
+                    while left > 0 {
+                        let n = left.min(zeros.len());
+                        out.write_all(&zeros[..n]).await.unwrap();
+                        left -= n;
+                    }
+                }
+                out.flush().await.unwrap();
+                done_tx.send(()).await.unwrap();
+            }
+        });
+        Floor {
+            rounds,
+            done,
+            conn: Conn::open(addr).await,
+            bytes,
+        }
+    }
+
+    /// One pass: every file decrypted (`decrypt`) or as many zeros, through the socket.
+    async fn pass(&mut self, decrypt: bool) -> Duration {
+        let t = Instant::now();
+        self.rounds.send(decrypt).await.unwrap();
+        let mut left = self.bytes as usize;
+        while left > 0 {
+            let want = left.min(self.conn.buf.len());
+            let n = self
+                .conn
+                .stream
+                .read(&mut self.conn.buf[..want])
+                .await
+                .unwrap();
+            assert!(n > 0, "the floor's server stopped");
+            left -= n;
+        }
+        self.done.recv().await.unwrap();
+        t.elapsed()
+    }
+}
+
+fn file_request(token_id: &str, path: &str, bearer: &str) -> String {
+    format!(
+        "GET /v1/studies/{token_id}/files/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\r\n"
+    )
+}
+
+/// What one pass through the API measured.
+struct ApiPass {
+    time: Duration,
+    /// Summed over the files: until each response's headers were read.
+    to_headers: Duration,
+    /// The slowest file.
+    slowest: Duration,
+    bytes: u64,
+}
+
 /// Every file of the study through `GET /v1/studies/{t}/files/{path}` on one keep-alive
-/// connection: the time, the time until the responses' headers, the bytes.
+/// connection, one after the other.
 async fn api_pass(
-    stream: &mut BufReader<tokio::net::TcpStream>,
+    conn: &mut Conn,
     files: &[medimint_platform::study::MetaFile],
     token_id: &str,
     bearer: &str,
-) -> (Duration, Duration, u64) {
+) -> ApiPass {
     let t = Instant::now();
-    let mut bytes = 0u64;
-    let mut to_headers = Duration::ZERO;
+    let mut pass = ApiPass {
+        time: Duration::ZERO,
+        to_headers: Duration::ZERO,
+        slowest: Duration::ZERO,
+        bytes: 0,
+    };
     for f in files {
-        let request = format!(
-            "GET /v1/studies/{token_id}/files/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\r\n",
-            f.checksum.path
-        );
-        let (status, n, headers) = exchange_timed(stream, request.as_bytes()).await.unwrap();
+        let file = Instant::now();
+        let request = file_request(token_id, &f.checksum.path, bearer);
+        let (status, n, headers) = conn.exchange_timed(request.as_bytes()).await.unwrap();
         assert_eq!(status, 200, "{}", f.checksum.path);
-        bytes += n as u64;
-        to_headers += headers;
+        pass.bytes += n as u64;
+        pass.to_headers += headers;
+        pass.slowest = pass.slowest.max(file.elapsed());
     }
-    (t.elapsed(), to_headers, bytes)
+    pass.time = t.elapsed();
+    pass
+}
+
+/// Every file of the study through the API over `conns.len()` keep-alive connections, one
+/// request in flight on each (as a browser fetches in parallel): each connection takes the
+/// next file not yet asked for. Returns the time and the bytes.
+async fn api_parallel_pass(
+    conns: &mut Vec<Conn>,
+    files: &Arc<Vec<medimint_platform::study::MetaFile>>,
+    token_id: &str,
+    bearer: &str,
+) -> (Duration, u64) {
+    let t = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for mut conn in conns.drain(..) {
+        let (next, files) = (next.clone(), files.clone());
+        let (token_id, bearer) = (token_id.to_owned(), bearer.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut bytes = 0u64;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let request = file_request(&token_id, &f.checksum.path, &bearer);
+                let (status, n) = conn.exchange(request.as_bytes()).await.unwrap();
+                assert_eq!(status, 200, "{}", f.checksum.path);
+                bytes += n as u64;
+            }
+            (conn, bytes)
+        }));
+    }
+    let mut bytes = 0;
+    for task in tasks {
+        let (conn, n) = task.await.unwrap();
+        conns.push(conn);
+        bytes += n;
+    }
+    (t.elapsed(), bytes)
 }
 
 struct Figures {
@@ -164,11 +315,11 @@ async fn load(
     for _ in 0..connections {
         let request = request.clone();
         tasks.push(tokio::spawn(async move {
-            let mut stream = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+            let mut conn = Conn::open(addr).await;
             let mut times = Vec::new();
             for _ in 0..requests / connections {
                 let t = Instant::now();
-                let (status, _) = exchange(&mut stream, &request).await.unwrap();
+                let (status, _) = conn.exchange(&request).await.unwrap();
                 assert_eq!(status, 200, "a list request failed");
                 times.push(t.elapsed());
             }
@@ -243,13 +394,20 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = medimint_api::app(state.clone());
+    // `MEDIMINT_BENCH_NAGLE=1`: served as before `medimint_api::serve`, without
+    // TCP_NODELAY (to see the delayed-ACK stalls it removes).
+    let nagle = std::env::var_os("MEDIMINT_BENCH_NAGLE").is_some();
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
+        if nagle {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap()
+        } else {
+            medimint_api::serve(listener, app).await.unwrap()
+        }
     });
     (addr, state, api)
 }
@@ -313,8 +471,8 @@ async fn list_studies_of_a_patient_with_1000_tokens_under_load() {
         }
     }
     state.set_index(index);
-    let mut probe = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
-    assert_eq!(exchange(&mut probe, &request).await.unwrap().0, 200);
+    let mut probe = Conn::open(addr).await;
+    assert_eq!(probe.exchange(&request).await.unwrap().0, 200);
     let indexed = load(addr, request, connections, requests).await;
     for (what, f, n) in [
         ("chain", &chain, requests.min(200)),
@@ -332,9 +490,21 @@ async fn list_studies_of_a_patient_with_1000_tokens_under_load() {
     let _ = std::thread::spawn(move || drop(devnet)).join();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[test]
 #[ignore = "benchmark: run with --ignored --nocapture and MEDIMINT_BENCH_STUDY"]
-async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
+fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
+    // The test's runtime: `MEDIMINT_BENCH_WORKERS` worker threads (4, as `#[tokio::test]`
+    // had); the single-connection passes (the SDK's and the API's client) run on the test's
+    // own thread, the server's connections and the parallel passes on the workers.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(env_or("MEDIMINT_BENCH_WORKERS", 4).max(1))
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(download())
+}
+
+async fn download() {
     let study = std::path::PathBuf::from(
         std::env::var("MEDIMINT_BENCH_STUDY")
             .expect("MEDIMINT_BENCH_STUDY: a folder from `medimint-bench ingest --study DIR`"),
@@ -398,10 +568,11 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         medimint_platform::study::open_study(platform.store().as_ref(), &sid, &cid, &owner)
             .await
             .unwrap();
+    let files = Arc::new(files);
     let sdk_pass = || async {
         let t = Instant::now();
         let mut bytes = 0u64;
-        for f in &files {
+        for f in files.iter() {
             let reader = platform.store().get_stream(&f.object_key).await.unwrap();
             bytes += medimint_sdk::crypto::decrypt_async(&key, reader, tokio::io::sink())
                 .await
@@ -409,34 +580,74 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         }
         (t.elapsed(), bytes)
     };
+    // The same with `n` files decrypted at once (tasks on the runtime's workers), each
+    // task taking the next file not yet taken: the SDK at the parallelism of `n` connections.
+    let sdk_parallel_pass = |n: usize| {
+        let (platform, files, key) = (platform.clone(), files.clone(), key.clone());
+        async move {
+            let t = Instant::now();
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut tasks = Vec::new();
+            for _ in 0..n {
+                let (platform, files, key, next) =
+                    (platform.clone(), files.clone(), key.clone(), next.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut bytes = 0u64;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        let reader = platform.store().get_stream(&f.object_key).await.unwrap();
+                        bytes +=
+                            medimint_sdk::crypto::decrypt_async(&key, reader, tokio::io::sink())
+                                .await
+                                .unwrap();
+                    }
+                    bytes
+                }));
+            }
+            let mut bytes = 0;
+            for task in tasks {
+                bytes += task.await.unwrap();
+            }
+            (t.elapsed(), bytes)
+        }
+    };
     let (_, sdk_bytes) = sdk_pass().await;
 
     // The API: the same files over HTTP, one keep-alive connection.
     let (addr, _state, api) = serve(&platform, dir.path()).await;
     let (bearer, _) = api.sign_in_as(&email).await;
-    let mut stream = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    let mut conn = Conn::open(addr).await;
     // The first pass includes the session's on-chain access record (one sponsored
     // transaction, before the first byte); the rounds after it do not. Each round times the
     // SDK and then the API, so that both meet the same load on a shared machine.
-    let (first, first_headers, bytes) = api_pass(&mut stream, &files, &token_id, &bearer).await;
-    assert_eq!(bytes, sdk_bytes);
+    let first = api_pass(&mut conn, &files, &token_id, &bearer).await;
+    assert_eq!(first.bytes, sdk_bytes);
     let rounds = env_or("MEDIMINT_BENCH_ROUNDS", 5).max(1);
+    let mut floor = Floor::start(platform.clone(), files.clone(), key.clone(), sdk_bytes).await;
     let mut sdk_times = Vec::new();
     let mut api_times = Vec::new();
+    let mut floor_times = Vec::new();
     let mut ratios = Vec::new();
-    let (mut sdk_cpu, mut api_cpu) = (Duration::ZERO, Duration::ZERO);
+    let mut like_for_like = Vec::new();
+    let (mut sdk_cpu, mut api_cpu, mut floor_cpu) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for _ in 0..rounds {
         let cpu = cpu_time();
         let (sdk, _) = sdk_pass().await;
         let between = cpu_time();
-        let (through_api, to_headers, bytes) =
-            api_pass(&mut stream, &files, &token_id, &bearer).await;
+        let pass = api_pass(&mut conn, &files, &token_id, &bearer).await;
+        let after = cpu_time();
+        let socket = floor.pass(true).await;
         sdk_cpu += between.saturating_sub(cpu);
-        api_cpu += cpu_time().saturating_sub(between);
-        assert_eq!(bytes, sdk_bytes);
-        ratios.push(sdk.as_secs_f64() / through_api.as_secs_f64());
+        api_cpu += after.saturating_sub(between);
+        floor_cpu += cpu_time().saturating_sub(after);
+        assert_eq!(pass.bytes, sdk_bytes);
+        ratios.push(sdk.as_secs_f64() / pass.time.as_secs_f64());
+        like_for_like.push(socket.as_secs_f64() / pass.time.as_secs_f64());
         sdk_times.push(sdk);
-        api_times.push((through_api, to_headers));
+        api_times.push(pass);
+        floor_times.push(socket);
     }
     let mbps = |d: Duration| sdk_bytes as f64 / 1e6 / d.as_secs_f64();
     eprintln!(
@@ -444,21 +655,21 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
          {:.3} s ({:.0} MB/s), of which {:.3} s until the responses' headers",
         files.len(),
         sdk_bytes as f64 / 1e6,
-        first.as_secs_f64(),
-        mbps(first),
-        first_headers.as_secs_f64(),
+        first.time.as_secs_f64(),
+        mbps(first.time),
+        first.to_headers.as_secs_f64(),
     );
-    for (i, (sdk, (api, headers))) in sdk_times.iter().zip(&api_times).enumerate() {
+    for (i, (sdk, api)) in sdk_times.iter().zip(&api_times).enumerate() {
         eprintln!(
             "  round {}: SDK {:.3} s ({:.0} MB/s); API {:.3} s ({:.0} MB/s; {:.3} s until the \
-             headers, streaming {:.0} MB/s): {:.0} % of the SDK",
+             headers, slowest file {:.1} ms): {:.0} % of the SDK",
             i + 1,
             sdk.as_secs_f64(),
             mbps(*sdk),
-            api.as_secs_f64(),
-            mbps(*api),
-            headers.as_secs_f64(),
-            mbps(api.saturating_sub(*headers)),
+            api.time.as_secs_f64(),
+            mbps(api.time),
+            api.to_headers.as_secs_f64(),
+            api.slowest.as_secs_f64() * 1e3,
             100.0 * ratios[i],
         );
     }
@@ -469,19 +680,103 @@ async fn download_a_study_through_the_api_against_the_sdks_stream_decryption() {
         api_cpu.as_secs_f64(),
         api_cpu.as_secs_f64() / sdk_cpu.as_secs_f64().max(1e-9),
     );
+    eprintln!(
+        "CPU time of the SDK decrypting into a loopback socket over the {rounds} rounds (no \
+         HTTP; the test's client reading): {:.2} s",
+        floor_cpu.as_secs_f64(),
+    );
+    let mut to_headers: Vec<Duration> = api_times.iter().map(|p| p.to_headers).collect();
+    to_headers.sort();
     sdk_times.sort();
-    api_times.sort();
+    api_times.sort_by_key(|p| p.time);
     ratios.sort_by(f64::total_cmp);
     eprintln!(
-        "median of {rounds} rounds: SDK {:.3} s ({:.0} MB/s), API {:.3} s ({:.0} MB/s): the API \
-         at {:.0} % of the SDK (median of the rounds' ratios; from {:.0} % to {:.0} %)",
+        "median of {rounds} rounds, one connection: SDK {:.3} s ({:.0} MB/s), API {:.3} s \
+         ({:.0} MB/s): the API at {:.0} % of the SDK (median of the rounds' ratios; from {:.0} % \
+         to {:.0} %); until the responses' headers {:.1} ms a round (median, {} files)",
         sdk_times[rounds / 2].as_secs_f64(),
         mbps(sdk_times[rounds / 2]),
-        api_times[rounds / 2].0.as_secs_f64(),
-        mbps(api_times[rounds / 2].0),
+        api_times[rounds / 2].time.as_secs_f64(),
+        mbps(api_times[rounds / 2].time),
         100.0 * ratios[rounds / 2],
         100.0 * ratios[0],
         100.0 * ratios[rounds - 1],
+        to_headers[rounds / 2].as_secs_f64() * 1e3,
+        files.len(),
     );
+    floor_times.sort();
+    like_for_like.sort_by(f64::total_cmp);
+    eprintln!(
+        "median of {rounds} rounds, the SDK decrypting into a loopback socket (no HTTP): {:.3} s \
+         ({:.0} MB/s): the API at {:.0} % of it (like for like: both deliver the bytes through \
+         one loopback TCP connection; median of the rounds' ratios, from {:.0} % to {:.0} %)",
+        floor_times[rounds / 2].as_secs_f64(),
+        mbps(floor_times[rounds / 2]),
+        100.0 * like_for_like[rounds / 2],
+        100.0 * like_for_like[0],
+        100.0 * like_for_like[rounds - 1],
+    );
+    let (mut raw, mut raw_cpu) = (Vec::new(), Duration::ZERO);
+    for _ in 0..rounds {
+        let c = cpu_time();
+        raw.push(floor.pass(false).await);
+        raw_cpu += cpu_time().saturating_sub(c);
+    }
+    raw.sort();
+    eprintln!(
+        "median of {rounds} rounds, the same bytes through a loopback socket alone (no HTTP, no \
+         decryption): {:.3} s ({:.0} MB/s); CPU time {:.2} s",
+        raw[rounds / 2].as_secs_f64(),
+        mbps(raw[rounds / 2]),
+        raw_cpu.as_secs_f64(),
+    );
+
+    // N files in flight over N connections (a browser's parallel requests), against the
+    // SDK decrypting N files at once: `MEDIMINT_BENCH_PARALLEL` (2,4; empty: none).
+    let parallel = std::env::var("MEDIMINT_BENCH_PARALLEL").unwrap_or_else(|_| "2,4".into());
+    for n in parallel
+        .split(',')
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+    {
+        let n = n.max(1);
+        let mut conns = Vec::new();
+        for _ in 0..n {
+            conns.push(Conn::open(addr).await);
+        }
+        let mut ratios = Vec::new();
+        let (mut sdk_times, mut api_times) = (Vec::new(), Vec::new());
+        let (mut sdk_cpu, mut api_cpu) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..rounds {
+            let cpu = cpu_time();
+            let (sdk, bytes) = sdk_parallel_pass(n).await;
+            assert_eq!(bytes, sdk_bytes);
+            let between = cpu_time();
+            let (through_api, bytes) =
+                api_parallel_pass(&mut conns, &files, &token_id, &bearer).await;
+            sdk_cpu += between.saturating_sub(cpu);
+            api_cpu += cpu_time().saturating_sub(between);
+            assert_eq!(bytes, sdk_bytes);
+            ratios.push(sdk.as_secs_f64() / through_api.as_secs_f64());
+            sdk_times.push(sdk);
+            api_times.push(through_api);
+        }
+        sdk_times.sort();
+        api_times.sort();
+        ratios.sort_by(f64::total_cmp);
+        eprintln!(
+            "median of {rounds} rounds, {n} files in flight: SDK {:.3} s ({:.0} MB/s), API \
+             {:.3} s ({:.0} MB/s over {n} connections): the API at {:.0} % of the SDK (from \
+             {:.0} % to {:.0} %); CPU time SDK {:.2} s, API {:.2} s",
+            sdk_times[rounds / 2].as_secs_f64(),
+            mbps(sdk_times[rounds / 2]),
+            api_times[rounds / 2].as_secs_f64(),
+            mbps(api_times[rounds / 2]),
+            100.0 * ratios[rounds / 2],
+            100.0 * ratios[0],
+            100.0 * ratios[rounds - 1],
+            sdk_cpu.as_secs_f64(),
+            api_cpu.as_secs_f64(),
+        );
+    }
     let _ = std::thread::spawn(move || drop(devnet)).join();
 }

@@ -659,3 +659,54 @@ async fn an_issuer_lists_its_inbox_releases_once_each_with_their_tokens_after_a_
         r.text
     );
 }
+
+/// How many `record_access` events the token's history holds.
+async fn accesses(c: &Chain, bearer: &str) -> usize {
+    let r = c
+        .api
+        .get(&format!("/v1/studies/{}/history", c.active), Some(bearer))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.contains("access")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_is_recorded_once_per_session_and_signing_out_still_stops_the_next() {
+    let c = chain().await;
+    let api = &c.api;
+    let file = format!("/v1/studies/{}/files/S01/IM0001.dcm", c.active);
+    let (jane, _) = api.sign_in_as("jane@example.org").await;
+    let before = accesses(&c, &jane).await;
+    // Three downloads in one session: one access record (the later ones skip the session
+    // store's mark: this process recorded it).
+    for _ in 0..3 {
+        let r = api.get(&file, Some(&jane)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(accesses(&c, &jane).await, before + 1);
+    // Signed out (everywhere, the account-wide cutoff): the next download is refused at once,
+    // though this session's viewing is remembered as recorded.
+    let out = api
+        .post("/auth/logout/everywhere", json!({}), Some(&jane))
+        .await;
+    assert!(out.status.is_success(), "{}", out.text);
+    let r = api.get(&file, Some(&jane)).await;
+    expect(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "session-ended",
+        "a download after signing out everywhere",
+    );
+    // A new session records its own viewing, once.
+    let (again, _) = api.sign_in_as("jane@example.org").await;
+    for _ in 0..2 {
+        let r = api.get(&file, Some(&again)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(accesses(&c, &again).await, before + 2);
+}

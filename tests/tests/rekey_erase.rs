@@ -455,12 +455,21 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
         .unwrap()
         .is_empty());
 
-    // DICOMweb finds the study before.
+    // DICOMweb finds the study before, and keeps its index (the study key, the headers) for
+    // each of them.
     let uid = "2.25.1702";
     for who in [&jane, &dr] {
         let r = api.get("/dicomweb/studies", Some(who)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         assert!(r.text.contains(uid), "{}", r.text);
+    }
+    let mut holders = Vec::new();
+    for email in [JANE.email, "dr@clinic.example"] {
+        holders.push(platform.keypair_of(email).await.unwrap().address());
+    }
+    let views = medimint_platform::dicomweb::ViewCache::global();
+    for holder in &holders {
+        assert!(views.get(&cid, holder).is_some(), "{holder}");
     }
 
     // Refusals.
@@ -536,6 +545,10 @@ async fn erasure_survives_a_crash_and_leaves_only_the_history() {
         assert!(store.list(&prefix).await.unwrap().is_empty(), "{prefix}");
     }
     assert!(store.head(&format!("meta/{cid}")).await.unwrap().is_none());
+    // Nor does the process keep its DICOMweb indexes (with the study key) any more.
+    for holder in &holders {
+        assert!(views.get(&cid, holder).is_none(), "{holder}");
+    }
 
     // Every content route: 410 study-erased, for the owner, the former grantee and the
     // emergency issuer, whose access the review lists as ended.

@@ -79,10 +79,9 @@ async fn serve_api(
     );
     state.set_index(index);
     // The web app at `/` beside the API (src/web.rs).
-    let app = crate::web::with_web(medimint_api::app(state))
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = crate::web::with_web(medimint_api::app(state));
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = medimint_api::serve(listener, app).await {
             eprintln!("the API stopped: {e}");
         }
     });

@@ -20,11 +20,7 @@
 //! ```no_run
 //! # async fn run(state: medimint_api::AppState) -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(
-//!     listener,
-//!     medimint_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-//! )
-//! .await
+//! medimint_api::serve(listener, medimint_api::app(state)).await
 //! # }
 //! ```
 //!
@@ -60,3 +56,26 @@ pub use routes::app;
 pub use session::Caller;
 pub use state::{Adapters, AppState};
 pub use store::AuthStore;
+
+/// Serves `router` over HTTP/1.1 on `listener` (`medimint up`, the benchmarks): each
+/// request knows the peer's address (the per-IP rate limit), and every connection has
+/// `TCP_NODELAY`. Without it a response's last partial segment waits for the client's
+/// delayed ACK (40 ms on Linux) whenever earlier segments are still unacknowledged: one
+/// download in three or four stalled that long on loopback (docs/performance.md, "Download
+/// of a 100 MB study"). Browsers and curl set it on their side too.
+///
+/// # Errors
+/// The listener's accept loop failed.
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
+}

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use medimint_platform::{Platform, PlatformError, RelayScope};
 use medimint_sdk::vault::{EnvVault, SecretsManagerVault, Vault, VaultError};
 
+use crate::accounts::CachedAccounts;
 use crate::clock::SystemClock;
 use crate::mailer::{MailError, Mailer, Message};
 use crate::platform::{PlatformAccounts, PlatformRoles};
@@ -67,7 +68,8 @@ pub fn with_platform(
         Adapters {
             store: Arc::new(KvAuthStore::new(AppDbKv(platform.db().clone()))),
             mailer,
-            accounts: Arc::new(PlatformAccounts(platform.clone())),
+            // A custodial address's email never changes: read once per address.
+            accounts: Arc::new(CachedAccounts::new(PlatformAccounts(platform.clone()))),
             roles: Arc::new(PlatformRoles::new(platform.clone())),
             clock: Arc::new(SystemClock),
             platform: Some(platform),

@@ -201,34 +201,35 @@ pub(crate) async fn start(
 
 /// Why a live-looking session is over, if it is.
 async fn ended(state: &AppState, session: &Session) -> ApiResult<Option<String>> {
-    let now = state.now();
-    if session.revoked {
-        return Ok(Some("the session was signed out; sign in again".into()));
-    }
-    if now > session.created_at + state.config().lifetimes.session {
-        return Ok(Some(
-            "the session reached its maximum age; sign in again".into(),
-        ));
-    }
-    let idle = state.config().lifetimes.idle;
-    if now > session.last_seen + idle {
-        return Ok(Some(format!(
-            "the session was idle for more than {} minutes and ended; sign in again",
-            idle / 60
-        )));
-    }
     let cutoff = state
         .inner()
         .store
         .signed_out_before(&session.address)
         .await
         .map_err(store_err)?;
-    if session.created_at < cutoff {
-        return Ok(Some(
-            "the account signed out everywhere; sign in again".into(),
+    Ok(ended_by(state, session, cutoff))
+}
+
+/// As [`ended`], with the account's sign-out cutoff already read.
+fn ended_by(state: &AppState, session: &Session, cutoff: u64) -> Option<String> {
+    let now = state.now();
+    if session.revoked {
+        return Some("the session was signed out; sign in again".into());
+    }
+    if now > session.created_at + state.config().lifetimes.session {
+        return Some("the session reached its maximum age; sign in again".into());
+    }
+    let idle = state.config().lifetimes.idle;
+    if now > session.last_seen + idle {
+        return Some(format!(
+            "the session was idle for more than {} minutes and ended; sign in again",
+            idle / 60
         ));
     }
-    Ok(None)
+    if session.created_at < cutoff {
+        return Some("the account signed out everywhere; sign in again".into());
+    }
+    None
 }
 
 /// Exchanges a refresh token for new tokens, replacing it.
@@ -365,6 +366,102 @@ pub(crate) async fn revoke_all(state: &AppState, address: &str, sid: &str) -> Ap
     revoke(state, sid).await
 }
 
+/// Most (session, study) pairs [`RecordedAccess`] keeps (then it drops the ended ones, or
+/// starts again from empty).
+const RECORDED_KEPT: usize = 10_000;
+
+/// The studies whose viewing this process recorded on chain, per session, until the session
+/// can end (its maximum age). "Every viewing is recorded once per session and study" is the
+/// session store's mark ([`crate::AuthStore::first_access`]), one conditional write a
+/// request; once this process has recorded a viewing, the later requests of that session for
+/// that study (every other file of a download, every DICOMweb frame) skip it. An entry never
+/// outlives its mark: the mark lasts the session's whole maximum age from when it was set,
+/// the entry until the session's maximum age from its start. The session itself is still
+/// checked on every request (sign-out and revocation take effect as before), and so is the
+/// role on the study; a mark another process set is read from the store as before.
+#[derive(Default)]
+pub(crate) struct RecordedAccess {
+    until: std::sync::Mutex<std::collections::HashMap<(String, u32), u64>>,
+}
+
+impl RecordedAccess {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, u32), u64>> {
+        self.until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn recorded(&self, session_id: &str, token: u32, now: u64) -> bool {
+        self.map()
+            .get(&(session_id.to_owned(), token))
+            .is_some_and(|until| now < *until)
+    }
+
+    fn insert(&self, session_id: &str, token: u32, until: u64, now: u64) {
+        let mut map = self.map();
+        if map.len() >= RECORDED_KEPT {
+            map.retain(|_, u| now < *u);
+            if map.len() >= RECORDED_KEPT {
+                map.clear();
+            }
+        }
+        map.insert((session_id.to_owned(), token), until);
+    }
+
+    fn remove(&self, session_id: &str, token: u32) {
+        self.map().remove(&(session_id.to_owned(), token));
+    }
+}
+
+/// Whether the caller's viewing of `token` in this session is still to be recorded on chain
+/// (`true` once per session and study: the caller records it, then calls
+/// [`access_recorded`], or [`forget_access`] if recording failed).
+///
+/// # Errors
+/// 503 when the session store fails.
+pub(crate) async fn first_access(state: &AppState, caller: &Caller, token: u32) -> ApiResult<bool> {
+    let now = state.now();
+    if state
+        .inner()
+        .recorded
+        .recorded(&caller.session_id, token, now)
+    {
+        return Ok(false);
+    }
+    state
+        .inner()
+        .store
+        .first_access(
+            &caller.session_id,
+            token,
+            now + state.config().lifetimes.session,
+        )
+        .await
+        .map_err(|e| ApiError::unavailable("the session store", e))
+}
+
+/// The caller's viewing of `token` is recorded on chain for this session (see
+/// [`first_access`]): this process skips the session store's mark for it from now on.
+pub(crate) fn access_recorded(state: &AppState, caller: &Caller, token: u32) {
+    let until = caller.signed_in_at + state.config().lifetimes.session;
+    state
+        .inner()
+        .recorded
+        .insert(&caller.session_id, token, until, state.now());
+}
+
+/// Recording the viewing failed: the next request of the session tries again.
+///
+/// # Errors
+/// 503 when the session store fails.
+pub(crate) async fn forget_access(state: &AppState, caller: &Caller, token: u32) -> ApiResult<()> {
+    state.inner().recorded.remove(&caller.session_id, token);
+    state
+        .inner()
+        .store
+        .forget_access(&caller.session_id, token)
+        .await
+        .map_err(|e| ApiError::unavailable("the session store", e))
+}
+
 /// A signed-in caller: a valid access token whose session is live.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -461,13 +558,14 @@ impl Caller {
                 "the token expired; refresh it with POST /auth/refresh".into(),
             ));
         }
-        let Some(current) = state
-            .inner()
-            .store
-            .session(&claims.sid)
-            .await
-            .map_err(store_err)?
-        else {
+        // The session and the account's sign-out cutoff at once (the token names both): one
+        // round trip to the store instead of two where it is remote (DynamoDB).
+        let store = &state.inner().store;
+        let (current, cutoff) = tokio::join!(
+            store.session(&claims.sid),
+            store.signed_out_before(&claims.sub)
+        );
+        let Some(current) = current.map_err(store_err)? else {
             return Err(ApiError::SessionEnded(
                 "the session ended; sign in again".into(),
             ));
@@ -478,7 +576,7 @@ impl Caller {
                 "the token is not valid; sign in again".into(),
             ));
         }
-        if let Some(reason) = ended(state, &session).await? {
+        if let Some(reason) = ended_by(state, &session, cutoff.map_err(store_err)?) {
             return Err(ApiError::SessionEnded(reason));
         }
         if now >= session.last_seen + TOUCH_EVERY {
@@ -507,5 +605,34 @@ impl Caller {
             session_id: claims.sid,
             signed_in_at: session.created_at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_viewing_is_kept_until_the_session_can_end_and_bounded() {
+        let kept = RecordedAccess::default();
+        kept.insert("s1", 7, 1_000, 0);
+        assert!(kept.recorded("s1", 7, 999));
+        // Not past the session's maximum age, not for another session or study.
+        assert!(!kept.recorded("s1", 7, 1_000));
+        assert!(!kept.recorded("s2", 7, 0));
+        assert!(!kept.recorded("s1", 8, 0));
+        // A failed record forgets it.
+        kept.remove("s1", 7);
+        assert!(!kept.recorded("s1", 7, 0));
+        // Bounded: ended entries go first, then everything.
+        for i in 0..RECORDED_KEPT as u32 {
+            kept.insert("old", i, 10, 0);
+        }
+        kept.insert("s1", 7, 1_000, 20);
+        assert_eq!(kept.map().len(), 1);
+        for i in 0..RECORDED_KEPT as u32 {
+            kept.insert("live", i, 1_000, 20);
+        }
+        assert!(kept.map().len() <= RECORDED_KEPT);
     }
 }

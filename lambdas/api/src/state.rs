@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) platform: Option<Arc<Platform>>,
     /// The audit index the explorer reads (set once by whoever runs the indexer).
     pub(crate) index: std::sync::OnceLock<medimint_storage::Index>,
+    /// Viewings this process recorded on chain, per session and study.
+    pub(crate) recorded: crate::session::RecordedAccess,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             clock: adapters.clock,
             platform: adapters.platform,
             index: std::sync::OnceLock::new(),
+            recorded: crate::session::RecordedAccess::default(),
         }))
     }
 

@@ -81,6 +81,15 @@ impl ViewCache {
         }
     }
 
+    /// Drops every holder's index of `token` at once (its erasure, a re-key, a revoke:
+    /// [`crate::Platform::forget_opened`]), so that its study key and decrypted headers leave
+    /// the process then, not when evicted. The UID → token hint stays (it holds no key): a
+    /// request for an erased study's UID still finds the token and answers 410.
+    pub fn forget_token(&self, token: u32) {
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        e.retain(|_, (index, _)| index.token != token);
+    }
+
     /// The token remembered for (holder, Study Instance UID).
     pub fn token_of(&self, holder: &str, study_uid: &str) -> Option<u32> {
         let u = self.uids.lock().unwrap_or_else(|p| p.into_inner());
@@ -190,5 +199,26 @@ mod tests {
         assert_eq!(kept, MAX_STUDIES);
         assert!(cache.get("cid0", "G").is_some());
         assert!(cache.get("cid0", "another holder").is_none());
+    }
+
+    #[test]
+    fn forgetting_a_token_drops_every_holders_index_of_it_and_only_those() {
+        let cache = ViewCache::default();
+        let seven = Arc::new(index());
+        let other = Arc::new({
+            let mut i = index();
+            i.token = 8;
+            i
+        });
+        cache.put("cid-a", "GA", seven.clone());
+        cache.put("cid-a", "GB", seven.clone());
+        cache.put("cid-b", "GA", other);
+        cache.remember_token("GA", "1.2.3", 7);
+        cache.forget_token(7);
+        assert!(cache.get("cid-a", "GA").is_none());
+        assert!(cache.get("cid-a", "GB").is_none());
+        assert!(cache.get("cid-b", "GA").is_some());
+        // The UID hint stays (no key in it): the erased study still answers 410.
+        assert_eq!(cache.token_of("GA", "1.2.3"), Some(7));
     }
 }

@@ -386,9 +386,11 @@ impl Platform {
     }
 
     /// Drops every opened study of `token` (after a revoke: the next download reads the
-    /// role from the chain again).
+    /// role from the chain again), and its DICOMweb indexes (an erased study's key and
+    /// headers leave memory at once; a re-keyed one's old key too).
     pub fn forget_opened(&self, token: u32) {
         self.opened.forget_token(token);
+        crate::dicomweb::ViewCache::global().forget_token(token);
     }
 
     /// The file `path` of an opened study, decrypted as it is read (the caller checked the

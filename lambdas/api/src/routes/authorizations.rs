@@ -148,16 +148,8 @@ pub async fn submit(
         ),
         "record_access" => {
             // Recorded: this session's key fetches of the study are covered.
-            state
-                .inner()
-                .store
-                .first_access(
-                    &caller.session_id,
-                    token,
-                    state.now() + state.config().lifetimes.session,
-                )
-                .await
-                .map_err(|e| ApiError::unavailable("the session store", e))?;
+            crate::session::first_access(&state, &caller, token).await?;
+            crate::session::access_recorded(&state, &caller, token);
             (None, Some(key_answer(&state, &caller, token).await?))
         }
         _ => (None, None),

@@ -123,16 +123,7 @@ pub async fn study_key(
         .wrapped_key_for(&caller.address, id)
         .await
         .map_err(from_platform)?;
-    let store = &state.inner().store;
-    let first = store
-        .first_access(
-            &caller.session_id,
-            id,
-            state.now() + state.config().lifetimes.session,
-        )
-        .await
-        .map_err(|e| ApiError::unavailable("the session store", e))?;
-    if first {
+    if crate::session::first_access(&state, &caller, id).await? {
         let email = state
             .inner()
             .accounts
@@ -147,10 +138,7 @@ pub async fn study_key(
                 .map_err(from_platform),
             None => {
                 // A wallet signs its own access record; until it does, nothing is marked.
-                store
-                    .forget_access(&caller.session_id, id)
-                    .await
-                    .map_err(|e| ApiError::unavailable("the session store", e))?;
+                crate::session::forget_access(&state, &caller, id).await?;
                 return crate::routes::authorizations::authorization_required(
                     &state,
                     &caller,
@@ -163,12 +151,10 @@ pub async fn study_key(
             }
         };
         if let Err(e) = recorded {
-            store
-                .forget_access(&caller.session_id, id)
-                .await
-                .map_err(|e| ApiError::unavailable("the session store", e))?;
+            crate::session::forget_access(&state, &caller, id).await?;
             return Err(e);
         }
+        crate::session::access_recorded(&state, &caller, id);
     }
     Ok(Json(key_answer(&state, &caller, id).await?).into_response())
 }

@@ -453,29 +453,15 @@ pub async fn file(
         .opened_study(&caller.address, &email, id)
         .await
         .map_err(from_platform)?;
-    if state
-        .inner()
-        .store
-        .first_access(
-            &caller.session_id,
-            id,
-            state.now() + state.config().lifetimes.session,
-        )
-        .await
-        .map_err(|e| ApiError::unavailable("the session store", e))?
-    {
+    if crate::session::first_access(&state, &caller, id).await? {
         if let Err(e) = platform
             .record_access(&email, id, AccessKind::Download)
             .await
         {
-            state
-                .inner()
-                .store
-                .forget_access(&caller.session_id, id)
-                .await
-                .map_err(|e| ApiError::unavailable("the session store", e))?;
+            crate::session::forget_access(&state, &caller, id).await?;
             return Err(from_platform(e));
         }
+        crate::session::access_recorded(&state, &caller, id);
     }
     let mut stream = platform
         .file_stream(&study, &path)

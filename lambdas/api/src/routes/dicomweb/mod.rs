@@ -183,23 +183,15 @@ async fn open(state: &AppState, caller: &Caller, study: &str) -> DwResult<Viewin
         .await
         .map_err(from_platform)?;
     let token = index.token;
-    let store = &state.inner().store;
-    let until = state.now() + state.config().lifetimes.session;
-    if store
-        .first_access(&caller.session_id, token, until)
-        .await
-        .map_err(|e| ApiError::unavailable("the session store", e))?
-    {
+    if crate::session::first_access(state, caller, token).await? {
         if let Err(e) = platform
             .record_access(&email, token, AccessKind::View)
             .await
         {
-            store
-                .forget_access(&caller.session_id, token)
-                .await
-                .map_err(|e| ApiError::unavailable("the session store", e))?;
+            crate::session::forget_access(state, caller, token).await?;
             return Err(from_platform(e).into());
         }
+        crate::session::access_recorded(state, caller, token);
     }
     Ok(Viewing { platform, index })
 }
