@@ -230,3 +230,43 @@ async fn a_checked_encryption_ends_only_if_the_digest_holds() {
         );
     }
 }
+
+/// Diagnosis only (not a test of speed): `MEDIMINT_DIAG_FILE=<file> cargo test --test sealer
+/// -- --ignored --nocapture diag`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn diag_seal_one_file() {
+    use medimint_storage::ObjectStore;
+    let Ok(path) = std::env::var("MEDIMINT_DIAG_FILE") else {
+        return;
+    };
+    let size = std::fs::metadata(&path).unwrap().len();
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let store = medimint_storage::LocalDirStore::new(dir.path()).unwrap();
+    let cpu = || {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let f: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    };
+    for round in 0..3 {
+        for crowd in [0usize, 1] {
+            let seal = SdkSealer.new_study().unwrap();
+            let _others: Vec<_> = (0..crowd)
+                .map(|_| seal.encrypt(Box::new(io::Cursor::new(Vec::new()))))
+                .collect();
+            let file = store.get_stream(&format!("../{}", "x")).await;
+            drop(file);
+            let input = tokio::fs::File::open(&path).await.unwrap();
+            let (c0, t0) = (cpu(), std::time::Instant::now());
+            let mut r = seal.encrypt(Box::new(input));
+            store.put_stream("out", &mut r).await.unwrap();
+            let (c1, t1) = (cpu(), t0.elapsed().as_secs_f64());
+            println!(
+                "round {round} others {crowd}: {:.2} s, {:.0} MB/s, {:.2} CPU-s/GB",
+                t1,
+                size as f64 / t1 / 1e6,
+                (c1 - c0) / (size as f64 / 1e9)
+            );
+        }
+    }
+}

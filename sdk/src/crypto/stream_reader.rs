@@ -30,9 +30,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-use super::stream::{
-    open_buffer, Opener, Sealer, CHUNK_SIZE, FRAME_LEN, HEADER_LEN, OPEN_AT, TAG_LEN,
-};
+use super::stream::{Opener, Sealer, CHUNK_SIZE, FRAME_LEN, HEADER_LEN, OPEN_AT, TAG_LEN};
 use super::{Error, StudyKey};
 
 /// Chunks in a piece.
@@ -138,14 +136,17 @@ impl PieceHasher {
 
 /// Where a reader's plaintext comes from.
 trait Source {
-    /// Fills `piece[*filled..]` (a whole number of chunks and one byte long) with plaintext,
-    /// returning whether the plaintext ended in it. Not ended: the piece's chunks are full
-    /// (the byte after them is not part of the piece). Called again after `Pending` with the
-    /// same piece and `filled`.
+    /// Bytes a piece's buffer holds beyond its capacity and one byte (room to work in).
+    const TAIL: usize;
+
+    /// Fills `piece[*filled..cap]` (`cap`, a whole number of chunks; the buffer is `cap + 1 +
+    /// TAIL` long) with plaintext, returning whether the plaintext ended in it. Not ended: the
+    /// piece's chunks are full. Called again after `Pending` with the same piece and `filled`.
     fn poll_fill(
         &mut self,
         cx: &mut Context<'_>,
         piece: &mut [u8],
+        cap: usize,
         filled: &mut usize,
     ) -> Poll<io::Result<bool>>;
 }
@@ -182,18 +183,26 @@ struct PlainSource<R> {
 }
 
 impl<R: AsyncRead + Unpin> Source for PlainSource<R> {
+    const TAIL: usize = 0;
+
     fn poll_fill(
         &mut self,
         cx: &mut Context<'_>,
         piece: &mut [u8],
+        cap: usize,
         filled: &mut usize,
     ) -> Poll<io::Result<bool>> {
         if let Some(byte) = self.carried.take() {
             piece[*filled] = byte;
             *filled += 1;
         }
-        while *filled < piece.len() {
-            let n = ready!(poll_read_some(&mut self.input, cx, &mut piece[*filled..]))?;
+        // Up to one byte past the chunks.
+        while *filled < cap + 1 {
+            let n = ready!(poll_read_some(
+                &mut self.input,
+                cx,
+                &mut piece[*filled..=cap]
+            ))?;
             if n == 0 {
                 return Poll::Ready(Ok(true));
             }
@@ -226,7 +235,6 @@ struct SealedSource<R> {
     header: [u8; HEADER_LEN],
     word: [u8; FRAME_LEN],
     got: usize,
-    buf: Zeroizing<Vec<u8>>,
 }
 
 impl<R: AsyncRead + Unpin> SealedSource<R> {
@@ -249,10 +257,15 @@ impl<R: AsyncRead + Unpin> SealedSource<R> {
 }
 
 impl<R: AsyncRead + Unpin> Source for SealedSource<R> {
+    /// A chunk is read into the piece [`OPEN_AT`] bytes after where its plaintext goes, and
+    /// opened there (no copy): room for the last chunk's ciphertext past the piece.
+    const TAIL: usize = OPEN_AT + TAG_LEN;
+
     fn poll_fill(
         &mut self,
         cx: &mut Context<'_>,
         piece: &mut [u8],
+        cap: usize,
         filled: &mut usize,
     ) -> Poll<io::Result<bool>> {
         loop {
@@ -272,7 +285,7 @@ impl<R: AsyncRead + Unpin> Source for SealedSource<R> {
                 }
                 Opening::Word => {
                     // The old stream's chunks are full but the last: a piece takes whole ones.
-                    if self.got == 0 && piece.len() - *filled < CHUNK_SIZE {
+                    if self.got == 0 && cap - *filled < CHUNK_SIZE {
                         return Poll::Ready(Ok(false));
                     }
                     ready!(Self::poll_exact(
@@ -290,7 +303,7 @@ impl<R: AsyncRead + Unpin> Source for SealedSource<R> {
                     let whole = ready!(Self::poll_exact(
                         &mut self.input,
                         cx,
-                        &mut self.buf[OPEN_AT..OPEN_AT + len],
+                        &mut piece[*filled + OPEN_AT..*filled + OPEN_AT + len],
                         &mut self.got
                     ))?;
                     let opener = self.opener.as_mut().expect("opened");
@@ -299,8 +312,10 @@ impl<R: AsyncRead + Unpin> Source for SealedSource<R> {
                             index: opener.index(),
                         })));
                     }
-                    let plain = opener.open(&mut self.buf, len, last).map_err(crypto)?;
-                    piece[*filled..*filled + plain].copy_from_slice(&self.buf[..plain]);
+                    // `piece[*filled..]` is an opening buffer: plaintext to the front.
+                    let plain = opener
+                        .open(&mut piece[*filled..], len, last)
+                        .map_err(crypto)?;
                     *filled += plain;
                     self.got = 0;
                     self.stage = if last {
@@ -365,7 +380,7 @@ impl<S: Source> Engine<S> {
             hasher: PieceHasher::new(),
             expect: None,
             digest: None,
-            filling: Zeroizing::new(vec![0u8; PIECE_SIZE + 1]),
+            filling: Zeroizing::new(vec![0u8; PIECE_SIZE + 1 + S::TAIL]),
             filled: 0,
             piece_end: None,
             current: None,
@@ -387,7 +402,8 @@ impl<S: Source> Engine<S> {
                 .clamp(1, PIECE_SIZE)
                 .div_ceil(CHUNK_SIZE)
                 * CHUNK_SIZE
-                + 1;
+                + 1
+                + S::TAIL;
             if want != self.filling.len() {
                 self.filling = Zeroizing::new(vec![0u8; want]);
             }
@@ -438,10 +454,13 @@ impl<S: Source> Engine<S> {
             }
             Stage::Reading => {
                 if self.piece_end.is_none() {
-                    let end =
-                        ready!(self
-                            .source
-                            .poll_fill(cx, &mut self.filling, &mut self.filled))?;
+                    let cap = self.filling.len() - 1 - S::TAIL;
+                    let end = ready!(self.source.poll_fill(
+                        cx,
+                        &mut self.filling,
+                        cap,
+                        &mut self.filled
+                    ))?;
                     self.piece_end = Some(end);
                 }
                 // The previous piece is hashed before this one starts (and its buffer is
@@ -453,11 +472,11 @@ impl<S: Source> Engine<S> {
                     .current
                     .take()
                     .and_then(|p| Arc::try_unwrap(p).ok())
-                    .filter(|b| b.len() == PIECE_SIZE + 1);
+                    .filter(|b| b.len() == PIECE_SIZE + 1 + S::TAIL);
                 let next = match spare {
                     Some(b) => b,
                     None if end => Zeroizing::new(Vec::new()),
-                    None => Zeroizing::new(vec![0u8; PIECE_SIZE + 1]),
+                    None => Zeroizing::new(vec![0u8; PIECE_SIZE + 1 + S::TAIL]),
                 };
                 let piece: Piece = Arc::new(std::mem::replace(&mut self.filling, next));
                 self.hasher.update(&piece, len);
@@ -579,7 +598,6 @@ impl<R: AsyncRead + Unpin> RekeyReader<R> {
                     header: [0u8; HEADER_LEN],
                     word: [0u8; FRAME_LEN],
                     got: 0,
-                    buf: open_buffer(),
                 },
                 sealer,
             ),
