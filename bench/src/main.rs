@@ -474,10 +474,12 @@ fn ingest(o: &Options) -> Result<bool, String> {
         };
         if let Some(r) = r {
             eprintln!(
-                "  pipeline: {:.2} s, {:.0} MB/s, peak RSS {:.1} MiB, {}",
+                "  pipeline: {:.2} s, {:.0} MB/s, peak RSS {:.1} MiB, CPU {:.2} s ({:.2} CPU-s/GB), {}",
                 r.seconds,
                 mb(r.bytes) / r.seconds,
                 r.peak_rss_kib as f64 / 1024.0,
+                r.cpu_seconds,
+                r.cpu_seconds / (r.bytes as f64 / 1e9),
                 r.outcome
             );
             if r.bytes != study.bytes || r.files != study.files.len() || r.tokens != 1 {

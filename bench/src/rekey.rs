@@ -298,7 +298,7 @@ async fn study_rekey(
 
 /// CPU time of the whole process (user + system, every thread, including ended ones), from
 /// `/proc/self/stat` (clock ticks of 10 ms); 0 where there is no procfs.
-fn process_cpu_seconds() -> f64 {
+pub(crate) fn process_cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
     };

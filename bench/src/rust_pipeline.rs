@@ -108,6 +108,10 @@ pub struct PipelineRun {
     pub stored_files: usize,
     /// Peak RSS of the process (VmHWM), KiB.
     pub peak_rss_kib: u64,
+    /// CPU time of the process (user + system, every thread) over the pipeline, seconds:
+    /// unlike the wall time, not moved by other sessions' load.
+    #[serde(default)]
+    pub cpu_seconds: f64,
     /// The outcome, for the record.
     pub outcome: String,
 }
@@ -157,11 +161,13 @@ pub fn run(study_dir: &Path, run_dir: &Path, buffered_put: bool) -> Result<Pipel
             IngestConfig::default(),
         );
         let key = format!("inbox/{issuer}/{release_id}/release.json");
+        let cpu = crate::rekey::process_cpu_seconds();
         let started = Instant::now();
         let outcome = medimint_ingest::process_key(&ingest, &key)
             .await
             .map_err(|e| format!("the pipeline failed: {e}"))?;
         let seconds = started.elapsed().as_secs_f64();
+        let cpu_seconds = crate::rekey::process_cpu_seconds() - cpu;
         let outcome = match outcome {
             Some(Outcome::Released { token_id, .. }) => format!("released token {token_id}"),
             Some(Outcome::Rejected { report, .. }) => {
@@ -185,6 +191,7 @@ pub fn run(study_dir: &Path, run_dir: &Path, buffered_put: bool) -> Result<Pipel
             tokens,
             stored_files: stored,
             peak_rss_kib: crate::peak_rss_kib(),
+            cpu_seconds,
             outcome,
         })
     })

@@ -1,10 +1,11 @@
 //! The release pipeline as a function over the storage, database, sealer and chain traits.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use medimint_sdk::crypto::DigestMismatch;
 use medimint_storage::{
     now, Account, AppDb, Custody, IdempotencyOutcome, ObjectStore, Release, ReleaseStatus,
     StorageError,
@@ -24,9 +25,6 @@ use crate::traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
 use crate::upload::{InboxUpload, Upload};
 use crate::validate::{validate, ExaminedFile};
 use crate::IngestError;
-
-/// Read buffer for the sealing pass (one per file being sealed).
-const READ_BUFFER: usize = 1024 * 1024;
 
 /// Tuning.
 #[derive(Debug, Clone)]
@@ -424,7 +422,7 @@ impl Ingest {
         })?;
         let salt = hex::encode(commitment.salt);
         let seal: Arc<dyn StudySeal> = Arc::from(self.sealer.new_study()?);
-        let work: Vec<(String, String, String, [u8; 32])> = files
+        let work: Vec<(String, String, String, [u8; 32], u64)> = files
             .iter()
             .map(|f| {
                 (
@@ -432,6 +430,7 @@ impl Ingest {
                     study_file_key(&sid, &f.checksum.sha256),
                     f.path.clone(),
                     f.sha256,
+                    f.checksum.size,
                 )
             })
             .collect();
@@ -441,9 +440,9 @@ impl Ingest {
         in_parallel(
             work,
             self.config.file_concurrency,
-            move |(from, to, path, sha256)| {
+            move |(from, to, path, sha256, size)| {
                 let (store, upload, seal) = (store.clone(), upload.clone(), sealing.clone());
-                async move { seal_one(store, upload, seal, from, to, path, sha256).await }
+                async move { seal_one(store, upload, seal, from, to, path, (sha256, size)).await }
             },
         )
         .await?;
@@ -864,7 +863,7 @@ async fn examine_one(
 }
 
 /// Encrypts the upload `from` into the study object `to`, refusing a file whose bytes are
-/// no longer those examined (`sha256`).
+/// no longer those examined (`sha256`, `size`): then nothing is stored.
 async fn seal_one(
     store: Arc<dyn medimint_storage::ObjectStore>,
     upload: Arc<dyn Upload>,
@@ -872,48 +871,68 @@ async fn seal_one(
     from: String,
     to: String,
     path: String,
-    sha256: [u8; 32],
+    (sha256, size): ([u8; 32], u64),
 ) -> Result<(), IngestError> {
+    // The sealer reads the file in 1 MiB pieces itself (the store's readers buffer too), and
+    // checks its digest as it goes (on another core when one is free).
     let reader = upload.open(&from).await?;
-    // Read the file in large pieces: the encryption asks for 64 KiB and then one byte at a
-    // time, and each read of a local file is a round trip to tokio's blocking pool
-    // (docs/performance.md, "Ingest").
-    let reader = Box::new(tokio::io::BufReader::with_capacity(READ_BUFFER, reader));
-    let digest = Arc::new(Mutex::new(None));
-    let hashing = HashingReader::new(reader, digest.clone());
-    let mut encrypted = seal.encrypt(Box::new(hashing));
-    store
-        .put_stream(&to, &mut encrypted)
-        .await
-        .map_err(IngestError::storage("storing an encrypted file"))?;
-    let seen = digest.lock().ok().and_then(|d| *d);
-    if seen != Some(sha256) {
-        return Err(IngestError::Transient {
+    let mut encrypted = seal.encrypt_checked(reader, sha256, size);
+    match store.put_stream(&to, &mut encrypted).await {
+        Ok(_) => Ok(()),
+        Err(e) if digest_mismatch(&e) => Err(IngestError::Transient {
             step: "storing an encrypted file",
             message: format!("{path} changed while it was being released"),
-        });
+        }),
+        Err(e) => Err(IngestError::storage("storing an encrypted file")(e)),
     }
-    Ok(())
 }
 
-/// Passes bytes through while hashing them; stores the digest at the end of the stream.
-struct HashingReader {
+/// Whether a store's failure is the sealer's refusal of a plaintext that no longer hashes
+/// to the examined digest.
+fn digest_mismatch(e: &StorageError) -> bool {
+    io_inner::<DigestMismatch>(e).is_some()
+}
+
+/// The error of type `T` inside an I/O error in `e`'s chain of sources (what a body reader
+/// failed with, under the store's error).
+pub(crate) fn io_inner<T: std::error::Error + 'static>(e: &StorageError) -> Option<&T> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<T>())
+        {
+            return Some(inner);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// The default [`StudySeal::encrypt_checked`]'s plaintext: `inner` hashed as it passes, and
+/// at its end an `InvalidData` [`DigestMismatch`] error unless it hashed to `sha256`.
+pub(crate) fn checking_reader(
+    inner: medimint_storage::ObjectReader,
+    sha256: [u8; 32],
+) -> medimint_storage::ObjectReader {
+    Box::new(CheckingReader {
+        inner,
+        hasher: Some(Sha256::new()),
+        expect: sha256,
+        matched: None,
+    })
+}
+
+struct CheckingReader {
     inner: medimint_storage::ObjectReader,
     hasher: Option<Sha256>,
-    out: Arc<Mutex<Option<[u8; 32]>>>,
+    expect: [u8; 32],
+    /// Set at the end: whether the digest held.
+    matched: Option<bool>,
 }
 
-impl HashingReader {
-    fn new(inner: medimint_storage::ObjectReader, out: Arc<Mutex<Option<[u8; 32]>>>) -> Self {
-        Self {
-            inner,
-            hasher: Some(Sha256::new()),
-            out,
-        }
-    }
-}
-
-impl AsyncRead for HashingReader {
+impl AsyncRead for CheckingReader {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -921,22 +940,28 @@ impl AsyncRead for HashingReader {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                let fresh = &buf.filled()[before..];
-                if fresh.is_empty() {
-                    if let Some(h) = this.hasher.take() {
-                        if let Ok(mut slot) = this.out.lock() {
-                            *slot = Some(h.finalize().into());
-                        }
-                    }
-                } else if let Some(h) = this.hasher.as_mut() {
+        if this.matched.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let fresh = &buf.filled()[before..];
+            if !fresh.is_empty() {
+                if let Some(h) = this.hasher.as_mut() {
                     h.update(fresh);
                 }
-                Poll::Ready(Ok(()))
+                return Poll::Ready(Ok(()));
             }
-            other => other,
+            if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let digest: [u8; 32] = this.hasher.take().unwrap_or_default().finalize().into();
+            this.matched = Some(digest == this.expect);
         }
+        if this.matched == Some(false) {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                DigestMismatch,
+            )));
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -969,4 +994,60 @@ fn manifest_fingerprint(bytes: &[u8]) -> String {
         }
     }
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medimint_storage::LocalDirStore;
+
+    #[tokio::test]
+    async fn a_file_that_changed_since_it_was_examined_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path()).unwrap();
+        let plain = vec![3u8; 200_000];
+        let sha: [u8; 32] = Sha256::digest(&plain).into();
+        // The default check (any sealer) and the sdk's (hashing beside the cipher).
+        let sdk = crate::SdkSealer.new_study().unwrap();
+        for (i, checked) in [
+            checking_reader(Box::new(std::io::Cursor::new(plain.clone())), sha),
+            sdk.encrypt_checked(Box::new(std::io::Cursor::new(plain.clone())), sha, 200_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut body = checked;
+            store
+                .put_stream(&format!("ok{i}"), &mut body)
+                .await
+                .unwrap();
+        }
+        let mut other = sha;
+        other[5] ^= 1;
+        for (i, checked) in [
+            checking_reader(Box::new(std::io::Cursor::new(plain.clone())), other),
+            sdk.encrypt_checked(
+                Box::new(std::io::Cursor::new(plain.clone())),
+                other,
+                200_000,
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut body = checked;
+            let err = store
+                .put_stream(&format!("changed{i}"), &mut body)
+                .await
+                .unwrap_err();
+            assert!(digest_mismatch(&err), "{err}");
+            assert!(store.head(&format!("changed{i}")).await.unwrap().is_none());
+        }
+        // Another failure is not taken for a changed file.
+        let gone = StorageError::Io {
+            context: "writing x".into(),
+            source: std::io::Error::other("disk gone"),
+        };
+        assert!(!digest_mismatch(&gone));
+    }
 }

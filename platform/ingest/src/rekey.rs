@@ -6,18 +6,16 @@
 use std::sync::Arc;
 
 use medimint_sdk::crypto::stream::{CHUNK_SIZE, FRAME_LEN, HEADER_LEN, TAG_LEN};
-use medimint_sdk::crypto::{encrypt_async, rekey_async, seal_key, StudyKey};
+use medimint_sdk::crypto::{seal_key, DigestMismatch, RekeyReader, SealReader, StudyKey};
 use medimint_storage::{ObjectReader, ObjectStore, StorageError};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
-use crate::metadata::{for_each_file, task_reader, MetadataReader, MetadataWriter, VERSION};
+use crate::metadata::{for_each_file, MetadataReader, MetadataWriter, VERSION};
+use crate::pipeline::io_inner;
 use crate::{IngestError, StudySeal};
 
-/// Pipe between a re-encrypting task and the store's upload.
-const PIPE_BYTES: usize = 256 * 1024;
 /// Read-ahead on the object being re-encrypted: the cipher reads a 4-byte frame word, then a
-/// chunk; unbuffered, each would be a trip to a file store's blocking pool.
+/// chunk; unbuffered, each would be a trip to a file store's blocking pool. Only for a store
+/// whose reader does not buffer (the local store's reads 1 MiB ahead already).
 const READ_BYTES: usize = 1024 * 1024;
 
 /// Why a re-key step failed.
@@ -59,15 +57,7 @@ pub struct KeySeal(pub Arc<StudyKey>);
 
 impl StudySeal for KeySeal {
     fn encrypt(&self, plaintext: ObjectReader) -> ObjectReader {
-        let key = self.0.clone();
-        let (mut tx, rx) = tokio::io::duplex(PIPE_BYTES);
-        let task = tokio::spawn(async move {
-            encrypt_async(&key, plaintext, &mut tx)
-                .await
-                .map_err(|e| format!("encrypting the metadata object: {e}"))?;
-            tx.shutdown().await.map_err(|e| e.to_string())
-        });
-        task_reader(rx, task)
+        Box::new(SealReader::new(&self.0, plaintext))
     }
 
     fn wrap_key(&self, address: &str) -> Result<Vec<u8>, IngestError> {
@@ -78,9 +68,12 @@ impl StudySeal for KeySeal {
     }
 }
 
-/// Re-encrypts the object `from` (under `old`) into `to` (under `new`), streamed: one chunk
-/// in memory, whatever the size. The plaintext must hash to `sha256` (hex), or nothing is
-/// stored (the store's writes are all-or-nothing). Returns the bytes stored.
+/// Re-encrypts the object `from` (under `old`) into `to` (under `new`), streamed: the store
+/// reads the new object from the sdk's [`RekeyReader`] over the old one (no task, no pipe),
+/// a few MiB in memory whatever the size. The plaintext must hash to `sha256` (hex), or
+/// nothing is stored (the reader fails before its end, and the store's writes are
+/// all-or-nothing). `size` is the plaintext's length (it sizes the buffers of a small file).
+/// Returns the bytes stored.
 ///
 /// # Errors
 /// The object is missing or does not decrypt under `old`; the digest differs; the store.
@@ -91,37 +84,40 @@ pub async fn reencrypt_object(
     old: &StudyKey,
     new: &Arc<StudyKey>,
     sha256: &str,
+    size: Option<u64>,
 ) -> Result<u64, RekeyError> {
+    let mut expect = [0u8; 32];
+    hex::decode_to_slice(sha256, &mut expect).map_err(|_| {
+        RekeyError::Invalid(format!(
+            "{from}: its entry's digest {sha256:?} is not a hex SHA-256"
+        ))
+    })?;
     let input = store
         .get_stream(from)
         .await
         .map_err(storage("reading a file to re-encrypt"))?;
     let input = tokio::io::BufReader::with_capacity(READ_BYTES, input);
-    let (mut tx, rx) = tokio::io::duplex(PIPE_BYTES);
-    let (old, new, expect) = (old.clone(), new.clone(), sha256.to_owned());
-    let task = tokio::spawn(async move {
-        let mut hash = Sha256::new();
-        rekey_async(&old, &new, input, &mut tx, |chunk| hash.update(chunk))
-            .await
-            .map_err(|e| format!("re-encrypting a file: {e}"))?;
-        if hex::encode(hash.finalize()) != expect {
-            return Err(
-                "the file's plaintext is not the one its entry names; nothing was stored"
-                    .to_owned(),
-            );
-        }
-        tx.shutdown().await.map_err(|e| e.to_string())
-    });
-    let mut reader = task_reader(rx, task);
-    store
-        .put_stream(to, &mut reader)
-        .await
-        .map_err(storage("storing a re-encrypted file"))
+    let mut reader = RekeyReader::new(old, new, input).expect_sha256(expect);
+    if let Some(size) = size {
+        reader = reader.size_hint(size);
+    }
+    match store.put_stream(to, &mut reader).await {
+        Ok(n) => Ok(n),
+        Err(e) if io_inner::<DigestMismatch>(&e).is_some() => Err(RekeyError::Invalid(
+            "the file's plaintext is not the one its entry names; nothing was stored".to_owned(),
+        )),
+        Err(e) => match io_inner::<medimint_sdk::crypto::Error>(&e) {
+            Some(inner) => Err(RekeyError::Invalid(format!(
+                "re-encrypting a file: {inner}; nothing was stored"
+            ))),
+            None => Err(storage("storing a re-encrypted file")(e)),
+        },
+    }
 }
 
 /// Re-encrypts objects `parallel` at a time ([`reencrypt_object`] each): while one waits for
-/// the store (a read, an fsync, an upload), others use the cores. Memory: `parallel` pipes
-/// and read-aheads (about 1.3 MiB each) plus the store's write buffers.
+/// the store (a read, an fsync, an upload), others use the cores. Memory: `parallel`
+/// re-keying readers and read-aheads (about 4 MiB each) plus the store's write buffers.
 pub struct Reencryptor {
     store: Arc<dyn ObjectStore>,
     old: Arc<StudyKey>,
@@ -173,7 +169,9 @@ impl Reencryptor {
         }
         let (store, old, new) = (self.store.clone(), self.old.clone(), self.new.clone());
         self.running.spawn(async move {
-            let written = reencrypt_object(store.as_ref(), &from, &to, &old, &new, &sha256).await?;
+            let written =
+                reencrypt_object(store.as_ref(), &from, &to, &old, &new, &sha256, Some(size))
+                    .await?;
             let want = ciphertext_len(size);
             if written != want {
                 return Err(RekeyError::Invalid(format!(
@@ -305,6 +303,7 @@ pub async fn rewrite_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn ciphertext_lengths_match_the_stream_format() {
@@ -334,7 +333,7 @@ mod tests {
         medimint_sdk::crypto::encrypt(&old, plain.as_slice(), &mut sealed).unwrap();
         store.put_bytes("a", sealed.into()).await.unwrap();
         let sha = hex::encode(Sha256::digest(&plain));
-        let n = reencrypt_object(&store, "a", "b", &old, &new, &sha)
+        let n = reencrypt_object(&store, "a", "b", &old, &new, &sha, Some(plain.len() as u64))
             .await
             .unwrap();
         assert_eq!(n, ciphertext_len(plain.len() as u64));
@@ -343,14 +342,14 @@ mod tests {
         medimint_sdk::crypto::decrypt(&new, got.as_slice(), &mut out).unwrap();
         assert!(out == plain);
         // A wrong digest: nothing stored.
-        let err = reencrypt_object(&store, "a", "c", &old, &new, &"00".repeat(32))
+        let err = reencrypt_object(&store, "a", "c", &old, &new, &"00".repeat(32), None)
             .await
             .unwrap_err()
             .to_string();
         assert!(err.contains("not the one its entry names"), "{err}");
         assert!(store.head("c").await.unwrap().is_none());
         // The wrong old key: nothing stored either.
-        let err = reencrypt_object(&store, "a", "c", &new, &new, &sha)
+        let err = reencrypt_object(&store, "a", "c", &new, &new, &sha, None)
             .await
             .unwrap_err()
             .to_string();

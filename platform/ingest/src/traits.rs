@@ -17,6 +17,19 @@ pub trait Sealer: Send + Sync {
 pub trait StudySeal: Send + Sync {
     /// A reader of the ciphertext of `plaintext` in the sdk's chunked stream format.
     fn encrypt(&self, plaintext: ObjectReader) -> ObjectReader;
+    /// As [`StudySeal::encrypt`], for a plaintext of `size` bytes that must hash to `sha256`:
+    /// otherwise the reader fails where it would end (so the store keeps nothing), with an
+    /// `InvalidData` error whose inner error is [`medimint_sdk::crypto::DigestMismatch`]. By
+    /// default the plaintext is hashed on its way into [`StudySeal::encrypt`].
+    fn encrypt_checked(
+        &self,
+        plaintext: ObjectReader,
+        sha256: [u8; 32],
+        size: u64,
+    ) -> ObjectReader {
+        let _ = size;
+        self.encrypt(crate::pipeline::checking_reader(plaintext, sha256))
+    }
     /// A reader of the ciphertext of the metadata object's plaintext (stored as blocks by
     /// [`crate::metadata::MetadataWriter`]); the same stream format as a file's by default.
     fn encrypt_metadata(&self, plaintext: ObjectReader) -> ObjectReader {

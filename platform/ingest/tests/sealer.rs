@@ -1,5 +1,6 @@
 //! The production sealer: a round trip through it decrypts with the recipient's keypair;
-//! another keypair cannot unwrap; a failing input is an error, not a short ciphertext.
+//! another keypair cannot unwrap; a failing input is an error, not a short ciphertext; a
+//! checked encryption ends only if the plaintext's digest holds.
 
 use std::io;
 use std::pin::Pin;
@@ -7,8 +8,9 @@ use std::task::{Context, Poll};
 
 use medimint_ingest::SdkSealer;
 use medimint_ingest::Sealer;
-use medimint_sdk::crypto::{decrypt, open_key};
+use medimint_sdk::crypto::{decrypt, open_key, DigestMismatch};
 use medimint_sdk::keys::Keypair;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 fn plaintext(n: usize) -> Vec<u8> {
@@ -167,18 +169,64 @@ async fn a_failing_input_fails_the_ciphertext_stream() {
     let mut reader = seal.encrypt(Box::new(Failing(100_000)));
     let mut ct = Vec::new();
     let err = reader.read_to_end(&mut ct).await.unwrap_err();
-    assert!(err.to_string().contains("encryption failed"), "{err}");
+    assert!(err.to_string().contains("disk gone"), "{err}");
+    // Never an end after the failure.
+    assert!(reader.read(&mut [0u8; 64]).await.is_err());
 }
 
 #[test]
-fn without_a_runtime_encrypt_returns_a_failing_reader() {
+fn without_a_runtime_encrypt_still_works() {
+    // The reader is polled by its consumer; with no tokio runtime the digest runs inline.
     let seal = SdkSealer.new_study().unwrap();
-    let mut reader = seal.encrypt(Box::new(io::Cursor::new(vec![1u8; 10])));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let plain = plaintext(200_000);
+    let sha: [u8; 32] = Sha256::digest(&plain).into();
+    let mut reader = seal.encrypt_checked(Box::new(io::Cursor::new(plain.clone())), sha, 200_000);
     let mut ct = Vec::new();
-    let err = rt.block_on(reader.read_to_end(&mut ct)).unwrap_err();
-    assert!(err.to_string().contains("runtime"), "{err}");
-    assert!(ct.is_empty());
+    futures_lite_block_on(reader.read_to_end(&mut ct)).unwrap();
+    let patient = Keypair::generate();
+    let key = open_key(&seal.wrap_key(&patient.address()).unwrap(), &patient).unwrap();
+    let mut back = Vec::new();
+    decrypt(&key, &ct[..], &mut back).unwrap();
+    assert_eq!(back, plain);
+}
+
+/// Polls a future to completion on this thread, with no runtime.
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checked_encryption_ends_only_if_the_digest_holds() {
+    let seal = SdkSealer.new_study().unwrap();
+    let patient = Keypair::generate();
+    let key = open_key(&seal.wrap_key(&patient.address()).unwrap(), &patient).unwrap();
+    // Empty, one chunk, and several 1 MiB pieces with a partial last chunk.
+    for len in [0usize, 65_536, 3 * 1_048_576 + 12_345] {
+        let plain = plaintext(len);
+        let sha: [u8; 32] = Sha256::digest(&plain).into();
+        let mut reader =
+            seal.encrypt_checked(Box::new(io::Cursor::new(plain.clone())), sha, len as u64);
+        let mut ct = Vec::new();
+        reader.read_to_end(&mut ct).await.unwrap();
+        let mut back = Vec::new();
+        decrypt(&key, &ct[..], &mut back).unwrap();
+        assert!(back == plain, "{len}");
+        // The file changed since it was examined: the stream never ends.
+        let mut other = sha;
+        other[0] ^= 0xff;
+        let mut reader = seal.encrypt_checked(Box::new(io::Cursor::new(plain)), other, len as u64);
+        let err = reader.read_to_end(&mut Vec::new()).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{len}");
+        assert!(
+            err.get_ref().is_some_and(|e| e.is::<DigestMismatch>()),
+            "{len}: {err}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod key;
 pub mod seal;
 pub mod stream;
 mod stream_async;
+pub mod stream_reader;
 pub mod x25519;
 
 pub use envelope::{open_envelope, seal_envelope};
@@ -17,3 +18,4 @@ pub use key::StudyKey;
 pub use seal::{open_key, rewrap_key, seal_key};
 pub use stream::{decrypt, encrypt, rekey, EncryptWriter};
 pub use stream_async::{decrypt_async, encrypt_async, rekey_async, ChunkDecryptor};
+pub use stream_reader::{DigestMismatch, RekeyReader, SealReader};

@@ -196,8 +196,14 @@ impl Sealer {
     pub(crate) fn new(key: &StudyKey) -> (Self, [u8; HEADER_LEN]) {
         let mut salt = [0u8; SALT_LEN];
         rand::rngs::OsRng.fill_bytes(&mut salt);
-        let keys = StreamKeys::derive(key, &salt);
-        let header = header_bytes(&salt, &keys.commitment);
+        Self::with_salt(key, &salt)
+    }
+
+    /// A sealer with the given salt (tests compare encoders byte for byte with it; a real
+    /// stream's salt is always fresh and random, [`Sealer::new`]).
+    pub(crate) fn with_salt(key: &StudyKey, salt: &[u8; SALT_LEN]) -> (Self, [u8; HEADER_LEN]) {
+        let keys = StreamKeys::derive(key, salt);
+        let header = header_bytes(salt, &keys.commitment);
         (Self { keys, counter: 0 }, header)
     }
 
@@ -335,12 +341,26 @@ pub(crate) fn open_buffer() -> Zeroizing<Vec<u8>> {
 }
 
 /// Encrypts everything `input` yields under `key` into `output`; returns the plaintext length.
-pub fn encrypt<R: Read, W: Write>(
+pub fn encrypt<R: Read, W: Write>(key: &StudyKey, input: R, output: W) -> Result<u64, Error> {
+    encrypt_with(Sealer::new(key), input, output)
+}
+
+/// [`encrypt`] with the given salt: the sequential encoder that tests compare others with.
+#[cfg(test)]
+pub(crate) fn encrypt_with_salt<R: Read, W: Write>(
     key: &StudyKey,
+    salt: &[u8; SALT_LEN],
+    input: R,
+    output: W,
+) -> Result<u64, Error> {
+    encrypt_with(Sealer::with_salt(key, salt), input, output)
+}
+
+fn encrypt_with<R: Read, W: Write>(
+    (mut sealer, header): (Sealer, [u8; HEADER_LEN]),
     mut input: R,
     mut output: W,
 ) -> Result<u64, Error> {
-    let (mut sealer, header) = Sealer::new(key);
     output.write_all(&header)?;
     let mut frame = frame_buffer();
     let mut carried: Option<u8> = None;
