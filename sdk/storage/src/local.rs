@@ -25,110 +25,13 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// one being written, one being filled).
 const WRITE_PIECE: usize = crate::pool::PIECE;
 
-/// An object's file read in pieces of [`crate::pool::PIECE`] (1 MiB) with `std::fs` on the blocking pool, into a
-/// pooled buffer, and handed out from there. Through `tokio::io::BufReader` over
-/// `tokio::fs::File` every byte was copied twice (tokio's file buffer, then the reader's) and
-/// every object got a freshly allocated and zeroed buffer.
-struct ReadAhead {
-    state: ReadState,
-    pos: usize,
-    filled: usize,
-}
-
-type PieceRead = (std::fs::File, Vec<u8>, std::io::Result<usize>);
-
-enum ReadState {
-    /// The file and the buffer, `buf[pos..filled]` not yet handed out.
-    Idle(std::fs::File, Vec<u8>),
-    /// A piece being read on the blocking pool.
-    Reading(tokio::task::JoinHandle<PieceRead>),
-    /// The end, an error, or a lost task: nothing more.
-    Done,
-}
-
-impl ReadAhead {
-    fn new(file: std::fs::File) -> Self {
-        Self {
-            state: ReadState::Idle(file, crate::pool::take()),
-            pos: 0,
-            filled: 0,
-        }
-    }
-}
-
-impl Drop for ReadAhead {
-    fn drop(&mut self) {
-        if let ReadState::Idle(_, buf) = std::mem::replace(&mut self.state, ReadState::Done) {
-            crate::pool::give(buf);
-        }
-    }
-}
-
-impl AsyncRead for ReadAhead {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        out: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        use std::future::Future;
-        use std::io::Read;
-        use std::task::Poll;
-        let this = self.get_mut();
-        loop {
-            match &mut this.state {
-                ReadState::Idle(_, buf) if this.pos < this.filled => {
-                    let n = (this.filled - this.pos).min(out.remaining());
-                    out.put_slice(&buf[this.pos..this.pos + n]);
-                    this.pos += n;
-                    return Poll::Ready(Ok(()));
-                }
-                ReadState::Idle(..) => {
-                    let ReadState::Idle(mut file, mut buf) =
-                        std::mem::replace(&mut this.state, ReadState::Done)
-                    else {
-                        unreachable!("matched Idle")
-                    };
-                    this.state = ReadState::Reading(tokio::task::spawn_blocking(move || {
-                        let r = loop {
-                            match file.read(&mut buf) {
-                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                                r => break r,
-                            }
-                        };
-                        (file, buf, r)
-                    }));
-                }
-                ReadState::Reading(task) => {
-                    let (file, buf, r) = match std::pin::Pin::new(task).poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(done)) => done,
-                        Poll::Ready(Err(e)) => {
-                            this.state = ReadState::Done;
-                            return Poll::Ready(Err(std::io::Error::other(e)));
-                        }
-                    };
-                    match r {
-                        Ok(0) => {
-                            crate::pool::give(buf);
-                            this.state = ReadState::Done;
-                        }
-                        Ok(n) => {
-                            this.pos = 0;
-                            this.filled = n;
-                            this.state = ReadState::Idle(file, buf);
-                        }
-                        Err(e) => {
-                            crate::pool::give(buf);
-                            this.state = ReadState::Done;
-                            return Poll::Ready(Err(e));
-                        }
-                    }
-                }
-                ReadState::Done => return Poll::Ready(Ok(())),
-            }
-        }
-    }
-}
+/// Bytes read from an object's file at a time when it is streamed (as [`WRITE_PIECE`] for
+/// writes). `tokio::fs::File` reads on the blocking pool exactly what each read asks, so a
+/// reader of the stream format (a 4-byte frame word, then a 64 KiB chunk) would cost two
+/// thread hand-offs a chunk; read ahead in pieces of this size it costs one for sixteen
+/// chunks (docs/performance.md, "Download of a 100 MB study"). A reader of its own over
+/// `std::fs` with pooled buffers was tried and measured no better (docs/performance.md).
+const READ_PIECE: usize = 1024 * 1024;
 
 /// Reads until `buf` is full or `body` ends; returns the bytes read.
 async fn read_full(
@@ -344,7 +247,10 @@ impl ObjectStore for LocalDirStore {
         let path = self.path_of(key)?;
         let opened = blocking(key, move || std::fs::File::open(path)).await?;
         match opened {
-            Ok(f) => Ok(Box::new(ReadAhead::new(f))),
+            Ok(f) => Ok(Box::new(tokio::io::BufReader::with_capacity(
+                READ_PIECE,
+                tokio::fs::File::from_std(f),
+            ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(StorageError::NotFound(key.to_owned()))
             }

@@ -1,7 +1,7 @@
-//! A few 1 MiB buffers kept for reuse by the local store's reads and writes. A fresh 1 MiB
-//! buffer per object costs a memset and 256 page faults; for a study of 2,000 files of
-//! 512 KiB (opened twice and written once each) that was about a sixth of the release
-//! pipeline's samples in `perf` (docs/performance.md, "Ingest end to end").
+//! A few 1 MiB buffers kept for reuse by the local store's writes. A fresh zeroed 1 MiB
+//! buffer per object costs a memset and 256 page faults: for a study of 2,000 files of
+//! 512 KiB, `perf` put the store's buffer allocations at about a sixth of the release
+//! pipeline's samples (docs/performance.md, "Ingest end to end").
 //!
 //! Buffers are not wiped between uses (as freed heap memory is not): every user reads only
 //! the part it filled itself.
