@@ -61,8 +61,14 @@ pub fn sign_in(api: &str, outbox: &Path, email: &str) -> String {
         .iter()
         .rev()
         .map(|p| std::fs::read_to_string(p).unwrap())
-        .find(|m| m.starts_with(&format!("To: {email}\n")))
-        .expect("a message to the user in the outbox");
+        // The newest sign-in code to the user: a notification (a share, a release) written
+        // by `up`'s indexer may land in the outbox after it.
+        .find(|m| {
+            m.starts_with(&format!(
+                "To: {email}\nSubject: Your MediMint sign-in code\n"
+            ))
+        })
+        .expect("a sign-in code to the user in the outbox");
     let code: String = message
         .split(|c: char| !c.is_ascii_digit())
         .find(|w| w.len() == 6)

@@ -353,8 +353,11 @@ struct Engine<S> {
     hasher: PieceHasher,
     expect: Option<[u8; 32]>,
     digest: Option<[u8; 32]>,
-    /// The piece being filled (a whole number of chunks and one byte long, [`Source`]).
+    /// The piece being filled (a whole number of chunks and one byte long, [`Source`]);
+    /// allocated at the first read, `piece_cap` long, so that a size hint given after
+    /// [`Engine::new`] costs no full-size buffer first.
     filling: Zeroizing<Vec<u8>>,
+    piece_cap: usize,
     filled: usize,
     /// Set once the piece being filled is complete: whether the plaintext ended in it.
     piece_end: Option<bool>,
@@ -380,7 +383,8 @@ impl<S: Source> Engine<S> {
             hasher: PieceHasher::new(),
             expect: None,
             digest: None,
-            filling: Zeroizing::new(vec![0u8; PIECE_SIZE + 1 + S::TAIL]),
+            filling: Zeroizing::new(Vec::new()),
+            piece_cap: PIECE_SIZE + 1 + S::TAIL,
             filled: 0,
             piece_end: None,
             current: None,
@@ -404,9 +408,7 @@ impl<S: Source> Engine<S> {
                 * CHUNK_SIZE
                 + 1
                 + S::TAIL;
-            if want != self.filling.len() {
-                self.filling = Zeroizing::new(vec![0u8; want]);
-            }
+            self.piece_cap = want;
         }
     }
 
@@ -454,6 +456,9 @@ impl<S: Source> Engine<S> {
             }
             Stage::Reading => {
                 if self.piece_end.is_none() {
+                    if self.filling.is_empty() {
+                        self.filling = Zeroizing::new(vec![0u8; self.piece_cap]);
+                    }
                     let cap = self.filling.len() - 1 - S::TAIL;
                     let end = ready!(self.source.poll_fill(
                         cx,
