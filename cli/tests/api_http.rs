@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use medimint_stack::dicom_gen::{generate_study, SyntheticPatient};
 use serde_json::{json, Value};
-use support::{http, json_of, sign_in, Killed};
+use support::{general_hospital, http, json_of, sign_in, Killed};
 
 /// `medimint up` as a process over `data`: its API URL, a runner of `medimint` commands
 /// against it, and the process (killed when dropped).
@@ -105,23 +105,7 @@ impl Up {
 
     /// Registers a custodial issuer (the admin, through the CLI); its address.
     fn add_issuer(&self, data: &Path, email: &str) -> String {
-        self.medimint(
-            data,
-            &[
-                "issuer",
-                "add",
-                "--email",
-                email,
-                "--name",
-                "General Hospital",
-                "--kind",
-                "hospital",
-                "--jurisdiction",
-                "US-CA",
-                "--evidence",
-                "NPI 1234567890",
-            ],
-        )["issuer"]
+        self.medimint(data, &general_hospital(email))["issuer"]
             .as_str()
             .unwrap()
             .to_owned()

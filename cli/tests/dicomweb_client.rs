@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{http, json_of, sign_in, Killed};
+use support::{general_hospital, http, json_of, sign_in, Killed};
 
 fn script(name: &str) -> String {
     format!("{}/tests/dicomweb/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -113,20 +113,7 @@ fn dicomweb_client_against_medimint_up() {
     let files = json_of(manifest.as_bytes());
     assert_eq!(files.as_array().unwrap().len(), 10);
 
-    let issuer = medimint(&[
-        "issuer",
-        "add",
-        "--email",
-        "pacs@general.example",
-        "--name",
-        "General Hospital",
-        "--kind",
-        "hospital",
-        "--jurisdiction",
-        "US-CA",
-        "--evidence",
-        "NPI 1234567890",
-    ])["issuer"]
+    let issuer = medimint(&general_hospital("pacs@general.example"))["issuer"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -445,22 +445,8 @@ async fn an_external_wallet_gets_its_wrapped_key_and_object_urls_and_opens_them_
 
     // The session's first fetch records the access on chain, which the wallet signs itself
     // (its account exists, as a real wallet's does); then the key comes at once.
-    let devnet = c.suite.devnet();
-    let root = medimint_sdk::keys::Keypair::from_secret(&devnet.root_keypair().secret()).unwrap();
-    let rpc =
-        medimint_chain::StellarRpc::new(&devnet.rpc_url(), std::time::Duration::from_secs(10))
-            .unwrap();
+    c.suite.fund(&wallet.address()).await;
     let network = Network::new(c.platform.config().network.passphrase.clone());
-    medimint_chain::accounts::ensure_funded_accounts(
-        &rpc,
-        &network,
-        root.signing_key(),
-        &[wallet.address()],
-        100 * 10_000_000,
-        medimint_chain::Backoff::default(),
-    )
-    .await
-    .unwrap();
     let r = api.get(&key_path, Some(&token)).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let a = &r.body["authorization"];

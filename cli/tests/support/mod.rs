@@ -9,6 +9,24 @@ use serde_json::{json, Value};
 
 pub struct Killed(pub Child);
 
+/// `medimint issuer add` of General Hospital, the tests' issuer, under `email`.
+pub fn general_hospital(email: &str) -> [&str; 12] {
+    [
+        "issuer",
+        "add",
+        "--email",
+        email,
+        "--name",
+        "General Hospital",
+        "--kind",
+        "hospital",
+        "--jurisdiction",
+        "US-CA",
+        "--evidence",
+        "NPI 1234567890",
+    ]
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -170,20 +188,7 @@ impl Up {
 
     /// Whitelists General Hospital (the tests' issuer) and returns its address.
     pub fn add_general_hospital(&self) -> String {
-        let added = self.json(&[
-            "issuer",
-            "add",
-            "--email",
-            "pacs@general.example",
-            "--name",
-            "General Hospital",
-            "--kind",
-            "hospital",
-            "--jurisdiction",
-            "US-CA",
-            "--evidence",
-            "NPI 1234567890",
-        ]);
+        let added = self.json(&general_hospital("pacs@general.example"));
         added["issuer"].as_str().unwrap().to_owned()
     }
 

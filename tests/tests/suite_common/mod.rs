@@ -98,9 +98,8 @@ impl Suite {
         }
     }
 
-    /// An external wallet's account: funded on the devnet (as its owner would) and linked to
-    /// `email` in the platform's database (only its public key is known).
-    pub async fn link_wallet(&self, email: &str, wallet: &medimint_sdk::keys::Keypair) {
+    /// Funds `address` on the devnet from its root account, as a wallet's owner would.
+    pub async fn fund(&self, address: &str) {
         let network = medimint_chain::Network::new(self.devnet().passphrase());
         let root = medimint_sdk::keys::Keypair::from_secret(&self.devnet().root_keypair().secret())
             .unwrap();
@@ -113,12 +112,18 @@ impl Suite {
             &rpc,
             &network,
             root.signing_key(),
-            &[wallet.address()],
+            &[address.to_owned()],
             100 * 10_000_000,
             medimint_chain::Backoff::default(),
         )
         .await
         .unwrap();
+    }
+
+    /// An external wallet's account: funded on the devnet (as its owner would) and linked to
+    /// `email` in the platform's database (only its public key is known).
+    pub async fn link_wallet(&self, email: &str, wallet: &medimint_sdk::keys::Keypair) {
+        self.fund(&wallet.address()).await;
         self.platform
             .db()
             .insert_account(&medimint_storage::Account {
