@@ -144,17 +144,13 @@ pub fn run(args: &[String]) -> Result<bool, String> {
                 .cloned()
                 .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
         };
-        let num = |v: String| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{a} takes a number\n{USAGE}"))
-        };
         match a.as_str() {
             "--medimint" => medimint = Some(value()?.into()),
-            "--size-mib" => mib = num(value()?)?.clamp(1, 65_536),
-            "--runs" => runs = num(value()?)?.clamp(1, 50) as usize,
+            "--size-mib" => mib = crate::number::<u64>(a, value()?)?.clamp(1, 65_536),
+            "--runs" => runs = crate::number::<u64>(a, value()?)?.clamp(1, 50) as usize,
             "--work-dir" => work = Some(value()?.into()),
-            "--cores" => cores = Some(num(value()?)?.clamp(1, 1024) as usize),
-            "--openssl-seconds" => secs = num(value()?)?.clamp(1, 60) as u32,
+            "--cores" => cores = Some(crate::number::<u64>(a, value()?)?.clamp(1, 1024) as usize),
+            "--openssl-seconds" => secs = crate::number::<u64>(a, value()?)?.clamp(1, 60) as u32,
             "--json" => json = Some(value()?),
             "--report-only" => report_only = true,
             "-h" | "--help" => return Err(USAGE.into()),

@@ -239,7 +239,6 @@ async fn download_one(
     let mut out = PieceWriter {
         idle: Some((file, Sha256::new())),
         busy: None,
-        spare: Vec::with_capacity(IO_BUFFER),
     };
     let mut chunks = ChunkDecryptor::new(key, reader);
     let mut piece = Vec::with_capacity(IO_BUFFER);
@@ -273,17 +272,15 @@ struct PieceWriter {
     idle: Option<(std::fs::File, Sha256)>,
     /// The piece in flight: it hands back the file, the hash and the emptied buffer.
     busy: Option<tokio::task::JoinHandle<WriteResult>>,
-    /// An emptied buffer to hand back to the caller.
-    spare: Vec<u8>,
 }
 
 type WriteResult = std::io::Result<(std::fs::File, Sha256, Vec<u8>)>;
 
 impl PieceWriter {
     /// Waits for the piece in flight, then hashes and writes `piece` on the blocking pool;
-    /// returns an empty buffer for the next piece.
+    /// returns an empty buffer for the next piece (the one the previous piece came in).
     async fn write(&mut self, piece: Vec<u8>) -> std::io::Result<Vec<u8>> {
-        self.settle().await?;
+        let back = self.settle().await?;
         let (mut file, mut hasher) = self.idle.take().expect("settled");
         self.busy = Some(tokio::task::spawn_blocking(move || {
             use std::io::Write;
@@ -293,22 +290,17 @@ impl PieceWriter {
             piece.clear();
             Ok((file, hasher, piece))
         }));
-        Ok(std::mem::replace(&mut self.spare, Vec::with_capacity(0)))
+        Ok(back.unwrap_or_else(|| Vec::with_capacity(IO_BUFFER)))
     }
 
-    /// Waits for the piece in flight, if any.
-    async fn settle(&mut self) -> std::io::Result<()> {
-        if let Some(busy) = self.busy.take() {
-            let (file, hasher, buf) = busy.await.map_err(std::io::Error::other)??;
-            self.idle = Some((file, hasher));
-            if buf.capacity() >= IO_BUFFER {
-                self.spare = buf;
-            }
-        }
-        if self.spare.capacity() < IO_BUFFER {
-            self.spare = Vec::with_capacity(IO_BUFFER);
-        }
-        Ok(())
+    /// Waits for the piece in flight, if any; its emptied buffer.
+    async fn settle(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(busy) = self.busy.take() else {
+            return Ok(None);
+        };
+        let (file, hasher, buf) = busy.await.map_err(std::io::Error::other)??;
+        self.idle = Some((file, hasher));
+        Ok(Some(buf))
     }
 
     /// Waits for the last piece; the file (flushed to the kernel) and the hash of every byte.
