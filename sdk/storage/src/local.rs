@@ -29,8 +29,7 @@ const WRITE_PIECE: usize = crate::pool::PIECE;
 /// writes). `tokio::fs::File` reads on the blocking pool exactly what each read asks, so a
 /// reader of the stream format (a 4-byte frame word, then a 64 KiB chunk) would cost two
 /// thread hand-offs a chunk; read ahead in pieces of this size it costs one for sixteen
-/// chunks (docs/performance.md, "Download of a 100 MB study"). A reader of its own over
-/// `std::fs` with pooled buffers was tried and measured no better (docs/performance.md).
+/// chunks (docs/performance.md, "Download of a 100 MB study").
 const READ_PIECE: usize = 1024 * 1024;
 
 /// Reads until `buf` is full or `body` ends; returns the bytes read.
@@ -245,12 +244,8 @@ impl ObjectStore for LocalDirStore {
 
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {
         let path = self.path_of(key)?;
-        let opened = blocking(key, move || std::fs::File::open(path)).await?;
-        match opened {
-            Ok(f) => Ok(Box::new(tokio::io::BufReader::with_capacity(
-                READ_PIECE,
-                tokio::fs::File::from_std(f),
-            ))),
+        match tokio::fs::File::open(&path).await {
+            Ok(f) => Ok(Box::new(tokio::io::BufReader::with_capacity(READ_PIECE, f))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(StorageError::NotFound(key.to_owned()))
             }
