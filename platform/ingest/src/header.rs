@@ -140,55 +140,132 @@ pub async fn read_file(
     max_header_bytes: usize,
 ) -> std::io::Result<ReadFile> {
     let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity((64 * 1024).min(max_header_bytes));
+    let mut head = HeaderReader::new(max_header_bytes);
     let mut chunk = vec![0u8; CHUNK];
-    let mut size = 0u64;
-    // Keep bytes only until the header is whole (the pixel data's element header is in the
-    // buffer): a multi-frame file would otherwise fill the buffer to its cap with pixels.
-    let mut head_complete = false;
-    // Once the header is whole: the encapsulated pixel data's items, followed to the end.
-    let mut fragments: Option<Fragments> = None;
     loop {
         let n = reader.read(&mut chunk).await?;
         if n == 0 {
             break;
         }
         hasher.update(&chunk[..n]);
-        let start = size;
-        size += n as u64;
-        if let Some(f) = fragments.as_mut() {
-            f.feed(start, &chunk[..n]);
+        head.feed(&chunk[..n]);
+    }
+    let size = head.size();
+    Ok(ReadFile {
+        digest: FileDigest {
+            sha256: hasher.finalize().into(),
+            size,
+        },
+        header: head.finish(),
+    })
+}
+
+/// The header of a file fed to it in order, piece by piece, as it streams past (to a digest,
+/// a cipher): keeps at most `max_header_bytes`, and follows the encapsulated pixel data's
+/// items to the end. [`read_file`] without the reading and the hashing.
+pub struct HeaderReader {
+    max_header_bytes: usize,
+    head: Vec<u8>,
+    size: u64,
+    /// Keep bytes only until the header is whole (the pixel data's element header is in the
+    /// buffer): a multi-frame file would otherwise fill the buffer to its cap with pixels.
+    head_complete: bool,
+    /// Once the header is whole: the encapsulated pixel data's items, followed to the end.
+    fragments: Option<Fragments>,
+}
+
+impl HeaderReader {
+    /// Nothing fed yet.
+    pub fn new(max_header_bytes: usize) -> Self {
+        Self {
+            max_header_bytes,
+            head: Vec::with_capacity((64 * 1024).min(max_header_bytes)),
+            size: 0,
+            head_complete: false,
+            fragments: None,
         }
-        if !head_complete {
-            let room = max_header_bytes - head.len();
-            head.extend_from_slice(&chunk[..n.min(room)]);
+    }
+
+    /// The file's next bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        if n == 0 {
+            return;
+        }
+        let start = self.size;
+        self.size += n as u64;
+        if let Some(f) = self.fragments.as_mut() {
+            f.feed(start, bytes);
+        }
+        if !self.head_complete {
+            let room = self.max_header_bytes - self.head.len();
+            self.head.extend_from_slice(&bytes[..n.min(room)]);
             // The file's size is not known yet; an unbounded one only defers the size
             // checks to `parse_header`, which repeats the scan with the real size.
-            match scan(&head, u64::MAX) {
+            match scan(&self.head, u64::MAX) {
                 Ok(s) => {
-                    head_complete = true;
+                    self.head_complete = true;
                     if let Some(at) = s.fragments_at {
-                        // Everything read so far: the head, then what this chunk held past it.
+                        // Everything read so far: the head, then what these bytes held past it.
                         let mut f = Fragments::new(at);
-                        f.feed(0, &head);
+                        f.feed(0, &self.head);
                         let kept = n.min(room);
-                        f.feed(start + kept as u64, &chunk[kept..n]);
-                        fragments = Some(f);
+                        f.feed(start + kept as u64, &bytes[kept..]);
+                        self.fragments = Some(f);
                     }
                 }
-                Err(_) => head_complete = head.len() >= max_header_bytes,
+                Err(_) => self.head_complete = self.head.len() >= self.max_header_bytes,
             }
         }
     }
-    let digest = FileDigest {
-        sha256: hasher.finalize().into(),
-        size,
-    };
-    let header = parse_header(&head, size).and_then(|h| match fragments {
-        Some(f) => f.finish(size).map(|()| h),
-        None => Ok(h),
-    });
-    Ok(ReadFile { digest, header })
+
+    /// Bytes fed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The header of the file fed (its whole size being what was fed), or why it cannot be
+    /// read.
+    pub fn finish(self) -> Result<ParsedHeader, HeaderError> {
+        let size = self.size;
+        parse_header(&self.head, size).and_then(|h| match self.fragments {
+            Some(f) => f.finish(size).map(|()| h),
+            None => Ok(h),
+        })
+    }
+}
+
+/// A reader that hands every byte it passes on to a [`HeaderReader`] as well: the header of
+/// a file read once, for its cipher (the pipeline's one pass over each file).
+pub struct HeaderTap<R> {
+    inner: R,
+    header: std::sync::Arc<std::sync::Mutex<HeaderReader>>,
+}
+
+impl<R> HeaderTap<R> {
+    /// `inner`'s bytes, fed to `header` as they are read.
+    pub fn new(inner: R, header: std::sync::Arc<std::sync::Mutex<HeaderReader>>) -> Self {
+        Self { inner, header }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for HeaderTap<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let fresh = &buf.filled()[before..];
+        if !fresh.is_empty() {
+            // Poisoned only if a feed panicked; the header is then refused at its end.
+            if let Ok(mut h) = self.header.lock() {
+                h.feed(fresh);
+            }
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 /// Parses the header held in `head`, the first bytes of a file of `file_size` bytes.

@@ -7,6 +7,10 @@ pub const INBOX: &str = "inbox";
 /// Where rejected uploads and their reports go.
 pub const QUARANTINE: &str = "quarantine";
 
+/// Where a release's files wait, sealed, between the pass that reads them and the study they
+/// join once the release is validated (each attempt in a folder of its own).
+pub const STAGING: &str = "staging";
+
 /// One release: the issuer's address and its release id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRef {
@@ -25,6 +29,11 @@ impl ReleaseRef {
     /// `quarantine/<issuer>/<release-id>/`.
     pub fn quarantine_prefix(&self) -> String {
         format!("{QUARANTINE}/{}/{}/", self.issuer, self.release_id)
+    }
+
+    /// `staging/<issuer>/<release-id>/`: every attempt's staging folder is under it.
+    pub fn staging_prefix(&self) -> String {
+        format!("{STAGING}/{}/{}/", self.issuer, self.release_id)
     }
 
     /// The manifest's key.

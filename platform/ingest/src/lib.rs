@@ -39,7 +39,7 @@ pub use pipeline::{Ingest, IngestConfig, Outcome};
 pub use relayer_chain::RelayerChain;
 pub use report::{Problem, ProblemCode, Report};
 pub use sealer::SdkSealer;
-pub use traits::{Chain, IssuerStatus, Proposal, Sealer, StudySeal};
+pub use traits::{Chain, IssuerStatus, Proposal, SealedFile, Sealer, StudySeal};
 pub use upload::{InboxUpload, LocalUpload, Upload};
 
 /// A failure the caller should retry (storage, database, chain or relayer unavailable), or

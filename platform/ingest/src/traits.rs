@@ -5,7 +5,16 @@
 use async_trait::async_trait;
 use medimint_storage::ObjectReader;
 
+use crate::header::FileDigest;
 use crate::IngestError;
+
+/// The ciphertext of a file whose digest is not known beforehand: once read to its end, it
+/// tells the plaintext's SHA-256 and size (the pipeline reads each file once).
+pub trait SealedFile: tokio::io::AsyncRead + Send + Unpin {
+    /// The plaintext's digest and size, once the ciphertext has been read to its end
+    /// (`None` before).
+    fn plaintext_digest(&self) -> Option<FileDigest>;
+}
 
 /// Encryption of one study under a fresh random study key.
 pub trait Sealer: Send + Sync {
@@ -17,18 +26,16 @@ pub trait Sealer: Send + Sync {
 pub trait StudySeal: Send + Sync {
     /// A reader of the ciphertext of `plaintext` in the sdk's chunked stream format.
     fn encrypt(&self, plaintext: ObjectReader) -> ObjectReader;
-    /// As [`StudySeal::encrypt`], for a plaintext of `size` bytes that must hash to `sha256`:
-    /// otherwise the reader fails where it would end (so the store keeps nothing), with an
-    /// `InvalidData` error whose inner error is [`medimint_sdk::crypto::DigestMismatch`]. By
-    /// default the plaintext is hashed on its way into [`StudySeal::encrypt`].
-    fn encrypt_checked(
-        &self,
-        plaintext: ObjectReader,
-        sha256: [u8; 32],
-        size: u64,
-    ) -> ObjectReader {
+    /// As [`StudySeal::encrypt`], and the plaintext's digest and size at the end (`size`, a
+    /// hint for buffers where known). By default the plaintext is hashed on its way into
+    /// [`StudySeal::encrypt`].
+    fn encrypt_file(&self, plaintext: ObjectReader, size: Option<u64>) -> Box<dyn SealedFile> {
         let _ = size;
-        self.encrypt(crate::pipeline::checking_reader(plaintext, sha256))
+        let (plaintext, digest) = crate::pipeline::hashing_reader(plaintext);
+        Box::new(crate::pipeline::DigestedCiphertext {
+            inner: self.encrypt(plaintext),
+            digest,
+        })
     }
     /// A reader of the ciphertext of the metadata object's plaintext (stored as blocks by
     /// [`crate::metadata::MetadataWriter`]); the same stream format as a file's by default.

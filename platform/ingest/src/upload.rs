@@ -23,6 +23,10 @@ pub trait Upload: Send + Sync {
     async fn files(&self) -> Result<Vec<(String, String)>, IngestError>;
     /// One file's bytes.
     async fn open(&self, key: &str) -> Result<ObjectReader, IngestError>;
+    /// [`Upload::open`], and the file's size where it comes for free (a hint for buffers).
+    async fn open_sized(&self, key: &str) -> Result<(ObjectReader, Option<u64>), IngestError> {
+        Ok((self.open(key).await?, None))
+    }
     /// The release is on chain: what is left of the upload goes (inbox), or stays where its
     /// owner keeps it (local files).
     async fn remove(&self) -> Result<(), IngestError>;
@@ -120,7 +124,7 @@ impl Upload for InboxUpload {
 }
 
 /// Files on the local disk and a manifest built for them, released in place: the pipeline
-/// reads each file where it is (once to check it, once to seal it) and never moves or
+/// reads each file where it is, once (checked and sealed as it passes), and never moves or
 /// deletes it.
 pub struct LocalUpload {
     files: Vec<(String, PathBuf)>,
@@ -211,11 +215,85 @@ impl Upload for LocalUpload {
         Ok(Box::new(file))
     }
 
+    async fn open_sized(&self, key: &str) -> Result<(ObjectReader, Option<u64>), IngestError> {
+        // Opened, measured and, if small, read whole in one trip to the blocking pool: a
+        // file of a CT series (half a megabyte) then costs one trip, not three.
+        let path = key.to_owned();
+        let opened = tokio::task::spawn_blocking(move || read_small(&path))
+            .await
+            .map_err(|e| IngestError::Transient {
+                step: "opening a file to release",
+                message: format!("{key}: {e}"),
+            })?
+            .map_err(|e| IngestError::Transient {
+                step: "opening a file to release",
+                message: format!("{key}: {e}"),
+            })?;
+        Ok(opened)
+    }
+
     async fn remove(&self) -> Result<(), IngestError> {
         Ok(())
     }
 
     async fn quarantine(&self, _q: &str) -> Result<(), IngestError> {
         Ok(())
+    }
+}
+
+/// Files up to this size are read whole when opened (memory: this much per file in flight).
+const READ_WHOLE: u64 = 1024 * 1024;
+
+/// Opens `path`: a file of at most [`READ_WHOLE`] bytes read whole (held zeroized: it is
+/// plaintext), a larger one (or one that grew while it was read) streamed from where the
+/// read stopped. Returns the reader and the size the file had when opened.
+fn read_small(path: &str) -> std::io::Result<(ObjectReader, Option<u64>)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > READ_WHOLE {
+        return Ok((Box::new(tokio::fs::File::from_std(file)), Some(size)));
+    }
+    let mut head = Vec::with_capacity(size as usize + 1);
+    let read = (&mut file).take(READ_WHOLE + 1).read_to_end(&mut head);
+    let head = std::io::Cursor::new(medimint_sdk::crypto::SecretBuf::from_vec(head));
+    read?;
+    if head.get_ref().len() as u64 <= READ_WHOLE {
+        return Ok((Box::new(head), Some(size)));
+    }
+    let rest = tokio::fs::File::from_std(file);
+    Ok((
+        Box::new(tokio::io::AsyncReadExt::chain(head, rest)),
+        Some(size),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_local_file_reads_back_whole_whatever_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = READ_WHOLE as usize;
+        for len in [0, 10, big - 1, big, big + 1, 3 * big + 7] {
+            let path = dir.path().join(format!("f{len}"));
+            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            std::fs::write(&path, &data).unwrap();
+            let upload = LocalUpload::new(vec![], Vec::new());
+            let (mut reader, size) = upload.open_sized(path.to_str().unwrap()).await.unwrap();
+            assert_eq!(size, Some(len as u64));
+            let mut back = Vec::new();
+            reader.read_to_end(&mut back).await.unwrap();
+            assert!(back == data, "{len} bytes came back different");
+        }
+        let missing = LocalUpload::new(vec![], Vec::new())
+            .open_sized(dir.path().join("nope").to_str().unwrap())
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(missing.contains("nope"), "{missing}");
     }
 }

@@ -117,6 +117,8 @@ async fn assert_released(e: &Env, files: &[(String, Vec<u8>)], release_id: &str)
         assert_ne!(&ct[..], &bytes[..]);
         assert_eq!(unseal(&ct), *bytes);
     }
+    // Nothing waits in a staging folder.
+    assert!(keys(&*e.store, "staging/").await.is_empty());
     // The key is wrapped to the patient and to the issuer.
     let account =
         e.db.account_by_email("Jane.Doe@example.org")
@@ -300,7 +302,8 @@ async fn assert_rejected(
     for prefix in ["studies/", "meta/", "keys/"] {
         assert!(keys(&*e.store, prefix).await.is_empty(), "{prefix}");
     }
-    assert_eq!(e.sealer.studies.load(Ordering::SeqCst), 0);
+    // Sealed as they were read, the refused files are discarded with their staging folder.
+    assert!(keys(&*e.store, "staging/").await.is_empty());
     assert!(e.chain.tokens.lock().unwrap().is_empty());
     assert_eq!(
         e.db.get_release(issuer, "bad")
@@ -1195,10 +1198,12 @@ async fn a_release_that_fails_after_claiming_its_root_is_retried_to_success() {
     let e = env().await;
     let files = generated_study(&ct(), 1, 3);
     upload_for_jane(&e, "first", &files).await;
-    // Sealing fails after the checksum root was claimed.
-    e.faults.arm("seal", 1);
+    // Storing the study fails after the checksum root was claimed (wrapping its key).
+    e.faults.arm("wrap", 1);
     let err = e.ingest.process(&rel(ISSUER, "first")).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
+    // What the attempt sealed is not left behind in its staging folder.
+    assert!(keys(&*e.store, "staging/").await.is_empty());
     // The same files under another release id are told which release to retry.
     upload_for_jane(&e, "second", &files).await;
     let out = e.ingest.process(&rel(ISSUER, "second")).await.unwrap();
@@ -1272,4 +1277,92 @@ async fn files_released_in_place_are_read_where_they_are_and_left_there() {
         Outcome::Released { .. }
     ));
     assert_eq!(e.chain.proposals.load(Ordering::SeqCst), 1);
+}
+
+/// An upload that counts the times its files are opened.
+struct CountingUpload {
+    inner: Arc<dyn medimint_ingest::Upload>,
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl medimint_ingest::Upload for CountingUpload {
+    async fn manifest(&self) -> Result<Option<Vec<u8>>, medimint_ingest::IngestError> {
+        self.inner.manifest().await
+    }
+    async fn files(&self) -> Result<Vec<(String, String)>, medimint_ingest::IngestError> {
+        self.inner.files().await
+    }
+    async fn open(
+        &self,
+        key: &str,
+    ) -> Result<medimint_storage::ObjectReader, medimint_ingest::IngestError> {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        self.inner.open(key).await
+    }
+    async fn open_sized(
+        &self,
+        key: &str,
+    ) -> Result<(medimint_storage::ObjectReader, Option<u64>), medimint_ingest::IngestError> {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        self.inner.open_sized(key).await
+    }
+    async fn remove(&self) -> Result<(), medimint_ingest::IngestError> {
+        self.inner.remove().await
+    }
+    async fn quarantine(&self, q: &str) -> Result<(), medimint_ingest::IngestError> {
+        self.inner.quarantine(q).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_file_is_read_once_checked_and_sealed_in_the_same_pass() {
+    let e = env().await;
+    let files = generated_study(&ct(), 2, 4);
+    upload_for_jane(&e, "once", &files).await;
+    let release = rel(ISSUER, "once");
+    let upload = Arc::new(CountingUpload {
+        inner: Arc::new(medimint_ingest::InboxUpload::new(
+            e.store.clone(),
+            release.clone(),
+        )),
+        opens: Default::default(),
+    });
+    let out = e
+        .ingest
+        .process_upload(&release, upload.clone())
+        .await
+        .unwrap();
+    let Outcome::Released { study_id, .. } = out else {
+        panic!("not released: {out:?}")
+    };
+    assert_eq!(upload.opens.load(Ordering::SeqCst), files.len());
+    assert_eq!(
+        keys(&*e.store, &format!("studies/{study_id}/files/"))
+            .await
+            .len(),
+        files.len()
+    );
+    assert!(keys(&*e.store, "staging/").await.is_empty());
+
+    // A refused release read once too, and its sealed files discarded.
+    let mut bad = generated_study(&ct(), 1, 2);
+    bad[1].1.truncate(300);
+    upload_for_jane(&e, "refused", &bad).await;
+    let release = rel(ISSUER, "refused");
+    let upload = Arc::new(CountingUpload {
+        inner: Arc::new(medimint_ingest::InboxUpload::new(
+            e.store.clone(),
+            release.clone(),
+        )),
+        opens: Default::default(),
+    });
+    let out = e
+        .ingest
+        .process_upload(&release, upload.clone())
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::Rejected { .. }), "{out:?}");
+    assert_eq!(upload.opens.load(Ordering::SeqCst), bad.len());
+    assert!(keys(&*e.store, "staging/").await.is_empty());
 }

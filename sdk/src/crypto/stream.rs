@@ -20,7 +20,7 @@ use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{Error, StudyKey};
+use super::{Error, SecretBuf, StudyKey};
 
 /// First eight bytes of every stream.
 pub const MAGIC: [u8; 8] = *b"MEDIMINT";
@@ -330,14 +330,14 @@ pub(crate) fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<us
     Ok(filled)
 }
 
-pub(crate) fn frame_buffer() -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(vec![0u8; FRAME_LEN + MAX_CIPHERTEXT])
+pub(crate) fn frame_buffer() -> SecretBuf {
+    SecretBuf::zeroed(FRAME_LEN + MAX_CIPHERTEXT)
 }
 
 /// The buffer [`Opener::open`] works in: room for a plaintext chunk, then the chunk as read
 /// (at [`OPEN_AT`]).
-pub(crate) fn open_buffer() -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(vec![0u8; OPEN_AT + MAX_CIPHERTEXT])
+pub(crate) fn open_buffer() -> SecretBuf {
+    SecretBuf::zeroed(OPEN_AT + MAX_CIPHERTEXT)
 }
 
 /// Encrypts everything `input` yields under `key` into `output`; returns the plaintext length.
@@ -446,7 +446,7 @@ pub fn rekey<R: Read, W: Write>(old: &StudyKey, input: R, output: W) -> Result<S
 pub struct EncryptWriter<W: Write> {
     inner: W,
     sealer: Sealer,
-    frame: Zeroizing<Vec<u8>>,
+    frame: SecretBuf,
     len: usize,
 }
 

@@ -91,7 +91,7 @@ pub struct ChunkDecryptor<R> {
     /// The study key until the header is read, then the opener derived from both.
     key: Option<StudyKey>,
     opener: Option<Opener>,
-    buf: zeroize::Zeroizing<Vec<u8>>,
+    buf: super::SecretBuf,
     /// The final chunk was returned, or an error: nothing more is read.
     done: bool,
 }

@@ -28,10 +28,9 @@ use std::task::{ready, Context, Poll};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::task::JoinHandle;
-use zeroize::Zeroizing;
 
 use super::stream::{Opener, Sealer, CHUNK_SIZE, FRAME_LEN, HEADER_LEN, OPEN_AT, TAG_LEN};
-use super::{Error, StudyKey};
+use super::{Error, SecretBuf, StudyKey};
 
 /// Chunks in a piece.
 pub const PIECE_CHUNKS: usize = 16;
@@ -71,7 +70,7 @@ fn spare_core() -> bool {
     2 * ACTIVE.load(Ordering::Relaxed) <= cores()
 }
 
-type Piece = Arc<Zeroizing<Vec<u8>>>;
+type Piece = Arc<SecretBuf>;
 
 /// SHA-256 over the pieces in order, each either inline or on the blocking pool (one at a
 /// time: the state moves from one job to the next).
@@ -356,14 +355,14 @@ struct Engine<S> {
     /// The piece being filled (a whole number of chunks and one byte long, [`Source`]);
     /// allocated at the first read, `piece_cap` long, so that a size hint given after
     /// [`Engine::new`] costs no full-size buffer first.
-    filling: Zeroizing<Vec<u8>>,
+    filling: SecretBuf,
     piece_cap: usize,
     filled: usize,
     /// Set once the piece being filled is complete: whether the plaintext ended in it.
     piece_end: Option<bool>,
     /// The last piece handed to the hasher (its buffer comes back for the next piece).
     current: Option<Piece>,
-    out: Zeroizing<Vec<u8>>,
+    out: SecretBuf,
     out_pos: usize,
     out_len: usize,
     stage: Stage,
@@ -375,7 +374,7 @@ struct Engine<S> {
 
 impl<S: Source> Engine<S> {
     fn new(source: S, (sealer, header): (Sealer, [u8; HEADER_LEN])) -> Self {
-        let mut out = Zeroizing::new(vec![0u8; HEADER_LEN]);
+        let mut out = SecretBuf::zeroed(HEADER_LEN);
         out.copy_from_slice(&header);
         Self {
             source,
@@ -383,7 +382,7 @@ impl<S: Source> Engine<S> {
             hasher: PieceHasher::new(),
             expect: None,
             digest: None,
-            filling: Zeroizing::new(Vec::new()),
+            filling: SecretBuf::default(),
             piece_cap: PIECE_SIZE + 1 + S::TAIL,
             filled: 0,
             piece_end: None,
@@ -421,7 +420,7 @@ impl<S: Source> Engine<S> {
         };
         let need = len + chunks * (FRAME_LEN + TAG_LEN);
         if self.out.len() < need {
-            self.out = Zeroizing::new(vec![0u8; need]);
+            self.out = SecretBuf::zeroed(need);
         }
         let mut at = 0;
         for i in 0..chunks {
@@ -457,7 +456,7 @@ impl<S: Source> Engine<S> {
             Stage::Reading => {
                 if self.piece_end.is_none() {
                     if self.filling.is_empty() {
-                        self.filling = Zeroizing::new(vec![0u8; self.piece_cap]);
+                        self.filling = SecretBuf::zeroed(self.piece_cap);
                     }
                     let cap = self.filling.len() - 1 - S::TAIL;
                     let end = ready!(self.source.poll_fill(
@@ -480,8 +479,8 @@ impl<S: Source> Engine<S> {
                     .filter(|b| b.len() == PIECE_SIZE + 1 + S::TAIL);
                 let next = match spare {
                     Some(b) => b,
-                    None if end => Zeroizing::new(Vec::new()),
-                    None => Zeroizing::new(vec![0u8; PIECE_SIZE + 1 + S::TAIL]),
+                    None if end => SecretBuf::default(),
+                    None => SecretBuf::zeroed(PIECE_SIZE + 1 + S::TAIL),
                 };
                 let piece: Piece = Arc::new(std::mem::replace(&mut self.filling, next));
                 self.hasher.update(&piece, len);

@@ -99,71 +99,53 @@ impl LocalDirStore {
     }
 
     /// Writes `body` to the new file `tmp` with `std::fs` on the blocking pool, in pieces of
-    /// [`WRITE_PIECE`]: while one piece is written, the next is read from `body` (two buffers
-    /// per write in flight). Returns the file, not yet synced, and the bytes written.
-    async fn write_tmp(
+    /// [`WRITE_PIECE`] (while one piece is written, the next is read from `body`: two buffers
+    /// per write in flight), then syncs it once and renames it to `path`. The file is
+    /// created by the first piece's trip to the blocking pool, and the last piece's trip also
+    /// syncs and publishes it: an object of one piece costs one trip, not three. Returns the
+    /// bytes written; on failure `tmp` may be left for the caller to remove.
+    async fn write_object(
         &self,
         tmp: &Path,
+        path: &Path,
         key: &str,
         body: &mut (dyn AsyncRead + Send + Unpin),
-    ) -> Result<(std::fs::File, u64), StorageError> {
-        let path = tmp.to_owned();
-        let mut file = Some(
-            blocking(key, move || std::fs::File::create(path))
-                .await?
-                .map_err(|e| StorageError::io(format!("creating a temporary file for {key}"), e))?,
-        );
-        let writing = |e: std::io::Error| StorageError::io(format!("writing {key}"), e);
+    ) -> Result<u64, StorageError> {
         let mut filling = crate::pool::take();
         let mut spare = Vec::new();
-        let mut pending: Option<tokio::task::JoinHandle<_>> = None;
+        let mut file: Option<std::fs::File> = None;
+        let mut pending: Option<tokio::task::JoinHandle<Piece>> = None;
         let mut written = 0u64;
         loop {
-            let n = read_full(body, &mut filling).await.map_err(writing)?;
+            let read = read_full(body, &mut filling).await;
             if let Some(task) = pending.take() {
-                let (f, buf, result): (std::fs::File, Vec<u8>, std::io::Result<()>) =
-                    task.await.map_err(|e| joined(key, e))?;
-                result.map_err(writing)?;
-                file = Some(f);
+                let (f, buf, result) = task.await.map_err(|e| joined(key, e))?;
                 spare = buf;
+                result?;
+                file = f;
             }
-            if n == 0 {
-                break;
-            }
+            let n = read.map_err(|e| StorageError::io(format!("writing {key}"), e))?;
             written += n as u64;
-            let last = n < filling.len();
-            if spare.len() < WRITE_PIECE && !last {
+            let job = WriteJob {
+                file: file.take(),
+                tmp: tmp.to_owned(),
+                key: key.to_owned(),
+            };
+            if n < filling.len() {
+                // The last piece (perhaps empty): written, synced and published in one trip.
+                let path = path.to_owned();
+                let piece = std::mem::take(&mut filling);
+                let (_, buf, result) = blocking(key, move || job.finish(piece, n, &path)).await?;
+                crate::pool::give(buf);
+                crate::pool::give(spare);
+                return result.map(|()| written);
+            }
+            if spare.len() < WRITE_PIECE {
                 spare = crate::pool::take();
             }
             let piece = std::mem::replace(&mut filling, std::mem::take(&mut spare));
-            let mut f = file
-                .take()
-                .expect("the file is back from the previous write");
-            pending = Some(tokio::task::spawn_blocking(move || {
-                let result = f.write_all(&piece[..n]);
-                (f, piece, result)
-            }));
-            if last {
-                let task = pending.take().expect("just started");
-                let (f, buf, result) = task.await.map_err(|e| joined(key, e))?;
-                result.map_err(writing)?;
-                file = Some(f);
-                spare = buf;
-                break;
-            }
+            pending = Some(tokio::task::spawn_blocking(move || job.write(piece, n)));
         }
-        crate::pool::give(filling);
-        crate::pool::give(spare);
-        Ok((file.expect("no write under way"), written))
-    }
-
-    async fn ensure_parent(&self, path: &Path, key: &str) -> Result<(), StorageError> {
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| StorageError::io(format!("creating the folder of {key}"), e))?;
-        }
-        Ok(())
     }
 
     /// Walks the tree under `dir` collecting files; `rel` is `dir` relative to the root.
@@ -209,37 +191,11 @@ impl ObjectStore for LocalDirStore {
     ) -> Result<u64, StorageError> {
         let path = self.path_of(key)?;
         let tmp = self.tmp_path();
-        let (file, written) = match self.write_tmp(&tmp, key, body).await {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(e);
-            }
-        };
-        // One fsync per object (not per piece), then the folder and the rename: one trip to
-        // the blocking pool.
-        let owned = key.to_owned();
-        blocking(key, move || {
-            let published = file
-                .sync_all()
-                .map_err(|e| StorageError::io(format!("syncing {owned}"), e))
-                .and_then(|()| {
-                    drop(file);
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| {
-                            StorageError::io(format!("creating the folder of {owned}"), e)
-                        })?;
-                    }
-                    std::fs::rename(&tmp, &path)
-                        .map_err(|e| StorageError::io(format!("publishing {owned}"), e))
-                });
-            if published.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            published
-        })
-        .await??;
-        Ok(written)
+        let written = self.write_object(&tmp, &path, key, body).await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        written
     }
 
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {
@@ -299,20 +255,19 @@ impl ObjectStore for LocalDirStore {
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = self.path_of(key)?;
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StorageError::io(format!("deleting {key}"), e)),
-        }
-        // Prune folders the delete emptied, so listings and the inbox stay tidy.
-        let mut dir = path.parent().map(Path::to_path_buf);
-        while let Some(d) = dir {
-            if d == self.root || tokio::fs::remove_dir(&d).await.is_err() {
-                break;
+        let root = self.root.clone();
+        let owned = key.to_owned();
+        blocking(key, move || {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(StorageError::io(format!("deleting {owned}"), e)),
             }
-            dir = d.parent().map(Path::to_path_buf);
-        }
-        Ok(())
+            // Prune folders the delete emptied, so listings and the inbox stay tidy.
+            prune_empty_parents(&root, &path);
+            Ok(())
+        })
+        .await?
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
@@ -323,23 +278,101 @@ impl ObjectStore for LocalDirStore {
     async fn rename(&self, from: &str, to: &str) -> Result<(), StorageError> {
         let src = self.path_of(from)?;
         let dst = self.path_of(to)?;
-        self.ensure_parent(&dst, to).await?;
-        match tokio::fs::rename(&src, &dst).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::NotFound(from.to_owned()))
+        let root = self.root.clone();
+        let (from, to) = (from.to_owned(), to.to_owned());
+        let key = to.clone();
+        // The folder, the move and the pruning in one trip to the blocking pool.
+        blocking(&key, move || {
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StorageError::io(format!("creating the folder of {to}"), e))?;
             }
-            Err(e) => return Err(StorageError::io(format!("moving {from} to {to}"), e)),
-        }
-        // Prune the emptied source folders.
-        let mut dir = src.parent().map(Path::to_path_buf);
-        while let Some(d) = dir {
-            if d == self.root || tokio::fs::remove_dir(&d).await.is_err() {
-                break;
+            match std::fs::rename(&src, &dst) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StorageError::NotFound(from))
+                }
+                Err(e) => return Err(StorageError::io(format!("moving {from} to {to}"), e)),
             }
-            dir = d.parent().map(Path::to_path_buf);
+            // Prune the emptied source folders.
+            prune_empty_parents(&root, &src);
+            Ok(())
+        })
+        .await?
+    }
+}
+
+/// Removes the folders above `path` that are empty, up to (not including) `root`.
+fn prune_empty_parents(root: &Path, path: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
+            break;
         }
-        Ok(())
+        dir = d.parent();
+    }
+}
+
+/// What a trip to the blocking pool gives back: the file (once created), the piece's buffer
+/// and how the write went.
+type Piece = (Option<std::fs::File>, Vec<u8>, Result<(), StorageError>);
+
+/// One trip of [`LocalDirStore::write_object`] to the blocking pool.
+struct WriteJob {
+    /// `None` until the first trip creates it.
+    file: Option<std::fs::File>,
+    tmp: PathBuf,
+    key: String,
+}
+
+impl WriteJob {
+    fn open(&mut self) -> Result<&mut std::fs::File, StorageError> {
+        if self.file.is_none() {
+            let f = std::fs::File::create(&self.tmp).map_err(|e| {
+                StorageError::io(format!("creating a temporary file for {}", self.key), e)
+            })?;
+            self.file = Some(f);
+        }
+        Ok(self.file.as_mut().expect("just created"))
+    }
+
+    /// Writes `piece[..n]`.
+    fn write(mut self, piece: Vec<u8>, n: usize) -> Piece {
+        let key = self.key.clone();
+        let result = self.open().and_then(|f| {
+            f.write_all(&piece[..n])
+                .map_err(|e| StorageError::io(format!("writing {key}"), e))
+        });
+        (self.file, piece, result)
+    }
+
+    /// Writes `piece[..n]`, syncs the file and renames it to `path`.
+    fn finish(mut self, piece: Vec<u8>, n: usize, path: &Path) -> Piece {
+        let key = self.key.clone();
+        let result = self
+            .open()
+            .and_then(|f| {
+                f.write_all(&piece[..n])
+                    .map_err(|e| StorageError::io(format!("writing {key}"), e))?;
+                // One fsync per object, not per piece.
+                f.sync_all()
+                    .map_err(|e| StorageError::io(format!("syncing {key}"), e))
+            })
+            .and_then(|()| {
+                drop(self.file.take());
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StorageError::io(format!("creating the folder of {key}"), e)
+                    })?;
+                }
+                std::fs::rename(&self.tmp, path)
+                    .map_err(|e| StorageError::io(format!("publishing {key}"), e))
+            });
+        if result.is_err() {
+            drop(self.file.take());
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        (None, piece, result)
     }
 }
 
@@ -458,5 +491,51 @@ mod tests {
             .unwrap()
             .collect();
         assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
+    }
+
+    #[tokio::test]
+    async fn rename_and_delete_move_in_one_step_and_prune_emptied_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDirStore::new(dir.path()).unwrap();
+        for (k, v) in [("staging/a/b/0", "x"), ("staging/a/b/1", "y")] {
+            store
+                .put_bytes(k, bytes::Bytes::from_static(v.as_bytes()))
+                .await
+                .unwrap();
+        }
+        store
+            .rename("staging/a/b/0", "studies/s/files/h0")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_bytes("studies/s/files/h0", 10).await.unwrap(),
+            b"x"
+        );
+        assert!(store.head("staging/a/b/0").await.unwrap().is_none());
+        assert!(dir.path().join("staging/a/b").is_dir(), "1 is still there");
+        store
+            .rename("staging/a/b/1", "studies/s/files/h1")
+            .await
+            .unwrap();
+        assert!(
+            !dir.path().join("staging").exists(),
+            "emptied folders pruned"
+        );
+        match store.rename("staging/a/b/1", "elsewhere").await {
+            Err(StorageError::NotFound(k)) => assert_eq!(k, "staging/a/b/1"),
+            other => panic!("{other:?}"),
+        }
+        for k in [
+            "studies/s/files/h0",
+            "studies/s/files/h1",
+            "studies/s/files/h1",
+        ] {
+            store.delete(k).await.unwrap();
+        }
+        assert!(
+            !dir.path().join("studies").exists(),
+            "emptied folders pruned"
+        );
+        assert!(dir.path().is_dir(), "the root stays");
     }
 }

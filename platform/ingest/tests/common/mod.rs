@@ -132,6 +132,7 @@ impl StudySeal for TestStudy {
     }
 
     fn wrap_key(&self, address: &str) -> Result<Vec<u8>, IngestError> {
+        self.faults.hit("wrap")?;
         let mut out = vec![self.key];
         out.extend_from_slice(address.as_bytes());
         Ok(out)
