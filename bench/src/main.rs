@@ -166,6 +166,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
+    medimint_sdk::allocator::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ingest") => parse(&args[1..]).and_then(|o| ingest(&o)),

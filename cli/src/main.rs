@@ -66,6 +66,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    medimint_sdk::allocator::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(args) => cmd::keys::run(args),

@@ -1,5 +1,6 @@
 //! MediMint SDK: what the ingest function, the API and the CLI share.
 //!
+//! - [`allocator`]: glibc malloc's settings for a process that streams studies.
 //! - [`keys`]: BIP-39 mnemonics, SEP-0005 account keys (`m/44'/148'/i'`), [`keys::Keypair`].
 //! - [`strkey`]: Stellar StrKey encoding of accounts (G), secrets (S), contracts (C) and muxed
 //!   accounts (M).
@@ -16,6 +17,7 @@
 //!
 //! The byte formats are specified in `docs/formats.md`; key handling in `docs/keys.md`.
 
+pub mod allocator;
 pub mod cid;
 pub mod crypto;
 pub mod keys;

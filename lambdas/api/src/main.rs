@@ -4,6 +4,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    medimint_sdk::allocator::tune();
     medimint_api::telemetry::init_json();
     let state = medimint_api::opener::from_env().await?;
     let app = medimint_api::app(state.clone()).layer(axum::middleware::from_fn_with_state(
