@@ -1315,19 +1315,24 @@ impl medimint_ingest::Upload for CountingUpload {
     }
 }
 
+/// The inbox upload of `release`, its opens counted.
+fn counting_inbox(e: &Env, release: &ReleaseRef) -> Arc<CountingUpload> {
+    Arc::new(CountingUpload {
+        inner: Arc::new(medimint_ingest::InboxUpload::new(
+            e.store.clone(),
+            release.clone(),
+        )),
+        opens: Default::default(),
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_file_is_read_once_checked_and_sealed_in_the_same_pass() {
     let e = env().await;
     let files = generated_study(&ct(), 2, 4);
     upload_for_jane(&e, "once", &files).await;
     let release = rel(ISSUER, "once");
-    let upload = Arc::new(CountingUpload {
-        inner: Arc::new(medimint_ingest::InboxUpload::new(
-            e.store.clone(),
-            release.clone(),
-        )),
-        opens: Default::default(),
-    });
+    let upload = counting_inbox(&e, &release);
     let out = e
         .ingest
         .process_upload(&release, upload.clone())
@@ -1350,13 +1355,7 @@ async fn each_file_is_read_once_checked_and_sealed_in_the_same_pass() {
     bad[1].1.truncate(300);
     upload_for_jane(&e, "refused", &bad).await;
     let release = rel(ISSUER, "refused");
-    let upload = Arc::new(CountingUpload {
-        inner: Arc::new(medimint_ingest::InboxUpload::new(
-            e.store.clone(),
-            release.clone(),
-        )),
-        opens: Default::default(),
-    });
+    let upload = counting_inbox(&e, &release);
     let out = e
         .ingest
         .process_upload(&release, upload.clone())
