@@ -1315,15 +1315,23 @@ impl medimint_ingest::Upload for CountingUpload {
     }
 }
 
-/// The inbox upload of `release`, its opens counted.
-fn counting_inbox(e: &Env, release: &ReleaseRef) -> Arc<CountingUpload> {
-    Arc::new(CountingUpload {
+/// Processes the inbox upload of release `id`; returns its outcome and how many times its
+/// files were opened.
+async fn process_counting_opens(e: &Env, id: &str) -> (Outcome, usize) {
+    let release = rel(ISSUER, id);
+    let upload = Arc::new(CountingUpload {
         inner: Arc::new(medimint_ingest::InboxUpload::new(
             e.store.clone(),
             release.clone(),
         )),
         opens: Default::default(),
-    })
+    });
+    let out = e
+        .ingest
+        .process_upload(&release, upload.clone())
+        .await
+        .unwrap();
+    (out, upload.opens.load(Ordering::SeqCst))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1331,17 +1339,11 @@ async fn each_file_is_read_once_checked_and_sealed_in_the_same_pass() {
     let e = env().await;
     let files = generated_study(&ct(), 2, 4);
     upload_for_jane(&e, "once", &files).await;
-    let release = rel(ISSUER, "once");
-    let upload = counting_inbox(&e, &release);
-    let out = e
-        .ingest
-        .process_upload(&release, upload.clone())
-        .await
-        .unwrap();
+    let (out, opens) = process_counting_opens(&e, "once").await;
     let Outcome::Released { study_id, .. } = out else {
         panic!("not released: {out:?}")
     };
-    assert_eq!(upload.opens.load(Ordering::SeqCst), files.len());
+    assert_eq!(opens, files.len());
     assert_eq!(
         keys(&*e.store, &format!("studies/{study_id}/files/"))
             .await
@@ -1354,14 +1356,8 @@ async fn each_file_is_read_once_checked_and_sealed_in_the_same_pass() {
     let mut bad = generated_study(&ct(), 1, 2);
     bad[1].1.truncate(300);
     upload_for_jane(&e, "refused", &bad).await;
-    let release = rel(ISSUER, "refused");
-    let upload = counting_inbox(&e, &release);
-    let out = e
-        .ingest
-        .process_upload(&release, upload.clone())
-        .await
-        .unwrap();
+    let (out, opens) = process_counting_opens(&e, "refused").await;
     assert!(matches!(out, Outcome::Rejected { .. }), "{out:?}");
-    assert_eq!(upload.opens.load(Ordering::SeqCst), bad.len());
+    assert_eq!(opens, bad.len());
     assert!(keys(&*e.store, "staging/").await.is_empty());
 }
