@@ -595,13 +595,7 @@ fn archived_entries_are_restored_by_the_invocation_or_by_a_restore() {
     let alice = Keypair::from_seed([60; 32]);
     n.fund(&alice, 1000);
     let contract = n.deploy_counter(&alice);
-    assert_eq!(
-        n.invoke(&alice, Net::increment_fn(&contract, &alice))
-            .unwrap()
-            .return_value()
-            .unwrap(),
-        ScVal::U32(1)
-    );
+    assert_eq!(n.increment(&contract, &alice), ScVal::U32(1));
     // Assembled while everything is live, sent after the entries were archived: the
     // transaction does not mark them for restoration, so it fails.
     let stale = n
@@ -647,13 +641,7 @@ fn archived_entries_are_restored_by_the_invocation_or_by_a_restore() {
         .archived_soroban_entries
         .iter()
         .any(|i| rw.get(*i as usize) == Some(&instance)));
-    assert_eq!(
-        n.invoke(&alice, Net::increment_fn(&contract, &alice))
-            .unwrap()
-            .return_value()
-            .unwrap(),
-        ScVal::U32(2)
-    );
+    assert_eq!(n.increment(&contract, &alice), ScVal::U32(2));
     assert!(live_until(&n, &instance) > n.net.latest_ledger());
 
     // The separate restore still works: archive again, restore the footprint the simulation
@@ -730,21 +718,14 @@ fn state_survives_a_restart() {
         });
         n.fund(&alice, 1000);
         contract = n.deploy_counter(&alice);
-        n.invoke(&alice, Net::increment_fn(&contract, &alice))
-            .unwrap();
+        n.increment(&contract, &alice);
     }
     let n = start_with(Config {
         data_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     });
     assert!(n.net.latest_ledger() > 3);
-    assert_eq!(
-        n.invoke(&alice, Net::increment_fn(&contract, &alice))
-            .unwrap()
-            .return_value()
-            .unwrap(),
-        ScVal::U32(2)
-    );
+    assert_eq!(n.increment(&contract, &alice), ScVal::U32(2));
     drop(n);
     // Another passphrase on the same directory is refused with a clear error.
     let err = medimint_devnet::Devnet::start(Config {

@@ -347,6 +347,14 @@ impl Net {
         addr
     }
 
+    /// `by` increments its counter on `contract`; returns the new count.
+    pub fn increment(&self, contract: &ScAddress, by: &Keypair) -> ScVal {
+        self.invoke(by, Self::increment_fn(contract, by))
+            .expect("increment succeeds")
+            .return_value()
+            .expect("increment returns the count")
+    }
+
     pub fn increment_fn(contract: &ScAddress, by: &Keypair) -> HostFunction {
         HostFunction::InvokeContract(InvokeContractArgs {
             contract_address: contract.clone(),
