@@ -113,16 +113,16 @@ pub fn simulate(
             // per-transaction limits is it simulated again as if the entries were live, with a
             // separate restore reported as the preamble.
             let snapshot = Rc::new(snapshot);
-            let mut sim = invoke(
-                snapshot.clone(),
-                &network_config,
-                &adjust,
-                &ledger_info,
-                invoke_op,
-                mode(),
-                &source,
+            let invocation = Invocation {
+                network_config: &network_config,
+                adjust: &adjust,
+                ledger_info: &ledger_info,
+                op: invoke_op,
+                mode: &mode,
+                source: &source,
                 seed,
-            )?;
+            };
+            let mut sim = invocation.run(snapshot.clone())?;
             let over_limits = sim
                 .transaction_data
                 .as_ref()
@@ -132,16 +132,7 @@ pub fn simulate(
                     AutoRestoringSnapshotSource::new(snapshot, &ledger_info)
                         .map_err(|e| e.to_string())?,
                 );
-                sim = invoke(
-                    restoring.clone(),
-                    &network_config,
-                    &adjust,
-                    &ledger_info,
-                    invoke_op,
-                    mode(),
-                    &source,
-                    seed,
-                )?;
+                sim = invocation.run(restoring.clone())?;
                 if sim.error.is_none() {
                     if let Some(pre) = restoring
                         .simulate_restore_keys_op(&network_config, &adjust, &ledger_info)
@@ -180,31 +171,40 @@ pub fn simulate(
     }
 }
 
-/// Runs one invocation in soroban-simulation over `snapshot` and collects what the RPC
-/// response reports.
-#[allow(clippy::too_many_arguments)]
-fn invoke(
-    snapshot: Rc<impl SnapshotSource + 'static>,
-    network_config: &NetworkConfig,
-    adjust: &SimulationAdjustmentConfig,
-    ledger_info: &LedgerInfo,
-    op: &InvokeHostFunctionOp,
-    mode: RecordingInvocationAuthMode,
-    source: &AccountId,
+/// One invocation to simulate: everything but the snapshot it runs over.
+struct Invocation<'a> {
+    network_config: &'a NetworkConfig,
+    adjust: &'a SimulationAdjustmentConfig,
+    ledger_info: &'a LedgerInfo,
+    op: &'a InvokeHostFunctionOp,
+    /// A fresh auth mode per run (the mode is not `Clone`).
+    mode: &'a dyn Fn() -> RecordingInvocationAuthMode,
+    source: &'a AccountId,
     seed: [u8; 32],
-) -> Result<Simulation, String> {
-    let r = simulate_invoke_host_function_op(
-        snapshot,
-        network_config,
-        adjust,
-        ledger_info,
-        op.host_function.clone(),
-        mode,
-        source,
-        seed,
-        true,
-    )
-    .map_err(|e| format!("simulation failed: {e}"))?;
+}
+
+impl Invocation<'_> {
+    /// Runs the invocation in soroban-simulation over `snapshot` and collects what the RPC
+    /// response reports.
+    fn run(&self, snapshot: Rc<impl SnapshotSource + 'static>) -> Result<Simulation, String> {
+        let r = simulate_invoke_host_function_op(
+            snapshot,
+            self.network_config,
+            self.adjust,
+            self.ledger_info,
+            self.op.host_function.clone(),
+            (self.mode)(),
+            self.source,
+            self.seed,
+            true,
+        )
+        .map_err(|e| format!("simulation failed: {e}"))?;
+        Ok(collect(r))
+    }
+}
+
+/// What the RPC response reports of a simulated invocation.
+fn collect(r: soroban_simulation::simulation::InvokeHostFunctionSimulationResult) -> Simulation {
     let mut sim = Simulation {
         cost: (r.simulated_instructions as u64, r.simulated_memory as u64),
         events: r.diagnostic_events,
@@ -228,7 +228,7 @@ fn invoke(
                 .collect();
         }
     }
-    Ok(sim)
+    sim
 }
 
 /// Whether the transaction data restore archived entries (protocol 23's automatic restore).
