@@ -137,24 +137,18 @@ pub fn run(args: &[String]) -> Result<bool, String> {
     let (mut mib, mut runs, mut work, mut cores, mut secs) =
         (1024u64, 3usize, None::<PathBuf>, None::<usize>, 2u32);
     let (mut json, mut report_only) = (None::<String>, false);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
-        };
-        match a.as_str() {
-            "--medimint" => medimint = Some(value()?.into()),
-            "--size-mib" => mib = crate::number::<u64>(a, value()?)?.clamp(1, 65_536),
-            "--runs" => runs = crate::number::<u64>(a, value()?)?.clamp(1, 50) as usize,
-            "--work-dir" => work = Some(value()?.into()),
-            "--cores" => cores = Some(crate::number::<u64>(a, value()?)?.clamp(1, 1024) as usize),
-            "--openssl-seconds" => secs = crate::number::<u64>(a, value()?)?.clamp(1, 60) as u32,
-            "--json" => json = Some(value()?),
+    let mut f = crate::flags::Flags::new(args, USAGE);
+    while let Some(a) = f.next()? {
+        match a {
+            "--medimint" => medimint = Some(f.value(a)?.into()),
+            "--size-mib" => mib = f.number::<u64>(a)?.clamp(1, 65_536),
+            "--runs" => runs = f.number::<u64>(a)?.clamp(1, 50) as usize,
+            "--work-dir" => work = Some(f.value(a)?.into()),
+            "--cores" => cores = Some(f.number::<u64>(a)?.clamp(1, 1024) as usize),
+            "--openssl-seconds" => secs = f.number::<u64>(a)?.clamp(1, 60) as u32,
+            "--json" => json = Some(f.value(a)?),
             "--report-only" => report_only = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+            other => return Err(f.unknown(other)),
         }
     }
     let medimint = medimint

@@ -22,6 +22,7 @@
 mod backends;
 mod cli_release;
 mod download;
+mod flags;
 mod gen;
 mod hardware;
 mod limit;
@@ -86,11 +87,6 @@ const USAGE: &str =
        medimint-bench cli [--medimint PATH] [--size-mib N] [--runs N] [--work-dir DIR] [--cores N] \
 [--openssl-seconds S] [--json FILE|-] [--report-only]";
 
-fn number<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{name} takes a number, got {v:?}\n{USAGE}"))
-}
-
 fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -117,49 +113,36 @@ fn parse(args: &[String]) -> Result<Options, String> {
             c.join(" ")
         }),
     };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        match a.as_str() {
+    let mut f = flags::Flags::new(args, USAGE);
+    while let Some(a) = f.next()? {
+        match a {
             "--size-mib" => {
-                o.size_mib = value(a)?
-                    .parse()
-                    .map_err(|_| "--size-mib takes a number".to_owned())?;
+                o.size_mib = f.number(a)?;
                 if o.size_mib == 0 {
                     return Err("--size-mib must be at least 1".into());
                 }
             }
             "--file-kib" => {
-                let k: u64 = number(a, value(a)?)?;
+                let k: u64 = f.number(a)?;
                 if !(1..=65_535).contains(&k) {
                     return Err("--file-kib takes 1 to 65535 (KiB of pixel data per file)".into());
                 }
                 o.file_kib = Some(k);
             }
             "--single-file" => o.single_file = true,
-            "--cores" => o.cores = number::<usize>(a, value(a)?)?.max(1),
-            "--openssl-seconds" => o.openssl_seconds = number::<u32>(a, value(a)?)?.max(1),
-            "--runs" => {
-                o.runs = value(a)?
-                    .parse()
-                    .map_err(|_| "--runs takes a number".to_owned())?;
-                o.runs = o.runs.max(1);
-            }
-            "--study" => o.study = Some(value(a)?.into()),
-            "--work-dir" => o.work_dir = Some(value(a)?.into()),
+            "--cores" => o.cores = f.number::<usize>(a)?.max(1),
+            "--openssl-seconds" => o.openssl_seconds = f.number::<u32>(a)?.max(1),
+            "--runs" => o.runs = f.number::<usize>(a)?.max(1),
+            "--study" => o.study = Some(f.value(a)?.into()),
+            "--work-dir" => o.work_dir = Some(f.value(a)?.into()),
             "--no-python" => o.python = None,
-            "--python" => o.python = Some(value(a)?),
-            "--script" => o.script = value(a)?.into(),
-            "--json" => o.json = Some(value(a)?),
-            "--out" => o.out = Some(value(a)?.into()),
+            "--python" => o.python = Some(f.value(a)?),
+            "--script" => o.script = f.value(a)?.into(),
+            "--json" => o.json = Some(f.value(a)?),
+            "--out" => o.out = Some(f.value(a)?.into()),
             "--report-only" => o.report_only = true,
             "--diagnose-store" => o.diagnose_store = true,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+            other => return Err(f.unknown(other)),
         }
     }
     Ok(o)
@@ -206,20 +189,14 @@ fn main() -> ExitCode {
 /// `crypto`: the backend comparison, one core.
 fn crypto(args: &[String]) -> Result<bool, String> {
     let (mut mib, mut runs, mut seconds, mut json) = (64usize, 3usize, 2u32, None);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
-        };
-        match a.as_str() {
-            "--mib" => mib = number::<usize>(a, value()?)?.clamp(1, 4096),
-            "--runs" => runs = number::<usize>(a, value()?)?.max(1),
-            "--openssl-seconds" => seconds = number::<u32>(a, value()?)?.max(1),
-            "--json" => json = Some(value()?),
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+    let mut f = flags::Flags::new(args, USAGE);
+    while let Some(a) = f.next()? {
+        match a {
+            "--mib" => mib = f.number::<usize>(a)?.clamp(1, 4096),
+            "--runs" => runs = f.number::<usize>(a)?.max(1),
+            "--openssl-seconds" => seconds = f.number::<u32>(a)?.max(1),
+            "--json" => json = Some(f.value(a)?),
+            other => return Err(f.unknown(other)),
         }
     }
     let b = backends::run(mib, runs, seconds)?;

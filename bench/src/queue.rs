@@ -22,25 +22,15 @@ const USAGE: &str = "usage: medimint-bench queue [--studies N] [--files F] [--fi
 pub fn run(args: &[String]) -> Result<bool, String> {
     let (mut studies, mut files, mut kib, mut parallel, mut work) =
         (100usize, 50usize, 256u64, 1usize, None::<PathBuf>);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
-        };
-        let num = |v: String| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{a} takes a number\n{USAGE}"))
-        };
-        match a.as_str() {
-            "--studies" => studies = num(value()?)?.clamp(1, 10_000) as usize,
-            "--files" => files = num(value()?)?.clamp(1, 10_000) as usize,
-            "--file-kib" => kib = num(value()?)?.clamp(1, 65_535),
-            "--parallel" => parallel = num(value()?)?.clamp(1, 64) as usize,
-            "--work-dir" => work = Some(value()?.into()),
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+    let mut f = crate::flags::Flags::new(args, USAGE);
+    while let Some(a) = f.next()? {
+        match a {
+            "--studies" => studies = f.number::<u64>(a)?.clamp(1, 10_000) as usize,
+            "--files" => files = f.number::<u64>(a)?.clamp(1, 10_000) as usize,
+            "--file-kib" => kib = f.number::<u64>(a)?.clamp(1, 65_535),
+            "--parallel" => parallel = f.number::<u64>(a)?.clamp(1, 64) as usize,
+            "--work-dir" => work = Some(f.value(a)?.into()),
+            other => return Err(f.unknown(other)),
         }
     }
     let temp = match &work {

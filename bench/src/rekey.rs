@@ -37,19 +37,14 @@ const CIPHER_BYTES: usize = 64 * 1024 * 1024;
 pub fn run(args: &[String]) -> Result<bool, String> {
     let (mut size_mib, mut runs, mut work) = (1024u64, 5usize, std::env::temp_dir());
     let mut parallel = Reencryptor::default_parallel();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{a} needs a value"))
-        };
-        match a.as_str() {
-            "--size-mib" => size_mib = crate::number::<u64>(a, value()?)?.max(1),
-            "--runs" => runs = crate::number::<usize>(a, value()?)?.max(1),
-            "--work-dir" => work = value()?.into(),
-            "--parallel" => parallel = crate::number::<usize>(a, value()?)?.max(1),
-            other => return Err(format!("unknown argument {other}\n{}", crate::USAGE)),
+    let mut f = crate::flags::Flags::new(args, crate::USAGE);
+    while let Some(a) = f.next()? {
+        match a {
+            "--size-mib" => size_mib = f.number::<u64>(a)?.max(1),
+            "--runs" => runs = f.number::<usize>(a)?.max(1),
+            "--work-dir" => work = f.value(a)?.into(),
+            "--parallel" => parallel = f.number::<usize>(a)?.max(1),
+            other => return Err(f.unknown(other)),
         }
     }
     let dir = tempfile::Builder::new()
