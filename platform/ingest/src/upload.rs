@@ -6,6 +6,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
+use medimint_storage::local::open_file;
 use medimint_storage::{ObjectReader, ObjectStore, StorageError};
 
 use crate::layout::ReleaseRef;
@@ -206,30 +207,22 @@ impl Upload for LocalUpload {
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader, IngestError> {
-        let file = tokio::fs::File::open(key)
-            .await
-            .map_err(|e| IngestError::Transient {
-                step: "opening a file to release",
-                message: format!("{key}: {e}"),
-            })?;
-        Ok(Box::new(file))
+        self.open_sized(key).await.map(|(reader, _)| reader)
     }
 
     async fn open_sized(&self, key: &str) -> Result<(ObjectReader, Option<u64>), IngestError> {
-        // Opened, measured and, if small, read whole in one trip to the blocking pool: a
-        // file of a CT series (half a megabyte) then costs one trip, not three.
-        let path = key.to_owned();
-        let opened = tokio::task::spawn_blocking(move || read_small(&path))
+        // Opened, measured and, if small, read whole in one trip to the blocking pool (the
+        // local store's own way of opening a file).
+        let path = PathBuf::from(key);
+        let failed = |message: String| IngestError::Transient {
+            step: "opening a file to release",
+            message: format!("{key}: {message}"),
+        };
+        let (reader, size) = tokio::task::spawn_blocking(move || open_file(&path))
             .await
-            .map_err(|e| IngestError::Transient {
-                step: "opening a file to release",
-                message: format!("{key}: {e}"),
-            })?
-            .map_err(|e| IngestError::Transient {
-                step: "opening a file to release",
-                message: format!("{key}: {e}"),
-            })?;
-        Ok(opened)
+            .map_err(|e| failed(e.to_string()))?
+            .map_err(|e| failed(e.to_string()))?;
+        Ok((reader, Some(size)))
     }
 
     async fn remove(&self) -> Result<(), IngestError> {
@@ -241,33 +234,6 @@ impl Upload for LocalUpload {
     }
 }
 
-/// Files up to this size are read whole when opened (memory: this much per file in flight).
-const READ_WHOLE: u64 = 1024 * 1024;
-
-/// Opens `path`: a file of at most [`READ_WHOLE`] bytes read whole (held zeroized: it is
-/// plaintext), a larger one (or one that grew while it was read) streamed from where the
-/// read stopped. Returns the reader and the size the file had when opened.
-fn read_small(path: &str) -> std::io::Result<(ObjectReader, Option<u64>)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let size = file.metadata()?.len();
-    if size > READ_WHOLE {
-        return Ok((Box::new(tokio::fs::File::from_std(file)), Some(size)));
-    }
-    let mut head = Vec::with_capacity(size as usize + 1);
-    let read = (&mut file).take(READ_WHOLE + 1).read_to_end(&mut head);
-    let head = std::io::Cursor::new(medimint_sdk::crypto::SecretBuf::from_vec(head));
-    read?;
-    if head.get_ref().len() as u64 <= READ_WHOLE {
-        return Ok((Box::new(head), Some(size)));
-    }
-    let rest = tokio::fs::File::from_std(file);
-    Ok((
-        Box::new(tokio::io::AsyncReadExt::chain(head, rest)),
-        Some(size),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,7 +242,8 @@ mod tests {
     #[tokio::test]
     async fn a_local_file_reads_back_whole_whatever_its_size() {
         let dir = tempfile::tempdir().unwrap();
-        let big = READ_WHOLE as usize;
+        // Around the size up to which the store reads a file whole (1 MiB).
+        let big = 1024 * 1024;
         for len in [0, 10, big - 1, big, big + 1, 3 * big + 7] {
             let path = dir.path().join(format!("f{len}"));
             let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();

@@ -19,11 +19,6 @@ impl SecretBuf {
     pub fn zeroed(len: usize) -> Self {
         Self(vec![0u8; len])
     }
-
-    /// The bytes of `v`, from now on wiped when dropped (its spare capacity too).
-    pub fn from_vec(v: Vec<u8>) -> Self {
-        Self(v)
-    }
 }
 
 impl std::ops::Deref for SecretBuf {
@@ -37,12 +32,6 @@ impl std::ops::Deref for SecretBuf {
 impl std::ops::DerefMut for SecretBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.0
-    }
-}
-
-impl AsRef<[u8]> for SecretBuf {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
     }
 }
 
@@ -71,7 +60,7 @@ mod tests {
         // What drop runs, on a buffer we still own.
         let mut v = Vec::with_capacity(64);
         v.extend_from_slice(b"secret");
-        let mut kept = SecretBuf::from_vec(v);
+        let mut kept = SecretBuf(v);
         kept.0.as_mut_slice().zeroize();
         kept.0.spare_capacity_mut().zeroize();
         assert!(kept.iter().all(|&x| x == 0));

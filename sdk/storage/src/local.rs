@@ -200,9 +200,8 @@ impl ObjectStore for LocalDirStore {
 
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {
         let path = self.path_of(key)?;
-        // Opened and, if small, read whole in one trip to the blocking pool: an object of a
-        // CT series (half a megabyte) then costs one trip, not three (open, read, end).
-        let opened = tokio::task::spawn_blocking(move || open_for_reading(&path))
+        // Opened and, if small, read whole in one trip to the blocking pool.
+        let opened = tokio::task::spawn_blocking(move || open_file(&path))
             .await
             .map_err(|e| StorageError::Backend {
                 context: format!("opening {key}"),
@@ -210,7 +209,7 @@ impl ObjectStore for LocalDirStore {
                 transient: true,
             })?;
         match opened {
-            Ok(reader) => Ok(reader),
+            Ok((reader, _)) => Ok(reader),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(StorageError::NotFound(key.to_owned()))
             }
@@ -311,11 +310,14 @@ impl ObjectStore for LocalDirStore {
     }
 }
 
-/// Opens the file at `path` for [`ObjectStore::get_stream`]: one of less than [`READ_PIECE`]
-/// bytes read whole into a pooled buffer (a fresh one per object would cost page faults), a
-/// larger one (or one that grew to fill the buffer while it was read) streamed in pieces of
-/// [`READ_PIECE`] from where the read stopped.
-fn open_for_reading(path: &Path) -> std::io::Result<ObjectReader> {
+/// Opens the file at `path` for streaming, and its size when opened: one of less than
+/// [`READ_PIECE`] bytes read whole into a pooled buffer in this call (a fresh buffer per file
+/// would cost page faults), a larger one (or one that grew to fill the buffer while it was
+/// read) streamed in pieces of [`READ_PIECE`] from where the read stopped. Blocking: what
+/// [`ObjectStore::get_stream`] runs on the blocking pool, and what a release of files on disk
+/// (the ingest pipeline's `LocalUpload`) opens its files with, so that a small file costs
+/// one trip to the pool, not three (open, read, end).
+pub fn open_file(path: &Path) -> std::io::Result<(ObjectReader, u64)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
@@ -323,7 +325,7 @@ fn open_for_reading(path: &Path) -> std::io::Result<ObjectReader> {
         tokio::io::BufReader::with_capacity(READ_PIECE, tokio::fs::File::from_std(file))
     };
     if size >= READ_PIECE as u64 {
-        return Ok(Box::new(streamed(file)));
+        return Ok((Box::new(streamed(file)), size));
     }
     let mut whole = PooledBytes {
         buf: crate::pool::take(),
@@ -332,16 +334,14 @@ fn open_for_reading(path: &Path) -> std::io::Result<ObjectReader> {
     };
     while whole.len < whole.buf.len() {
         match file.read(&mut whole.buf[whole.len..]) {
-            Ok(0) => return Ok(Box::new(whole)),
+            Ok(0) => return Ok((Box::new(whole), size)),
             Ok(n) => whole.len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Box::new(tokio::io::AsyncReadExt::chain(
-        whole,
-        streamed(file),
-    )))
+    let reader = tokio::io::AsyncReadExt::chain(whole, streamed(file));
+    Ok((Box::new(reader), size))
 }
 
 /// The first `len` bytes of a pooled buffer, read from `pos` on; the buffer goes back to the
@@ -396,35 +396,32 @@ struct WriteJob {
 }
 
 impl WriteJob {
-    fn open(&mut self) -> Result<&mut std::fs::File, StorageError> {
-        if self.file.is_none() {
-            let f = std::fs::File::create(&self.tmp).map_err(|e| {
+    /// Writes `bytes` to the temporary file, which the first call creates.
+    fn put(&mut self, bytes: &[u8]) -> Result<&mut std::fs::File, StorageError> {
+        let f = match &mut self.file {
+            Some(f) => f,
+            empty => empty.insert(std::fs::File::create(&self.tmp).map_err(|e| {
                 StorageError::io(format!("creating a temporary file for {}", self.key), e)
-            })?;
-            self.file = Some(f);
-        }
-        Ok(self.file.as_mut().expect("just created"))
+            })?),
+        };
+        f.write_all(bytes)
+            .map_err(|e| StorageError::io(format!("writing {}", self.key), e))?;
+        Ok(f)
     }
 
     /// Writes `piece[..n]`.
     fn write(mut self, piece: Vec<u8>, n: usize) -> Piece {
-        let key = self.key.clone();
-        let result = self.open().and_then(|f| {
-            f.write_all(&piece[..n])
-                .map_err(|e| StorageError::io(format!("writing {key}"), e))
-        });
+        let result = self.put(&piece[..n]).map(|_| ());
         (self.file, piece, result)
     }
 
-    /// Writes `piece[..n]`, syncs the file and renames it to `path`.
+    /// Writes `piece[..n]`, syncs the file (one fsync per object, not per piece) and renames
+    /// it to `path`.
     fn finish(mut self, piece: Vec<u8>, n: usize, path: &Path) -> Piece {
         let key = self.key.clone();
         let result = self
-            .open()
+            .put(&piece[..n])
             .and_then(|f| {
-                f.write_all(&piece[..n])
-                    .map_err(|e| StorageError::io(format!("writing {key}"), e))?;
-                // One fsync per object, not per piece.
                 f.sync_all()
                     .map_err(|e| StorageError::io(format!("syncing {key}"), e))
             })

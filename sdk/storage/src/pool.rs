@@ -1,4 +1,5 @@
-//! A few 1 MiB buffers kept for reuse by the local store's writes. A fresh zeroed 1 MiB
+//! A few 1 MiB buffers kept for reuse by the local store's writes and by the small files it
+//! (or a release of files on disk) reads whole ([`crate::local::open_file`]). A fresh zeroed 1 MiB
 //! buffer per object costs a memset and 256 page faults: for a study of 2,000 files of
 //! 512 KiB, `perf` put the store's buffer allocations at about a sixth of the release
 //! pipeline's samples (docs/performance.md, "Ingest end to end").
