@@ -109,13 +109,6 @@ struct Checked {
     header: Option<Spilled>,
 }
 
-/// Where one file is read from, and where this attempt seals it.
-#[derive(Clone)]
-struct FileKeys {
-    upload: String,
-    staged: Option<String>,
-}
-
 /// One attempt's study key and the folder its sealed files wait in.
 struct Staging {
     seal: Arc<dyn StudySeal>,
@@ -285,7 +278,7 @@ impl Ingest {
         // The headers wait in a temporary file until the metadata object is written, so
         // that memory holds a few hundred bytes per file, not every header.
         let spill = Arc::new(Spill::new()?);
-        let (examined, headers, keys) = self.examine(release, &spill, staging).await?;
+        let (examined, headers, staged) = self.examine(release, &spill, staging).await?;
         let problems = validate(manifest, &examined);
         if !problems.is_empty() {
             return self.reject(release, rel, problems, examined.len()).await;
@@ -294,7 +287,7 @@ impl Ingest {
             .into_iter()
             .zip(headers)
             .map(|(f, header)| Checked {
-                staged: keys.get(&f.path).and_then(|k| k.staged.clone()),
+                staged: staged.get(&f.path).cloned(),
                 checksum: FileChecksum {
                     path: f.path.clone(),
                     sha256: hex::encode(f.digest.sha256),
@@ -375,7 +368,7 @@ impl Ingest {
 
     /// Reads every uploaded file once: digest, size and header (into the spill file), and,
     /// with `staging`, its ciphertext stored into the staging folder; returns them with where
-    /// each file is read from and staged, by path.
+    /// each file was staged, by path.
     async fn examine(
         &self,
         release: &Job,
@@ -385,45 +378,44 @@ impl Ingest {
         (
             Vec<ExaminedFile>,
             Vec<Option<Spilled>>,
-            std::collections::HashMap<String, FileKeys>,
+            std::collections::HashMap<String, String>,
         ),
         IngestError,
     > {
         let listed = release.upload.files().await?;
-        let work: Vec<(String, FileKeys)> = listed
+        // (path in the release, key to open it by, where this attempt seals it)
+        let work: Vec<(String, String, Option<String>)> = listed
             .into_iter()
             .enumerate()
-            .map(|(i, (path, key))| {
-                let staged = staging.map(|s| format!("{}{i}", s.prefix));
-                (
-                    path,
-                    FileKeys {
-                        upload: key,
-                        staged,
-                    },
-                )
-            })
+            .map(|(i, (path, key))| (path, key, staging.map(|s| format!("{}{i}", s.prefix))))
             .collect();
-        let keys = work.iter().cloned().collect();
+        let staged = work
+            .iter()
+            .filter_map(|(path, _, to)| Some((path.clone(), to.clone()?)))
+            .collect();
         let upload = release.upload.clone();
         let max_header_bytes = self.config.max_header_bytes;
         let spill = spill.clone();
         let sealing = staging.map(|s| (self.store.clone(), s.seal.clone()));
-        let examined = in_parallel(work, self.config.file_concurrency, move |(path, keys)| {
-            let (upload, spill, sealing) = (upload.clone(), spill.clone(), sealing.clone());
-            async move {
-                match (sealing, keys.staged) {
-                    (Some((store, seal)), Some(to)) => {
-                        let file = (path, keys.upload, to);
-                        seal_one(upload, spill, store, seal, file, max_header_bytes).await
+        let examined = in_parallel(
+            work,
+            self.config.file_concurrency,
+            move |(path, key, to)| {
+                let (upload, spill, sealing) = (upload.clone(), spill.clone(), sealing.clone());
+                async move {
+                    match (sealing, to) {
+                        (Some((store, seal)), Some(to)) => {
+                            let file = (path, key, to);
+                            seal_one(upload, spill, store, seal, file, max_header_bytes).await
+                        }
+                        _ => examine_one(upload, spill, path, key, max_header_bytes).await,
                     }
-                    _ => examine_one(upload, spill, path, keys.upload, max_header_bytes).await,
                 }
-            }
-        })
+            },
+        )
         .await?;
         let (files, headers) = examined.into_iter().unzip();
-        Ok((files, headers, keys))
+        Ok((files, headers, staged))
     }
 
     /// Deletes what is under a staging `prefix` (best effort: what is left expires).
