@@ -154,23 +154,8 @@ pub fn run(args: &[String]) -> Result<bool, String> {
     let medimint = medimint
         .filter(|p| p.is_file())
         .ok_or("no medimint binary beside this one: build it (cargo build --release -p medimint-cli) or pass --medimint PATH")?;
-    let cores = cores.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let temp = match &work {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-            tempfile::Builder::new()
-                .prefix("medimint-cli-release-")
-                .tempdir_in(d)
-        }
-        None => tempfile::Builder::new()
-            .prefix("medimint-cli-release-")
-            .tempdir(),
-    }
-    .map_err(|e| format!("creating a work folder: {e}"))?;
+    let cores = cores.unwrap_or_else(crate::all_cores);
+    let temp = crate::work_folder(work.as_deref(), "medimint-cli-release-")?;
     let fs = filesystem_of(temp.path());
 
     eprintln!("cli: generating a study of {mib} MiB");
@@ -215,20 +200,21 @@ pub fn run(args: &[String]) -> Result<bool, String> {
         ));
     }
 
+    // The patient as the generated headers name them (the release checks they match).
+    let birth = format!(
+        "{}-{}-{}",
+        &gen::BIRTH_DATE[..4],
+        &gen::BIRTH_DATE[4..6],
+        &gen::BIRTH_DATE[6..]
+    );
+    let name = format!(
+        "{}^{}",
+        gen::PATIENT_FAMILY.to_uppercase(),
+        gen::PATIENT_GIVEN.to_uppercase()
+    );
     let mut rounds = Vec::new();
     for (k, copy) in copies.iter().enumerate() {
         let hw = hardware::measure(temp.path(), bytes, cores, secs)?;
-        let birth = format!(
-            "{}-{}-{}",
-            &gen::BIRTH_DATE[..4],
-            &gen::BIRTH_DATE[4..6],
-            &gen::BIRTH_DATE[6..]
-        );
-        let name = format!(
-            "{}^{}",
-            gen::PATIENT_FAMILY.to_uppercase(),
-            gen::PATIENT_GIVEN.to_uppercase()
-        );
         let started = Instant::now();
         let mut child = up
             .command(&medimint)

@@ -87,6 +87,19 @@ const USAGE: &str =
        medimint-bench cli [--medimint PATH] [--size-mib N] [--runs N] [--work-dir DIR] [--cores N] \
 [--openssl-seconds S] [--json FILE|-] [--report-only]";
 
+/// A temporary folder named `prefix…` under `work` (created if need be), or under the
+/// system's temporary folder; removed when dropped.
+fn work_folder(work: Option<&Path>, prefix: &str) -> Result<tempfile::TempDir, String> {
+    match work {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+            tempfile::Builder::new().prefix(prefix).tempdir_in(d)
+        }
+        None => tempfile::Builder::new().prefix(prefix).tempdir(),
+    }
+    .map_err(|e| format!("creating a work folder: {e}"))
+}
+
 fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -281,16 +294,7 @@ fn warm_cache(study: &gen::Study) -> std::io::Result<()> {
 
 fn ingest(o: &Options) -> Result<bool, String> {
     let exe = std::env::current_exe().map_err(|e| format!("locating this binary: {e}"))?;
-    let temp = match &o.work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
-            tempfile::Builder::new()
-                .prefix("medimint-bench-")
-                .tempdir_in(d)
-        }
-        None => tempfile::Builder::new().prefix("medimint-bench-").tempdir(),
-    }
-    .map_err(|e| format!("creating a work folder: {e}"))?;
+    let temp = work_folder(o.work_dir.as_deref(), "medimint-bench-")?;
     let target = o.size_mib * 1024 * 1024;
 
     // The study: reused if --study names one of this size, else generated.

@@ -33,16 +33,7 @@ pub fn run(args: &[String]) -> Result<bool, String> {
             other => return Err(f.unknown(other)),
         }
     }
-    let temp = match &work {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-            tempfile::Builder::new()
-                .prefix("medimint-queue-")
-                .tempdir_in(d)
-        }
-        None => tempfile::Builder::new().prefix("medimint-queue-").tempdir(),
-    }
-    .map_err(|e| format!("creating a work folder: {e}"))?;
+    let temp = crate::work_folder(work.as_deref(), "medimint-queue-")?;
     let one = temp.path().join("study");
     eprintln!("queue: generating one study of {files} files of {kib} KiB");
     let study = crate::gen::generate(&one, files as u64 * kib * 1024, Some(kib), |_, _| {})
