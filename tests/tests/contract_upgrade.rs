@@ -330,6 +330,38 @@ async fn scenario(devnet: &medimint_devnet::Devnet) {
         .await
         .unwrap();
 
+    // A grant under the new code is an item of the token's grant list, beside the old one
+    // (an entry of its own); revoking the old one moves the new one into its slot.
+    let viewer2 = Keypair::generate();
+    studies
+        .grant(
+            "g2",
+            patient.signing_key(),
+            minted,
+            &viewer2.address(),
+            Role::Viewer,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(studies.grants(minted, 0, 50).await.unwrap().len(), 2);
+    studies
+        .revoke("v1", patient.signing_key(), minted, &viewer.address())
+        .await
+        .unwrap();
+    let grants = studies.grants(minted, 0, 50).await.unwrap();
+    assert_eq!(
+        grants
+            .iter()
+            .map(|g| g.grantee.as_str())
+            .collect::<Vec<_>>(),
+        [viewer2.address().as_str()]
+    );
+    assert_eq!(
+        studies.access(minted, &viewer.address()).await.unwrap(),
+        None
+    );
+
     // The new functions work on the old tokens.
     let (until, _) = studies
         .emergency_access(

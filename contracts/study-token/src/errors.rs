@@ -107,4 +107,7 @@ pub enum StudyTokenError {
     NotRequester = 247,
     // The records request was fulfilled already.
     RequestFulfilled = 248,
+    // The token holds `MAX_GRANTS` (64) stored grants, or 32 for a Sharer's new grant:
+    // revoke one first.
+    TooManyGrants = 249,
 }

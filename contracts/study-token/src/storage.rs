@@ -2,15 +2,19 @@
 //!
 //! Instance: configuration and the next token id. Persistent: one entry per token (keyed by
 //! its id, taken from a counter), one commitment index entry per token that is pending or
-//! active (cleared on reject and withdrawal, overwritten after a lapse), one per stored
-//! grant, and the chunks of four enumerations (owned, pending, grants of a token,
-//! tokens shared with an address). An enumeration is a head entry holding its length and
+//! active (cleared on reject and withdrawal, overwritten after a lapse), and the chunks of
+//! four enumerations (owned, pending, grants of a token, tokens shared with an address).
+//! A grant is an item of its token's grant enumeration (`GrantItem`), not an entry of its
+//! own: it adds about 90 bytes to an entry that exists instead of creating one, so it pays
+//! a fraction of a new entry's rent (issue 19). Grants written before are a grantee in the
+//! enumeration plus a `Grant` entry; they still read, and become items when next written. An enumeration is a head entry holding its length and
 //! its first `CHUNK` items, then one entry per further `CHUNK` items, so a short list is a
 //! single entry and no entry grows with the number of tokens or grants. Enumerations stay
 //! dense by moving the last item into a freed slot. Persistent entries are extended on
 //! every read and write; the instance on every state change and on `record_access`.
 use soroban_sdk::{
-    contracttype, panic_with_error, Address, BytesN, Env, IntoVal, String, TryFromVal, Val, Vec,
+    contracttype, panic_with_error, Address, BytesN, Env, FromVal, IntoVal, String, TryFromVal,
+    Val, Vec,
 };
 
 use crate::errors::StudyTokenError as Error;
@@ -41,6 +45,10 @@ pub const DEFAULT_PENDING_CAP: u32 = 20;
 pub const MAX_PENDING_CAP: u32 = 1_000;
 // Items per enumeration entry (the head holds the first `CHUNK`).
 pub const CHUNK: u32 = 16;
+// Stored grants one token may hold: finding a grant reads its token's grant enumeration,
+// so this bounds that read to four entries. A Sharer's new grant needs the list below half
+// of it, so Sharers cannot take the owner's last slots.
+pub const MAX_GRANTS: u32 = 4 * CHUNK;
 // Default duration of an emergency access, in hours.
 pub const DEFAULT_EMERGENCY_HOURS: u32 = 24;
 // Longest emergency access the admin may allow, in hours.
@@ -79,12 +87,15 @@ pub enum DataKey {
     Token(u32),
     // The token that holds a commitment (persistent; stale after a lapse).
     Commitment(BytesN<32>),
+    // A grant as written before grants became items of `GrantAt` (read, then removed when
+    // the grant is next written).
     Grant(u32, Address),
     // Chunk `k` of the Active tokens owned by an address (chunk 0 is the head).
     Owned(Address, u32),
     // Chunk `k` of the Pending tokens of a patient.
     Pending(Address, u32),
-    // Chunk `k` of the grantees of a token.
+    // Chunk `k` of the grants of a token (`GrantItem`s; a bare grantee for a grant
+    // written before, whose record is its `Grant` entry).
     GrantAt(u32, u32),
     // Chunk `k` of the tokens shared with an address.
     Shared(Address, u32),
@@ -322,38 +333,45 @@ impl PackedToken {
     }
 }
 
-// A grant as stored since issue 19: a tuple without the grantee (the key holds it).
+// A grant as stored since issue 19: an item of its token's grant enumeration (its slot
+// there is its `token_slot`).
 //
-// 0 `by_owner << 4 | role` (1 Sharer, 2 Viewer), 1 expiry, 2 granter,
-// 3 `token_slot << 32 | grantee_slot`.
+// 0 grantee, 1 `grantee_slot << 4 | role` (1 Sharer, 2 Viewer), 2 expiry, 3 the granter,
+// `None` for the owner's grant (reported with the current owner as its granter: after a
+// key rotation, the patient's new key).
+#[contracttype]
+#[derive(Clone)]
+pub struct GrantItem(Address, u64, Option<u64>, Option<Address>);
+
+fn role_code(role: Role) -> u64 {
+    match role {
+        Role::Sharer => 1,
+        _ => 2,
+    }
+}
+
+fn role_of(code: u64) -> Option<Role> {
+    match code & 0xf {
+        1 => Some(Role::Sharer),
+        2 => Some(Role::Viewer),
+        _ => None,
+    }
+}
+
+// A grant as the first packed version stored it, in an entry of its own (`Grant`): a tuple
+// without the grantee (the key holds it). Read only.
+//
+// 0 `by_owner << 4 | role`, 1 expiry, 2 granter, 3 `token_slot << 32 | grantee_slot`.
 #[contracttype]
 #[derive(Clone)]
 pub struct PackedGrant(u32, Option<u64>, Address, u64);
 
 impl PackedGrant {
-    fn pack(g: &GrantInfo) -> Self {
-        let role = match g.role {
-            Role::Sharer => 1,
-            _ => 2,
-        };
-        PackedGrant(
-            (u32::from(g.by_owner) << 4) | role,
-            g.expires_at,
-            g.granter.clone(),
-            (u64::from(g.token_slot) << 32) | u64::from(g.grantee_slot),
-        )
-    }
-
     fn unpack(self, grantee: &Address) -> Option<GrantInfo> {
         let PackedGrant(flags, expires_at, granter, slots) = self;
-        let role = match flags & 0xf {
-            1 => Role::Sharer,
-            2 => Role::Viewer,
-            _ => return None,
-        };
         Some(GrantInfo {
             grantee: grantee.clone(),
-            role,
+            role: role_of(flags.into())?,
             expires_at,
             granter,
             by_owner: (flags >> 4) & 1 == 1,
@@ -412,24 +430,88 @@ pub fn clear_commitment(env: &Env, token: &Token) {
     }
 }
 
-// The grant of `grantee` on token `id` (packed, or a map written by the issue-14 version).
-pub fn grant(env: &Env, id: u32, grantee: &Address) -> Option<GrantInfo> {
-    let raw: Val = get(env, &DataKey::Grant(id, grantee.clone()))?;
-    if let Some(g) = PackedGrant::try_from_val(env, &raw)
-        .ok()
-        .and_then(|p| p.unpack(grantee))
-    {
-        return Some(g);
+// The grant of `grantee` on token `id`, found in the token's grant enumeration (at most
+// `MAX_GRANTS / CHUNK` entries). `owner`, the token's owner, is reported as the granter of
+// an owner's grant.
+// A counter, not `zip`: less WASM, and the study token has none to spare.
+#[allow(clippy::explicit_counter_loop)]
+pub fn grant(env: &Env, id: u32, grantee: &Address, owner: &Address) -> Option<GrantInfo> {
+    let list = List::Grants(id);
+    let (len, head) = list.head(env);
+    let mut k = 0;
+    while k * CHUNK < len {
+        let mut slot = k * CHUNK;
+        for item in list.items(env, &head, k).iter() {
+            if let Some(g) = grant_at(env, id, slot, item, Some(grantee), owner) {
+                return Some(g);
+            }
+            slot += 1;
+        }
+        k += 1;
     }
-    GrantInfo::try_from_val(env, &raw).ok()
+    None
 }
 
-pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) {
-    set(
-        env,
-        &DataKey::Grant(id, grant.grantee.clone()),
-        &PackedGrant::pack(grant),
+// The grant an item of token `id`'s grant enumeration at `slot` stands for, if it is
+// `grantee`'s (anyone's for `None`): the item itself, or for a grant written before, the
+// grantee's `Grant` entry (packed, or a map written by the issue-14 version).
+pub fn grant_at(
+    env: &Env,
+    id: u32,
+    slot: u32,
+    item: Val,
+    grantee: Option<&Address>,
+    owner: &Address,
+) -> Option<GrantInfo> {
+    let mut g = match GrantItem::try_from_val(env, &item) {
+        Ok(GrantItem(who, flags, expires_at, granter)) => GrantInfo {
+            grantee: who,
+            role: role_of(flags)?,
+            expires_at,
+            by_owner: granter.is_none(),
+            granter: granter.unwrap_or_else(|| owner.clone()),
+            token_slot: slot,
+            grantee_slot: (flags >> 4) as u32,
+        },
+        Err(_) => {
+            let who = Address::try_from_val(env, &item).ok()?;
+            if grantee.is_some_and(|g| g != &who) {
+                return None;
+            }
+            let raw: Val = get(env, &DataKey::Grant(id, who.clone()))?;
+            match PackedGrant::try_from_val(env, &raw) {
+                Ok(p) => p.unpack(&who)?,
+                Err(_) => GrantInfo::try_from_val(env, &raw).ok()?,
+            }
+        }
+    };
+    if grantee.is_some_and(|w| w != &g.grantee) {
+        return None;
+    }
+    g.token_slot = slot;
+    Some(g)
+}
+
+// Stores `grant` on token `id` as the item at its `token_slot`, appended when that is past
+// the enumeration's end (a new grant), which fails at `MAX_GRANTS` (half of it for a
+// Sharer's). A grant written before loses its `Grant` entry.
+pub fn set_grant(env: &Env, id: u32, grant: &GrantInfo) -> Result<(), Error> {
+    let item = GrantItem(
+        grant.grantee.clone(),
+        (u64::from(grant.grantee_slot) << 4) | role_code(grant.role),
+        grant.expires_at,
+        (!grant.by_owner).then(|| grant.granter.clone()),
     );
+    let cap = if grant.by_owner {
+        MAX_GRANTS
+    } else {
+        MAX_GRANTS / 2
+    };
+    let old = List::Grants(id).put(env, grant.token_slot, item.into_val(env), cap)?;
+    if old.is_some_and(|v| Address::try_from_val(env, &v).is_ok()) {
+        remove(env, &DataKey::Grant(id, grant.grantee.clone()));
+    }
+    Ok(())
 }
 
 // One dense enumeration: a head entry `(len, first CHUNK items)` and one entry per
@@ -446,6 +528,8 @@ pub enum List {
     Shared(Address),
 }
 
+// Items are handled as `Val`s (one copy of the code for every list); `page` and the callers
+// give them their types.
 impl List {
     fn key(&self, chunk: u32) -> DataKey {
         match self {
@@ -456,16 +540,11 @@ impl List {
         }
     }
 
-    fn head<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(&self, env: &Env) -> (u32, Vec<V>) {
+    fn head(&self, env: &Env) -> (u32, Vec<Val>) {
         get(env, &self.key(0)).unwrap_or_else(|| (0, Vec::new(env)))
     }
 
-    fn set_head<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(
-        &self,
-        env: &Env,
-        len: u32,
-        items: Vec<V>,
-    ) {
+    fn set_head(&self, env: &Env, len: u32, items: Vec<Val>) {
         if len == 0 {
             remove(env, &self.key(0));
         } else {
@@ -473,16 +552,11 @@ impl List {
         }
     }
 
-    fn chunk<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(&self, env: &Env, k: u32) -> Vec<V> {
+    fn chunk(&self, env: &Env, k: u32) -> Vec<Val> {
         get(env, &self.key(k)).unwrap_or_else(|| Vec::new(env))
     }
 
-    fn set_chunk<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(
-        &self,
-        env: &Env,
-        k: u32,
-        items: &Vec<V>,
-    ) {
+    fn set_chunk(&self, env: &Env, k: u32, items: &Vec<Val>) {
         if items.is_empty() {
             remove(env, &self.key(k));
         } else {
@@ -490,119 +564,142 @@ impl List {
         }
     }
 
-    pub fn len(&self, env: &Env) -> u32 {
-        get::<(u32, Val)>(env, &self.key(0)).map_or(0, |(len, _)| len)
+    // The items of chunk `k`, the head's (read already) for 0.
+    fn items(&self, env: &Env, head: &Vec<Val>, k: u32) -> Vec<Val> {
+        if k == 0 {
+            head.clone()
+        } else {
+            self.chunk(env, k)
+        }
     }
 
-    // Items `start..start + limit` (clamped to the length).
+    // Stores chunk `k` (the head, with `len`, for 0).
+    fn store(&self, env: &Env, len: u32, head: Vec<Val>, k: u32, items: Vec<Val>) {
+        if k == 0 {
+            self.set_head(env, len, items);
+        } else {
+            self.set_chunk(env, k, &items);
+            self.set_head(env, len, head);
+        }
+    }
+
+    // Replaces the item at `slot` and returns the one it replaced, or past the end appends
+    // `value` (failing with `TooManyGrants` once the list holds `cap` items).
+    pub fn put(&self, env: &Env, slot: u32, value: Val, cap: u32) -> Result<Option<Val>, Error> {
+        let (mut len, head) = self.head(env);
+        let slot = slot.min(len);
+        if slot == len {
+            if len >= cap {
+                return Err(Error::TooManyGrants);
+            }
+            len += 1;
+        }
+        let (k, i) = (slot / CHUNK, slot % CHUNK);
+        let mut items = self.items(env, &head, k);
+        let old = items.get(i);
+        if old.is_some() {
+            items.set(i, value);
+        } else {
+            items.push_back(value);
+        }
+        self.store(env, len, head, k, items);
+        Ok(old)
+    }
+
+    // Appends `value`; returns its slot. One write while the list fits in its head.
+    pub fn push(&self, env: &Env, value: Val) -> u32 {
+        let (len, head) = self.head(env);
+        let k = len / CHUNK;
+        let mut items = self.items(env, &head, k);
+        items.push_back(value);
+        self.store(env, len + 1, head, k, items);
+        len
+    }
+
+    pub fn len(&self, env: &Env) -> u32 {
+        self.head(env).0
+    }
+
+    // Items `start..start + limit` (clamped to the length), as `V`s (items are stored as
+    // the list's type, so the vector is only renamed).
     pub fn page<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(
         &self,
         env: &Env,
         start: u32,
         limit: u32,
     ) -> Vec<V> {
-        let (len, head) = self.head::<V>(env);
+        let (len, head) = self.head(env);
         let end = len.min(start.saturating_add(limit));
-        let mut out = Vec::new(env);
+        let mut out: Vec<Val> = Vec::new(env);
         let mut slot = start;
         while slot < end {
             let k = slot / CHUNK;
-            let items = if k == 0 {
-                head.clone()
-            } else {
-                self.chunk::<V>(env, k)
-            };
+            let items = self.items(env, &head, k);
             let stop = end.min((k + 1) * CHUNK);
-            for i in slot..stop {
-                if let Some(v) = items.get(i % CHUNK) {
-                    out.push_back(v);
-                }
-            }
+            let hi = (stop - k * CHUNK).min(items.len());
+            out.append(&items.slice((slot % CHUNK).min(hi)..hi));
             slot = stop;
         }
-        out
-    }
-
-    // Appends `value`; returns its slot. One write while the list fits in its head.
-    pub fn push<V: TryFromVal<Env, Val> + IntoVal<Env, Val>>(&self, env: &Env, value: V) -> u32 {
-        let (len, mut head) = self.head::<V>(env);
-        let k = len / CHUNK;
-        if k == 0 {
-            head.push_back(value);
-        } else {
-            let mut items = self.chunk::<V>(env, k);
-            items.push_back(value);
-            self.set_chunk(env, k, &items);
-        }
-        self.set_head(env, len + 1, head);
-        len
+        Vec::from_val(env, &out.to_val())
     }
 
     // Removes `slot` by moving the last item into it; returns the moved item, whose
     // record must learn its new slot.
-    pub fn swap_remove<V: TryFromVal<Env, Val> + IntoVal<Env, Val> + Clone>(
-        &self,
-        env: &Env,
-        slot: u32,
-    ) -> Option<V> {
-        let (len, mut head) = self.head::<V>(env);
+    pub fn swap_remove(&self, env: &Env, slot: u32) -> Option<Val> {
+        let (len, mut head) = self.head(env);
         if slot >= len {
             return None;
         }
         let last = len - 1;
         let (lk, sk) = (last / CHUNK, slot / CHUNK);
-        let mut tail = if lk == 0 {
-            head.clone()
-        } else {
-            self.chunk::<V>(env, lk)
-        };
+        let mut tail = self.items(env, &head, lk);
         let value = tail.pop_back();
         let mut moved = None;
         if let (true, Some(value)) = (slot < last, value) {
             let i = slot % CHUNK;
             if sk == lk {
-                tail.set(i, value.clone());
+                tail.set(i, value);
             } else if sk == 0 {
-                head.set(i, value.clone());
+                head.set(i, value);
             } else {
-                let mut items = self.chunk::<V>(env, sk);
-                items.set(i, value.clone());
+                let mut items = self.chunk(env, sk);
+                items.set(i, value);
                 self.set_chunk(env, sk, &items);
             }
             moved = Some(value);
         }
-        if lk == 0 {
-            head = tail;
-        } else {
-            self.set_chunk(env, lk, &tail);
-        }
-        self.set_head(env, last, head);
+        self.store(env, last, head, lk, tail);
         moved
     }
 }
 
-// Removes the grant of `grant.grantee` on token `id` from storage and both enumerations.
+// Removes the grant of `grant.grantee` on token `id` from both enumerations (and its
+// `Grant` entry, for a grant written before). The grant moved into its slot of the token's
+// enumeration needs no change (its slot is its position); the token moved into its slot of
+// the grantee's records its new slot.
 pub fn delete_grant(env: &Env, id: u32, grant: &GrantInfo) {
-    if let Some(moved) = List::Grants(id).swap_remove::<Address>(env, grant.token_slot) {
-        if let Some(mut g) = self::grant(env, id, &moved) {
-            g.token_slot = grant.token_slot;
-            set_grant(env, id, &g);
-        }
-    }
-    if let Some(moved) =
-        List::Shared(grant.grantee.clone()).swap_remove::<u32>(env, grant.grantee_slot)
-    {
-        if let Some(mut g) = self::grant(env, moved, &grant.grantee) {
-            g.grantee_slot = grant.grantee_slot;
-            set_grant(env, moved, &g);
-        }
-    }
+    List::Grants(id).swap_remove(env, grant.token_slot);
+    // A grant written before has an entry of its own (removing none is a no-op).
     remove(env, &DataKey::Grant(id, grant.grantee.clone()));
+    if let Some(moved) = List::Shared(grant.grantee.clone())
+        .swap_remove(env, grant.grantee_slot)
+        .and_then(|v| u32::try_from_val(env, &v).ok())
+    {
+        // The owner stands in for the granter of an owner's grant, which is not stored.
+        if let Some(mut g) = self::grant(env, moved, &grant.grantee, &grant.grantee) {
+            g.grantee_slot = grant.grantee_slot;
+            // In place: cannot fail.
+            let _ = set_grant(env, moved, &g);
+        }
+    }
 }
 
 // Removes token `token.id` from `list` at `token.slot` and fixes the moved token.
 pub fn unlist_token(env: &Env, list: &List, token: &Token) {
-    if let Some(moved) = list.swap_remove::<u32>(env, token.slot) {
+    if let Some(moved) = list
+        .swap_remove(env, token.slot)
+        .and_then(|v| u32::try_from_val(env, &v).ok())
+    {
         if let Ok(mut t) = self::token(env, moved) {
             t.slot = token.slot;
             set_token(env, &t);

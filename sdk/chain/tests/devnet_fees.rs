@@ -231,3 +231,49 @@ fn accounts_are_funded_at_the_networks_raised_base_fee() {
         drop(e);
     });
 }
+
+/// The shipped contracts (`contracts/wasm/`) can be uploaded on the public network's fee
+/// settings (the devnet's defaults): an upload pays the rent of its code for the minimum
+/// persistent TTL on the code's in-memory size, and a transaction's fee is a `u32`, so a
+/// contract whose code grows far enough can no longer be uploaded at all (docs/costs.md,
+/// "The study token's upload fee is at its ceiling"). Prints each upload's share of it.
+#[test]
+fn every_contract_uploads_within_a_transactions_fee_ceiling_on_the_public_networks_settings() {
+    let devnet = start(NetworkSettings::default());
+    block_on(async {
+        let e = env(&devnet, 0).await;
+        let source = e.sponsor.address();
+        let seq = e.rpc.account_sequence(&source).await.unwrap().unwrap() + 1;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/wasm");
+        for package in [
+            "medimint-study-token",
+            "medimint-issuer-registry",
+            "medimint-registry",
+        ] {
+            let code = std::fs::read(dir.join(format!("{package}.wasm"))).unwrap();
+            let header = TxHeader {
+                source: e.sponsor.public_key(),
+                seq,
+                max_time: None,
+            };
+            let upload = tx::invocation_tx(&header, tx::upload_wasm(&code).unwrap()).unwrap();
+            let envelope = tx::sign_tx(&e.network, upload, &[e.sponsor.as_ref()]).unwrap();
+            let simulated = tx::Simulated::from_response(&e.rpc.simulate(&envelope).await.unwrap())
+                .unwrap_or_else(|err| panic!("simulating the upload of {package}: {err}"));
+            let fee = simulated.min_resource_fee + 100;
+            println!(
+                "{package}: {} bytes, upload fee {fee} stroops = {:.1}% of a transaction's \
+                 u32 fee ceiling",
+                code.len(),
+                fee as f64 * 100.0 / f64::from(u32::MAX)
+            );
+            assert!(
+                fee <= i64::from(u32::MAX),
+                "{package} ({} bytes) cannot be uploaded: its fee {fee} exceeds a transaction's \
+                 u32 fee; shrink its code (docs/costs.md)",
+                code.len()
+            );
+        }
+        drop(e);
+    });
+}

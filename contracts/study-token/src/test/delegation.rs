@@ -92,8 +92,10 @@ fn an_owners_grant_survives_the_owners_key_rotation() {
     let direct = s.grantee(id, Role::Viewer, None);
     let new = Address::generate(&s.env);
     s.token.rotate_owner(&id, &s.patient, &new);
-    // Granted by the old key as owner: still standing.
-    assert_eq!(s.token.access(&id, &direct).unwrap().granter, s.patient);
+    // Granted by the old key as owner: still standing, and (an owner's grant does not store
+    // its granter) reported as the owner's, now the new key.
+    assert_eq!(s.token.access(&id, &direct).unwrap().granter, new);
+    assert_eq!(s.token.grants(&id, &0, &50).get(0).unwrap().granter, new);
     assert_eq!(s.token.access(&id, &sharer).unwrap().role, Role::Sharer);
     assert!(s.token.access(&id, &viewer).is_some());
 }

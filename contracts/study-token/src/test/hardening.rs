@@ -187,6 +187,7 @@ fn reads_and_writes_extend_the_entries_and_the_instance() {
     let s = setup();
     let id = s.mint(1);
     let viewer = s.grantee(id, Role::Viewer, None);
+    // The grant is an item of the token's grant enumeration (its head entry).
     let ttl = |f: &dyn Fn() -> u32| s.env.as_contract(&s.token.address, f);
     let instance = || ttl(&|| s.env.storage().instance().get_ttl());
     let token_ttl = || {
@@ -202,7 +203,7 @@ fn reads_and_writes_extend_the_entries_and_the_instance() {
             s.env
                 .storage()
                 .persistent()
-                .get_ttl(&crate::storage::DataKey::Grant(id, viewer.clone()))
+                .get_ttl(&crate::storage::DataKey::GrantAt(id, 0))
         })
     };
     // After writes: everything at the full extension.

@@ -6,6 +6,7 @@ mod delegation;
 mod emergency;
 mod erase;
 mod governance;
+mod grant_storage;
 mod hardening;
 mod model;
 mod owner;

@@ -132,7 +132,9 @@ impl Model {
                 (a == ISSUER && !t.issuer_revoked).then_some((Role::Viewer, None, t.owner, true))
             }
             Some(g) if g.expires_at.is_some_and(|e| self.now >= e) => None,
-            Some(g) => Some((g.role, g.expires_at, g.granter, g.by_owner)),
+            // An owner's grant reports the current owner as its granter.
+            Some(g) if g.by_owner => Some((g.role, g.expires_at, t.owner, true)),
+            Some(g) => Some((g.role, g.expires_at, g.granter, false)),
         }
     }
 

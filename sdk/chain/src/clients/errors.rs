@@ -75,6 +75,7 @@ const NAMES: &[(u32, &str)] = &[
     (246, "RequestNotFound"),
     (247, "NotRequester"),
     (248, "RequestFulfilled"),
+    (249, "TooManyGrants"),
     (300, "MemberExists"),
     (301, "MemberNotFound"),
     (302, "InvalidPageLimit"),
