@@ -50,18 +50,20 @@ async fn read_full(
 }
 
 /// Runs `work` on the blocking pool.
+/// Runs `work` on the blocking pool; `context` (e.g. "opening KEY") names it if the task
+/// cannot be joined.
 async fn blocking<T: Send + 'static>(
-    key: &str,
+    context: impl FnOnce() -> String,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StorageError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| joined(key, e))
+        .map_err(|e| joined(context(), e))
 }
 
-fn joined(key: &str, e: tokio::task::JoinError) -> StorageError {
+fn joined(context: String, e: tokio::task::JoinError) -> StorageError {
     StorageError::Backend {
-        context: format!("writing {key}"),
+        context,
         message: e.to_string(),
         transient: true,
     }
@@ -119,7 +121,9 @@ impl LocalDirStore {
         loop {
             let read = read_full(body, &mut filling).await;
             if let Some(task) = pending.take() {
-                let (f, buf, result) = task.await.map_err(|e| joined(key, e))?;
+                let (f, buf, result) = task
+                    .await
+                    .map_err(|e| joined(format!("writing {key}"), e))?;
                 spare = buf;
                 result?;
                 file = f;
@@ -135,7 +139,11 @@ impl LocalDirStore {
                 // The last piece (perhaps empty): written, synced and published in one trip.
                 let path = path.to_owned();
                 let piece = std::mem::take(&mut filling);
-                let (_, buf, result) = blocking(key, move || job.finish(piece, n, &path)).await?;
+                let (_, buf, result) = blocking(
+                    || format!("writing {key}"),
+                    move || job.finish(piece, n, &path),
+                )
+                .await?;
                 crate::pool::give(buf);
                 crate::pool::give(spare);
                 return result.map(|()| written);
@@ -201,13 +209,7 @@ impl ObjectStore for LocalDirStore {
     async fn get_stream(&self, key: &str) -> Result<ObjectReader, StorageError> {
         let path = self.path_of(key)?;
         // Opened and, if small, read whole in one trip to the blocking pool.
-        let opened = tokio::task::spawn_blocking(move || open_file(&path))
-            .await
-            .map_err(|e| StorageError::Backend {
-                context: format!("opening {key}"),
-                message: e.to_string(),
-                transient: true,
-            })?;
+        let opened = blocking(|| format!("opening {key}"), move || open_file(&path)).await?;
         match opened {
             Ok((reader, _)) => Ok(reader),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -240,21 +242,19 @@ impl ObjectStore for LocalDirStore {
         let root = self.root.clone();
         let folder = folder.to_owned();
         let prefix_owned = prefix.to_owned();
-        let mut found = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            let dir = if folder.is_empty() {
-                root
-            } else {
-                root.join(&folder)
-            };
-            Self::walk(&dir, &folder, &mut out).map(|_| out)
-        })
-        .await
-        .map_err(|e| StorageError::Backend {
-            context: format!("listing {prefix}"),
-            message: e.to_string(),
-            transient: true,
-        })?
+        let mut found = blocking(
+            || format!("listing {prefix}"),
+            move || {
+                let mut out = Vec::new();
+                let dir = if folder.is_empty() {
+                    root
+                } else {
+                    root.join(&folder)
+                };
+                Self::walk(&dir, &folder, &mut out).map(|_| out)
+            },
+        )
+        .await?
         .map_err(|e| StorageError::io(format!("listing {prefix}"), e))?;
         found.retain(|o| o.key.starts_with(&prefix_owned));
         found.sort_by(|a, b| a.key.cmp(&b.key));
@@ -265,16 +265,19 @@ impl ObjectStore for LocalDirStore {
         let path = self.path_of(key)?;
         let root = self.root.clone();
         let owned = key.to_owned();
-        blocking(key, move || {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(StorageError::io(format!("deleting {owned}"), e)),
-            }
-            // Prune folders the delete emptied, so listings and the inbox stay tidy.
-            prune_empty_parents(&root, &path);
-            Ok(())
-        })
+        blocking(
+            || format!("deleting {key}"),
+            move || {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(StorageError::io(format!("deleting {owned}"), e)),
+                }
+                // Prune folders the delete emptied, so listings and the inbox stay tidy.
+                prune_empty_parents(&root, &path);
+                Ok(())
+            },
+        )
         .await?
     }
 
@@ -287,10 +290,10 @@ impl ObjectStore for LocalDirStore {
         let src = self.path_of(from)?;
         let dst = self.path_of(to)?;
         let root = self.root.clone();
+        let context = || format!("moving {from} to {to}");
         let (from, to) = (from.to_owned(), to.to_owned());
-        let key = to.clone();
         // The folder, the move and the pruning in one trip to the blocking pool.
-        blocking(&key, move || {
+        blocking(context, move || {
             if let Some(parent) = dst.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StorageError::io(format!("creating the folder of {to}"), e))?;
