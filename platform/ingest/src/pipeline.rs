@@ -257,11 +257,12 @@ impl Ingest {
             .examine_and_release(release, rel, &manifest, staging.as_ref())
             .await;
         if let Some(staging) = &staging {
-            self.discard_staging(&staging.prefix).await;
-            if result.is_ok() {
-                // The release is settled: earlier attempts' leftovers go too.
-                self.discard_staging(&release.staging_prefix()).await;
-            }
+            // A settled release takes earlier attempts' leftovers with this attempt's folder.
+            let prefix = match &result {
+                Ok(_) => release.staging_prefix(),
+                Err(_) => staging.prefix.clone(),
+            };
+            self.discard_staging(&prefix).await;
         }
         result
     }
