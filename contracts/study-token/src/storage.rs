@@ -7,11 +7,12 @@
 //! A grant is an item of its token's grant enumeration (`GrantItem`), not an entry of its
 //! own: it adds about 90 bytes to an entry that exists instead of creating one, so it pays
 //! a fraction of a new entry's rent (issue 19). Grants written before are a grantee in the
-//! enumeration plus a `Grant` entry; they still read, and become items when next written. An enumeration is a head entry holding its length and
-//! its first `CHUNK` items, then one entry per further `CHUNK` items, so a short list is a
-//! single entry and no entry grows with the number of tokens or grants. Enumerations stay
-//! dense by moving the last item into a freed slot. Persistent entries are extended on
-//! every read and write; the instance on every state change and on `record_access`.
+//! enumeration plus a `Grant` entry; they still read, and become items when next written.
+//! An enumeration is a head entry holding its length and its first `CHUNK` items, then one
+//! entry per further `CHUNK` items, so a short list is a single entry and no entry grows
+//! with the number of tokens or grants. Enumerations stay dense by moving the last item
+//! into a freed slot. Persistent entries are extended on every read and write; the instance
+//! on every state change and on `record_access`.
 use soroban_sdk::{
     contracttype, panic_with_error, Address, BytesN, Env, FromVal, IntoVal, String, TryFromVal,
     Val, Vec,
@@ -685,7 +686,8 @@ pub fn delete_grant(env: &Env, id: u32, grant: &GrantInfo) {
         .swap_remove(env, grant.grantee_slot)
         .and_then(|v| u32::try_from_val(env, &v).ok())
     {
-        // The owner stands in for the granter of an owner's grant, which is not stored.
+        // The grantee stands in for token `moved`'s owner (not read here): an owner's grant
+        // reports the owner as its granter but stores `None`, so the stand-in is not written.
         if let Some(mut g) = self::grant(env, moved, &grant.grantee, &grant.grantee) {
             g.grantee_slot = grant.grantee_slot;
             // In place: cannot fail.
